@@ -1,0 +1,173 @@
+"""Backward: replay the tape in reverse, iteratively (no recursion limit on deep graphs)."""
+from ..tensor import Tensor, describe, wrap
+from .grad_mode import enable_grad, no_grad, state
+from .graph import Node
+
+
+def _seed_grads(outputs, grad_outputs):
+    grads = []
+    for i, out in enumerate(outputs):
+        g = None if grad_outputs is None else grad_outputs[i]
+        if g is None:
+            if out.numel() != 1:
+                raise RuntimeError(
+                    f"backward: grad can be implicitly created only for scalar outputs; the "
+                    f"output is {describe(out)}: pass gradient= (a tensor of its shape)")
+            g = wrap(out.backend.ones(out.shape, dtype=out.dtype), out.device)
+        elif not isinstance(g, Tensor):
+            raise TypeError(f"backward: gradient must be a Tensor, got {type(g).__name__}")
+        elif g.shape != out.shape or g.device != out.device:
+            raise RuntimeError(f"backward: gradient is {describe(g)} but the output is "
+                               f"{describe(out)}; they must match")
+        grads.append(g)
+    return grads
+
+
+def _count_dependencies(roots):
+    """How many edges reach each node of the graph below ``roots``."""
+    deps = {}
+    stack = [r for r in roots if type(r) is Node]
+    seen = set(stack)
+    while stack:
+        node = stack.pop()
+        if node.backward is None:
+            node.unpack(False)  # raises the "backward a second time" error
+        for nxt in node.next:
+            if type(nxt) is Node:
+                deps[nxt] = deps.get(nxt, 0) + 1
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+    return deps
+
+
+def _run_hooks(hooks, g):
+    for hook in hooks:
+        new = hook(g)
+        if new is not None:
+            g = new
+    return g
+
+
+def _check_finite(node, grads):
+    for i, g in enumerate(grads):
+        if g is not None and not g.backend.isfinite(g._data).all():
+            raise RuntimeError(
+                f"detect_anomaly: '{node.name}Backward' returned non-finite values in its "
+                f"gradient for input {i}. The forward op '{node.name}' was created at:\n"
+                f"{node.trace or '(not recorded: the op was created outside detect_anomaly)'}")
+
+
+def execute(outputs, grad_outputs, retain_graph, create_graph, capture=None):
+    """Run backward from ``outputs``.  Without ``capture``, leaf gradients accumulate into
+    ``.grad``; with it (a list of tensors), their gradients are returned instead."""
+    grads = _seed_grads(outputs, grad_outputs)
+    if retain_graph is None:
+        retain_graph = create_graph
+    roots = [o.grad_fn if o.grad_fn is not None else o for o in outputs]
+    for o in outputs:
+        if not o.requires_grad:
+            raise RuntimeError(f"backward: element of {describe(o)} does not require grad and "
+                               "has no grad_fn; call requires_grad_() on a leaf first")
+    deps = _count_dependencies(roots)
+    captured = {} if capture is None else {_key(t): None for t in capture}
+    buffers = {}  # node, or id(leaf), -> the gradient summed so far
+    leaves = {}
+    for root, g in zip(roots, grads):
+        _accumulate(buffers, leaves, root, g)
+    ready = [r for r in dict.fromkeys(roots) if type(r) is Node and deps.get(r, 0) == 0]
+    with (enable_grad() if create_graph else no_grad()):
+        while ready:
+            node = ready.pop()
+            g = buffers.pop(node)
+            if node.hooks:
+                g = _run_hooks(node.hooks, g)
+            if node.retained is not None and (t := node.retained()) is not None:
+                t.grad = (g if create_graph else g.detach()) if t.grad is None else t.grad + g
+            if node in captured:
+                captured[node] = g
+            in_grads = node.backward(g, *node.unpack(create_graph))
+            if state.anomaly:
+                _check_finite(node, in_grads)
+            for nxt, gi in zip(node.next, in_grads):
+                if nxt is None or gi is None:
+                    continue
+                _accumulate(buffers, leaves, nxt, gi)
+                if type(nxt) is Node:
+                    deps[nxt] -= 1
+                    if deps[nxt] == 0:
+                        ready.append(nxt)
+            if not retain_graph:
+                node.release()
+        for key, leaf in leaves.items():
+            g = buffers[key]
+            if leaf._hooks:
+                g = _run_hooks(leaf._hooks, g)
+            if capture is not None:
+                if key in captured:
+                    captured[key] = g
+            else:
+                _accumulate_into_leaf(leaf, g, create_graph)
+    return captured
+
+
+def _key(t):
+    return t.grad_fn if t.grad_fn is not None else id(t)
+
+
+def _accumulate(buffers, leaves, target, g):
+    key = target if type(target) is Node else id(target)
+    if type(target) is not Node:
+        leaves[key] = target
+    prev = buffers.get(key)
+    buffers[key] = g if prev is None else prev + g
+
+
+def _accumulate_into_leaf(leaf, g, create_graph):
+    if create_graph:
+        leaf.grad = g if leaf.grad is None else leaf.grad + g
+    elif leaf.grad is None:
+        # .grad must own its memory: optimizers and clip_grad_ update it in place, so it may
+        # share storage neither with a broadcast view nor with another tensor's gradient.
+        leaf.grad = wrap(g.backend.copy(g._data), g.device)
+    else:
+        g.backend.iadd(leaf.grad._data, g._data)
+        leaf.grad._version[0] += 1
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
+    """Accumulate d(tensors)/d(leaf) into every leaf's ``.grad`` (``inputs`` narrows the leaves)."""
+    if inputs is not None:
+        inputs = tuple(inputs)
+        got = execute(tensors, grad_tensors, retain_graph, create_graph, capture=inputs)
+        for t in inputs:
+            g = got[_key(t)]
+            if g is not None:
+                _accumulate_into_leaf(t, g, create_graph)
+        return
+    execute(tensors, grad_tensors, retain_graph, create_graph)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
+         allow_unused=False):
+    """The gradients of ``outputs`` with respect to ``inputs``, returned (``.grad`` untouched)."""
+    single = isinstance(inputs, Tensor)
+    outputs = (outputs,) if isinstance(outputs, Tensor) else tuple(outputs)
+    inputs = (inputs,) if single else tuple(inputs)
+    if isinstance(grad_outputs, Tensor):
+        grad_outputs = (grad_outputs,)
+    for t in inputs:
+        if not t.requires_grad:
+            raise RuntimeError(f"grad: one of the inputs ({describe(t)}) does not require grad")
+    got = execute(outputs, grad_outputs, retain_graph, create_graph, capture=inputs)
+    result = []
+    for i, t in enumerate(inputs):
+        g = got[_key(t)]
+        if g is None and not allow_unused:
+            raise RuntimeError(
+                f"grad: input {i} ({describe(t)}) was not used in the graph of the outputs; "
+                "pass allow_unused=True if this is intended")
+        if g is not None and not create_graph:
+            g = g.detach()
+        result.append(g)
+    return tuple(result)

@@ -1,0 +1,60 @@
+"""Thread-local switches of the tape: grad mode and anomaly detection."""
+import copy
+import functools
+import threading
+
+
+class _State(threading.local):
+    grad_enabled = True
+    anomaly = False
+
+
+state = _State()
+
+
+def is_grad_enabled():
+    return state.grad_enabled
+
+
+class _Switch:
+    """A context manager that is also a decorator, setting one thread-local flag for its block."""
+
+    field = value = None
+
+    def __enter__(self):
+        self._prev = getattr(state, self.field)
+        setattr(state, self.field, self.value)
+        return self
+
+    def __exit__(self, *exc):
+        setattr(state, self.field, self._prev)
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with copy.copy(self):
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+class no_grad(_Switch):
+    """Ops inside record nothing on the tape (inference, optimizer updates)."""
+    field, value = "grad_enabled", False
+
+
+class enable_grad(_Switch):
+    """Turn recording back on inside a ``no_grad`` block."""
+    field, value = "grad_enabled", True
+
+
+class detect_anomaly(_Switch):
+    """Record where each op was created and fail on the first NaN/inf produced in backward,
+    naming that op and its creation site.  Slow: for debugging."""
+    field, value = "anomaly", True
+
+
+class set_grad_enabled(_Switch):
+    field = "grad_enabled"
+
+    def __init__(self, mode=True):
+        self.value = bool(mode)

@@ -1,0 +1,101 @@
+"""The tape: one Node per recorded op, linking an output back to the inputs it came from."""
+import traceback
+
+from ..tensor import Tensor, wrap
+from .grad_mode import state
+
+
+class Node:
+    """How to send the gradient of one op's output back to that op's inputs.
+
+    ``backward(g, *saved)`` returns one gradient (or None) per input; it is written with tensor
+    ops, so under ``create_graph=True`` it is itself recorded and can be differentiated again.
+    ``next`` holds, per input, the Node that produced it, the leaf tensor that accumulates
+    its gradient, or None when no gradient is wanted.
+    """
+
+    __slots__ = ("name", "backward", "next", "saved", "versions", "hooks", "retained", "trace")
+
+    def __init__(self, name, backward, inputs, saved):
+        self.name = name
+        self.backward = backward
+        self.next = tuple([_edge(t) for t in inputs])
+        self.saved = saved
+        self.versions = tuple([t._version[0] if isinstance(t, Tensor) else None for t in saved])
+        self.hooks = self.retained = None
+        self.trace = "".join(traceback.format_stack()[:-3]) if state.anomaly else None
+
+    def __repr__(self):
+        return f"<{self.name}Backward>"
+
+    def unpack(self, create_graph):
+        """The saved tensors, checked against in-place changes since the op recorded them."""
+        if self.backward is None:
+            raise RuntimeError(
+                f"{self.name}: trying to backward through the graph a second time (or to use "
+                "saved tensors after they have been freed). Specify retain_graph=True on the "
+                "first backward() or autograd.grad() call if you need to backward twice.")
+        out = []
+        for t, v in zip(self.saved, self.versions):
+            if v is not None and t._version[0] != v:
+                raise RuntimeError(
+                    f"{self.name}: one of the tensors needed for gradient computation has been "
+                    f"modified by an inplace operation: a tensor of shape {list(t.shape)} is at "
+                    f"version {t._version[0]}, expected version {v}. Use an out-of-place op "
+                    "(or .clone() it) before changing it.")
+            if isinstance(t, _Output):
+                t = t.unpack(self, create_graph)
+            out.append(t)
+        return out
+
+    def release(self):
+        """Drop what backward needed; a later backward through this node fails clearly."""
+        self.backward = None
+        self.saved = self.versions = ()
+
+
+class _Output(Tensor):
+    """An op's own output saved for its backward, held without its grad_fn (no reference cycle)
+    and reattached to the node on unpacking, so the saved output stays differentiable."""
+    __slots__ = ()
+
+    def unpack(self, node, create_graph):
+        t = wrap(self._data, self.device, version=self._version)
+        if create_graph:
+            t.grad_fn, t.requires_grad = node, True
+        return t
+
+
+def _edge(t):
+    if isinstance(t, Tensor):
+        if t.grad_fn is not None:
+            return t.grad_fn
+        if t.requires_grad:
+            return t
+    return None
+
+
+def record(name, data, inputs, backward, saved=(), keep_output=False, view_of=None):
+    """Wrap ``data`` (the backend result of op ``name`` on ``inputs``) as a tensor, and put the op
+    on the tape when grad mode is on and an input requires grad.
+
+    ``backward(g, *saved)`` (plus the output, appended to ``saved``, when ``keep_output``) returns
+    one gradient per input.  The output's device is the first tensor input's.  A view shares
+    its base's version counter (``view_of``), so an in-place change to either is seen by both.
+    """
+    for t in inputs:
+        if isinstance(t, Tensor):
+            device = t.device
+            break
+    out = wrap(data, device, version=None if view_of is None else view_of._version)
+    if state.grad_enabled:
+        for t in inputs:
+            if isinstance(t, Tensor) and t.requires_grad:
+                if keep_output:
+                    twin = _Output.__new__(_Output)
+                    twin._data, twin.device, twin._version = data, device, out._version
+                    saved = (*saved, twin)
+                out.requires_grad = True
+                out.grad_fn = Node(name, backward, inputs, saved)
+                break
+    return out

@@ -1,0 +1,180 @@
+"""Creating tensors: PyTorch's factory functions, on the default device unless told otherwise."""
+import numpy as np
+
+from . import backends, dtypes
+from .tensor import Tensor, wrap
+
+
+def _device(device):
+    device = backends.default_device() if device is None else str(device).split(":")[0]
+    return device, backends.for_device(device)
+
+
+def _finish(data, device, requires_grad):
+    t = wrap(data, device)
+    if requires_grad:
+        t.requires_grad_()
+    return t
+
+
+def _size(size):
+    if len(size) == 1 and not isinstance(size[0], int):
+        return tuple(size[0])
+    return tuple(size)
+
+
+def _infer_dtype(value):
+    """A Python number's default dtype: bool, int64 or float32."""
+    return dtypes._DEFAULT_OF_KIND[dtypes.scalar_kind(value)]
+
+
+def tensor(data, dtype=None, device=None, requires_grad=False):
+    """A new tensor holding a copy of ``data`` (a number, nested lists, an array or a tensor).
+    Python floats become float32, ints int64; an array keeps its dtype."""
+    if isinstance(data, Tensor):
+        src_device, data = data.device, data.detach()
+        device = src_device if device is None else device
+        host = data.backend.to_host(data._data)
+    else:
+        host = np.asarray(data)
+        if host.dtype == object or host.dtype.kind in "USV":
+            raise TypeError(f"tensor: cannot build a tensor from {type(data).__name__} holding "
+                            f"{host.dtype} values; use numbers, nested lists of numbers or arrays")
+        if dtype is None and not hasattr(data, "dtype") and host.dtype.kind == "f":
+            host = host.astype(np.float32)  # Python floats default to float32, as PyTorch
+    device, B = _device(device)
+    dt = dtypes.as_dtype(host.dtype if dtype is None else dtype)
+    return _finish(B.copy(B.asarray(host, dtype=dt)) if device == "cpu" else B.asarray(host, dt),
+                   device, requires_grad)
+
+
+def as_tensor(data, dtype=None, device=None):
+    if isinstance(data, Tensor) and dtype in (None, data.dtype) and device in (None, data.device):
+        return data
+    return tensor(data, dtype, device)
+
+
+def from_numpy(array):
+    """A CPU tensor sharing memory with the NumPy ``array``."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
+    dtypes.as_dtype(array.dtype)
+    return wrap(array, "cpu")
+
+
+def from_dlpack(obj):
+    """A tensor sharing memory with any DLPack producer (NumPy, CuPy, PyTorch, ...)."""
+    kind = obj.__dlpack_device__()[0]
+    device = "cuda" if kind == 2 else "cpu"
+    B = backends.for_device(device)
+    data = B.from_dlpack(obj)
+    dtypes.as_dtype(data.dtype)
+    return wrap(data, device)
+
+
+def _filled(name, size, dtype, device, requires_grad, default=dtypes.float32, **kw):
+    device, B = _device(device)
+    data = getattr(B, name)(_size(size), dtype=dtypes.as_dtype(dtype or default), **kw)
+    return _finish(data, device, requires_grad)
+
+
+def zeros(*size, dtype=None, device=None, requires_grad=False):
+    return _filled("zeros", size, dtype, device, requires_grad)
+
+
+def ones(*size, dtype=None, device=None, requires_grad=False):
+    return _filled("ones", size, dtype, device, requires_grad)
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False):
+    return _filled("empty", size, dtype, device, requires_grad)
+
+
+def full(size, fill_value, dtype=None, device=None, requires_grad=False):
+    return _filled("full", (size,), dtype, device, requires_grad,
+                   default=_infer_dtype(fill_value), fill_value=fill_value)
+
+
+def _like(fn, input, dtype, device, requires_grad, *args):
+    return fn(input.shape, *args, dtype=dtype or input.dtype, device=device or input.device,
+              requires_grad=requires_grad)
+
+
+def zeros_like(input, dtype=None, device=None, requires_grad=False):
+    return _like(zeros, input, dtype, device, requires_grad)
+
+
+def ones_like(input, dtype=None, device=None, requires_grad=False):
+    return _like(ones, input, dtype, device, requires_grad)
+
+
+def empty_like(input, dtype=None, device=None, requires_grad=False):
+    return _like(empty, input, dtype, device, requires_grad)
+
+
+def full_like(input, fill_value, dtype=None, device=None, requires_grad=False):
+    return _like(full, input, dtype, device, requires_grad, fill_value)
+
+
+def rand_like(input, dtype=None, device=None, requires_grad=False):
+    return _like(rand, input, dtype, device, requires_grad)
+
+
+def randn_like(input, dtype=None, device=None, requires_grad=False):
+    return _like(randn, input, dtype, device, requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
+    if end is None:
+        start, end = 0, start
+    default = dtypes.float32 if any(isinstance(v, float) for v in (start, end, step)) \
+        else dtypes.int64
+    device, B = _device(device)
+    return _finish(B.arange(start, end, step, dtype=dtypes.as_dtype(dtype or default)), device,
+                   requires_grad)
+
+
+def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
+    device, B = _device(device)
+    return _finish(B.linspace(start, end, steps, dtype=dtypes.as_dtype(dtype or dtypes.float32)),
+                   device, requires_grad)
+
+
+def eye(n, m=None, dtype=None, device=None, requires_grad=False):
+    device, B = _device(device)
+    return _finish(B.eye(n, m, dtype=dtypes.as_dtype(dtype or dtypes.float32)), device,
+                   requires_grad)
+
+
+def _random(name, size, dtype, device, requires_grad, *args):
+    device, B = _device(device)
+    data = getattr(B, name)(*args, _size(size), dtypes.as_dtype(dtype))
+    return _finish(data, device, requires_grad)
+
+
+def rand(*size, dtype=None, device=None, requires_grad=False):
+    """Uniform on [0, 1)."""
+    return _random("rand", size, dtype or dtypes.float32, device, requires_grad)
+
+
+def randn(*size, dtype=None, device=None, requires_grad=False):
+    """Standard normal."""
+    return _random("randn", size, dtype or dtypes.float32, device, requires_grad)
+
+
+def randint(low=0, high=None, size=None, dtype=None, device=None, requires_grad=False):
+    """Integers uniform on [low, high); ``randint(high, size)`` as in PyTorch."""
+    if size is None:
+        low, high, size = 0, low, high
+    return _random("randint", (size,), dtype or dtypes.int64, device, requires_grad, low, high)
+
+
+def randperm(n, dtype=None, device=None):
+    """A random permutation of 0..n-1."""
+    device, B = _device(device)
+    return wrap(B.xp.argsort(B.rand((n,), dtypes.float64)).astype(dtype or dtypes.int64), device)
+
+
+def manual_seed(seed):
+    """Seed the random numbers of every backend (those built later too)."""
+    backends.manual_seed(seed)

@@ -1,0 +1,54 @@
+"""dtypes are NumPy dtype objects (CuPy uses the same), with PyTorch's names and promotion rules."""
+import numpy as np
+
+float16 = np.dtype("float16")
+float32 = np.dtype("float32")
+float64 = np.dtype("float64")
+int32 = np.dtype("int32")
+int64 = np.dtype("int64")
+bool_ = np.dtype("bool")
+# PyTorch's other names (exported as tensorlite.float, tensorlite.long, ...).
+ALIASES = {"half": float16, "float": float32, "double": float64, "int": int32, "long": int64,
+           "bool": bool_}
+
+ALL = (float16, float32, float64, int32, int64, bool_)
+_KIND = {bool_: 0, int32: 1, int64: 1, float16: 2, float32: 2, float64: 2}
+_DEFAULT_OF_KIND = (bool_, int64, float32)
+
+
+def as_dtype(dtype):
+    """A supported dtype from a dtype, a NumPy type or a name; anything else is an error."""
+    d = np.dtype(dtype)
+    if d not in _KIND:
+        raise TypeError(f"unsupported dtype {dtype!r}; tensorlite supports "
+                        + ", ".join(map(str, ALL)))
+    return d
+
+
+def kind(dtype):
+    """0 for bool, 1 for integers, 2 for floating point."""
+    return _KIND[dtype]
+
+
+def is_floating_point(dtype):
+    return _KIND[dtype] == 2
+
+
+def promote(a_dtype, a_ndim, b_dtype, b_ndim):
+    """PyTorch's result dtype of two tensors: a dimensioned tensor outranks a 0-d one of the same
+    kind; otherwise the higher kind wins, then the wider type within it."""
+    if (a_ndim == 0) != (b_ndim == 0):
+        (d, _), (z, _) = sorted(((a_dtype, a_ndim), (b_dtype, b_ndim)), key=lambda p: p[1] == 0)
+        return z if _KIND[z] > _KIND[d] else d
+    return max(a_dtype, b_dtype, key=lambda t: (_KIND[t], t.itemsize))
+
+
+def scalar_kind(value):
+    """The kind of a Python number (bool before int: bool is a subclass of int)."""
+    return 0 if isinstance(value, (bool, np.bool_)) else 1 if isinstance(value, (int, np.integer)) else 2
+
+
+def promote_scalar(dtype, value):
+    """The dtype of ``tensor <op> python_number``: the tensor's, unless the number is of a higher kind."""
+    k = scalar_kind(value)
+    return dtype if k <= _KIND[dtype] else _DEFAULT_OF_KIND[k]

@@ -1,0 +1,115 @@
+"""What every op needs: its backend, coerced operands, and the adjoint of broadcasting."""
+from .. import dtypes
+from ..backends import active, for_device
+from ..tensor import Tensor, describe
+
+
+def backend_of(t, op):
+    """The backend that runs ``op`` on tensor ``t`` (a TypeError names the op if ``t`` is no tensor)."""
+    try:
+        return active[t.device]
+    except AttributeError:
+        raise TypeError(f"{op}: expected a Tensor, got {type(t).__name__}") from None
+    except KeyError:
+        return for_device(t.device)
+
+
+def number(op, value):
+    """A Python number operand (NumPy scalars become Python numbers); anything else is an error."""
+    if isinstance(value, (int, float, bool)):
+        return value
+    if hasattr(value, "dtype") and getattr(value, "shape", None) == ():  # numpy scalar / 0-d array
+        return value.item()
+    raise TypeError(f"{op}: unsupported operand type {type(value).__name__}; expected a Tensor "
+                    "or a Python number")
+
+
+def binary(op, a, b):
+    """Coerce the operands of a binary op: tensors on one device with one dtype (PyTorch's
+    promotion), Python numbers kept as numbers.  Returns ``(a, b, backend)``."""
+    from .pointwise import cast
+    if isinstance(a, Tensor):
+        if isinstance(b, Tensor):
+            if a.device != b.device:
+                raise RuntimeError(f"{op}: expected all tensors on the same device, got "
+                                   f"{describe(a)} and {describe(b)}; move one with .to()")
+            if a.dtype != b.dtype:
+                dt = dtypes.promote(a.dtype, a.ndim, b.dtype, b.ndim)
+                a, b = (a if a.dtype == dt else cast(a, dt)), (b if b.dtype == dt else cast(b, dt))
+        else:
+            b = number(op, b)
+            dt = dtypes.promote_scalar(a.dtype, b)
+            if dt != a.dtype:
+                a = cast(a, dt)
+        return a, b, backend_of(a, op)
+    a = number(op, a)
+    dt = dtypes.promote_scalar(b.dtype, a) if isinstance(b, Tensor) else None
+    if dt is None:
+        raise TypeError(f"{op}: expected a Tensor operand, got {type(a).__name__} and "
+                        f"{type(b).__name__}")
+    if dt != b.dtype:
+        b = cast(b, dt)
+    return a, b, backend_of(b, op)
+
+
+def raw(x):
+    """The backend array of a tensor; a number stays a number."""
+    return x._data if isinstance(x, Tensor) else x
+
+
+def broadcasting(op, fn, a, b):
+    """``fn(a, b)`` on the raw operands, with a broadcasting failure reported in our words."""
+    try:
+        return fn(raw(a), raw(b))
+    except ValueError:
+        raise ValueError(f"{op}: shapes {_shape_str(a)} and {_shape_str(b)} cannot be broadcast "
+                         "together; each dimension must match or be 1 (reshape or unsqueeze an "
+                         "operand)") from None
+
+
+def _shape_str(x):
+    return list(x.shape) if isinstance(x, Tensor) else "(scalar)"
+
+
+def grad_shape(x):
+    """The shape a gradient for ``x`` must have, or None when ``x`` wants no gradient."""
+    return x.shape if isinstance(x, Tensor) and x.requires_grad else None
+
+
+def sum_to(g, shape):
+    """The adjoint of broadcasting: sum ``g`` down to ``shape`` (None: no gradient wanted)."""
+    if shape is None:
+        return None
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1)
+    return g.sum(axes, keepdim=True).reshape(shape) if axes else g.reshape(shape)
+
+
+def dims(op, dim, ndim):
+    """Normalize ``dim`` (None, an int or a sequence, negative allowed) to a tuple of axes."""
+    if dim is None:
+        return tuple(range(ndim))
+    items = (dim,) if isinstance(dim, int) else tuple(dim)
+    if not items and ndim:  # PyTorch's dim=() / [] means every dimension
+        return tuple(range(ndim))
+    out = []
+    for d in items:
+        lo, hi = -max(ndim, 1), max(ndim, 1) - 1
+        if not lo <= d <= hi:
+            raise IndexError(f"{op}: dimension out of range (expected to be in range of "
+                             f"[{lo}, {hi}], but got {d})")
+        if ndim:  # a 0-d tensor accepts dim 0 / -1 and has no axis to reduce
+            out.append(d % ndim)
+    if len(set(out)) != len(out):
+        raise RuntimeError(f"{op}: dim {dim} appears more than once")
+    return tuple(out)
+
+
+def floating(x, op):
+    """``x`` as a floating point tensor: ops like exp give float32 for integer input, as PyTorch."""
+    from .pointwise import cast
+    backend_of(x, op)
+    return x if dtypes.kind(x.dtype) == 2 else cast(x, dtypes.float32)

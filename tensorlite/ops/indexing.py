@@ -1,0 +1,122 @@
+"""Indexing and its adjoints: each forward here has a partner that sends the gradient back, and
+the two are each other's backward, so gradients of any order work."""
+from .. import dtypes
+from ..autograd.graph import record
+from ..tensor import Tensor, describe, wrap
+from .common import backend_of, dims, grad_shape
+
+
+def _raw_index(op, index, t, B):
+    """Tensor and list indices as backend arrays; the rest (ints, slices, None, ...) unchanged."""
+    items = index if isinstance(index, tuple) else (index,)
+    out = []
+    for i in items:
+        if isinstance(i, Tensor):
+            if i.device != t.device:
+                raise RuntimeError(f"{op}: the index is on {i.device} but the tensor is on "
+                                   f"{t.device}; move the index with .to()")
+            if dtypes.kind(i.dtype) == 2:
+                raise IndexError(f"{op}: tensors used as indices must be long, int or bool, "
+                                 f"got {i.dtype}")
+            i = i._data
+        elif isinstance(i, list):
+            i = B.asarray(i)
+        out.append(i)
+    return tuple(out)
+
+
+def getitem(input, index):
+    """``input[index]``: basic, advanced (repeated indices accumulate their gradient) and boolean."""
+    B = backend_of(input, "index")
+    idx = _raw_index("index", index, input, B)
+    try:
+        data = B.getitem(input._data, idx)
+    except IndexError as e:
+        raise IndexError(f"index: {e} (indexing a tensor of shape {list(input.shape)})") from None
+    shape = input.shape
+    return record("index", data, (input,), lambda g: (index_add(g, shape, idx),),
+                  view_of=input if data.base is not None else None)
+
+
+def index_add(values, shape, idx):
+    """zeros(shape) with ``values`` added at ``idx`` (the adjoint of indexing)."""
+    B = backend_of(values, "index_add")
+    return record("index_add", B.index_add(shape, values.dtype, idx, values._data), (values,),
+                  lambda g: (getitem(g, idx),))
+
+
+def setitem(input, index, value):
+    """``input[index] = value`` in place (no gradient flows through it)."""
+    from .inplace import check_inplace
+    check_inplace("setitem", input)
+    B = backend_of(input, "setitem")
+    idx = _raw_index("setitem", index, input, B)
+    if isinstance(value, Tensor):
+        if value.device != input.device:
+            raise RuntimeError(f"setitem: value is {describe(value)} but the tensor is "
+                               f"{describe(input)}")
+        value = value._data
+    input._data[idx] = value
+    input._version[0] += 1
+
+
+def gather(input, dim, index):
+    """Values along ``dim`` at ``index`` (an int64 tensor of the output's shape)."""
+    B = backend_of(input, "gather")
+    (axis,) = dims("gather", dim, input.ndim) or (0,)
+    if not isinstance(index, Tensor) or dtypes.kind(index.dtype) != 1:
+        raise TypeError(f"gather: index must be an integer tensor, got "
+                        f"{getattr(index, 'dtype', type(index).__name__)}")
+    if index.ndim != input.ndim:
+        raise RuntimeError(f"gather: index {list(index.shape)} and input {list(input.shape)} "
+                           "must have the same number of dimensions")
+    if any(i > n for d, (i, n) in enumerate(zip(index.shape, input.shape)) if d != axis):
+        raise RuntimeError(f"gather: index {list(index.shape)} is larger than input "
+                           f"{list(input.shape)} outside dim {dim}")
+    if any(i < n for d, (i, n) in enumerate(zip(index.shape, input.shape)) if d != axis):
+        # PyTorch reads only the leading block that the index covers
+        input = getitem(input, tuple(slice(0, i) if d != axis else slice(None)
+                                     for d, i in enumerate(index.shape)))
+    shape = input.shape
+    return record("gather", B.take_along_axis(input._data, index._data, axis), (input,),
+                  lambda g: (scatter_add(g, shape, axis, index),))
+
+
+def scatter_add(values, shape, dim, index):
+    """zeros(shape) with ``values`` added along ``dim`` at ``index`` (the adjoint of gather)."""
+    B = backend_of(values, "scatter_add")
+    return record("scatter_add", B.scatter_add(shape, dim, index._data, values._data),
+                  (values,), lambda g: (gather(g, dim, index),))
+
+
+def masked_fill(input, mask, value):
+    """``value`` where the bool ``mask`` (broadcast to the input) is True."""
+    B = backend_of(input, "masked_fill")
+    if not isinstance(mask, Tensor) or mask.dtype != dtypes.bool_:
+        raise TypeError(f"masked_fill: mask must be a bool tensor, got "
+                        f"{getattr(mask, 'dtype', type(mask).__name__)}")
+    if isinstance(value, Tensor):
+        if value.ndim != 0 or value.requires_grad:
+            raise RuntimeError("masked_fill: value must be a number or a 0-d tensor that does not "
+                               "require grad")
+        value = value.item()
+    if mask.device != input.device:
+        raise RuntimeError(f"masked_fill: mask is on {mask.device} but the input is on "
+                           f"{input.device}")
+    try:
+        data = B.masked_fill(input._data, mask._data, value)
+    except ValueError:
+        raise ValueError(f"masked_fill: mask of shape {list(mask.shape)} cannot be broadcast to "
+                         f"the input's shape {list(input.shape)}") from None
+    if data.shape != input.shape:
+        raise ValueError(f"masked_fill: mask of shape {list(mask.shape)} cannot be broadcast to "
+                         f"the input's shape {list(input.shape)}")
+    sa = grad_shape(input)
+    return record("masked_fill", data, (input,),
+                  lambda g, m: (masked_fill(g, m, 0.0) if sa is not None else None,),
+                  saved=(mask,))
+
+
+def nonzero(input):
+    B = backend_of(input, "nonzero")
+    return wrap(B.xp.stack(B.xp.nonzero(input._data), axis=-1).astype(dtypes.int64), input.device)

@@ -1,0 +1,41 @@
+"""Matrix products."""
+from ..autograd.graph import record
+from .common import binary, grad_shape, sum_to
+
+
+def matmul(input, other):
+    """PyTorch's matmul: 1-D operands are promoted to a matrix and the added dim removed again;
+    batch dims broadcast."""
+    a, b, B = binary("matmul", input, other)
+    if a.ndim == 0 or b.ndim == 0:
+        raise RuntimeError(f"matmul: both arguments need at least 1 dimension, got shapes "
+                           f"{list(a.shape)} and {list(b.shape)}")
+    if a.ndim == 1:
+        return matmul(a.unsqueeze(0), b).squeeze(-2)
+    if b.ndim == 1:
+        return matmul(a, b.unsqueeze(-1)).squeeze(-1)
+    try:
+        data = B.matmul(a._data, b._data)
+    except ValueError:
+        raise RuntimeError(f"matmul: shapes {list(a.shape)} and {list(b.shape)} cannot be "
+                           f"multiplied ({a.shape[-2]}x{a.shape[-1]} and "
+                           f"{b.shape[-2]}x{b.shape[-1]}; the inner sizes must match)") from None
+    sa, sb = grad_shape(a), grad_shape(b)
+    return record("matmul", data, (a, b),
+                  lambda g, a, b: (sum_to(g @ b.mT, sa) if sa is not None else None,
+                                   sum_to(a.mT @ g, sb) if sb is not None else None),
+                  saved=(a, b))
+
+
+def mm(input, mat2):
+    if input.ndim != 2 or mat2.ndim != 2:
+        raise RuntimeError(f"mm: expects two matrices, got shapes {list(input.shape)} and "
+                           f"{list(mat2.shape)}")
+    return matmul(input, mat2)
+
+
+def dot(input, other):
+    if input.ndim != 1 or other.ndim != 1:
+        raise RuntimeError(f"dot: expects two 1-D tensors, got shapes {list(input.shape)} and "
+                           f"{list(other.shape)}")
+    return matmul(input, other)

@@ -1,0 +1,200 @@
+"""Shape ops: they move or repeat elements, and their gradients move them back."""
+from ..autograd.graph import record
+from ..tensor import Tensor, describe
+from .. import dtypes
+from .common import backend_of, dims, sum_to
+from .indexing import getitem
+
+
+def _sizes(args):
+    """Accept both f(2, 3) and f((2, 3)), as PyTorch does."""
+    if len(args) == 1 and not isinstance(args[0], int):
+        return tuple(args[0])
+    return tuple(args)
+
+
+def reshape(input, *shape):
+    shape = _sizes(shape)
+    B = backend_of(input, "reshape")
+    try:
+        data = B.reshape(input._data, shape)
+    except ValueError:
+        raise RuntimeError(f"reshape: shape {list(shape)} is invalid for an input of size "
+                           f"{input.numel()} (shape {list(input.shape)})") from None
+    src = input.shape
+    return record("reshape", data, (input,), lambda g: (g.reshape(src),), view_of=input)
+
+
+view = reshape
+
+
+def view_as(input, other):
+    return reshape(input, other.shape)
+
+
+reshape_as = view_as
+
+
+def flatten(input, start_dim=0, end_dim=-1):
+    if input.ndim == 0:
+        return reshape(input, 1)
+    (start,), (end,) = dims("flatten", start_dim, input.ndim), dims("flatten", end_dim, input.ndim)
+    if start > end:
+        raise RuntimeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+    shape = input.shape
+    n = 1
+    for s in shape[start:end + 1]:
+        n *= s
+    return reshape(input, shape[:start] + (n,) + shape[end + 1:])
+
+
+def squeeze(input, dim=None):
+    axes = dims("squeeze", dim, input.ndim)
+    return reshape(input, tuple(n for i, n in enumerate(input.shape) if not (i in axes and n == 1)))
+
+
+def unsqueeze(input, dim):
+    if not -input.ndim - 1 <= dim <= input.ndim:
+        raise IndexError(f"unsqueeze: dimension out of range (expected to be in range of "
+                         f"[{-input.ndim - 1}, {input.ndim}], but got {dim})")
+    dim = dim % (input.ndim + 1)
+    return reshape(input, input.shape[:dim] + (1,) + input.shape[dim:])
+
+
+def permute(input, *dims_):
+    order = dims("permute", _sizes(dims_), input.ndim)
+    if len(order) != input.ndim:
+        raise RuntimeError(f"permute: got {len(order)} dims for a tensor of {input.ndim} dims")
+    B = backend_of(input, "permute")
+    inverse = tuple(order.index(i) for i in range(len(order)))
+    return record("permute", B.transpose(input._data, order), (input,),
+                  lambda g: (g.permute(inverse),), view_of=input)
+
+
+def transpose(input, dim0, dim1):
+    if input.ndim == 0:
+        return input
+    (a,), (b,) = dims("transpose", dim0, input.ndim), dims("transpose", dim1, input.ndim)
+    order = list(range(input.ndim))
+    order[a], order[b] = b, a
+    return permute(input, order)
+
+
+def t(input):
+    if input.ndim > 2:
+        raise RuntimeError(f"t: expects a tensor with <= 2 dimensions, got {input.ndim}")
+    return transpose(input, 0, -1) if input.ndim == 2 else input
+
+
+def expand(input, *sizes):
+    sizes = _sizes(sizes)
+    lead = len(sizes) - input.ndim
+    if lead < 0:
+        raise RuntimeError(f"expand: the number of sizes ({len(sizes)}) must be at least the "
+                           f"number of dimensions ({input.ndim})")
+    shape = tuple(input.shape[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(sizes))
+    if shape == input.shape:
+        return input
+    for i, n in enumerate(input.shape):
+        if n != 1 and n != shape[lead + i]:
+            raise RuntimeError(f"expand: the expanded size {shape[lead + i]} must match the "
+                               f"existing size {n} at non-singleton dimension {lead + i}; "
+                               f"target {list(sizes)}, tensor {list(input.shape)}")
+    B = backend_of(input, "expand")
+    src = input.shape
+    return record("expand", B.broadcast_to(input._data, shape), (input,),
+                  lambda g: (sum_to(g, src),), view_of=input)
+
+
+def expand_as(input, other):
+    return expand(input, other.shape)
+
+
+def repeat(input, *sizes):
+    sizes = _sizes(sizes)
+    if len(sizes) < input.ndim:
+        raise RuntimeError(f"repeat: the number of repeats ({len(sizes)}) can not be smaller "
+                           f"than the number of dimensions ({input.ndim})")
+    B = backend_of(input, "repeat")
+    shape = input.shape
+    # each copy's gradient is summed back onto the original
+    split = tuple(x for r, s in zip(sizes, (1,) * (len(sizes) - input.ndim) + shape)
+                  for x in (r, s))
+    backward = lambda g: (g.reshape(split).sum(tuple(range(0, len(split), 2))).reshape(shape),)
+    return record("repeat", B.tile(input._data, sizes), (input,), backward)
+
+
+def cat(tensors, dim=0):
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("cat: expected a non-empty list of tensors")
+    first = tensors[0]
+    for t_ in tensors[1:]:
+        if t_.device != first.device:
+            raise RuntimeError(f"cat: expected all tensors on the same device, got "
+                               f"{describe(first)} and {describe(t_)}")
+        if t_.ndim != first.ndim:
+            raise RuntimeError(f"cat: tensors must have the same number of dimensions, got "
+                               f"{list(first.shape)} and {list(t_.shape)}")
+    dt = first.dtype
+    for t_ in tensors[1:]:
+        dt = dtypes.promote(dt, 1, t_.dtype, 1)
+    tensors = [t_.to(dt) for t_ in tensors]
+    (axis,) = dims("cat", dim, first.ndim)
+    B = backend_of(first, "cat")
+    try:
+        data = B.concatenate([t_._data for t_ in tensors], axis=axis)
+    except ValueError:
+        raise RuntimeError("cat: sizes of tensors must match except in dimension "
+                           f"{dim}; got {[list(t_.shape) for t_ in tensors]}") from None
+    bounds, start = [], 0
+    for t_ in tensors:
+        bounds.append(slice(start, start + t_.shape[axis]))
+        start += t_.shape[axis]
+    lead = (slice(None),) * axis
+    return record("cat", data, tuple(tensors),
+                  lambda g: tuple(getitem(g, lead + (s,)) for s in bounds))
+
+
+def stack(tensors, dim=0):
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("stack: expected a non-empty list of tensors")
+    shapes = {t_.shape for t_ in tensors}
+    if len(shapes) != 1:
+        raise RuntimeError(f"stack: expects each tensor to be equal size, got "
+                           f"{[list(t_.shape) for t_ in tensors]}")
+    return cat([unsqueeze(t_, dim) for t_ in tensors], dim)
+
+
+def split(input, split_size_or_sections, dim=0):
+    (axis,) = dims("split", dim, input.ndim)
+    n = input.shape[axis]
+    if isinstance(split_size_or_sections, int):
+        sizes = [min(split_size_or_sections, n - s) for s in range(0, n, split_size_or_sections)]
+    else:
+        sizes = list(split_size_or_sections)
+        if sum(sizes) != n:
+            raise RuntimeError(f"split: sections {sizes} do not add up to size {n} of dim {dim}")
+    out, start = [], 0
+    for s in sizes:
+        out.append(getitem(input, (slice(None),) * axis + (slice(start, start + s),)))
+        start += s
+    return tuple(out)
+
+
+def chunk(input, chunks, dim=0):
+    n = input.shape[dims("chunk", dim, input.ndim)[0]]
+    return split(input, -(-n // chunks), dim)
+
+
+def contiguous(input):
+    B = backend_of(input, "contiguous")
+    data = B.ascontiguousarray(input._data)
+    if data is input._data:
+        return input
+    return record("contiguous", data, (input,), lambda g: (g,))
+
+
+def is_tensor(obj):
+    return isinstance(obj, Tensor)

@@ -1,0 +1,264 @@
+"""Elementwise ops, each with its derivative beside it."""
+from .. import dtypes
+from ..autograd.graph import record
+from ..backends import for_device
+from ..tensor import Tensor
+from .common import backend_of, binary, broadcasting, floating, grad_shape, raw, sum_to
+
+
+# -- unary: backward(g, s) where s is the op's input or output, whichever the formula needs ----------
+def _unary(name, backward, uses="input", float_only=True, prim=None):
+    prim = prim or name
+
+    def op(input):
+        x = floating(input, name) if float_only else input
+        B = backend_of(x, name)
+        if uses == "output":
+            return record(name, getattr(B, prim)(x._data), (x,), backward, keep_output=True)
+        return record(name, getattr(B, prim)(x._data), (x,), backward,
+                      saved=(x,) if uses == "input" else ())
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = f"Elementwise {name} (differentiable)."
+    return op
+
+
+exp = _unary("exp", lambda g, y: (g * y,), uses="output")
+log = _unary("log", lambda g, x: (g / x,))
+sqrt = _unary("sqrt", lambda g, y: (g / (2 * y),), uses="output")
+sin = _unary("sin", lambda g, x: (g * x.cos(),))
+cos = _unary("cos", lambda g, x: (-g * x.sin(),))
+tanh = _unary("tanh", lambda g, y: (g * (1 - y * y),), uses="output")
+sigmoid = _unary("sigmoid", lambda g, y: (g * y * (1 - y),), uses="output")
+relu = _unary("relu", lambda g, y: (g * (y > 0),), uses="output", float_only=False)
+abs = _unary("abs", lambda g, x: (g * x.sign(),), float_only=False)
+neg = _unary("neg", lambda g: (-g,), uses=None, float_only=False)
+
+
+def rsqrt(input):
+    return sqrt(input).reciprocal()
+
+
+def reciprocal(input):
+    return 1 / floating(input, "reciprocal")
+
+
+def square(input):
+    return input * input
+
+
+def sign(input):
+    """-1, 0 or 1 elementwise; its gradient is zero, so it is not recorded."""
+    return _no_grad("sign", input)
+
+
+def _no_grad(name, input):
+    from ..tensor import wrap
+    B = backend_of(input, name)
+    return wrap(getattr(B, name)(input._data), input.device)
+
+
+def clamp(input, min=None, max=None):
+    """Limit to [min, max]; the gradient passes where min <= x <= max (bounds included)."""
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of min and max must be given")
+    B = backend_of(input, "clamp")
+    return record("clamp", B.clip(input._data, min, max), (input,),
+                  lambda g, x: (g * ((x >= (-float("inf") if min is None else min))
+                                     & (x <= (float("inf") if max is None else max))),),
+                  saved=(input,))
+
+
+clip = clamp
+
+
+# -- binary: operands coerced by `binary`, gradients summed back over broadcast dims ---------------
+def add(input, other, *, alpha=1):
+    if alpha != 1:
+        other = other * alpha
+    a, b, B = binary("add", input, other)
+    sa, sb = grad_shape(a), grad_shape(b)
+    return record("add", broadcasting("add", B.add, a, b), (a, b),
+                  lambda g: (sum_to(g, sa), sum_to(g, sb)))
+
+
+def sub(input, other, *, alpha=1):
+    if alpha != 1:
+        other = other * alpha
+    a, b, B = binary("sub", input, other)
+    sa, sb = grad_shape(a), grad_shape(b)
+    return record("sub", broadcasting("sub", B.sub, a, b), (a, b),
+                  lambda g: (sum_to(g, sa), sum_to(-g, sb)))
+
+
+def mul(input, other):
+    a, b, B = binary("mul", input, other)
+    sa, sb = grad_shape(a), grad_shape(b)
+    return record("mul", broadcasting("mul", B.mul, a, b), (a, b),
+                  lambda g, a, b: (sum_to(g * b, sa), sum_to(g * a, sb)), saved=(a, b))
+
+
+def div(input, other):
+    a, b, B = binary("div", input, other)
+    if dtypes.kind(raw_dtype(a, b)) < 2:  # true division of integers gives float32, as PyTorch
+        a, b, B = binary("div", _to_float(a), _to_float(b))
+    sa, sb = grad_shape(a), grad_shape(b)
+    return record("div", broadcasting("div", B.div, a, b), (a, b),
+                  lambda g, a, b, y: (sum_to(g / b, sa), sum_to(-g * y / b, sb)),
+                  saved=(a, b), keep_output=True)
+
+
+def pow(input, exponent):
+    a, b, B = binary("pow", input, exponent)
+    sa, sb = grad_shape(a), grad_shape(b)
+
+    def backward(g, a, b, y):
+        ga = gb = None
+        if sa is not None:  # d/da a**b = b * a**(b-1), and 0 where b == 0 (even at a == 0)
+            ga = sum_to(where(b == 0, 0.0, g * b * a ** (b - 1)) if isinstance(b, Tensor) else
+                        (g * 0.0 if b == 0 else g * b * a ** (b - 1)), sa)
+        if sb is not None:  # d/db a**b = a**b * log(a), taken as 0 where a == 0 and b >= 0
+            if isinstance(a, Tensor):
+                gb = where((a == 0) & (b >= 0), 0.0, g * y * floating(a, "pow").log())
+            else:
+                gb = g * y * _log_number(a)
+            gb = sum_to(gb, sb)
+        return ga, gb
+    return record("pow", broadcasting("pow", B.pow, a, b), (a, b), backward,
+                  saved=(a, b), keep_output=True)
+
+
+def _log_number(x):
+    import math
+    return math.log(x) if x > 0 else float("nan") if x < 0 else float("-inf")
+
+
+def maximum(input, other):
+    """Elementwise max; at ties the gradient is split evenly between the two, as PyTorch."""
+    return _extremum("maximum", input, other, lambda a, b: a > b)
+
+
+def minimum(input, other):
+    return _extremum("minimum", input, other, lambda a, b: a < b)
+
+
+def _extremum(name, input, other, wins):
+    a, b, B = binary(name, input, other)
+    if not isinstance(a, Tensor) or not isinstance(b, Tensor):
+        raise TypeError(f"{name}: both operands must be tensors (use clamp for a number)")
+    sa, sb = grad_shape(a), grad_shape(b)
+
+    def backward(g, a, b):
+        half = g * 0.5
+        tie = a == b
+        return (sum_to(where(wins(a, b), g, where(tie, half, 0.0)), sa),
+                sum_to(where(wins(b, a), g, where(tie, half, 0.0)), sb))
+    return record(name, broadcasting(name, getattr(B, name), a, b), (a, b), backward,
+                  saved=(a, b))
+
+
+def where(condition, input, other):
+    """``input`` where ``condition`` holds, else ``other`` (tensors or numbers, broadcast)."""
+    if not isinstance(condition, Tensor) or condition.dtype != dtypes.bool_:
+        raise TypeError(f"where: condition must be a bool tensor, got "
+                        f"{getattr(condition, 'dtype', type(condition).__name__)}")
+    if isinstance(input, Tensor) or isinstance(other, Tensor):
+        a, b, B = binary("where", input, other)
+    else:  # two numbers: PyTorch gives the default dtype of their kind
+        kind = max(dtypes.scalar_kind(input), dtypes.scalar_kind(other))
+        B = backend_of(condition, "where")
+        a, b = _full_like_kind(condition, input, kind), other
+    for t in (a, b):
+        if isinstance(t, Tensor) and t.device != condition.device:
+            raise RuntimeError(f"where: condition is on {condition.device} but an operand is "
+                               f"on {t.device}; move one with .to()")
+    sa, sb = grad_shape(a), grad_shape(b)
+    try:
+        data = B.where(condition._data, raw(a), raw(b))
+    except ValueError:
+        raise ValueError(f"where: shapes {list(condition.shape)}, {_shp(a)} and {_shp(b)} cannot "
+                         "be broadcast together") from None
+    return record("where", data, (a, b),
+                  lambda g, c: (sum_to(where(c, g, 0.0), sa) if sa is not None else None,
+                                sum_to(where(c, 0.0, g), sb) if sb is not None else None),
+                  saved=(condition,))
+
+
+def _shp(x):
+    return list(x.shape) if isinstance(x, Tensor) else "(scalar)"
+
+
+def _full_like_kind(condition, value, kind):
+    from ..tensor import wrap
+    B = backend_of(condition, "where")
+    dt = (dtypes.bool_, dtypes.int64, dtypes.float32)[kind]
+    return wrap(B.full((), value, dtype=dt), condition.device)
+
+
+def raw_dtype(a, b):
+    return a.dtype if isinstance(a, Tensor) else b.dtype
+
+
+def _to_float(x):
+    return cast(x, dtypes.float32) if isinstance(x, Tensor) else float(x)
+
+
+# -- casts, copies and device moves: identity gradients -------------------------------------------
+def cast(input, dtype):
+    """``input`` as ``dtype``; the gradient is cast back to the input's dtype."""
+    dtype = dtypes.as_dtype(dtype)
+    if dtype == input.dtype:
+        return input
+    B = backend_of(input, "to")
+    src = input.dtype
+    differentiable = dtypes.kind(dtype) == 2
+    return record("to", B.astype(input._data, dtype), (input,) if differentiable else (),
+                  lambda g: (cast(g, src),)) if differentiable else \
+        _plain(B.astype(input._data, dtype), input.device)
+
+
+def _plain(data, device):
+    from ..tensor import wrap
+    return wrap(data, device)
+
+
+def clone(input):
+    B = backend_of(input, "clone")
+    return record("clone", B.copy(input._data), (input,), lambda g: (g,))
+
+
+def to_device(input, device):
+    """Copy to ``device``; the gradient is copied back."""
+    src, dst = backend_of(input, "to"), for_device(device)
+    data = dst.asarray(src.to_host(input._data)) if device != "cpu" else src.to_host(input._data)
+    src_device = input.device
+    out = record("to", data, (input,), lambda g: (to_device(g, src_device),))
+    out.device = device
+    return out
+
+
+# -- comparisons: no gradient, bool results --------------------------------------------------------
+def _comparison(name):
+    def op(input, other):
+        from ..tensor import wrap
+        a, b, B = binary(name, input, other)
+        return wrap(broadcasting(name, getattr(B, name), a, b), (a if isinstance(a, Tensor) else b).device)
+    op.__name__ = op.__qualname__ = name
+    return op
+
+
+eq, ne, lt, le, gt, ge = (_comparison(n) for n in ("eq", "ne", "lt", "le", "gt", "ge"))
+
+
+logical_and = _comparison("logical_and")
+
+
+def logical_not(input):
+    return _no_grad("logical_not", input)
+
+
+def isfinite(input):
+    return _no_grad("isfinite", input)
+
+
+def isnan(input):
+    return input != input

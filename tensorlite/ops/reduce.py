@@ -1,0 +1,168 @@
+"""Reductions and the normalizations along a dim (softmax, log_softmax, logsumexp)."""
+import builtins
+from collections import namedtuple
+
+from .. import dtypes
+from ..autograd.graph import record
+from ..tensor import Tensor, wrap
+from .common import backend_of, dims, floating
+from .indexing import gather
+from .pointwise import where
+
+return_types = namedtuple("values_indices", ["values", "indices"])
+
+
+def _kept_shape(shape, axes):
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+def _expand_back(g, shape, axes, keepdim):
+    """Broadcast the gradient of a reduction over ``axes`` back to the input's ``shape``."""
+    if not keepdim:
+        g = g.reshape(_kept_shape(shape, axes))
+    return g.expand(shape)
+
+
+def sum(input, dim=None, keepdim=False, *, dtype=None):
+    B = backend_of(input, "sum")
+    axes = dims("sum", dim, input.ndim)
+    x = input if dtype is None else input.to(dtype)
+    if dtypes.kind(x.dtype) < 2:  # integer and bool sums are int64, as PyTorch
+        x = x.to(dtypes.int64)
+    shape = x.shape
+    return record("sum", B.sum(x._data, axes, keepdim), (x,),
+                  lambda g: (_expand_back(g, shape, axes, keepdim),))
+
+
+def mean(input, dim=None, keepdim=False, *, dtype=None):
+    x = input if dtype is None else input.to(dtype)
+    if dtypes.kind(x.dtype) < 2:
+        raise RuntimeError(f"mean: could not infer the output dtype; the input is {x.dtype}, "
+                           "pass dtype=tensorlite.float32 or convert the input with .float()")
+    axes = dims("mean", dim, x.ndim)
+    n = 1
+    for a in axes:
+        n *= x.shape[a]
+    return sum(x, axes, keepdim) / n
+
+
+def var(input, dim=None, *, correction=1, keepdim=False, unbiased=None):
+    """Variance with Bessel's ``correction`` (``unbiased=False`` is ``correction=0``)."""
+    if unbiased is not None:
+        correction = int(unbiased)
+    axes = dims("var", dim, input.ndim)
+    x = floating(input, "var")
+    n = 1
+    for a in axes:
+        n *= x.shape[a]
+    d = x - x.mean(axes, keepdim=True)
+    return (d * d).sum(axes, keepdim=keepdim) / builtins.max(n - correction, 0)
+
+
+def std(input, dim=None, *, correction=1, keepdim=False, unbiased=None):
+    return var(input, dim, correction=correction, keepdim=keepdim, unbiased=unbiased).sqrt()
+
+
+def _extreme(name, prim):
+    def op(input, dim=(), keepdim=False):
+        """The max/min over ``dim``; tied elements share the gradient evenly, as PyTorch."""
+        B = backend_of(input, name)
+        axes = dims(name, dim, input.ndim)
+        if input.numel() == 0:
+            raise RuntimeError(f"{name}: the input is empty (shape {list(input.shape)}); a "
+                               "reduction with no identity needs at least one element")
+        shape = input.shape
+
+        def backward(g, x, y):
+            yk = y if keepdim else y.reshape(_kept_shape(shape, axes))
+            hit = x == yk
+            return (_expand_back(g, shape, axes, keepdim) * hit / hit.sum(axes, keepdim=True),)
+        return record(name, getattr(B, prim)(input._data, axes, keepdim), (input,), backward,
+                      saved=(input,), keep_output=True)
+    op.__name__ = op.__qualname__ = name
+    return op
+
+
+amax = _extreme("amax", "amax")
+amin = _extreme("amin", "amin")
+
+
+def _select(name, arg):
+    def op(input, dim=None, keepdim=False):
+        """No dim: the extreme element.  A dim: ``(values, indices)``; the gradient goes to
+        the selected index.  A tensor: the elementwise ``maximum``/``minimum``."""
+        if dim is None:
+            return (amax if name == "max" else amin)(input)
+        if isinstance(dim, Tensor):
+            from .pointwise import maximum, minimum
+            return (maximum if name == "max" else minimum)(input, dim)
+        idx = arg(input, dim, keepdim=True)
+        values = gather(input, dim, idx)
+        if not keepdim:
+            values, idx = values.squeeze(dim), idx.squeeze(dim)
+        return return_types(values, idx)
+    op.__name__ = op.__qualname__ = name
+    return op
+
+
+def argmax(input, dim=None, keepdim=False):
+    return _arg("argmax", input, dim, keepdim)
+
+
+def argmin(input, dim=None, keepdim=False):
+    return _arg("argmin", input, dim, keepdim)
+
+
+def _arg(name, input, dim, keepdim):
+    B = backend_of(input, name)
+    if dim is None:
+        out = getattr(B, name)(input._data.reshape(-1))
+        return wrap(B.reshape(out, (1,) * input.ndim) if keepdim else out, input.device)
+    (axis,) = dims(name, dim, input.ndim) or (0,)  # a 0-d input is searched as one element
+    data = input._data if input.ndim else input._data.reshape(1)
+    out = getattr(B, name)(data, axis, keepdims=keepdim and input.ndim > 0)
+    return wrap(B.reshape(out, input.shape) if not input.ndim else out.astype(dtypes.int64),
+                input.device)
+
+
+max = _select("max", argmax)
+min = _select("min", argmin)
+
+
+def all(input, dim=None, keepdim=False):
+    B = backend_of(input, "all")
+    return wrap(B.all(input._data, dims("all", dim, input.ndim), keepdim), input.device)
+
+
+def any(input, dim=None, keepdim=False):
+    B = backend_of(input, "any")
+    return wrap(B.any(input._data, dims("any", dim, input.ndim), keepdim), input.device)
+
+
+def logsumexp(input, dim, keepdim=False):
+    """log(sum(exp(x))) computed stably: the max is taken out before exp."""
+    axes = dims("logsumexp", dim, input.ndim)
+    x = floating(input, "logsumexp")
+    m = x.detach().amax(axes, keepdim=True)
+    m = where(m.isfinite(), m, 0.0)  # all -inf (or an inf) along a row: nothing to subtract
+    out = (x - m).exp().sum(axes, keepdim=True).log() + m
+    return out if keepdim else out.squeeze(axes)
+
+
+def softmax(input, dim, dtype=None):
+    x = floating(input if dtype is None else input.to(dtype), "softmax")
+    (axis,) = dims("softmax", dim, x.ndim) or (0,)
+    B = backend_of(x, "softmax")
+    data = B.softmax(x._data, axis) if x.ndim else B.ones((), dtype=x.dtype)
+    return record("softmax", data, (x,),
+                  lambda g, y: (y * (g - (g * y).sum(axis, keepdim=True)),), keep_output=True)
+
+
+def log_softmax(input, dim, dtype=None):
+    x = floating(input if dtype is None else input.to(dtype), "log_softmax")
+    (axis,) = dims("log_softmax", dim, x.ndim) or (0,)
+    B = backend_of(x, "log_softmax")
+    data = B.log_softmax(x._data, axis) if x.ndim else B.zeros((), dtype=x.dtype)
+    return record("log_softmax", data, (x,),
+                  lambda g, y: (g - y.exp() * g.sum(axis, keepdim=True),), keep_output=True)
+

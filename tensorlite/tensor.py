@@ -1,0 +1,255 @@
+"""The Tensor: an array from the active backend plus what the tape needs to differentiate it.
+
+Differentiable ops live in ``tensorlite.ops`` and are installed here as methods and operators
+(see ``ops/__init__.py``), so this file holds only state, conversion and the autograd entry points.
+"""
+import numpy as np
+
+from . import dtypes
+from .backends import for_device
+
+
+class Tensor:
+    __slots__ = ("_data", "device", "requires_grad", "grad", "grad_fn", "_version", "_hooks",
+                 "__weakref__")
+    __array_ufunc__ = None  # NumPy operands defer to our operators instead of swallowing us
+    __hash__ = object.__hash__  # == is elementwise, identity is the hash
+
+    def __init__(self, data, requires_grad=False):
+        from .creation import tensor
+        t = tensor(data, requires_grad=requires_grad)
+        _init(self, t._data, t.device, requires_grad)
+
+    # -- state ----------------------------------------------------------------------------------
+    @property
+    def shape(self):
+        return self._data.shape
+
+    @property
+    def dtype(self):
+        return self._data.dtype
+
+    @property
+    def ndim(self):
+        return self._data.ndim
+
+    @property
+    def is_leaf(self):
+        return self.grad_fn is None
+
+    @property
+    def data(self):
+        """The same storage, detached from the tape (PyTorch's ``.data``)."""
+        return self.detach()
+
+    @data.setter
+    def data(self, value):
+        if value.shape != self.shape or value.dtype != self.dtype or value.device != self.device:
+            raise ValueError(f"data: cannot replace {describe(self)} with {describe(value)}")
+        self._data = value._data
+        self._version[0] += 1
+
+    def is_floating_point(self):
+        return dtypes.is_floating_point(self.dtype)
+
+    def size(self, dim=None):
+        return self.shape if dim is None else self.shape[dim]
+
+    def dim(self):
+        return self._data.ndim
+
+    def numel(self):
+        return self._data.size
+
+    def __len__(self):
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    @property
+    def backend(self):
+        return for_device(self.device)
+
+    # -- conversion -----------------------------------------------------------------------------
+    def item(self):
+        if self._data.size != 1:
+            raise ValueError(f"item: only a one-element tensor converts to a Python number, "
+                             f"got shape {tuple(self.shape)}")
+        return self.backend.to_host(self._data).reshape(()).item()
+
+    def tolist(self):
+        return self.backend.to_host(self._data).tolist()
+
+    def numpy(self):
+        if self.requires_grad:
+            raise RuntimeError("numpy: can't call numpy() on a tensor that requires grad; "
+                               "use tensor.detach().numpy()")
+        if self.device != "cpu":
+            raise TypeError(f"numpy: the tensor is on {self.device!r}; copy it to the host first "
+                            "with tensor.cpu()")
+        return self._data
+
+    def __array__(self, dtype=None, copy=None):
+        arr = self.backend.to_host(self._data)
+        return arr if dtype is None else arr.astype(dtype)
+
+    def __dlpack__(self, *args, **kwargs):
+        return self._data.__dlpack__(*args, **kwargs)
+
+    def __dlpack_device__(self):
+        return self._data.__dlpack_device__()
+
+    def __bool__(self):
+        if self._data.size != 1:
+            raise RuntimeError(f"the truth value of a tensor of shape {tuple(self.shape)} is "
+                               "ambiguous; use .any() or .all()")
+        return bool(self.item())
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if dtypes.kind(self.dtype) == 2:
+            raise TypeError("only integer tensors of a single element can be used as an index")
+        return int(self.item())
+
+    def __repr__(self):
+        arr = self.backend.to_host(self._data)
+        body = np.array2string(arr, separator=", ", prefix="tensor(", precision=4,
+                               floatmode="maxprec_equal" if arr.dtype.kind == "f" else "maxprec")
+        extras = []
+        if self.device != "cpu":
+            extras.append(f"device='{self.device}'")
+        default = {"f": dtypes.float32, "i": dtypes.int64, "b": dtypes.bool_}[arr.dtype.kind]
+        if arr.dtype != default or arr.size == 0:
+            extras.append(f"dtype=tensorlite.{arr.dtype}")
+        if self.grad_fn is not None:
+            extras.append(f"grad_fn=<{self.grad_fn.name}Backward>")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + ", ".join([body] + extras) + ")"
+
+    # -- autograd -------------------------------------------------------------------------------
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        from .autograd.engine import backward
+        backward((self,), None if gradient is None else (gradient,), retain_graph, create_graph,
+                 inputs)
+
+    def detach(self):
+        """The same storage, cut from the tape."""
+        return wrap(self._data, self.device, version=self._version)
+
+    def detach_(self):
+        self.grad_fn = None
+        self.requires_grad = False
+        return self
+
+    def requires_grad_(self, requires_grad=True):
+        if not self.is_leaf:
+            raise RuntimeError("requires_grad_: only leaf tensors can change requires_grad; "
+                               "use .detach() to get a leaf")
+        if requires_grad and dtypes.kind(self.dtype) != 2:
+            raise RuntimeError(f"requires_grad_: only floating point tensors can require "
+                               f"gradients, got dtype {self.dtype}")
+        self.requires_grad = requires_grad
+        return self
+
+    def retain_grad(self):
+        """Keep ``.grad`` on this non-leaf tensor after backward (leaves always keep theirs)."""
+        if self.grad_fn is not None:
+            import weakref
+            self.grad_fn.retained = weakref.ref(self)
+        elif not self.requires_grad:
+            raise RuntimeError("retain_grad: the tensor does not require grad")
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` when this tensor's gradient is computed; a returned tensor
+        replaces the gradient.  Returns a handle whose ``remove()`` unregisters it."""
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: cannot register a hook on a tensor that doesn't "
+                               "require gradient")
+        if self.grad_fn is not None:
+            hooks = self.grad_fn.hooks = self.grad_fn.hooks or []
+        else:
+            hooks = self._hooks = self._hooks or []
+        hooks.append(hook)
+        return _HookHandle(hooks, hook)
+
+    # -- devices and dtypes ---------------------------------------------------------------------
+    def to(self, *args, dtype=None, device=None, copy=False):
+        for a in args:  # .to("cuda"), .to(tensorlite.float64), .to(other_tensor), .to("cpu", dtype)
+            if isinstance(a, Tensor):
+                device, dtype = a.device, a.dtype
+            elif isinstance(a, str) and a.split(":")[0] in ("cpu", "cuda"):
+                device = a
+            else:
+                dtype = a
+        out = self
+        if dtype is not None and dtypes.as_dtype(dtype) != self.dtype:
+            from .ops import cast
+            out = cast(out, dtypes.as_dtype(dtype))
+        if device is not None and device.split(":")[0] != self.device:
+            from .ops import to_device
+            out = to_device(out, device.split(":")[0])
+        if copy and out is self:
+            out = self.clone()
+        return out
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self):
+        return self.to("cuda")
+
+    def type(self, dtype):
+        return self.to(dtype)
+
+    def float(self):
+        return self.to(dtypes.float32)
+
+    def double(self):
+        return self.to(dtypes.float64)
+
+    def half(self):
+        return self.to(dtypes.float16)
+
+    def long(self):
+        return self.to(dtypes.int64)
+
+    def int(self):
+        return self.to(dtypes.int32)
+
+    def bool(self):
+        return self.to(dtypes.bool_)
+
+
+class _HookHandle:
+    def __init__(self, hooks, hook):
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self):
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+
+def _init(t, data, device, requires_grad=False, version=None):
+    t._data = data
+    t.device = device
+    t.requires_grad = requires_grad
+    t.grad = t.grad_fn = t._hooks = None
+    t._version = [0] if version is None else version
+
+
+def wrap(data, device, requires_grad=False, version=None):
+    """A tensor around a backend array, with no history (the fast constructor the ops use)."""
+    t = Tensor.__new__(Tensor)
+    _init(t, data, device, requires_grad, version)
+    return t
+
+
+def describe(t):
+    """'float32[3, 4] on cpu': how error messages name a tensor."""
+    return f"{t.dtype}{list(t.shape)} on {t.device}"

@@ -1,0 +1,51 @@
+"""Shared fixtures: one conformance suite, parametrized over every registered backend.
+
+A backend that cannot run here is skipped with the reason the registry gives, never passed
+silently. Backend state and random seeds are scoped per test.
+"""
+import zlib
+
+import numpy as np
+import pytest
+
+import tensorlite as tl
+
+BACKENDS = list(tl.backends.known())
+
+
+def _seed(request):
+    """A seed fixed per test and identical across backends (the backend id is dropped)."""
+    callspec = getattr(request.node, "callspec", None)
+    parts = [p for p in callspec.id.split("-") if p not in BACKENDS] if callspec else []
+    key = f"{request.node.module.__name__}::{request.node.originalname}[{'-'.join(parts)}]"
+    return zlib.crc32(key.encode())
+
+
+@pytest.fixture(autouse=True)
+def _scoped_state(request):
+    """Seed NumPy's global generator and check that no test leaks a backend switch."""
+    np.random.seed(_seed(request))
+    before = tl.get_backend().name
+    yield
+    assert tl.get_backend().name == before, "a test leaked a backend switch"
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    """Run the test under one backend; yields the backend object (`.name`, `.device`)."""
+    name = request.param
+    if name not in tl.backends.available():
+        pytest.skip(tl.backends.unavailable_reason(name) or f"backend {name!r} is not available")
+    with tl.use_backend(name):
+        tl.manual_seed(_seed(request))
+        yield tl.get_backend()
+
+
+@pytest.fixture
+def device(backend):
+    return backend.device
+
+
+@pytest.fixture
+def rng(request):
+    return np.random.default_rng(_seed(request))
