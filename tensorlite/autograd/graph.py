@@ -19,9 +19,20 @@ class Node:
     def __init__(self, name, backward, inputs, saved):
         self.name = name
         self.backward = backward
-        self.next = tuple([_edge(t) for t in inputs])
+        edges = []
+        for t in inputs:
+            if isinstance(t, Tensor) and (t.grad_fn is not None or t.requires_grad):
+                edges.append(t.grad_fn or t)
+            else:
+                edges.append(None)
+        self.next = edges
         self.saved = saved
-        self.versions = tuple([t._version[0] if isinstance(t, Tensor) else None for t in saved])
+        versions = ()
+        if saved:
+            versions = []
+            for t in saved:
+                versions.append(t._version[0] if isinstance(t, Tensor) else None)
+        self.versions = versions
         self.hooks = self.retained = None
         self.trace = "".join(traceback.format_stack()[:-3]) if state.anomaly else None
 
@@ -75,6 +86,9 @@ def _edge(t):
     return None
 
 
+_new = Tensor.__new__
+
+
 def record(name, data, inputs, backward, saved=(), keep_output=False, view_of=None):
     """Wrap ``data`` (the backend result of op ``name`` on ``inputs``) as a tensor, and put the op
     on the tape when grad mode is on and an input requires grad.
@@ -82,18 +96,21 @@ def record(name, data, inputs, backward, saved=(), keep_output=False, view_of=No
     ``backward(g, *saved)`` (plus the output, appended to ``saved``, when ``keep_output``) returns
     one gradient per input.  The output's device is the first tensor input's.  A view shares
     its base's version counter (``view_of``), so an in-place change to either is seen by both.
+    This runs for every op, so it is written for speed.
     """
-    for t in inputs:
-        if isinstance(t, Tensor):
-            device = t.device
-            break
-    out = wrap(data, device, version=None if view_of is None else view_of._version)
+    first = inputs[0]
+    out = _new(Tensor)
+    out._data = data
+    out.device = first.device if isinstance(first, Tensor) else inputs[1].device
+    out.grad = out.grad_fn = out._hooks = None
+    out._version = [0] if view_of is None else view_of._version
+    out.requires_grad = False
     if state.grad_enabled:
         for t in inputs:
             if isinstance(t, Tensor) and t.requires_grad:
                 if keep_output:
-                    twin = _Output.__new__(_Output)
-                    twin._data, twin.device, twin._version = data, device, out._version
+                    twin = _new(_Output)
+                    twin._data, twin.device, twin._version = data, out.device, out._version
                     saved = (*saved, twin)
                 out.requires_grad = True
                 out.grad_fn = Node(name, backward, inputs, saved)

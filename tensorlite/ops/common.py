@@ -1,7 +1,8 @@
 """What every op needs: its backend, coerced operands, and the adjoint of broadcasting."""
 from .. import dtypes
+from ..autograd.graph import record
 from ..backends import active, for_device
-from ..tensor import Tensor, describe
+from ..tensor import Tensor, describe, wrap
 
 
 def backend_of(t, op):
@@ -27,27 +28,30 @@ def number(op, value):
 def binary(op, a, b):
     """Coerce the operands of a binary op: tensors on one device with one dtype (PyTorch's
     promotion), Python numbers kept as numbers.  Returns ``(a, b, backend)``."""
-    from .pointwise import cast
     if isinstance(a, Tensor):
         if isinstance(b, Tensor):
             if a.device != b.device:
                 raise RuntimeError(f"{op}: expected all tensors on the same device, got "
                                    f"{describe(a)} and {describe(b)}; move one with .to()")
-            if a.dtype != b.dtype:
-                dt = dtypes.promote(a.dtype, a.ndim, b.dtype, b.ndim)
-                a, b = (a if a.dtype == dt else cast(a, dt)), (b if b.dtype == dt else cast(b, dt))
-        else:
+            da, db = a._data.dtype, b._data.dtype
+            if da != db:
+                dt = dtypes.promote(da, a.ndim, db, b.ndim)
+                a, b = (a if da == dt else cast(a, dt)), (b if db == dt else cast(b, dt))
+        elif type(b) is not float or a._data.dtype.kind != "f":  # fast path: float and number
             b = number(op, b)
-            dt = dtypes.promote_scalar(a.dtype, b)
-            if dt != a.dtype:
+            dt = dtypes.promote_scalar(a._data.dtype, b)
+            if dt != a._data.dtype:
                 a = cast(a, dt)
-        return a, b, backend_of(a, op)
+        try:
+            return a, b, active[a.device]
+        except KeyError:
+            return a, b, for_device(a.device)
     a = number(op, a)
-    dt = dtypes.promote_scalar(b.dtype, a) if isinstance(b, Tensor) else None
-    if dt is None:
+    if not isinstance(b, Tensor):
         raise TypeError(f"{op}: expected a Tensor operand, got {type(a).__name__} and "
                         f"{type(b).__name__}")
-    if dt != b.dtype:
+    dt = dtypes.promote_scalar(b._data.dtype, a)
+    if dt != b._data.dtype:
         b = cast(b, dt)
     return a, b, backend_of(b, op)
 
@@ -60,7 +64,7 @@ def raw(x):
 def broadcasting(op, fn, a, b):
     """``fn(a, b)`` on the raw operands, with a broadcasting failure reported in our words."""
     try:
-        return fn(raw(a), raw(b))
+        return fn(a._data if isinstance(a, Tensor) else a, b._data if isinstance(b, Tensor) else b)
     except ValueError:
         raise ValueError(f"{op}: shapes {_shape_str(a)} and {_shape_str(b)} cannot be broadcast "
                          "together; each dimension must match or be 1 (reshape or unsqueeze an "
@@ -78,10 +82,8 @@ def grad_shape(x):
 
 def sum_to(g, shape):
     """The adjoint of broadcasting: sum ``g`` down to ``shape`` (None: no gradient wanted)."""
-    if shape is None:
-        return None
-    if g.shape == shape:
-        return g
+    if shape is None or g._data.shape == shape:
+        return g if shape is not None else None
     lead = g.ndim - len(shape)
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1)
@@ -110,6 +112,17 @@ def dims(op, dim, ndim):
 
 def floating(x, op):
     """``x`` as a floating point tensor: ops like exp give float32 for integer input, as PyTorch."""
-    from .pointwise import cast
     backend_of(x, op)
     return x if dtypes.kind(x.dtype) == 2 else cast(x, dtypes.float32)
+
+
+def cast(input, dtype):
+    """``input`` as ``dtype``; the gradient is cast back to the input's dtype."""
+    dtype = dtypes.as_dtype(dtype)
+    if dtype == input.dtype:
+        return input
+    data = backend_of(input, "to").astype(input._data, dtype)
+    if dtypes.kind(dtype) < 2:  # an integer or bool result carries no gradient
+        return wrap(data, input.device)
+    src = input.dtype
+    return record("to", data, (input,), lambda g: (cast(g, src),))

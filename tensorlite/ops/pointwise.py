@@ -2,8 +2,8 @@
 from .. import dtypes
 from ..autograd.graph import record
 from ..backends import for_device
-from ..tensor import Tensor
-from .common import backend_of, binary, broadcasting, floating, grad_shape, raw, sum_to
+from ..tensor import Tensor, wrap
+from .common import backend_of, binary, broadcasting, cast, floating, grad_shape, raw, sum_to
 
 
 # -- unary: backward(g, s) where s is the op's input or output, whichever the formula needs ----------
@@ -52,7 +52,6 @@ def sign(input):
 
 
 def _no_grad(name, input):
-    from ..tensor import wrap
     B = backend_of(input, name)
     return wrap(getattr(B, name)(input._data), input.device)
 
@@ -188,7 +187,6 @@ def _shp(x):
 
 
 def _full_like_kind(condition, value, kind):
-    from ..tensor import wrap
     B = backend_of(condition, "where")
     dt = (dtypes.bool_, dtypes.int64, dtypes.float32)[kind]
     return wrap(B.full((), value, dtype=dt), condition.device)
@@ -203,24 +201,6 @@ def _to_float(x):
 
 
 # -- casts, copies and device moves: identity gradients -------------------------------------------
-def cast(input, dtype):
-    """``input`` as ``dtype``; the gradient is cast back to the input's dtype."""
-    dtype = dtypes.as_dtype(dtype)
-    if dtype == input.dtype:
-        return input
-    B = backend_of(input, "to")
-    src = input.dtype
-    differentiable = dtypes.kind(dtype) == 2
-    return record("to", B.astype(input._data, dtype), (input,) if differentiable else (),
-                  lambda g: (cast(g, src),)) if differentiable else \
-        _plain(B.astype(input._data, dtype), input.device)
-
-
-def _plain(data, device):
-    from ..tensor import wrap
-    return wrap(data, device)
-
-
 def clone(input):
     B = backend_of(input, "clone")
     return record("clone", B.copy(input._data), (input,), lambda g: (g,))
@@ -239,7 +219,6 @@ def to_device(input, device):
 # -- comparisons: no gradient, bool results --------------------------------------------------------
 def _comparison(name):
     def op(input, other):
-        from ..tensor import wrap
         a, b, B = binary(name, input, other)
         return wrap(broadcasting(name, getattr(B, name), a, b), (a if isinstance(a, Tensor) else b).device)
     op.__name__ = op.__qualname__ = name

@@ -1,0 +1,1 @@
+"""tensorlite.data (PyTorch-shaped)."""

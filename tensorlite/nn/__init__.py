@@ -1,0 +1,1 @@
+"""tensorlite.nn (PyTorch-shaped)."""

@@ -1,0 +1,1 @@
+"""tensorlite.optim (PyTorch-shaped)."""
