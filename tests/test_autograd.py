@@ -158,6 +158,39 @@ def test_retain_grad_on_non_leaf(backend):
         assert z.grad is None  # a non-leaf without retain_grad keeps no .grad
 
 
+def test_hook_fires_once_with_total_gradient_of_reused_tensor(backend):
+    x = leaf([1.0, 2.0], backend.device)
+    y = x * 2.0
+    seen = []
+    y.register_hook(lambda grad: seen.append(to_np(grad)))
+    (y * y + y * 3.0).backward(tl.ones(2, dtype=tl.float64, device=backend.device))
+    assert len(seen) == 1, f"hook fired {len(seen)} times"
+    np.testing.assert_allclose(seen[0], 2 * np.array([2.0, 4.0]) + 3.0, **TOL)
+
+
+def test_zeroed_grad_buffer_accumulates_afresh(backend):
+    x = leaf([1.0, 2.0], backend.device)
+    (x * x).sum().backward()
+    with tl.no_grad():
+        x.grad.zero_()
+    (x * 5.0).sum().backward()
+    np.testing.assert_allclose(to_np(x.grad), [5.0, 5.0], **TOL)
+
+
+def test_backward_gradient_shape_mismatch_raises(backend):
+    x = leaf(np.ones((2, 3)), backend.device)
+    with pytest.raises((ValueError, RuntimeError)):
+        (x * 2.0).backward(tl.ones(3, dtype=tl.float64, device=backend.device))
+
+
+def test_backward_on_tensor_without_grad_raises(backend):
+    c = tl.tensor([1.0, 2.0], device=backend.device)
+    with pytest.raises(RuntimeError):
+        (c * 2.0).sum().backward()
+    with pytest.raises(RuntimeError):
+        tl.autograd.grad((c * 2.0).sum(), [c])
+
+
 # ----------------------------------------------------------------------------- autograd.grad
 def test_autograd_grad_returns_tuple_without_touching_dot_grad(backend):
     x = leaf([1.0, 2.0], backend.device)
@@ -367,6 +400,8 @@ def test_to_dot(backend):
     ("mul", lambda a, b: a * b, (2, 3), (3, 2)),
     ("matmul", lambda a, b: a @ b, (2, 3), (4, 5)),
     ("maximum", lambda a, b: tl.maximum(a, b), (2, 5), (3, 1)),
+    ("cat", lambda a, b: tl.cat([a, b], dim=0), (2, 3), (2, 4)),
+    ("reshape", lambda a, b: a.reshape(b.shape), (2, 3), (4, 2)),
 ])
 def test_shape_mismatch_error_names_op_and_shapes(backend, op, fn, s1, s2):
     a = tl.zeros(s1, device=backend.device, requires_grad=True)

@@ -352,8 +352,35 @@ COMPOSITE_CASES = [
          N(4, 5), Const([[1], [0], [4], [4]])),
 ]
 
+_INF = float("inf")
+EDGE_CASES = [
+    case("softmax_neg_inf_mask", lambda lib, a: a.softmax(dim=1),
+         A([[0.0, -_INF, 1.0], [2.0, 3.0, -_INF]]), gradcheck=False),
+    case("log_softmax_neg_inf_mask", lambda lib, a: a.log_softmax(dim=1),
+         A([[0.0, -_INF, 1.0], [2.0, 3.0, -_INF]]), gradcheck=False),
+    case("logsumexp_neg_inf", lambda lib, a: a.logsumexp(dim=1),
+         A([[-_INF, 0.0, 1.0], [2.0, -_INF, 3.0]]), gradcheck=False),
+    case("masked_fill_neg_inf_softmax",
+         lambda lib, a, m: a.masked_fill(m, -_INF).softmax(dim=-1), N(3, 4),
+         Const(np.array([[0, 1, 0, 0], [1, 1, 0, 0], [0, 0, 0, 1]], dtype=bool))),
+    case("pow_zero_base_tensor_exp", lambda lib, a, b: a ** b, A([0.0, 1.0, 0.5]),
+         A([2.0, 3.0, 1.5]), gradcheck=False),
+    case("pow_negative_base_int_exp", lambda lib, a: a ** 3, A([-2.0, -0.5, 1.5])),
+    case("pow_negative_base_tensor_exp", lambda lib, a, b: a ** b, A([-2.0, 1.5]),
+         A([2.0, 3.0]), gradcheck=False),
+    case("empty_sum_dim0", lambda lib, a: a.sum(dim=0), N(0, 3), gradcheck=False),
+    case("empty_mul_bcast", lambda lib, a, b: a * b, N(0, 3), N(3), gradcheck=False),
+    case("empty_cat", lambda lib, a, b: lib.cat([a, b]), N(0, 3), N(2, 3), gradcheck=False),
+    case("sum_none_keepdim", lambda lib, a: a.sum(dim=None, keepdim=True), N(2, 3)),
+    case("squeeze_dim_tuple", lambda lib, a: a.squeeze((0, 2)), N(1, 3, 1, 2)),
+    case("flatten_0d", lambda lib, a: a.flatten(), N()),
+    case("unsqueeze_0d", lambda lib, a: a.unsqueeze(0), N()),
+    case("index_0d_result_then_op", lambda lib, a: a[1, 2] * a[0], N(3, 4)),
+]
+
 ALL_CASES = (BINARY_CASES + SCALAR_CASES + UNARY_CASES + KINK_CASES + REDUCE_CASES
-             + SHAPE_CASES + INDEX_CASES + JOIN_CASES + MATMUL_CASES + COMPOSITE_CASES)
+             + SHAPE_CASES + INDEX_CASES + JOIN_CASES + MATMUL_CASES + COMPOSITE_CASES
+             + EDGE_CASES)
 
 
 @pytest.mark.parametrize("fn, args, opts", ALL_CASES)

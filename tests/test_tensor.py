@@ -171,6 +171,21 @@ PROMOTION = [
     ("f32**pyint", lambda a: a ** 2, [np.float32]),
     ("maximum_i64_f32", lambda a, b: a.maximum(b), [np.int64, np.float32]),
     ("where_f32_f64", None, [np.float32, np.float64]),
+    ("where_i64_pyfloat", "where_scalar", [np.int64]),
+    ("maximum_f32_0d_f64", lambda a, b: a.maximum(b), [np.float32, (np.float64, ())]),
+    ("f16+pyint", lambda a: a + 1, [np.float16]),
+    ("rpow_pyint_i64", lambda a: 2 ** a, [np.int64]),
+    ("sum_i32", lambda a: a.sum(), [np.int32]),
+    ("sum_bool", lambda a: a.sum(), [np.bool_]),
+    ("sum_dim_i64", lambda a: a.sum(dim=0), [np.int64]),
+    ("max_i32", lambda a: a.max(), [np.int32]),
+    ("abs_i32", lambda a: a.abs(), [np.int32]),
+    ("neg_i32", lambda a: -a, [np.int32]),
+    ("relu_i64", lambda a: a.relu(), [np.int64]),
+    ("exp_i64", lambda a: a.exp(), [np.int64]),
+    ("sqrt_i32", lambda a: a.sqrt(), [np.int32]),
+    ("tanh_i64", lambda a: a.tanh(), [np.int64]),
+    ("sigmoid_bool", lambda a: a.sigmoid(), [np.bool_]),
 ]
 
 
@@ -180,6 +195,10 @@ def test_type_promotion_matches_torch(backend, fn, specs):
         def fn(a, b):
             lib = tl if isinstance(a, tl.Tensor) else torch
             return lib.where(a > 1, a, b)
+    elif fn == "where_scalar":  # where(cond, i64, 2.5)
+        def fn(a):
+            lib = tl if isinstance(a, tl.Tensor) else torch
+            return lib.where(a > 1, a, 2.5)
     arrays = []
     for s in specs:
         dtype, shape = s if isinstance(s, tuple) else (s, (3,))
@@ -227,6 +246,16 @@ def test_shape_queries(backend):
     assert x.ndim == 3 and x.dim() == 3 and x.numel() == 24
     s = tl.tensor(1.0, device=backend.device)
     assert s.shape == () and s.ndim == 0 and s.numel() == 1
+
+
+def test_index_out_of_bounds_raises_index_error(backend):
+    x = tl.zeros(3, 4, device=backend.device)
+    with pytest.raises(IndexError):
+        x[5]
+    with pytest.raises(IndexError):
+        x[:, -5]
+    with pytest.raises(IndexError):
+        x[tl.tensor([0, 5], device=backend.device)]
 
 
 def test_array_protocol_and_dlpack_with_numpy(backend):
