@@ -76,29 +76,38 @@ def execute(outputs, grad_outputs, retain_graph, create_graph, capture=None):
     for root, g in zip(roots, grads):
         _accumulate(buffers, leaves, root, g)
     ready = [r for r in dict.fromkeys(roots) if type(r) is Node and deps.get(r, 0) == 0]
+    anomaly = state.anomaly
     with (enable_grad() if create_graph else no_grad()):
-        while ready:
+        while ready:  # the hot loop: one pass per recorded op
             node = ready.pop()
             g = buffers.pop(node)
             if node.hooks:
                 g = _run_hooks(node.hooks, g)
             if node.retained is not None and (t := node.retained()) is not None:
                 t.grad = (g if create_graph else g.detach()) if t.grad is None else t.grad + g
-            if node in captured:
+            if capture is not None and node in captured:
                 captured[node] = g
-            in_grads = node.backward(g, *node.unpack(create_graph))
-            if state.anomaly:
+            if node.saved:
+                in_grads = node.backward(g, *node.unpack(create_graph))
+            elif node.backward is not None:
+                in_grads = node.backward(g)
+            else:
+                node.unpack(create_graph)  # raises: the graph was freed by an earlier backward
+            if anomaly:
                 _check_finite(node, in_grads)
             for nxt, gi in zip(node.next, in_grads):
                 if nxt is None or gi is None:
                     continue
-                _accumulate(buffers, leaves, nxt, gi)
                 if type(nxt) is Node:
+                    prev = buffers.get(nxt)
+                    buffers[nxt] = gi if prev is None else prev + gi
                     deps[nxt] -= 1
                     if deps[nxt] == 0:
                         ready.append(nxt)
+                else:
+                    _accumulate(buffers, leaves, nxt, gi)
             if not retain_graph:
-                node.release()
+                node.backward, node.saved, node.versions = None, (), ()
         for key, leaf in leaves.items():
             g = buffers[key]
             if leaf._hooks:

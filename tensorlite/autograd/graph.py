@@ -59,11 +59,6 @@ class Node:
             out.append(t)
         return out
 
-    def release(self):
-        """Drop what backward needed; a later backward through this node fails clearly."""
-        self.backward = None
-        self.saved = self.versions = ()
-
 
 class _Output(Tensor):
     """An op's own output saved for its backward, held without its grad_fn (no reference cycle)
