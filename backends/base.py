@@ -68,6 +68,16 @@ class Backend:
     def relu(self, x):
         return self.xp.maximum(x, 0)
 
+    # Activation gradients from the saved output y: g * act'(x), one pass each.
+    def relu_grad(self, g, y):
+        return self.xp.where(y > 0, g, 0).astype(g.dtype, copy=False)
+
+    def tanh_grad(self, g, y):
+        return g * (1 - y * y)
+
+    def sigmoid_grad(self, g, y):
+        return g * y * (1 - y)
+
     def clip(self, x, lo, hi):
         return self.xp.clip(x, lo, hi)
 

@@ -27,9 +27,25 @@ log = _unary("log", lambda g, x: (g / x,))
 sqrt = _unary("sqrt", lambda g, y: (g / (2 * y),), uses="output")
 sin = _unary("sin", lambda g, x: (g * x.cos(),))
 cos = _unary("cos", lambda g, x: (-g * x.sin(),))
-tanh = _unary("tanh", lambda g, y: (g * (1 - y * y),), uses="output")
-sigmoid = _unary("sigmoid", lambda g, y: (g * y * (1 - y),), uses="output")
-relu = _unary("relu", lambda g, y: (g * (y > 0),), uses="output", float_only=False)
+tanh = _unary("tanh", lambda g, y: (activation_grad("tanh", g, y),), uses="output")
+sigmoid = _unary("sigmoid", lambda g, y: (activation_grad("sigmoid", g, y),), uses="output")
+relu = _unary("relu", lambda g, y: (activation_grad("relu", g, y),), uses="output",
+              float_only=False)
+
+# The second derivatives of the fused activation gradients, as (d/dg, d/dy) of g * act'(y).
+_ACTIVATION_GRAD_BACKWARD = {
+    "relu": lambda gg, g, y: (activation_grad("relu", gg, y), None),
+    "tanh": lambda gg, g, y: (activation_grad("tanh", gg, y), -2 * gg * g * y),
+    "sigmoid": lambda gg, g, y: (activation_grad("sigmoid", gg, y), gg * g * (1 - 2 * y)),
+}
+
+
+def activation_grad(name, g, y):
+    """``g * act'(x)`` from the activation's output ``y`` in one backend pass (a fused kernel on
+    accelerated backends), recorded with its own backward so higher-order gradients work."""
+    B = backend_of(g, name)
+    return record(f"{name}_grad", getattr(B, f"{name}_grad")(g._data, y._data), (g, y),
+                  _ACTIVATION_GRAD_BACKWARD[name], saved=(g, y))
 abs = _unary("abs", lambda g, x: (g * x.sign(),), float_only=False)
 neg = _unary("neg", lambda g: (-g,), uses=None, float_only=False)
 
