@@ -21,6 +21,10 @@ class _Switch:
 
     field = value = None
 
+    def __new__(cls, func=None, *args):
+        self = super().__new__(cls)
+        return self(func) if callable(func) else self  # bare @no_grad decorates directly
+
     def __enter__(self):
         self._prev = getattr(state, self.field)
         setattr(state, self.field, self.value)
@@ -58,3 +62,6 @@ class set_grad_enabled(_Switch):
 
     def __init__(self, mode=True):
         self.value = bool(mode)
+
+    def __new__(cls, mode=True):
+        return object.__new__(cls)
