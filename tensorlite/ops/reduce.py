@@ -149,20 +149,22 @@ def logsumexp(input, dim, keepdim=False):
     return out if keepdim else out.squeeze(axes)
 
 
+def _along(name, input, dim, dtype, backward):
+    """A normalization along ``dim`` by one backend primitive; ``backward(g, y, axis)``."""
+    x = floating(input if dtype is None else input.to(dtype), name)
+    if x.ndim == 0:  # a 0-d tensor is normalized as one element
+        return _along(name, x.reshape(1), 0, None, backward).reshape(())
+    (axis,) = dims(name, dim, x.ndim)
+    B = backend_of(x, name)
+    return record(name, getattr(B, name)(x._data, axis), (x,),
+                  lambda g, y: (backward(g, y, axis),), keep_output=True)
+
+
 def softmax(input, dim, dtype=None):
-    x = floating(input if dtype is None else input.to(dtype), "softmax")
-    (axis,) = dims("softmax", dim, x.ndim) or (0,)
-    B = backend_of(x, "softmax")
-    data = B.softmax(x._data, axis) if x.ndim else B.ones((), dtype=x.dtype)
-    return record("softmax", data, (x,),
-                  lambda g, y: (y * (g - (g * y).sum(axis, keepdim=True)),), keep_output=True)
+    return _along("softmax", input, dim, dtype,
+                  lambda g, y, axis: y * (g - (g * y).sum(axis, keepdim=True)))
 
 
 def log_softmax(input, dim, dtype=None):
-    x = floating(input if dtype is None else input.to(dtype), "log_softmax")
-    (axis,) = dims("log_softmax", dim, x.ndim) or (0,)
-    B = backend_of(x, "log_softmax")
-    data = B.log_softmax(x._data, axis) if x.ndim else B.zeros((), dtype=x.dtype)
-    return record("log_softmax", data, (x,),
-                  lambda g, y: (g - y.exp() * g.sum(axis, keepdim=True),), keep_output=True)
-
+    return _along("log_softmax", input, dim, dtype,
+                  lambda g, y, axis: g - y.exp() * g.sum(axis, keepdim=True))
