@@ -1,6 +1,7 @@
 """Debugging helpers."""
 from ..autograd.graph import Node
 from ..tensor import Tensor
+from .early_stopping import EarlyStopping
 
 
 def to_dot(tensor, name="output"):
@@ -37,4 +38,4 @@ def to_dot(tensor, name="output"):
     return "\n".join(lines)
 
 
-__all__ = ["to_dot", "Tensor"]
+__all__ = ["to_dot", "EarlyStopping"]

@@ -1,0 +1,228 @@
+"""Random generators and samplers: which dataset indices a DataLoader visits, in which order.
+
+Randomness comes from a ``Generator`` when one is given, else from the global seed
+(``tensorlite.manual_seed``): like PyTorch, each epoch of a shuffling sampler without a generator
+draws one fresh seed from the global random stream, so ``manual_seed(s)`` before building and
+iterating a loader makes every epoch reproducible.
+
+The built-in samplers also expose ``_order()``, the whole epoch's indices as one int64 NumPy array,
+which ``BatchSampler`` cuts into index batches without a Python loop per sample.
+"""
+import numpy as np
+
+from .. import backends
+
+_U64 = 1 << 64
+
+
+class Generator:
+    """A random number generator for data loading, shaped like ``torch.Generator``.
+
+    ``Generator().manual_seed(0)`` (returns the generator) seeds it; without a seed it starts
+    from fresh OS entropy.  Pass it as ``generator=`` to ``DataLoader``, ``RandomSampler`` or
+    ``random_split``: it advances as it is used, so consecutive epochs differ while the whole
+    sequence repeats after the same ``manual_seed``.  ``get_state()``/``set_state()`` save and
+    restore its position (a dict, not a ByteTensor as in PyTorch).  It runs on the host; the
+    ``device`` argument exists for PyTorch compatibility and must be "cpu".
+    """
+
+    def __init__(self, device="cpu"):
+        if str(device).split(":")[0] != "cpu":
+            raise ValueError(f"Generator: data-loading generators run on the host; got device "
+                             f"{device!r}, use 'cpu'")
+        self.device = "cpu"
+        self.seed()
+
+    def manual_seed(self, seed):
+        """Seed the generator with an int (any sign, taken modulo 2**64); returns ``self``."""
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+            raise TypeError(f"Generator.manual_seed: expected an int seed, got "
+                            f"{type(seed).__name__}")
+        self._seed = int(seed) % _U64
+        self._rng = np.random.Generator(np.random.PCG64(self._seed))
+        return self
+
+    def seed(self):
+        """Reseed from OS entropy; returns the new seed."""
+        self.manual_seed(int(np.random.SeedSequence().generate_state(1, np.uint64)[0]))
+        return self._seed
+
+    def initial_seed(self):
+        return self._seed
+
+    def get_state(self):
+        return {"seed": self._seed, "bit_generator": self._rng.bit_generator.state}
+
+    def set_state(self, state):
+        self._seed = state["seed"]
+        self._rng = np.random.Generator(np.random.PCG64())
+        self._rng.bit_generator.state = state["bit_generator"]
+        return self
+
+    def __repr__(self):
+        return f"<tensorlite.data.Generator seed={self._seed}>"
+
+
+def _rng(generator, who):
+    """The NumPy generator to draw one epoch from: the given generator's own stream, or a fresh
+    one seeded from the global stream (``tensorlite.manual_seed``)."""
+    if generator is None:
+        host = backends.for_device("cpu")
+        seed = int(host.randint(0, np.iinfo(np.int64).max, (), np.dtype(np.int64)))
+        return np.random.Generator(np.random.PCG64(seed))
+    if isinstance(generator, Generator):
+        return generator._rng
+    if isinstance(generator, np.random.Generator):
+        return generator
+    raise TypeError(f"{who}: generator must be a tensorlite.data.Generator (or a "
+                    f"numpy.random.Generator), got {type(generator).__name__}")
+
+
+def _permutation(n, generator, who):
+    return _rng(generator, who).permutation(n).astype(np.int64, copy=False)
+
+
+class Sampler:
+    """Base class: iterates over dataset indices.  Subclasses define ``__iter__`` (and usually
+    ``__len__``)."""
+
+    def __init__(self, data_source=None):
+        pass
+
+    def __iter__(self):
+        raise NotImplementedError(f"{type(self).__name__} must define __iter__")
+
+
+class SequentialSampler(Sampler):
+    """0, 1, ..., len(data_source) - 1."""
+
+    def __init__(self, data_source):
+        self.data_source = data_source
+
+    def _order(self):
+        return np.arange(len(self.data_source), dtype=np.int64)
+
+    def __iter__(self):
+        return iter(range(len(self.data_source)))
+
+    def __len__(self):
+        return len(self.data_source)
+
+
+class RandomSampler(Sampler):
+    """A random order of the indices: a permutation per epoch (``num_samples`` beyond the dataset
+    size chains several permutations), or ``num_samples`` draws with replacement."""
+
+    def __init__(self, data_source, replacement=False, num_samples=None, generator=None):
+        if not isinstance(replacement, bool):
+            raise TypeError(f"RandomSampler: replacement should be a boolean value, got "
+                            f"{replacement!r}")
+        self.data_source = data_source
+        self.replacement = replacement
+        self._num_samples = num_samples
+        self.generator = generator
+        if isinstance(num_samples, bool) or not isinstance(self.num_samples, int) \
+                or self.num_samples <= 0:
+            raise ValueError(f"RandomSampler: num_samples should be a positive integer value, "
+                             f"but got num_samples={self.num_samples!r}")
+        _rng_type_check(generator, "RandomSampler")
+
+    @property
+    def num_samples(self):
+        return len(self.data_source) if self._num_samples is None else self._num_samples
+
+    def _order(self):
+        n, k = len(self.data_source), self.num_samples
+        if n == 0:
+            raise ValueError("RandomSampler: cannot draw samples from an empty dataset")
+        rng = _rng(self.generator, "RandomSampler")
+        if self.replacement:
+            return rng.integers(0, n, size=k, dtype=np.int64)
+        parts = [rng.permutation(n) for _ in range(k // n)]
+        if k % n:
+            parts.append(rng.permutation(n)[:k % n])
+        return np.concatenate(parts).astype(np.int64, copy=False)
+
+    def __iter__(self):
+        return iter(self._order().tolist())
+
+    def __len__(self):
+        return self.num_samples
+
+
+class SubsetRandomSampler(Sampler):
+    """The given indices, in a random order each epoch."""
+
+    def __init__(self, indices, generator=None):
+        self.indices = indices
+        self.generator = generator
+        _rng_type_check(generator, "SubsetRandomSampler")
+
+    def _order(self):
+        idx = np.asarray(self.indices, dtype=np.int64).reshape(-1)
+        return idx[_permutation(len(idx), self.generator, "SubsetRandomSampler")]
+
+    def __iter__(self):
+        return iter(self._order().tolist())
+
+    def __len__(self):
+        return len(self.indices)
+
+
+class BatchSampler(Sampler):
+    """Groups another sampler's indices into lists of ``batch_size`` (the last one shorter
+    unless ``drop_last``)."""
+
+    def __init__(self, sampler, batch_size, drop_last):
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
+            raise ValueError(f"BatchSampler: batch_size should be a positive integer value, "
+                             f"but got batch_size={batch_size!r}")
+        if not isinstance(drop_last, bool):
+            raise ValueError(f"BatchSampler: drop_last should be a boolean value, but got "
+                             f"drop_last={drop_last!r}")
+        self.sampler = sampler
+        self.batch_size = batch_size
+        self.drop_last = drop_last
+
+    def _index_batches(self):
+        """The batches as int64 arrays: for the built-in samplers one ``_order()`` per epoch cut
+        by slicing, for any other sampler its indices grouped as they come."""
+        if type(self.sampler) not in _ARRAY_SAMPLERS:
+            for batch in self._lists():
+                yield np.asarray(batch, dtype=np.int64)
+            return
+        order, bs = self.sampler._order(), self.batch_size
+        stop = len(order) - len(order) % bs if self.drop_last else len(order)
+        for start in range(0, stop, bs):
+            yield order[start:start + bs]
+
+    def _lists(self):
+        batch = []
+        for idx in self.sampler:
+            batch.append(idx)
+            if len(batch) == self.batch_size:
+                yield batch
+                batch = []
+        if batch and not self.drop_last:
+            yield batch
+
+    def __iter__(self):
+        if type(self.sampler) not in _ARRAY_SAMPLERS:
+            yield from self._lists()
+            return
+        for batch in self._index_batches():
+            yield batch.tolist()
+
+    def __len__(self):
+        n = len(self.sampler)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+
+def _rng_type_check(generator, who):
+    if generator is not None and not isinstance(generator, (Generator, np.random.Generator)):
+        raise TypeError(f"{who}: generator must be a tensorlite.data.Generator (or a "
+                        f"numpy.random.Generator), got {type(generator).__name__}")
+
+
+# Samplers whose ``_order()`` is exactly what their ``__iter__`` yields.
+_ARRAY_SAMPLERS = (SequentialSampler, RandomSampler, SubsetRandomSampler)
