@@ -16,10 +16,13 @@ from .ops import *  # noqa: F401,F403  (every op as a function: tensorlite.exp(x
 from .ops import _METHODS
 from . import autograd, utils
 from .autograd import enable_grad, no_grad, set_grad_enabled, is_grad_enabled
+from .serialization import load, save
 
 globals().update(_ALIASES)  # tensorlite.float, tensorlite.long, tensorlite.bool, ...
 Size = tuple
 
 set_backend(os.environ.get("TENSORLITE_BACKEND", "numpy"))
+
+from . import data, nn, optim  # noqa: E402  (after the core: they are built on it)
 
 __version__ = "0.1.0"
