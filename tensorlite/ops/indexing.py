@@ -2,6 +2,7 @@
 the two are each other's backward, so gradients of any order work."""
 from .. import dtypes
 from ..autograd.graph import record
+from ..backends.base import is_basic_index
 from ..tensor import Tensor, describe, wrap
 from .common import backend_of, dims, grad_shape
 
@@ -35,7 +36,7 @@ def getitem(input, index):
         raise IndexError(f"index: {e} (indexing a tensor of shape {list(input.shape)})") from None
     shape = input.shape
     return record("index", data, (input,), lambda g: (index_add(g, shape, idx),),
-                  view_of=input if data.base is not None else None)
+                  view_of=input if is_basic_index(idx) else None)
 
 
 def index_add(values, shape, idx):
