@@ -1,0 +1,39 @@
+"""Adadelta (torch.optim.Adadelta)."""
+from ..autograd.grad_mode import no_grad
+from ..creation import zeros_like
+from .optimizer import Optimizer
+
+__all__ = ["Adadelta"]
+
+
+class Adadelta(Optimizer):
+    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, *, maximize=False):
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= rho <= 1.0:
+            raise ValueError(f"Invalid rho value: {rho}")
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize)
+        super().__init__(params, defaults)
+
+    @no_grad()
+    def step(self, closure=None):
+        loss = self._closure_loss(closure)
+        for group in self.param_groups:
+            lr = float(group["lr"])
+            for p, g, B in self._with_grad(group):
+                state = self.state[p]
+                if not state:
+                    state["step"] = self._new_step()
+                    state["square_avg"] = zeros_like(p)
+                    state["acc_delta"] = zeros_like(p)
+                self._increment(state["step"])
+                sq, acc = state["square_avg"], state["acc_delta"]
+                B.adadelta_step(p._data, g._data, sq._data, acc._data, lr, group["rho"],
+                                group["eps"], weight_decay=group["weight_decay"],
+                                maximize=group["maximize"])
+                self._bump(p, sq, acc)
+        return loss

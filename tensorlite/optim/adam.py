@@ -1,0 +1,67 @@
+"""Adam and AdamW (torch.optim.Adam, torch.optim.AdamW)."""
+from ..autograd.grad_mode import no_grad
+from ..creation import zeros_like
+from .optimizer import Optimizer
+
+__all__ = ["Adam", "AdamW"]
+
+
+class Adam(Optimizer):
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
+                 amsgrad=False, *, maximize=False, decoupled_weight_decay=False):
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        if not 0.0 <= betas[0] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+        if not 0.0 <= betas[1] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                        amsgrad=amsgrad, maximize=maximize,
+                        decoupled_weight_decay=decoupled_weight_decay)
+        super().__init__(params, defaults)
+
+    @no_grad()
+    def step(self, closure=None):
+        loss = self._closure_loss(closure)
+        for group in self.param_groups:
+            lr, (beta1, beta2) = float(group["lr"]), group["betas"]
+            amsgrad = group["amsgrad"]
+            options = dict(weight_decay=group["weight_decay"], maximize=group["maximize"],
+                           decoupled_weight_decay=group["decoupled_weight_decay"])
+            for p, g, B in self._with_grad(group):
+                state = self.state[p]
+                if not state:
+                    state["step"] = self._new_step()
+                    state["exp_avg"] = zeros_like(p)
+                    state["exp_avg_sq"] = zeros_like(p)
+                    if amsgrad:
+                        state["max_exp_avg_sq"] = zeros_like(p)
+                step = self._increment(state["step"])
+                m, v, vmax = state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq")
+                if amsgrad and vmax is None:
+                    raise RuntimeError("Adam: amsgrad=True but the state has no 'max_exp_avg_sq'"
+                                       " (it was created or loaded with amsgrad=False)")
+                B.adam_step(p._data, g._data, m._data, v._data,
+                            vmax._data if amsgrad else None, step, lr, beta1, beta2,
+                            group["eps"], **options)
+                self._bump(p, m, v, vmax if amsgrad else None)
+        return loss
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: the parameters shrink by ``lr * weight_decay`` each
+    step instead of the decay entering the moment estimates."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
+                 amsgrad=False, *, maximize=False):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
+                         decoupled_weight_decay=True)
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group["decoupled_weight_decay"] = True

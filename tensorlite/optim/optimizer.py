@@ -1,0 +1,249 @@
+"""The Optimizer base class: parameter groups, per-parameter state and checkpoints, as torch.optim.
+
+A subclass declares its hyperparameters as ``defaults`` and implements ``step``; the update of
+one parameter is one backend primitive call (``Backend.sgd_step``, ``adam_step``, ...) that
+changes the parameter and its state arrays in place.
+"""
+from collections import defaultdict
+from copy import deepcopy
+from itertools import chain
+
+import numpy as np
+
+from .. import dtypes
+from ..autograd.grad_mode import enable_grad, no_grad
+from ..creation import tensor, zeros
+from ..ops.common import backend_of
+from ..tensor import Tensor, describe
+
+__all__ = ["Optimizer", "required"]
+
+
+class _RequiredParameter:
+    """Marks a hyperparameter every parameter group must set (no default)."""
+
+    def __repr__(self):
+        return "<required parameter>"
+
+
+required = _RequiredParameter()
+
+
+class Optimizer:
+    """Base class of all optimizers.
+
+    ``params``: an iterable of tensors, or of dicts (parameter groups) each with a ``"params"``
+    entry and optional per-group hyperparameters overriding ``defaults``.
+    """
+
+    def __init__(self, params, defaults):
+        self.defaults = defaults
+        if isinstance(params, Tensor):
+            raise TypeError("params argument given to the optimizer should be an iterable of "
+                            f"Tensors or dicts, but got a Tensor ({describe(params)}); "
+                            "wrap it in a list")
+        self.state = defaultdict(dict)
+        self.param_groups = []
+        groups = list(params)
+        if not groups:
+            raise ValueError("optimizer got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for group in groups:
+            self.add_param_group(group)
+
+    def __repr__(self):
+        lines = [type(self).__name__ + " ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            lines += [f"    {k}: {group[k]}" for k in sorted(group) if k != "params"]
+        return "\n".join(lines) + "\n)"
+
+    def __getstate__(self):
+        return {"defaults": self.defaults, "state": self.state, "param_groups": self.param_groups}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        for group in self.param_groups:  # a checkpoint from an older version may lack a key
+            for name, default in self.defaults.items():
+                if default is not required:
+                    group.setdefault(name, default)
+
+    # -- parameter groups ------------------------------------------------------------------------
+    def add_param_group(self, param_group):
+        """Add a group of parameters (a dict with ``"params"``); unset hyperparameters take
+        the optimizer's defaults."""
+        if not isinstance(param_group, dict):
+            raise TypeError(f"param_group must be a dict, but got {type(param_group).__name__}")
+        params = param_group["params"]
+        if isinstance(params, Tensor):
+            params = [params]
+        elif isinstance(params, set):
+            raise TypeError("optimizer parameters need to be organized in ordered collections, "
+                            "but the ordering of tensors in sets will change between runs; "
+                            "use a list instead")
+        params = list(params)
+        names = [p[0] for p in params if isinstance(p, tuple)]
+        params = [p[1] if isinstance(p, tuple) else p for p in params]
+        if names:
+            if len(names) != len(params):
+                raise ValueError("all optimizer params should be with/without names. Some param "
+                                 "names are missing")
+            param_group["param_names"] = names
+        param_group["params"] = params
+        for p in params:
+            if not isinstance(p, Tensor):
+                raise TypeError("optimizer can only optimize tensorlite Tensors, but one of the "
+                                f"params is {type(p).__module__}.{type(p).__name__}")
+            if not p.is_leaf:
+                raise ValueError(f"can't optimize a non-leaf Tensor ({describe(p)}); optimize "
+                                 "the leaf it was computed from, or .detach().requires_grad_()")
+        for name, default in self.defaults.items():
+            if default is required and name not in param_group:
+                raise ValueError("parameter group didn't specify a value of required "
+                                 f"optimization parameter {name}")
+            param_group.setdefault(name, default)
+        if len({id(p) for p in params}) != len(params):
+            import warnings
+            warnings.warn("optimizer contains a parameter group with duplicate parameters; "
+                          "each is updated once per occurrence", stacklevel=3)
+        seen = {id(p) for group in self.param_groups for p in group["params"]}
+        for group in self.param_groups:
+            if ("param_names" in param_group) != ("param_names" in group):
+                which = "with" if "param_names" in param_group else "without"
+                raise ValueError("all optimizer param groups should be with/without names. "
+                                 f"cannot add param group {which} names to the optimizer")
+        if any(id(p) in seen for p in params):
+            raise ValueError("some parameters appear in more than one parameter group")
+        self.param_groups.append(param_group)
+
+    def zero_grad(self, set_to_none=True):
+        """Reset every parameter's gradient: to None (default), or to zeros in place."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                g = p.grad
+                if g is None:
+                    continue
+                if set_to_none:
+                    p.grad = None
+                else:
+                    g.detach_()
+                    with no_grad():
+                        g.zero_()
+
+    def step(self, closure=None):
+        """Update the parameters once; ``closure`` re-evaluates the model and returns the loss."""
+        raise NotImplementedError
+
+    def _closure_loss(self, closure):
+        if closure is None:
+            return None
+        with enable_grad():
+            return closure()
+
+    # -- the per-parameter loop every step shares ----------------------------------------------
+    @staticmethod
+    def _with_grad(group):
+        """(param, grad, backend) for every parameter of ``group`` that has a gradient."""
+        for p in group["params"]:
+            g = p.grad
+            if g is None:
+                continue
+            if g._data.shape != p._data.shape or g._data.dtype != p._data.dtype or \
+                    g.device != p.device:
+                raise RuntimeError(f"optimizer step: the gradient ({describe(g)}) does not match "
+                                   f"its parameter ({describe(p)}); assign a .grad of the "
+                                   "parameter's shape, dtype and device")
+            B = backend_of(p, "optimizer step")
+            if not isinstance(p._data, B.xp.ndarray):  # a NumPy scalar: give it storage
+                p._data = B.xp.array(p._data)
+            yield p, g, B
+
+    @staticmethod
+    def _new_step():
+        """The step counter: a 0-d float32 tensor on the host, as torch keeps it."""
+        return zeros((), dtype=dtypes.float32, device="cpu")
+
+    @staticmethod
+    def _bump(*tensors):
+        for t in tensors:
+            if t is not None:
+                t._version[0] += 1
+
+    @staticmethod
+    def _increment(step_t):
+        """step += 1 in place; returns the new count as a Python float."""
+        B = backend_of(step_t, "optimizer step")
+        B.iadd(step_t._data, 1)
+        step_t._version[0] += 1
+        return float(step_t._data)
+
+    # -- checkpoints -------------------------------------------------------------------------------
+    def state_dict(self):
+        """``{'state': {index: {name: value}}, 'param_groups': [{..., 'params': [index]}]}``,
+        parameters numbered in group order, as torch.  The state tensors are the optimizer's
+        own (not copies), as torch: deepcopy the result to keep a snapshot while training on."""
+        index = {}
+
+        def pack(group):
+            packed = {k: v for k, v in group.items() if k != "params"}
+            for p in group["params"]:
+                index.setdefault(id(p), len(index))
+            packed["params"] = [index[id(p)] for p in group["params"]]
+            return packed
+
+        groups = [pack(g) for g in self.param_groups]
+        state = {(index[id(k)] if isinstance(k, Tensor) else k): dict(v)
+                 for k, v in self.state.items()}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict):
+        """Load a ``state_dict()`` saved from an optimizer over parameters of the same shapes.
+        State tensors are copied (never aliased) onto each parameter's device and, when
+        floating point, its dtype; the hyperparameters of the saved groups replace ours."""
+        if not isinstance(state_dict, dict) or not {"state", "param_groups"} <= set(state_dict):
+            raise ValueError("load_state_dict: expected a dict with 'state' and 'param_groups' "
+                             "(as returned by Optimizer.state_dict())")
+        groups = self.param_groups
+        saved_groups = deepcopy(state_dict["param_groups"])
+        if len(groups) != len(saved_groups):
+            raise ValueError("loaded state dict has a different number of parameter groups "
+                             f"({len(saved_groups)}) than the optimizer ({len(groups)})")
+        for i, (g, s) in enumerate(zip(groups, saved_groups)):
+            if len(g["params"]) != len(s["params"]):
+                raise ValueError("loaded state dict contains a parameter group that doesn't match "
+                                 f"the size of optimizer's group: group {i} has "
+                                 f"{len(s['params'])} parameters saved, {len(g['params'])} here")
+        id_map = dict(zip(chain.from_iterable(s["params"] for s in saved_groups),
+                          chain.from_iterable(g["params"] for g in groups)))
+        state = defaultdict(dict)
+        for k, v in state_dict["state"].items():
+            if k in id_map:
+                param = id_map[k]
+                state[param] = {name: _cast(param, name, value, k) for name, value in v.items()}
+            else:
+                state[k] = v
+        for g, s in zip(groups, saved_groups):
+            s["params"] = g["params"]
+            if "param_names" in g and "param_names" not in s:
+                s["param_names"] = g["param_names"]
+        self.__setstate__({"state": state, "param_groups": saved_groups})
+
+
+def _cast(param, key, value, index):
+    """A copy of one saved state value for ``param``: tensors on its device (floating ones in
+    its dtype); 'step' stays a float32 host tensor; NumPy arrays / torch tensors are accepted."""
+    if not isinstance(value, Tensor):
+        if key != "step" and not hasattr(value, "__array__"):
+            return deepcopy(value)
+        value = tensor(np.asarray(value), dtype=dtypes.float32 if key == "step" else None)
+    with no_grad():
+        value = value.detach()
+        if key == "step":
+            return value.to(device="cpu", copy=True)
+        if value.shape != param.shape:
+            raise ValueError(f"loaded state dict: state[{key!r}] of parameter {index} is "
+                             f"{describe(value)} but the parameter is {describe(param)}; the "
+                             "checkpoint was saved for different parameters")
+        dtype = param.dtype if param.is_floating_point() else value.dtype
+        return value.to(device=param.device, dtype=dtype, copy=True)

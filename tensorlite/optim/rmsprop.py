@@ -1,0 +1,49 @@
+"""RMSprop, plain, centered and with momentum (torch.optim.RMSprop)."""
+from ..autograd.grad_mode import no_grad
+from ..creation import zeros_like
+from .optimizer import Optimizer
+
+__all__ = ["RMSprop"]
+
+
+class RMSprop(Optimizer):
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
+                 centered=False, *, maximize=False):
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        if not 0.0 <= momentum:
+            raise ValueError(f"Invalid momentum value: {momentum}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if not 0.0 <= alpha:
+            raise ValueError(f"Invalid alpha value: {alpha}")
+        defaults = dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered,
+                        weight_decay=weight_decay, maximize=maximize)
+        super().__init__(params, defaults)
+
+    @no_grad()
+    def step(self, closure=None):
+        loss = self._closure_loss(closure)
+        for group in self.param_groups:
+            lr, momentum, centered = float(group["lr"]), group["momentum"], group["centered"]
+            for p, g, B in self._with_grad(group):
+                state = self.state[p]
+                if not state:
+                    state["step"] = self._new_step()
+                    state["square_avg"] = zeros_like(p)
+                    if momentum > 0:
+                        state["momentum_buffer"] = zeros_like(p)
+                    if centered:
+                        state["grad_avg"] = zeros_like(p)
+                self._increment(state["step"])
+                sq = state["square_avg"]
+                buf = state["momentum_buffer"] if momentum > 0 else None
+                avg = state["grad_avg"] if centered else None
+                B.rmsprop_step(p._data, g._data, sq._data, None if avg is None else avg._data,
+                               None if buf is None else buf._data, lr, group["alpha"],
+                               group["eps"], weight_decay=group["weight_decay"],
+                               momentum=momentum, maximize=group["maximize"])
+                self._bump(p, sq, buf, avg)
+        return loss

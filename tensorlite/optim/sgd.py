@@ -1,0 +1,43 @@
+"""SGD with momentum, dampening, Nesterov and weight decay (torch.optim.SGD)."""
+from ..autograd.grad_mode import no_grad
+from ..creation import empty_like
+from .optimizer import Optimizer
+
+__all__ = ["SGD"]
+
+
+class SGD(Optimizer):
+    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False,
+                 *, maximize=False):
+        if lr < 0.0:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if momentum < 0.0:
+            raise ValueError(f"Invalid momentum value: {momentum}")
+        if weight_decay < 0.0:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                        nesterov=nesterov, maximize=maximize)
+        super().__init__(params, defaults)
+
+    @no_grad()
+    def step(self, closure=None):
+        loss = self._closure_loss(closure)
+        for group in self.param_groups:
+            lr, momentum = float(group["lr"]), group["momentum"]
+            options = dict(momentum=momentum, dampening=group["dampening"],
+                           weight_decay=group["weight_decay"], nesterov=group["nesterov"],
+                           maximize=group["maximize"])
+            for p, g, B in self._with_grad(group):
+                buf, first = None, False
+                if momentum != 0:
+                    state = self.state[p]
+                    buf = state.get("momentum_buffer")
+                    if buf is None:
+                        buf = state["momentum_buffer"] = empty_like(p)
+                        first = True
+                B.sgd_step(p._data, g._data, None if buf is None else buf._data, lr,
+                           first=first, **options)
+                self._bump(p, buf)
+        return loss
