@@ -13,7 +13,6 @@ from .creation import (arange, as_tensor, empty, empty_like, eye, from_dlpack, f
                        full_like, linspace, manual_seed, ones, ones_like, rand, rand_like, randint,
                        randn, randn_like, randperm, tensor, zeros, zeros_like)
 from .ops import *  # noqa: F401,F403  (every op as a function: tensorlite.exp(x), ...)
-from .ops import _METHODS
 from . import autograd, utils
 from .autograd import enable_grad, no_grad, set_grad_enabled, is_grad_enabled
 from .serialization import load, save

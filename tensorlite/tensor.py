@@ -118,8 +118,11 @@ class Tensor:
 
     def __repr__(self):
         arr = self.backend.to_host(self._data)
+        # PyTorch shows 4 decimals unless every value is whole ("1., 2.")
+        finite = arr[np.isfinite(arr)] if arr.dtype.kind == "f" else arr
+        whole = arr.dtype.kind != "f" or (finite == np.round(finite)).all()
         body = np.array2string(arr, separator=", ", prefix="tensor(", precision=4,
-                               floatmode="maxprec_equal" if arr.dtype.kind == "f" else "maxprec")
+                               floatmode="maxprec" if whole else "fixed")
         extras = []
         if self.device != "cpu":
             extras.append(f"device='{self.device}'")

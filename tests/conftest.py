@@ -23,11 +23,13 @@ def _seed(request):
 
 @pytest.fixture(autouse=True)
 def _scoped_state(request):
-    """Seed NumPy's global generator and check that no test leaks a backend switch."""
+    """Seed NumPy's global generator; check that no test leaks a backend switch or no_grad."""
     np.random.seed(_seed(request))
     before = tl.get_backend().name
     yield
     assert tl.get_backend().name == before, "a test leaked a backend switch"
+    probe = tl.tensor([1.0], device=tl.get_backend().device, requires_grad=True) * 1.0
+    assert probe.requires_grad, "a test left grad mode disabled"
 
 
 @pytest.fixture(params=BACKENDS)

@@ -13,17 +13,17 @@ from .pointwise import (abs, add, cast, clamp, clip, clone, cos, div, eq, exp, g
 from .reduce import (all, amax, amin, any, argmax, argmin, log_softmax, logsumexp, max, mean,
                      min, softmax, std, sum, var)
 
-_METHODS = [
-    abs, add, all, amax, amin, any, argmax, argmin, chunk, clamp, clip, clone, contiguous, cos,
-    div, eq, exp, expand, expand_as, flatten, gather, ge, gt, isfinite, isnan, le, log,
-    log_softmax, logical_and, logical_not, logsumexp, lt, masked_fill, matmul, max, maximum,
-    mean, min, minimum, mul, ne, neg, nonzero, permute, pow, reciprocal, relu, repeat, reshape,
-    reshape_as, rsqrt, sigmoid, sign, sin, softmax, split, sqrt, square, squeeze, std, sub, sum,
-    t, tanh, transpose, unsqueeze, var, view, view_as,
-    add_, copy_, fill_, mul_, sub_, zero_, dot, mm,
-]
-for _fn in _METHODS:
-    setattr(Tensor, _fn.__name__, _fn)
+# Tensor methods, installed by name (aliases such as view = reshape keep their own name).
+_METHODS = """
+abs add all amax amin any argmax argmin chunk clamp clip clone contiguous cos div eq exp expand
+expand_as flatten gather ge gt isfinite isnan le log log_softmax logical_and logical_not
+logsumexp lt masked_fill matmul max maximum mean min minimum mul ne neg nonzero permute pow
+reciprocal relu repeat reshape reshape_as rsqrt sigmoid sign sin softmax split sqrt square
+squeeze std sub sum t tanh transpose unsqueeze var view view_as
+add_ copy_ fill_ mul_ sub_ zero_ dot mm
+""".split()
+for _name in _METHODS:
+    setattr(Tensor, _name, globals()[_name])
 
 Tensor.multiply, Tensor.subtract, Tensor.divide, Tensor.true_divide = mul, sub, div, div
 Tensor.negative = neg

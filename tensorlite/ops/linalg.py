@@ -10,10 +10,11 @@ def matmul(input, other):
     if a.ndim == 0 or b.ndim == 0:
         raise RuntimeError(f"matmul: both arguments need at least 1 dimension, got shapes "
                            f"{list(a.shape)} and {list(b.shape)}")
-    if a.ndim == 1:
-        return matmul(a.unsqueeze(0), b).squeeze(-2)
-    if b.ndim == 1:
-        return matmul(a, b.unsqueeze(-1)).squeeze(-1)
+    if a.ndim == 1 or b.ndim == 1:
+        out = matmul(a.unsqueeze(0) if a.ndim == 1 else a, b.unsqueeze(-1) if b.ndim == 1 else b)
+        if b.ndim == 1:
+            out = out.squeeze(-1)
+        return out.squeeze(-2 if b.ndim > 1 else -1) if a.ndim == 1 else out
     try:
         data = B.matmul(a._data, b._data)
     except ValueError:
