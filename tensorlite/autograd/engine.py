@@ -1,6 +1,6 @@
 """Backward: replay the tape in reverse, iteratively (no recursion limit on deep graphs)."""
 from ..tensor import Tensor, describe, wrap
-from .grad_mode import enable_grad, no_grad, state
+from .grad_mode import enable_grad, flags, no_grad
 from .graph import Node
 
 
@@ -74,9 +74,9 @@ def execute(outputs, grad_outputs, retain_graph, create_graph, capture=None):
     buffers = {}  # node, or id(leaf), -> the gradient summed so far
     leaves = {}
     for root, g in zip(roots, grads):
-        _accumulate(buffers, leaves, root, g)
+        _accumulate(buffers, leaves, root, g, create_graph)
     ready = [r for r in dict.fromkeys(roots) if type(r) is Node and deps.get(r, 0) == 0]
-    anomaly = state.anomaly
+    anomaly = flags.anomaly
     with (enable_grad() if create_graph else no_grad()):
         while ready:  # the hot loop: one pass per recorded op
             node = ready.pop()
@@ -100,12 +100,12 @@ def execute(outputs, grad_outputs, retain_graph, create_graph, capture=None):
                     continue
                 if type(nxt) is Node:
                     prev = buffers.get(nxt)
-                    buffers[nxt] = gi if prev is None else prev + gi
+                    buffers[nxt] = gi if prev is None else _add(prev, gi, create_graph)
                     deps[nxt] -= 1
                     if deps[nxt] == 0:
                         ready.append(nxt)
                 else:
-                    _accumulate(buffers, leaves, nxt, gi)
+                    _accumulate(buffers, leaves, nxt, gi, create_graph)
             if not retain_graph:
                 node.backward, node.saved, node.versions = None, (), ()
         for key, leaf in leaves.items():
@@ -124,12 +124,19 @@ def _key(t):
     return t.grad_fn if t.grad_fn is not None else id(t)
 
 
-def _accumulate(buffers, leaves, target, g):
+def _accumulate(buffers, leaves, target, g, create_graph):
     key = target if type(target) is Node else id(target)
     if type(target) is not Node:
         leaves[key] = target
     prev = buffers.get(key)
-    buffers[key] = g if prev is None else prev + g
+    buffers[key] = g if prev is None else _add(prev, g, create_graph)
+
+
+def _add(a, b, create_graph):
+    """The sum of two gradients; a plain backend add unless it must be recorded."""
+    if create_graph:
+        return a + b
+    return wrap(a.backend.add(a._data, b._data), a.device)
 
 
 def _accumulate_into_leaf(leaf, g, create_graph):

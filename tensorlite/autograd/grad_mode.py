@@ -6,6 +6,10 @@ import threading
 
 class _State(threading.local):
     grad_enabled = True
+
+
+class flags:
+    """Process-wide switches (anomaly detection is global, as in PyTorch)."""
     anomaly = False
 
 
@@ -19,19 +23,19 @@ def is_grad_enabled():
 class _Switch:
     """A context manager that is also a decorator, setting one thread-local flag for its block."""
 
-    field = value = None
+    target, field, value = state, None, None
 
     def __new__(cls, func=None, *args):
         self = super().__new__(cls)
         return self(func) if callable(func) else self  # bare @no_grad decorates directly
 
     def __enter__(self):
-        self._prev = getattr(state, self.field)
-        setattr(state, self.field, self.value)
+        self._prev = getattr(self.target, self.field)
+        setattr(self.target, self.field, self.value)
         return self
 
     def __exit__(self, *exc):
-        setattr(state, self.field, self._prev)
+        setattr(self.target, self.field, self._prev)
 
     def __call__(self, fn):
         @functools.wraps(fn)
@@ -54,7 +58,7 @@ class enable_grad(_Switch):
 class detect_anomaly(_Switch):
     """Record where each op was created and fail on the first NaN/inf produced in backward,
     naming that op and its creation site.  Slow: for debugging."""
-    field, value = "anomaly", True
+    target, field, value = flags, "anomaly", True
 
 
 class set_grad_enabled(_Switch):

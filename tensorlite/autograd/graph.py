@@ -2,7 +2,7 @@
 import traceback
 
 from ..tensor import Tensor, wrap
-from .grad_mode import state
+from .grad_mode import flags, state
 
 
 class Node:
@@ -11,30 +11,10 @@ class Node:
     ``backward(g, *saved)`` returns one gradient (or None) per input; it is written with tensor
     ops, so under ``create_graph=True`` it is itself recorded and can be differentiated again.
     ``next`` holds, per input, the Node that produced it, the leaf tensor that accumulates
-    its gradient, or None when no gradient is wanted.
+    its gradient, or None when no gradient is wanted.  Nodes are made only by ``record``.
     """
 
     __slots__ = ("name", "backward", "next", "saved", "versions", "hooks", "retained", "trace")
-
-    def __init__(self, name, backward, inputs, saved):
-        self.name = name
-        self.backward = backward
-        edges = []
-        for t in inputs:
-            if isinstance(t, Tensor) and (t.grad_fn is not None or t.requires_grad):
-                edges.append(t.grad_fn or t)
-            else:
-                edges.append(None)
-        self.next = edges
-        self.saved = saved
-        versions = ()
-        if saved:
-            versions = []
-            for t in saved:
-                versions.append(t._version[0] if isinstance(t, Tensor) else None)
-        self.versions = versions
-        self.hooks = self.retained = None
-        self.trace = "".join(traceback.format_stack()[:-3]) if state.anomaly else None
 
     def __repr__(self):
         return f"<{self.name}Backward>"
@@ -72,16 +52,8 @@ class _Output(Tensor):
         return t
 
 
-def _edge(t):
-    if isinstance(t, Tensor):
-        if t.grad_fn is not None:
-            return t.grad_fn
-        if t.requires_grad:
-            return t
-    return None
-
-
 _new = Tensor.__new__
+_new_node = Node.__new__
 
 
 def record(name, data, inputs, backward, saved=(), keep_output=False, view_of=None):
@@ -101,13 +73,24 @@ def record(name, data, inputs, backward, saved=(), keep_output=False, view_of=No
     out._version = [0] if view_of is None else view_of._version
     out.requires_grad = False
     if state.grad_enabled:
+        edges, wanted = [], False  # per input: its Node, the leaf that takes its grad, or None
         for t in inputs:
-            if isinstance(t, Tensor) and t.requires_grad:
-                if keep_output:
-                    twin = _new(_Output)
-                    twin._data, twin.device, twin._version = data, out.device, out._version
-                    saved = (*saved, twin)
-                out.requires_grad = True
-                out.grad_fn = Node(name, backward, inputs, saved)
-                break
+            if isinstance(t, Tensor) and (t.grad_fn is not None or t.requires_grad):
+                edges.append(t.grad_fn or t)
+                wanted = True
+            else:
+                edges.append(None)
+        if wanted:
+            if keep_output:
+                twin = _new(_Output)
+                twin._data, twin.device, twin._version = data, out.device, out._version
+                saved = (*saved, twin)
+            node = _new_node(Node)
+            node.name, node.backward, node.next, node.saved = name, backward, edges, saved
+            node.versions = [t._version[0] if isinstance(t, Tensor) else None for t in saved] \
+                if saved else ()
+            node.hooks = node.retained = None
+            node.trace = "".join(traceback.format_stack()[:-1]) if flags.anomaly else None
+            out.requires_grad = True
+            out.grad_fn = node
     return out

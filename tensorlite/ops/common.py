@@ -77,7 +77,7 @@ def _shape_str(x):
 
 def grad_shape(x):
     """The shape a gradient for ``x`` must have, or None when ``x`` wants no gradient."""
-    return x.shape if isinstance(x, Tensor) and x.requires_grad else None
+    return x._data.shape if isinstance(x, Tensor) and x.requires_grad else None
 
 
 def sum_to(g, shape):
