@@ -1,6 +1,5 @@
 """The basic layers (torch.nn names, arguments, defaults and initializations): Linear, Identity,
 Flatten, Dropout, Embedding, LayerNorm, BatchNorm1d/2d and the activations."""
-import math
 
 from .. import dtypes
 from ..creation import empty, ones, tensor, zeros
@@ -38,11 +37,7 @@ class Linear(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        init._default_layer_init_(self.weight, self.bias)
 
     def forward(self, input):
         return F.linear(input, self.weight, self.bias)
