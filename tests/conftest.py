@@ -4,6 +4,7 @@ A backend that cannot run here is skipped with the reason the registry gives, ne
 silently. Backend state and random seeds are scoped per test.
 """
 import zlib
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -51,3 +52,14 @@ def device(backend):
 @pytest.fixture
 def rng(request):
     return np.random.default_rng(_seed(request))
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Every skip, grouped by its reason, so an unavailable backend is never silent."""
+    reasons = Counter(rep.longrepr[2].removeprefix("Skipped: ")
+                      for rep in terminalreporter.stats.get("skipped", [])
+                      if isinstance(rep.longrepr, tuple))
+    if reasons:
+        terminalreporter.section("skipped tests, by reason")
+        for reason, n in reasons.most_common():
+            terminalreporter.write_line(f"{n:6d}  {reason}")
