@@ -1,0 +1,253 @@
+"""The benchmark report (benchmarks/report.py): rows, ratios, skipped implementations, README.
+
+The table builder is checked on a synthetic pytest-benchmark JSON whose ratios are known; the
+whole command is run once in quick mode on tiny sizes, with an extra backend registered through
+the ``tensorlite.backends`` entry point that cannot import, so a skipped backend is always there.
+That run selects the reference backend and both reference rows (``--impl``): the accelerated
+backends' first-use compilation (Numba: 10-20 s on a cold cache) does not fit this test's time;
+they are measured by the benchmark command itself and tested by their own suites.
+"""
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import tensorlite as tl
+
+ROOT = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("benchmark_report",
+                                               ROOT / "benchmarks" / "report.py")
+report = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(report)
+
+NUMBA_REASON = "backend 'numba' cannot run here: No module named 'numba'"
+
+
+def _bench(test, impl, median, file="ops", device=None, **params):
+    ids = "-".join([impl, *map(str, params.values())])
+    return {"name": f"test_{test}[{ids}]",
+            "fullname": f"benchmarks/test_{file}.py::test_{test}[{ids}]",
+            "params": {"impl": impl, **params},
+            "stats": {"median": median, "rounds": 7},
+            "extra_info": {"first_call_s": 10 * median, "device": device}}
+
+
+def _skip(test, impl, reason, file="ops", status="skipped", **params):
+    ids = "-".join([impl, *map(str, params.values())])
+    return {"fullname": f"benchmarks/test_{file}.py::test_{test}[{ids}]", "name": f"test_{test}",
+            "params": {"impl": impl, **params}, "when": "setup", "reason": reason}
+
+
+def synthetic():
+    impls = {"tensorlite-numpy": "cpu", "tensorlite-numba": "cpu", "tensorlite-cupy": "cuda",
+             "torch": "cpu", "torch-cuda": "cuda", "numpy-hand": "cpu", "cupy-hand": "cuda"}
+    return {
+        "datetime": "2026-01-02T03:04:05.000000+00:00",
+        "machine_info": {"cpu": {"brand_raw": "Test CPU"}},
+        "benchmarks": [
+            _bench("matmul", "tensorlite-numpy", 3e-3, n=64),
+            _bench("matmul", "torch", 1e-3, n=64),
+            _bench("matmul", "numpy-hand", 4e-3, n=64),
+            _bench("matmul", "tensorlite-numpy", 8e-3, n=128),
+            _bench("matmul", "torch", 2e-3, n=128),
+            _bench("matmul", "numpy-hand", 2e-3, n=128),
+            # GPU rows: their ratios are against the GPU references, never the CPU ones
+            _bench("matmul", "tensorlite-cupy", 1e-4, device="cuda", n=128),
+            _bench("matmul", "torch-cuda", 2e-4, device="cuda", n=128),
+            _bench("matmul", "cupy-hand", 5e-5, device="cuda", n=128),
+            _bench("mlp_step", "tensorlite-numpy", 6e-3, file="training", batch=256),
+            _bench("mlp_step", "numpy-hand", 4e-3, file="training", batch=256),
+        ],
+        "tensorlite": {
+            "mode": "quick",
+            "env": {"OPENBLAS_CORETYPE": "Haswell", "OPENBLAS_L2_SIZE": None,
+                    "OMP_NUM_THREADS": None},
+            "cpu_count": 2, "numpy": "2.0", "blas": "openblas", "torch": "2.13.0",
+            "torch_threads": 2, "torch_interop_threads": 2,
+            "implementations": {name: {"device": dev, "reason": None}
+                                for name, dev in impls.items()}
+            | {"tensorlite-numba": {"device": "cpu", "reason": NUMBA_REASON}},
+            "references": report.DEFAULT_REFERENCES,
+            "skipped": [_skip("matmul", "tensorlite-numba", NUMBA_REASON, n=64),
+                        _skip("matmul", "tensorlite-numba", NUMBA_REASON, n=128),
+                        _skip("mlp_step", "torch", "no torch reference here", file="training",
+                              batch=256),
+                        # a case that ran nowhere here: one row for the case
+                        _skip("relu_gpu", "tensorlite-numpy", "tensorlite-numpy is on the cpu",
+                              file="cupy_targets"),
+                        _skip("relu_gpu", "tensorlite-numba", NUMBA_REASON, file="cupy_targets"),
+                        _skip("relu_gpu", "torch", "torch is on the cpu", file="cupy_targets"),
+                        _skip("sum_gpu", "tensorlite-numpy", "no GPU", file="cupy_targets"),
+                        _skip("sum_gpu", "torch", "no CUDA", file="cupy_targets")],
+            "failed": [_skip("mlp_step", "tensorlite-cupy", "AssertionError: differs",
+                             file="training", batch=256)],
+        },
+    }
+
+
+def _by_key(rows):
+    return {(r["file"], r["case"], r["impl"]): r for r in rows}
+
+
+def test_ratios_are_taken_against_the_reference_on_the_same_device():
+    rows, unavailable, failed = report.build_report(synthetic())
+    got = _by_key(rows)
+    expected = {  # (case, impl): (median, vs torch, vs hand)
+        ("matmul n=64", "tensorlite-numpy"): (3e-3, 3.0, 0.75),
+        ("matmul n=64", "torch"): (1e-3, 1.0, 0.25),
+        ("matmul n=64", "numpy-hand"): (4e-3, 4.0, 1.0),
+        ("matmul n=128", "tensorlite-numpy"): (8e-3, 4.0, 4.0),
+        ("matmul n=128", "tensorlite-cupy"): (1e-4, 0.5, 2.0),
+        ("matmul n=128", "torch-cuda"): (2e-4, 1.0, 4.0),
+        ("matmul n=128", "cupy-hand"): (5e-5, 0.25, 1.0),
+    }
+    for (case, impl), (median, vs_torch, vs_hand) in expected.items():
+        row = got[("ops", case, impl)]
+        assert row["median"] == median
+        assert row["ratio_torch"] == pytest.approx(vs_torch)
+        assert row["ratio_hand"] == pytest.approx(vs_hand)
+    assert got[("ops", "matmul n=128", "tensorlite-cupy")]["ref_torch"] == "torch-cuda"
+    assert got[("ops", "matmul n=128", "tensorlite-numpy")]["ref_hand"] == "numpy-hand"
+    mlp = got[("training", "mlp_step batch=256", "tensorlite-numpy")]
+    assert mlp["ratio_torch"] is None and mlp["ratio_hand"] == pytest.approx(1.5)
+    table = report.format_table(rows)
+    assert "| ops: matmul n=64 | tensorlite-numpy | 3 ms | 3.00x | 0.75x | 30 ms |" in table
+    assert "| ops: matmul n=128 | tensorlite-cupy | 100 us | 0.50x | 2.00x | 1 ms |" in table
+    assert "| training: mlp_step batch=256 | tensorlite-numpy | 6 ms | - | 1.50x | 60 ms |" in table
+
+
+def test_every_case_and_implementation_has_a_row_and_skips_say_why():
+    rows, unavailable, failed = report.build_report(synthetic())
+    keys = [(r["file"], r["case"], r["impl"]) for r in rows]
+    assert len(keys) == len(set(keys))
+    assert set(keys) == {
+        ("ops", "matmul n=64", i) for i in ("tensorlite-numpy", "torch", "numpy-hand")} | {
+        ("ops", "matmul n=128", i) for i in ("tensorlite-numpy", "tensorlite-cupy", "torch",
+                                             "torch-cuda", "numpy-hand", "cupy-hand")} | {
+        ("training", "mlp_step batch=256", i) for i in ("tensorlite-numpy", "tensorlite-cupy",
+                                                         "torch", "numpy-hand")} | {
+        ("cupy_targets", "relu_gpu", "(none ran)"), ("cupy_targets", "sum_gpu", "(none ran)")}
+    # ops first, in the order of the implementations, then training
+    assert [r["impl"] for r in rows[:3]] == ["tensorlite-numpy", "torch", "numpy-hand"]
+    assert rows[-3]["file"] == "training" and rows[-1]["file"] == "cupy_targets"
+    assert rows[-2]["reason"] == "tensorlite-numpy, torch: it is on the cpu"
+    assert rows[-1]["reason"] == "no GPU (+1 more reasons)"
+    # a backend that ran nowhere is listed once, with its reason, and has no rows
+    assert unavailable == {"tensorlite-numba": [NUMBA_REASON]}
+    # a case-level skip and a failure stay in the table, with their reasons
+    got = _by_key(rows)
+    assert got[("training", "mlp_step batch=256", "torch")]["status"] == "skipped"
+    assert [r["impl"] for r in failed] == ["tensorlite-cupy"]
+    text = report.render(synthetic(), rows, unavailable, failed, "python -m benchmarks.report")
+    assert f"  tensorlite-numba: {NUMBA_REASON}" in text
+    assert "| training: mlp_step batch=256 | torch | skipped: no torch reference here |" in text
+    assert "FAILED" in text and "AssertionError: differs" in text
+    assert "OPENBLAS_CORETYPE=Haswell, OPENBLAS_L2_SIZE unset" in text
+    assert "torch 2.13.0 with 2 threads" in text
+
+
+def test_cases_from_other_files_and_plain_json_are_reported():
+    """A case parametrized by ``backend`` rather than ``impl``, and a JSON without tensorlite's
+    extra information (the devices then follow the names)."""
+    data = {"benchmarks": [
+        _bench("fused_relu", "torch", 2e-3, file="numba_targets", shape=[256, 4096]),
+        {**_bench("fused_relu", "x", 1e-3, file="numba_targets", shape=[256, 4096]),
+         "params": {"backend": "numba", "shape": [256, 4096]}},
+        _bench("fused_relu", "torch-cuda", 4e-4, file="cupy_targets", shape=[8192, 8192]),
+        _bench("fused_relu", "tensorlite-cupy", 1e-4, file="cupy_targets", shape=[8192, 8192]),
+    ]}
+    rows, unavailable, failed = report.build_report(data)
+    got = _by_key(rows)
+    assert got[("numba_targets", "fused_relu shape=256x4096", "tensorlite-numba")][
+        "ratio_torch"] == pytest.approx(0.5)
+    assert got[("cupy_targets", "fused_relu shape=8192x8192", "tensorlite-cupy")][
+        "ratio_torch"] == pytest.approx(0.25)
+    assert not unavailable and not failed
+
+
+def test_readme_block_is_replaced_between_the_markers(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("# x\n\n## Benchmarks\n\nrun it\n\n" + report.MARK_BEGIN + "\nold\n"
+                      + report.MARK_END + "\n\n## After\nkept\n")
+    data = synthetic()
+    rows, unavailable, _ = report.build_report(data)
+    block = report.readme_block(data, rows, unavailable, "python -m benchmarks.report --readme")
+    for _ in range(2):  # idempotent: one block, whatever was there
+        report.update_readme(readme, block)
+        text = readme.read_text()
+        assert text.startswith("# x\n\n## Benchmarks\n\nrun it\n\n" + report.MARK_BEGIN)
+        assert text.endswith(report.MARK_END + "\n\n## After\nkept\n")
+        assert text.count(report.MARK_BEGIN) == 1 and "old" not in text
+        assert "| ops: matmul n=64 | tensorlite-numpy | 3 ms | 3.00x |" in text
+        assert "2026-01-02 03:04 UTC" in text and "OPENBLAS_CORETYPE=Haswell" in text
+        assert "command: `python -m benchmarks.report --readme`" in text
+    bare = tmp_path / "bare.md"
+    bare.write_text("# y\n")
+    report.update_readme(bare, block)
+    assert bare.read_text().startswith("# y\n\n## Benchmarks\n\n" + report.MARK_BEGIN)
+
+
+def _broken_backend_plugin(folder):
+    """A distribution registering backend 'broken' whose module does not exist."""
+    dist = folder / "tl_bench_broken-0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: tl-bench-broken\nVersion: 0\n")
+    (dist / "entry_points.txt").write_text(
+        "[tensorlite.backends]\nbroken = tl_bench_no_such_module:Backend\n")
+
+
+def test_quick_tiny_run_end_to_end(tmp_path):
+    """The one command on tiny sizes: JSON, table, chart; every case of the suite has a row for
+    every implementation that can run here; the broken backend is listed with its reason."""
+    _broken_backend_plugin(tmp_path / "plugins")
+    env = dict(os.environ, MPLBACKEND="Agg")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tmp_path / "plugins"),
+                                                      env.get("PYTHONPATH")]))
+    out = tmp_path / "out"
+    selected = ["tensorlite-numpy", "tensorlite-broken", "torch", "numpy-hand"]
+    done = subprocess.run([sys.executable, "-m", "benchmarks.report", "--quick", "--tiny",
+                           "--out", str(out), *(f"--impl={i}" for i in selected)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    data = json.loads((out / "bench-tiny.json").read_text())
+    assert (out / "ratios-tiny.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (out / "table-tiny.md").read_text().strip() in done.stdout
+    rows, unavailable, failed = report.build_report(data)
+    assert not failed
+
+    runnable = {"tensorlite-numpy", "torch", "numpy-hand"}
+    cases = {}
+    for r in rows:
+        cases.setdefault((r["file"], r["case"]), {})[r["impl"]] = r
+    ours = {k: v for k, v in cases.items() if k[0] in ("ops", "overhead", "training")}
+    names = {case.split()[0] for _, case in ours}
+    assert names == {"matmul", "bias_act", "reduce", "softmax", "cross_entropy",
+                     "per_op_overhead", "mlp_step", "cnn_step", "adam_step"}
+    for key, by_impl in ours.items():
+        torch_median = by_impl["torch"]["median"]
+        hand_median = by_impl["numpy-hand"]["median"]
+        assert set(by_impl) == runnable, (key, sorted(by_impl))
+        for impl, r in by_impl.items():
+            assert r["median"] > 0 and r["first_call"] > 0, (key, impl)
+            if r["ref_torch"] == "torch":
+                assert r["ratio_torch"] == pytest.approx(r["median"] / torch_median)
+                assert r["ratio_hand"] == pytest.approx(r["median"] / hand_median)
+            assert f"| {key[0]}: {key[1]} | {impl} | {report.fmt_time(r['median'])} |" \
+                in done.stdout
+    # pytest-benchmark's own records: one per row that ran
+    assert len(data["benchmarks"]) == sum(1 for r in rows if r["median"] is not None)
+    assert "tensorlite-broken" in unavailable
+    assert "tl_bench_no_such_module" in unavailable["tensorlite-broken"][0]
+    assert f"  tensorlite-broken: {unavailable['tensorlite-broken'][0]}" in done.stdout
+    assert set(unavailable) == ({f"tensorlite-{b}" for b in tl.backends.known()} | {
+        "tensorlite-broken", "torch-cuda", "cupy-hand"}) - runnable
+    for impl, reasons in unavailable.items():
+        assert f"  {impl}: {reasons[0]}" in done.stdout
+        if impl != "tensorlite-broken":
+            assert reasons == [f"not selected (TL_BENCH_IMPLS={','.join(selected)})"]
+    assert "OPENBLAS_CORETYPE" in done.stdout and "OPENBLAS_L2_SIZE" in done.stdout
+    assert "threads (torch.get_num_threads()" in done.stdout
