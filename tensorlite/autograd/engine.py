@@ -41,6 +41,15 @@ def _count_dependencies(roots):
     return deps
 
 
+def _hooks_and_retained(node, g, create_graph):
+    """A non-leaf's hooks may replace its gradient; retain_grad() keeps it in ``.grad``."""
+    if node.hooks:
+        g = _run_hooks(node.hooks, g)
+    if node.retained is not None and (t := node.retained()) is not None:
+        t.grad = (g if create_graph else g.detach()) if t.grad is None else t.grad + g
+    return g
+
+
 def _run_hooks(hooks, g):
     for hook in hooks:
         new = hook(g)
@@ -76,16 +85,15 @@ def execute(outputs, grad_outputs, retain_graph, create_graph, capture=None):
     for root, g in zip(roots, grads):
         _accumulate(buffers, leaves, root, g, create_graph)
     ready = [r for r in dict.fromkeys(roots) if type(r) is Node and deps.get(r, 0) == 0]
-    anomaly = flags.anomaly
+    anomaly, capturing = flags.anomaly, capture is not None
+    pop_ready, push_ready, pop_buffer, get_buffer = ready.pop, ready.append, buffers.pop, buffers.get
     with (enable_grad() if create_graph else no_grad()):
-        while ready:  # the hot loop: one pass per recorded op
-            node = ready.pop()
-            g = buffers.pop(node)
-            if node.hooks:
-                g = _run_hooks(node.hooks, g)
-            if node.retained is not None and (t := node.retained()) is not None:
-                t.grad = (g if create_graph else g.detach()) if t.grad is None else t.grad + g
-            if capture is not None and node in captured:
+        while ready:  # the hot loop: one pass per recorded op, so locals and few branches
+            node = pop_ready()
+            g = pop_buffer(node)
+            if node.hooks is not None or node.retained is not None:
+                g = _hooks_and_retained(node, g, create_graph)
+            if capturing and node in captured:
                 captured[node] = g
             if node.saved:
                 in_grads = node.backward(g, *node.unpack(create_graph))
@@ -99,11 +107,12 @@ def execute(outputs, grad_outputs, retain_graph, create_graph, capture=None):
                 if nxt is None or gi is None:
                     continue
                 if type(nxt) is Node:
-                    prev = buffers.get(nxt)
+                    prev = get_buffer(nxt)
                     buffers[nxt] = gi if prev is None else _add(prev, gi, create_graph)
-                    deps[nxt] -= 1
-                    if deps[nxt] == 0:
-                        ready.append(nxt)
+                    left = deps[nxt] - 1
+                    deps[nxt] = left
+                    if not left:
+                        push_ready(nxt)
                 else:
                     _accumulate(buffers, leaves, nxt, gi, create_graph)
             if not retain_graph:

@@ -102,14 +102,15 @@ def sub(input, other, *, alpha=1):
     a, b, B = binary("sub", input, other)
     sa, sb = grad_shape(a), grad_shape(b)
     return record("sub", broadcasting("sub", B.sub, a, b), (a, b),
-                  lambda g: (sum_to(g, sa), sum_to(-g, sb)))
+                  lambda g: (sum_to(g, sa), None if sb is None else sum_to(-g, sb)))
 
 
 def mul(input, other):
     a, b, B = binary("mul", input, other)
     sa, sb = grad_shape(a), grad_shape(b)
     return record("mul", broadcasting("mul", B.mul, a, b), (a, b),
-                  lambda g, a, b: (sum_to(g * b, sa), sum_to(g * a, sb)), saved=(a, b))
+                  lambda g, a, b: (None if sa is None else sum_to(g * b, sa),
+                                   None if sb is None else sum_to(g * a, sb)), saved=(a, b))
 
 
 def div(input, other):
@@ -118,7 +119,8 @@ def div(input, other):
         a, b, B = binary("div", _to_float(a), _to_float(b))
     sa, sb = grad_shape(a), grad_shape(b)
     return record("div", broadcasting("div", B.div, a, b), (a, b),
-                  lambda g, a, b, y: (sum_to(g / b, sa), sum_to(-g * y / b, sb)),
+                  lambda g, a, b, y: (None if sa is None else sum_to(g / b, sa),
+                                      None if sb is None else sum_to(-g * y / b, sb)),
                   saved=(a, b), keep_output=True)
 
 
