@@ -27,6 +27,9 @@ _DIRECT = {
 }
 
 
+_GELU_APPROXIMATE = {"gelu": "none", "gelu_tanh": "tanh"}  # linear's activation -> gelu's
+
+
 class Backend:
     """Reference implementation of every primitive over the array module ``xp``."""
 
@@ -115,12 +118,60 @@ class Backend:
         return s
 
     # -- nn: linear, activations, normalization --------------------------------------------------
-    def linear(self, x, w, b=None):
-        """x @ w.T + b: one matmul over the flattened batch dims, the bias added in place."""
+    def linear(self, x, w, b=None, activation=None, keep_pre=False):
+        """act(x @ w.T + b): one matmul over the flattened batch dims, then the bias and the
+        activation (None or one of LINEAR_ACTIVATIONS; relu, tanh and sigmoid by bias_act).
+        ``keep_pre`` (None or a GELU) returns (y, x @ w.T + b): GELU's backward needs both."""
         out = self.xp.matmul(x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x, w.T)
-        if b is not None:
-            out += b
-        return out.reshape(*x.shape[:-1], w.shape[0]) if x.ndim != 2 else out
+        if activation in ("relu", "tanh", "sigmoid"):
+            y = self.bias_act(out, b, activation)
+        else:
+            if b is not None:
+                out += b
+            y = out if activation is None else self.gelu(out, _GELU_APPROXIMATE[activation])
+        if x.ndim != 2:
+            y, out = (a.reshape(*x.shape[:-1], w.shape[0]) for a in (y, out))
+        return (y, out) if keep_pre else y
+
+    # -- nn: the fused linear's backward ----------------------------------------------------------
+    # F.linear(..., activation=) and Sequential(Linear, ReLU, ...) are one tape node over
+    # linear() and these.  An activation's backward takes its output ("s") for relu, tanh and
+    # sigmoid, and its input (the pre-activation) for the GELUs.
+    LINEAR_ACTIVATIONS = ("relu", "tanh", "sigmoid", "gelu", "gelu_tanh")
+
+    def bias_act(self, z, b=None, activation=None):
+        """activation(z + b) as a new array, for ``z`` (..., N), a bias ``b`` (N,) or None and
+        ``activation`` None or one of LINEAR_ACTIVATIONS (one pass where a backend fuses it)."""
+        xp = self.xp
+        y = z + b if b is not None else self.copy(z)
+        if activation == "relu":
+            return xp.maximum(y, 0, out=y)
+        if activation == "tanh":
+            return xp.tanh(y, out=y)
+        if activation == "sigmoid":
+            return self.sigmoid(y)
+        return y if activation is None else self.gelu(y, _GELU_APPROXIMATE[activation])
+
+    def gelu_grad(self, g, x, approximate):
+        """g * gelu'(x), the derivative written out as in the tape's composite formula."""
+        xp = self.xp
+        if approximate == "tanh":
+            k = 0.7978845608028654  # sqrt(2 / pi)
+            t = xp.tanh(k * (x + 0.044715 * x * x * x))
+            return g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * k * (1 + 3 * 0.044715 * x * x))
+        cdf = 0.5 * (1 + self.erf(x * 0.7071067811865476))
+        return g * (cdf + x * xp.exp(-0.5 * x * x) * 0.3989422804014327)
+
+    def linear_act_grad(self, g, s, activation, bias=True):
+        """The gradient at a fused linear's pre-activation, g * act'(.), and its column sum
+        (the bias gradient; None unless ``bias``), for 2-D ``g`` and ``s``."""
+        if activation is None:
+            gz = g
+        elif activation in _GELU_APPROXIMATE:
+            gz = self.gelu_grad(g, s, _GELU_APPROXIMATE[activation])
+        else:
+            gz = getattr(self, f"{activation}_grad")(g, s)
+        return gz, (self.sum(gz, 0) if bias else None)
 
     def leaky_relu(self, x, negative_slope):
         return self.xp.where(x > 0, x, x * negative_slope)
@@ -311,10 +362,16 @@ class Backend:
     def scatter_add(self, shape, axis, index, values):
         """zeros(shape) with ``values`` added along ``axis`` at ``index`` (the adjoint of gather)."""
         out = self.xp.zeros(shape, dtype=values.dtype)
-        idx = list(self.xp.indices(index.shape, sparse=True))
+        idx = self.open_grid(index.shape)  # (xp.indices(sparse=True) does not exist in CuPy)
         idx[axis] = index
         self.xp.add.at(out, tuple(idx), values)
         return out
+
+    def open_grid(self, shape):
+        """One arange per axis of ``shape``, each shaped to broadcast along its own axis."""
+        ones = (1,) * len(shape)
+        return [self.xp.arange(n).reshape(ones[:d] + (n,) + ones[d + 1:])
+                for d, n in enumerate(shape)]
 
     def masked_fill(self, x, mask, value):
         return self.xp.where(mask, self.xp.asarray(value, dtype=x.dtype), x)

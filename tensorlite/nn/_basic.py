@@ -17,7 +17,7 @@ from ..ops import log_softmax as _log_softmax, relu as _relu, sigmoid as _sigmoi
 from ..ops import softmax as _softmax, tanh as _tanh
 from ..ops.common import backend_of
 from ..ops.indexing import index_add, masked_fill
-from ..ops.pointwise import where
+from ..ops.pointwise import activation_grad, where
 from ..tensor import Tensor, describe, wrap
 
 __all__ = ["linear", "relu", "gelu", "leaky_relu", "softplus", "sigmoid", "tanh", "softmax",
@@ -49,9 +49,16 @@ def _same(op, x, **params):
                                "they must have the same dtype and device (convert with .to())")
 
 
-# -- linear --------------------------------------------------------------------------------------
-def linear(input, weight, bias=None):
-    """``input @ weight.T + bias``; ``input`` is (*, in_features), weight (out, in)."""
+# -- linear ---------------------------------------------------------------------------------------
+_GELUS = {"gelu": "none", "gelu_tanh": "tanh"}
+
+
+def linear(input, weight, bias=None, *, activation=None):
+    """``input @ weight.T + bias``; ``input`` is (*, in_features), weight (out, in).
+
+    ``activation`` (tensorlite's extension: None, 'relu', 'tanh', 'sigmoid', 'gelu' or
+    'gelu_tanh') applies that activation in the same tape node, with the backend's fused
+    bias + activation pass; the result equals the activation applied to the plain linear."""
     B = _float("linear", input)
     _same("linear", input, weight=weight, bias=bias)
     if weight.ndim != 2 or input.ndim == 0 or input.shape[-1] != weight.shape[1]:
@@ -61,18 +68,49 @@ def linear(input, weight, bias=None):
     out_f, in_f = weight.shape
     if bias is not None and tuple(bias.shape) != (out_f,):
         raise RuntimeError(f"linear: bias has shape {list(bias.shape)}, expected [{out_f}]")
-    data = B.linear(input._data, weight._data, None if bias is None else bias._data)
+    if activation is not None and activation not in B.LINEAR_ACTIVATIONS:
+        raise ValueError(f"linear: unknown activation {activation!r}; expected None or one of "
+                         f"{', '.join(map(repr, B.LINEAR_ACTIVATIONS))}")
+    b = None if bias is None else bias._data
     need_x, need_w = input.requires_grad, weight.requires_grad
     need_b = bias is not None and bias.requires_grad
     xshape = input.shape
 
-    def backward(g, x, w):
+    def backward(g, x, w, *rest):
+        """``rest``: () without an activation, (output,) for relu, tanh and sigmoid, (bias,
+        pre-activation) for the GELUs."""
+        s, bt = rest[-1] if rest else None, rest[0] if len(rest) == 2 else None
         g2 = g if g.ndim == 2 else g.reshape(-1, out_f)
-        gx = (g2 @ w if g.ndim == 2 else (g2 @ w).reshape(xshape)) if need_x else None
-        gw = g2.mT @ (x if x.ndim == 2 else x.reshape(-1, in_f)) if need_w else None
-        gb = g2.sum(0) if need_b else None
-        return gx, gw, gb
-    return record("linear", data, (input, weight, bias), backward, saved=(input, weight))
+        x2 = x if x.ndim == 2 else x.reshape(-1, in_f)
+        if state.grad_enabled:  # create_graph: every gradient as tensor ops (differentiable)
+            if activation is None:
+                gz = g2
+            elif activation in _GELUS:
+                z = linear(x, w, bt)
+                gz = g2 * _gelu_grad(z if z.ndim == 2 else z.reshape(-1, out_f),
+                                     _GELUS[activation])
+            else:
+                gz = activation_grad(activation, g2, s if s.ndim == 2 else s.reshape(-1, out_f))
+            return ((gz @ w).reshape(xshape) if need_x else None,
+                    gz.mT @ x2 if need_w else None, gz.sum(0) if need_b else None)
+        # one backend call for g * act'(.) and the bias gradient (its column sum), then the
+        # two matmuls, on the raw arrays: no tape ops where no graph is built
+        gz, gb = B.linear_act_grad(g2._data, g2._data if s is None else s._data.reshape(g2.shape),
+                                   activation, need_b)
+        dev = g.device
+        return (wrap(B.matmul(gz, w._data).reshape(xshape), dev) if need_x else None,
+                wrap(B.matmul(gz.T, x2._data), dev) if need_w else None,
+                wrap(gb, dev) if need_b else None)
+
+    if activation is None:
+        return record("linear", B.linear(input._data, weight._data, b), (input, weight, bias),
+                      backward, saved=(input, weight))
+    if activation in _GELUS:
+        y, pre = B.linear(input._data, weight._data, b, activation, keep_pre=True)
+        return record("linear", y, (input, weight, bias), backward,
+                      saved=(input, weight, bias, wrap(pre, input.device)))
+    return record("linear", B.linear(input._data, weight._data, b, activation),
+                  (input, weight, bias), backward, saved=(input, weight), keep_output=True)
 
 
 # -- activations ---------------------------------------------------------------------------------

@@ -475,6 +475,21 @@ def _index(container, idx):
     return idx % n
 
 
+_FUSABLE = []
+
+
+def _fusable():
+    """(Linear, {activation module type: activation name, or a function of the module giving
+    it}, F.linear), imported on first use (the layers import this module)."""
+    if not _FUSABLE:
+        from . import _basic, layers
+        _FUSABLE.extend((layers.Linear, {
+            layers.ReLU: "relu", layers.Tanh: "tanh", layers.Sigmoid: "sigmoid",
+            layers.GELU: lambda m: {"none": "gelu", "tanh": "gelu_tanh"}.get(m.approximate)},
+            _basic.linear))
+    return _FUSABLE
+
+
 class Sequential(Module):
     """Modules applied in order: ``Sequential(a, b, c)(x) == c(b(a(x)))``.  Also built from an
     OrderedDict of names to modules."""
@@ -489,8 +504,23 @@ class Sequential(Module):
                 self.add_module(str(i), m)
 
     def forward(self, input):
-        for m in self._modules.values():
-            input = m(input)
+        """Each module in turn; a Linear directly followed by ReLU, Tanh, Sigmoid or GELU runs
+        as one fused op (F.linear(..., activation=)), with the same results."""
+        linear_type, activations, linear = _fusable()
+        mods = list(self._modules.values())
+        i = 0
+        while i < len(mods):
+            m = mods[i]
+            act = None
+            if type(m) is linear_type and i + 1 < len(mods):
+                act = activations.get(type(mods[i + 1]))
+                act = act(mods[i + 1]) if callable(act) else act
+            if act is None:
+                input = m(input)
+                i += 1
+            else:
+                input = linear(input, m.weight, m.bias, activation=act)
+                i += 2
         return input
 
     def __getitem__(self, idx):

@@ -1,0 +1,360 @@
+"""The numba backend: the NumPy backend's host arrays, with Numba-compiled kernels on the hot path.
+
+Every override checks that its kernel applies (float32/float64, C-contiguous, the shapes it
+was written for) and otherwise calls the NumPy reference (``super()``), so any input works.
+Kernels compile on first use and are cached on disk.  Building this backend imports Numba;
+importing tensorlite does not.
+
+Threads.  A kernel runs on Numba's thread pool (``NUMBA_NUM_THREADS`` threads, or
+numba.set_num_threads) only for at least ``PARALLEL_MIN`` elements.  Between the BLAS calls of
+a training step threads do not pay on a small machine: OpenBLAS already uses every core, and
+an OpenMP pool that spins after its loop (libgomp's default, for milliseconds) steals the
+cores from the next matmul; measured on 2 cores, a 256x4096 bias + ReLU after each matmul ran
+3.6x slower on a spinning pool than on one thread.  So the pool is kept for large arrays, and
+it is started with ``OMP_WAIT_POLICY=PASSIVE`` (threads sleep when done) unless the user set
+a policy; the variable is restored right after, so nothing else in the process (PyTorch's
+own OpenMP, child processes) sees it.
+"""
+import os
+import threading
+from math import prod
+from sys import getrefcount as _refcount
+
+import numba
+import numpy as np
+
+from . import numba_conv as C
+from . import numba_kernels as K
+from .numpy_backend import NumpyBackend
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_INT64 = np.dtype(np.int64)
+
+
+def _fits(*arrays):
+    """True when every array is a C-contiguous float32/float64 ndarray of one dtype."""
+    dt = arrays[0].dtype
+    for a in arrays:
+        if type(a) is not np.ndarray or a.dtype != dt or not a.flags.c_contiguous:
+            return False
+    return dt in _FLOATS
+
+
+def _empty(dtype):
+    return np.empty(0, dtype)
+
+
+_pool_started = []
+
+
+def _threads():
+    """numba.get_num_threads(), starting Numba's pool the first time with passive OpenMP
+    threads (see the module docstring); the environment is left as it was."""
+    if not _pool_started:
+        before = os.environ.get("OMP_WAIT_POLICY")
+        if before is None:
+            os.environ["OMP_WAIT_POLICY"] = "PASSIVE"  # read once, when libgomp is loaded
+        try:
+            numba.get_num_threads()  # loads the threading layer
+        finally:
+            if before is None:
+                del os.environ["OMP_WAIT_POLICY"]
+        _pool_started.append(True)
+    return numba.get_num_threads()
+
+
+class Workspace:
+    """Reusable host buffers for the large arrays the backend returns (matmul and kernel
+    outputs, gradients): a training step's arrays are reused by the next step instead of being
+    allocated, page-faulted in and handed back to the OS every time.
+
+    A buffer is handed out as a view; it is free again once no view of it is alive, i.e. when
+    the pool holds the only reference (views of views refer to the buffer itself, so any live
+    array made from it keeps it busy).  At most ``per_shape`` buffers are kept per (shape,
+    dtype) and ``max_bytes`` in all; beyond that arrays are plain allocations.
+    """
+
+    def __init__(self, min_bytes=1 << 16, per_shape=16, max_bytes=1 << 30):
+        self.min_bytes, self.per_shape, self.max_bytes = min_bytes, per_shape, max_bytes
+        self.buffers = {}  # (shape, dtype) -> [buffer, ...]
+        self.nbytes = 0
+        self._lock = threading.Lock()  # two threads must never be handed the same buffer
+
+    def empty(self, shape, dtype):
+        """An uninitialized array; ``shape`` a tuple, ``dtype`` a numpy dtype object."""
+        n = dtype.itemsize * prod(shape)
+        if n < self.min_bytes:
+            return np.empty(shape, dtype)
+        key = (shape, dtype)
+        with self._lock:
+            bufs = self.buffers.get(key)
+            if bufs is None:
+                bufs = self.buffers[key] = []
+            for buf in bufs:
+                if _refcount(buf) == 3:  # the list, this loop's name and the call's argument
+                    return buf[...]
+            buf = np.empty(shape, dtype)
+            if len(bufs) < self.per_shape and self.nbytes + n <= self.max_bytes:
+                bufs.append(buf)
+                self.nbytes += n
+                return buf[...]
+            return buf
+
+    def clear(self):
+        """Forget every buffer (those still in use live on as ordinary arrays)."""
+        with self._lock:
+            self.buffers = {}
+            self.nbytes = 0
+
+
+class NumbaBackend(NumpyBackend):
+    name = "numba"
+    device = "cpu"
+
+    PARALLEL_MIN = 1 << 20  # elements: below this a kernel runs on the calling thread
+
+    def __init__(self):
+        super().__init__()
+        self.workspace = Workspace()
+        self._new = self.workspace.empty
+
+    def empty_cache(self):
+        """Let go of the reusable buffers (as torch.cuda.empty_cache does for its pool)."""
+        self.workspace.clear()
+
+    # -- outputs from the workspace: matmul and the gradient copies --------------------------
+    def matmul(self, a, b):
+        if (type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 and b.ndim == 2
+                and a.dtype == b.dtype and a.dtype in _FLOATS and a.shape[1] == b.shape[0]):
+            return np.matmul(a, b, out=self._new((a.shape[0], b.shape[1]), a.dtype))
+        return np.matmul(a, b)
+
+    def copy(self, x):
+        if type(x) is np.ndarray and x.dtype in _FLOATS and x.ndim:
+            out = self._new(x.shape, x.dtype)
+            np.copyto(out, x)
+            return out
+        return super().copy(x)
+
+    def _run(self, size, par, body, args, n):
+        """``body(*args, 0, n)`` on this thread, or ``par(*args, threads)`` on the pool."""
+        if size >= self.PARALLEL_MIN:
+            threads = _threads()  # (a few microseconds: only asked when it counts)
+            if threads > 1:
+                return par(*args, threads)
+        return body(*args, 0, n)
+
+    # -- fused linear: bias + activation, and its backward ------------------------------------
+    # The forward kernel covers the bias with relu or a GELU.  tanh and sigmoid stay with NumPy:
+    # its SIMD tanh/exp loops beat a scalar libm call per element (Numba has no vector math
+    # library here), so the reference's bias pass + tanh/sigmoid is the faster form.
+    _FORWARD = (K.NONE, K.RELU, K.GELU, K.GELU_TANH)
+
+    def _bias_act(self, z, b, code, out):
+        """out = act(z + b) over the rows of 2-D ``z`` in one pass; ``out`` may be ``z``, and
+        when it is not, a GELU's ``z`` becomes z + b too (its backward needs it)."""
+        self._run(z.size, K.bias_act_par, K.bias_act_body,
+                  (z, _empty(z.dtype) if b is None else b, code, out,
+                   code >= K.GELU and out is not z), z.shape[0])
+        return out
+
+    def bias_act(self, z, b=None, activation=None):
+        code = K.ACTIVATIONS.get(activation, -1)
+        if (code not in self._FORWARD or z.ndim == 0 or z.size == 0 or not _fits(z)
+                or (b is not None and (b.shape != z.shape[-1:] or not _fits(z, b)))):
+            return super().bias_act(z, b, activation)
+        z2 = z.reshape(-1, z.shape[-1])
+        out = self._new(z2.shape, z2.dtype)
+        self._run(z.size, K.bias_act_par, K.bias_act_body,  # z is left as it is
+                  (z2, _empty(z.dtype) if b is None else b, code, out, False), z2.shape[0])
+        return out.reshape(z.shape)
+
+    def relu(self, x):
+        if x.ndim == 0 or x.size == 0 or not _fits(x):
+            return super().relu(x)
+        return self.bias_act(x, None, "relu")
+
+    def gelu(self, x, approximate):
+        if approximate not in ("none", "tanh") or x.ndim == 0 or x.size == 0 or not _fits(x):
+            return super().gelu(x, approximate)
+        return self.bias_act(x, None, "gelu_tanh" if approximate == "tanh" else "gelu")
+
+    def linear(self, x, w, b=None, activation=None, keep_pre=False):
+        code = K.ACTIVATIONS.get(activation, -1)
+        if (code not in self._FORWARD or type(x) is not np.ndarray or type(w) is not np.ndarray
+                or x.ndim == 0 or x.dtype not in _FLOATS or w.dtype != x.dtype or x.size == 0
+                or w.size == 0 or (b is not None and (b.shape != w.shape[:1] or not _fits(b)
+                                                      or b.dtype != x.dtype))):
+            return super().linear(x, w, b, activation, keep_pre)
+        x2 = x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x
+        z = np.matmul(x2, w.T, out=self._new((x2.shape[0], w.shape[0]), x.dtype))  # BLAS
+        y = z if code < K.GELU else self._new(z.shape, z.dtype)  # GELU's backward needs z
+        if b is not None or code != K.NONE:  # one pass: y = act(z + b) (GELUs: z += b too)
+            self._bias_act(z, b, code, y)
+        if x.ndim != 2:
+            y, z = (a.reshape(*x.shape[:-1], w.shape[0]) for a in (y, z))
+        return (y, z) if keep_pre else y
+
+    def linear_act_grad(self, g, s, activation, bias=True):
+        code = K.ACTIVATIONS.get(activation, -1)
+        if code < 0 or g.ndim != 2 or g.shape != s.shape or not _fits(g, s) or g.size == 0:
+            return super().linear_act_grad(g, s, activation, bias)
+        if not bias or g.shape[1] == 1:  # one column: NumPy's (pairwise) sum, as unfused
+            gz = g if code == K.NONE else self._act_grad(g, s, code)
+            return gz, (self.sum(gz, 0) if bias else None)
+        # the bias gradient: columns summed top to bottom (NumPy's order for sum(0)), in blocks
+        # of whole columns per thread
+        colsum = np.empty(g.shape[1], g.dtype)
+        if code == K.NONE:
+            self._run(g.size, K.colsum_par, K.colsum_body, (g, colsum), g.shape[1])
+            return g, colsum
+        gz = self._new(g.shape, g.dtype)
+        self._run(g.size, K.act_grad_colsum_par, K.act_grad_colsum_body,
+                  (g, s, code, gz, colsum), g.shape[1])
+        return gz, colsum
+
+    def _act_grad(self, g, s, code):
+        out = self._new(g.shape, g.dtype)
+        g1, s1, o1 = g.reshape(-1), s.reshape(-1), out.reshape(-1)
+        self._run(g1.size, K.act_grad_par, K.act_grad_body, (g1, s1, code, o1), g1.size)
+        return out
+
+    # -- activation gradients (the backward of the unfused activations) -----------------------
+    def relu_grad(self, g, y):
+        if g.shape != y.shape or not _fits(g, y) or g.size == 0:
+            return super().relu_grad(g, y)
+        return self._act_grad(g, y, K.RELU)
+
+    def tanh_grad(self, g, y):
+        if g.shape != y.shape or not _fits(g, y) or g.size == 0:
+            return super().tanh_grad(g, y)
+        return self._act_grad(g, y, K.TANH)
+
+    def sigmoid_grad(self, g, y):
+        if g.shape != y.shape or not _fits(g, y) or g.size == 0:
+            return super().sigmoid_grad(g, y)
+        return self._act_grad(g, y, K.SIGMOID)
+
+    def gelu_grad(self, g, x, approximate):
+        if g.shape != x.shape or not _fits(g, x) or g.size == 0:
+            return super().gelu_grad(g, x, approximate)
+        return self._act_grad(g, x, K.GELU_TANH if approximate == "tanh" else K.GELU)
+
+    # -- softmax, log_softmax, cross-entropy: one pass per row ---------------------------------
+    def _rows(self, x, axis, log):
+        x2 = x.reshape(-1, x.shape[-1])
+        out = self._new(x2.shape, x2.dtype)
+        self._run(x.size, K.softmax_rows_par, K.softmax_rows_body, (x2, out, log), x2.shape[0])
+        return out.reshape(x.shape)
+
+    SOFTMAX_MAX = 1 << 12  # elements: above this NumPy's SIMD exp beats one fused pass
+
+    def _last_axis(self, x, axis):
+        return (x.ndim and axis in (-1, x.ndim - 1) and x.shape[-1] and x.size <= self.SOFTMAX_MAX
+                and _fits(x))
+
+    def softmax(self, x, axis):
+        if not self._last_axis(x, axis):
+            return super().softmax(x, axis)
+        return self._rows(x, axis, False)
+
+    def log_softmax(self, x, axis):
+        if not self._last_axis(x, axis):
+            return super().log_softmax(x, axis)
+        return self._rows(x, axis, True)
+
+    def log_softmax_pick(self, x, target):
+        if (x.ndim != 2 or x.shape[1] == 0 or x.size > self.SOFTMAX_MAX or not _fits(x)
+                or type(target) is not np.ndarray
+                or target.dtype != np.int64 or target.shape != x.shape[:1]):
+            return super().log_softmax_pick(x, target)
+        logp = np.empty_like(x)
+        picked = np.empty(x.shape[0], x.dtype)
+        if not K.log_softmax_pick(x, target, logp, picked):
+            raise IndexError(f"log_softmax_pick: a target lies outside [0, {x.shape[1] - 1}]")
+        return logp, picked
+
+    # -- optimizer steps: one fused pass per parameter -----------------------------------------
+    def sgd_step(self, param, grad, momentum_buf, lr, momentum=0.0, dampening=0.0,
+                 weight_decay=0.0, nesterov=False, maximize=False, first=False):
+        if not (_fits(param, grad) if momentum_buf is None else _fits(param, grad, momentum_buf)
+                ) or grad.shape != param.shape or (momentum_buf is not None
+                                                   and momentum_buf.shape != param.shape):
+            return super().sgd_step(param, grad, momentum_buf, lr, momentum, dampening,
+                                    weight_decay, nesterov, maximize, first)
+        buf = _empty(param.dtype) if momentum_buf is None else momentum_buf.reshape(-1)
+        self._run(param.size, K.sgd_par, K.sgd_body,
+                  (param.reshape(-1), grad.reshape(-1), buf, float(lr), float(momentum),
+                   1.0 - dampening if dampening else 1.0, float(weight_decay), bool(nesterov),
+                   bool(maximize), bool(first)), param.size)
+
+    def adam_step(self, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1,
+                  beta2, eps, weight_decay=0.0, decoupled_weight_decay=False, maximize=False):
+        shape = param.shape
+        if not (_fits(param, grad, exp_avg, exp_avg_sq) if max_exp_avg_sq is None else
+                _fits(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq)) or not (
+                grad.shape == exp_avg.shape == exp_avg_sq.shape == shape) or (
+                max_exp_avg_sq is not None and max_exp_avg_sq.shape != shape):
+            return super().adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr,
+                                     beta1, beta2, eps, weight_decay, decoupled_weight_decay,
+                                     maximize)
+        decay, wd = 1.0, float(weight_decay)
+        if weight_decay and decoupled_weight_decay:
+            decay, wd = 1 - lr * weight_decay, 0.0
+        w1 = 1 - beta1
+        vmax = _empty(param.dtype) if max_exp_avg_sq is None else max_exp_avg_sq.reshape(-1)
+        self._run(param.size, K.adam_par, K.adam_body,
+                  (param.reshape(-1), grad.reshape(-1), exp_avg.reshape(-1),
+                   exp_avg_sq.reshape(-1), vmax, float(decay), wd, bool(maximize), float(w1),
+                   abs(w1) < 0.5, float(1 - w1), float(beta2), float(1 - beta2),
+                   float((1 - beta2 ** step) ** 0.5), float(eps),
+                   float(lr / (1 - beta1 ** step))), param.size)
+
+    # -- convolution and pooling: planes of (N, C, H, W) images --------------------------------
+    def im2col(self, x, kernel, stride, dilation, out_size):
+        if x.ndim != 4 or not _fits(x) or x.size == 0:
+            return super().im2col(x, kernel, stride, dilation, out_size)
+        n, c, h, w = x.shape
+        out = self._new((n, c, *kernel, *out_size), x.dtype)
+        self._run(out.size, C.im2col_par, C.im2col_body,
+                  (x.reshape(n * c, h, w), *kernel, *stride, *dilation,
+                   out.reshape(n * c, *kernel, *out_size)), n * c)
+        return out
+
+    def col2im(self, cols, shape, stride, dilation):
+        if (cols.ndim != 6 or not _fits(cols) or cols.size == 0
+                or tuple(shape[:2]) != cols.shape[:2]):
+            return super().col2im(cols, shape, stride, dilation)
+        n, c, h, w = shape
+        out = self._new(tuple(shape), cols.dtype)
+        self._run(cols.size, C.col2im_par, C.col2im_body,
+                  (cols.reshape(n * c, *cols.shape[2:]), *stride, *dilation,
+                   out.reshape(n * c, h, w)), n * c)
+        return out
+
+    def max_pool2d(self, x, kernel, stride, padding, dilation, out_size):
+        if x.ndim != 4 or not _fits(x) or x.size == 0:
+            return super().max_pool2d(x, kernel, stride, padding, dilation, out_size)
+        n, c, h, w = x.shape
+        values = self._new((n, c, *out_size), x.dtype)
+        indices = self._new((n, c, *out_size), _INT64)
+        self._run(x.size, C.max_pool_par, C.max_pool_body,
+                  (x.reshape(n * c, h, w), *kernel, *stride, *padding, *dilation,
+                   values.reshape(n * c, *out_size), indices.reshape(n * c, *out_size)), n * c)
+        return values, indices
+
+    def max_pool2d_backward(self, g, indices, shape):
+        n, c, h, w = shape
+        if (g.ndim != 4 or g.shape != indices.shape or g.shape[:2] != (n, c) or g.size == 0
+                or type(g) is not np.ndarray or g.dtype not in _FLOATS
+                or type(indices) is not np.ndarray or indices.dtype != np.int64):
+            return super().max_pool2d_backward(g, indices, shape)
+        # (g is often a slice of a padded convolution gradient: one small copy, then one pass)
+        g, indices = np.ascontiguousarray(g), np.ascontiguousarray(indices)
+        out = self._new(tuple(shape), g.dtype)
+        ok = self._run(out.size, C.max_pool_backward_par, C.max_pool_backward_body,
+                       (g.reshape(n * c, -1), indices.reshape(n * c, -1),
+                        out.reshape(n * c, h * w)), n * c)
+        if not ok:  # an index outside the plane: the reference raises the error
+            return super().max_pool2d_backward(g, indices, shape)
+        return out
