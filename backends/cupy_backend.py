@@ -1,0 +1,233 @@
+"""The CuPy backend: every Backend primitive over ``cupy`` on an NVIDIA GPU (matmul is cuBLAS),
+with fused kernels (backends/cupy_kernels.py) for the hot path.
+
+Each override checks that its fast path applies (float32/float64, matching dtypes, the layout
+the kernel assumes) and otherwise calls the reference in backends/base.py, which works on
+``cupy`` unchanged.  Importing this module does not import CuPy: building the backend does.
+"""
+import numpy as np
+
+from . import cupy_kernels as K
+from .base import Backend, is_basic_index
+
+_FAST = (np.dtype(np.float32), np.dtype(np.float64))
+_CTYPE = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
+# dtypes that cupyx.scatter_add (CUDA atomicAdd) accepts
+_SCATTER = tuple(np.dtype(t) for t in (np.float16, np.float32, np.float64, np.int32, np.uint32,
+                                       np.uint64))
+_DLPACK_CUDA = (2, 3, 13)  # kDLCUDA, kDLCUDAHost, kDLCUDAManaged
+
+
+def _import_cupy():
+    """CuPy, once it is known to see a GPU; else an error saying which of the two is missing."""
+    try:
+        import cupy
+    except ModuleNotFoundError as e:
+        if e.name != "cupy":
+            raise ImportError(f"CuPy is installed but cannot be imported ({e})") from e
+        raise ImportError("CuPy is not installed") from e
+    except ImportError as e:  # installed, but e.g. its CUDA libraries cannot be loaded
+        raise ImportError(f"CuPy is installed but cannot be imported ({e})") from e
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as e:  # CUDARuntimeError: no driver, driver too old, no device
+        raise RuntimeError(f"no CUDA device is visible ({type(e).__name__}: {e})") from e
+    if count < 1:
+        raise RuntimeError("no CUDA device is visible (cupy.cuda.runtime.getDeviceCount() "
+                           "returned 0)")
+    return cupy
+
+
+class CupyBackend(Backend):
+    name = "cupy"
+    device = "cuda"
+
+    def __init__(self):
+        cupy = _import_cupy()
+        import cupyx
+        super().__init__(cupy)
+        self._scatter_add = cupyx.scatter_add
+        self._rng = cupy.random.default_rng(0)
+
+    # -- conversion ---------------------------------------------------------------------------
+    def asarray(self, obj, dtype=None):
+        """A device array: device data kept (cast if asked), host data copied over once."""
+        if isinstance(obj, self.xp.ndarray):
+            return obj if dtype is None or obj.dtype == dtype else obj.astype(dtype)
+        return self.xp.asarray(obj, dtype=dtype)
+
+    def to_host(self, x):
+        return self.xp.asnumpy(x)
+
+    def from_dlpack(self, obj):
+        kind = obj.__dlpack_device__()[0] if hasattr(obj, "__dlpack_device__") else None
+        if kind is not None and kind not in _DLPACK_CUDA:
+            raise TypeError(f"from_dlpack: the producer's memory is not on a CUDA device "
+                            f"(DLPack device type {kind}); import it on the cpu and move it "
+                            "with .to('cuda')")
+        return self.xp.from_dlpack(obj)
+
+    # -- elementwise: fused activations and their gradients ---------------------------------------
+    def sigmoid(self, x):
+        if x.dtype not in _FAST:
+            return super().sigmoid(x)
+        return K.act("sigmoid")(x)
+
+    def bias_act(self, z, b=None, activation=None):
+        """activation(z + b), ``z`` (..., N) and ``b`` (N,) or None, in one pass (a new array)."""
+        if activation not in K.ACTIVATIONS or z.dtype not in _FAST or (
+                b is not None and b.dtype != z.dtype):
+            return super().bias_act(z, b, activation)
+        if b is None:
+            return K.act(activation)(z)
+        if self._vectorizable(z, b):
+            return self._bias_act_f4(z, b, activation)
+        return K.bias_act(activation)(z, b)
+
+    @staticmethod
+    def _vectorizable(x, b):
+        """float32 rows of a multiple of 4 columns, C-contiguous and 16-byte aligned."""
+        return (x.dtype == np.float32 and x.ndim >= 1 and x.size and x.shape[-1] % 4 == 0
+                and b.shape == x.shape[-1:] and x.flags.c_contiguous and b.flags.c_contiguous
+                and x.data.ptr % 16 == 0 and b.data.ptr % 16 == 0)
+
+    def _bias_act_f4(self, x, b, act):
+        c4 = x.shape[-1] // 4
+        rows = x.size // x.shape[-1]
+        y = self.xp.empty(x.shape, dtype=x.dtype)
+        threads = min(256, -(-c4 // 32) * 32)
+        grid = (-(-c4 // threads), min(rows, 65535))
+        K.bias_act_f4(act)(grid, (threads,), (x, b, y, np.int64(rows), np.int64(c4)))
+        return y
+
+    def relu_grad(self, g, y):
+        return self._act_grad("relu", g, y)
+
+    def tanh_grad(self, g, y):
+        return self._act_grad("tanh", g, y)
+
+    def sigmoid_grad(self, g, y):
+        return self._act_grad("sigmoid", g, y)
+
+    def _act_grad(self, act, g, y):
+        if g.dtype not in _FAST or y.dtype != g.dtype:
+            return getattr(super(), f"{act}_grad")(g, y)
+        return K.act_grad(act)(g, y)
+
+    # -- softmax and the cross-entropy primitive: one block per row -------------------------------
+    def _rows(self, x, axis):
+        """``x`` as C-contiguous (rows, cols) when the row kernels apply (the last axis), else
+        None (they launch one block per row)."""
+        if x.dtype not in _FAST or x.ndim == 0 or axis != x.ndim - 1 or x.size == 0 \
+                or x.size // x.shape[-1] >= 2 ** 31:
+            return None
+        return self.xp.ascontiguousarray(x).reshape(-1, x.shape[-1])
+
+    def _launch_rows(self, kind, rows, *arrays):
+        n, cols = rows.shape
+        threads = min(512, -(-cols // 32) * 32)
+        K.softmax_rows(kind, _CTYPE[rows.dtype])((n,), (threads,), (rows, *arrays, np.int64(cols)))
+
+    def softmax(self, x, axis):
+        rows = self._rows(x, axis)
+        if rows is None:
+            return super().softmax(x, axis)
+        y = self.xp.empty_like(rows)
+        self._launch_rows("softmax", rows, y)
+        return y.reshape(x.shape)
+
+    def log_softmax(self, x, axis):
+        rows = self._rows(x, axis)
+        if rows is None:
+            return super().log_softmax(x, axis)
+        y = self.xp.empty_like(rows)
+        self._launch_rows("log_softmax", rows, y)
+        return y.reshape(x.shape)
+
+    def log_softmax_pick(self, x, target):
+        rows = self._rows(x, 1) if x.ndim == 2 else None
+        if rows is None or target.size != rows.shape[0]:
+            return super().log_softmax_pick(x, target)
+        t = self.xp.ascontiguousarray(target.reshape(-1), dtype=np.int64)
+        logp = self.xp.empty_like(rows)
+        picked = self.xp.empty(rows.shape[0], dtype=rows.dtype)
+        self._launch_rows("log_softmax_pick", rows, logp, t, picked)
+        return logp, picked
+
+    # -- indexing: atomics instead of xp.add.at ---------------------------------------------------
+    def index_add(self, shape, dtype, index, values):
+        if is_basic_index(index) or np.dtype(dtype) not in _SCATTER:
+            return super().index_add(shape, dtype, index, values)
+        out = self.xp.zeros(shape, dtype=dtype)
+        self._scatter_add(out, index, values)  # repeated indices accumulate
+        return out
+
+    def scatter_add(self, shape, axis, index, values):
+        if values.dtype not in _SCATTER:
+            return super().scatter_add(shape, axis, index, values)
+        out = self.xp.zeros(shape, dtype=values.dtype)
+        idx = self.open_grid(index.shape)
+        idx[axis] = index
+        self._scatter_add(out, tuple(idx), values)
+        return out
+
+    # -- optimizer steps: one fused pass per parameter --------------------------------------------
+    @staticmethod
+    def _fused_ok(param, *arrays):
+        return param.dtype in _FAST and all(
+            a is None or (a.dtype == param.dtype and a.shape == param.shape) for a in arrays)
+
+    def sgd_step(self, param, grad, momentum_buf, lr, momentum=0.0, dampening=0.0,
+                 weight_decay=0.0, nesterov=False, maximize=False, first=False):
+        if not self._fused_ok(param, grad, momentum_buf):
+            return super().sgd_step(param, grad, momentum_buf, lr, momentum, dampening,
+                                    weight_decay, nesterov, maximize, first)
+        common = (lr, weight_decay)
+        if momentum_buf is None:
+            K.sgd(False)(grad, *common, bool(weight_decay), bool(maximize), param)
+        else:
+            K.sgd(True)(grad, *common, momentum, 1 - dampening, bool(weight_decay),
+                        bool(maximize), bool(first), bool(dampening), bool(nesterov),
+                        param, momentum_buf)
+
+    def adam_step(self, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1,
+                  beta2, eps, weight_decay=0.0, decoupled_weight_decay=False, maximize=False):
+        if not self._fused_ok(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq):
+            return super().adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step,
+                                     lr, beta1, beta2, eps, weight_decay,
+                                     decoupled_weight_decay, maximize)
+        decoupled = bool(weight_decay and decoupled_weight_decay)
+        w = 1 - beta1  # the reference's lerp weight, and its branch
+        scalars = (1 - lr * weight_decay, weight_decay, w, 1 - w, beta2, 1 - beta2,
+                   lr / (1 - beta1 ** step), (1 - beta2 ** step) ** 0.5, eps)
+        flags = (decoupled, bool(weight_decay) and not decoupled, bool(maximize), abs(w) < 0.5)
+        states = (exp_avg, exp_avg_sq) + ((max_exp_avg_sq,) if max_exp_avg_sq is not None else ())
+        K.adam(max_exp_avg_sq is not None)(grad, *scalars, *flags, param, *states)
+
+    # -- random: one cuRAND-backed generator on the device ----------------------------------------
+    def seed(self, seed):
+        self._rng = self.xp.random.default_rng(seed)
+
+    def _empty_or(self, shape, dtype, draw):
+        shape = tuple(shape)
+        if 0 in shape:
+            return self.xp.empty(shape, dtype=dtype)
+        return draw(shape)
+
+    def rand(self, shape, dtype):
+        dtype = np.dtype(dtype)
+        native = dtype if dtype in _FAST else np.dtype(np.float64)
+        return self._empty_or(shape, dtype, lambda s: self._rng.random(s, dtype=native).astype(
+            dtype, copy=False))
+
+    def randn(self, shape, dtype):
+        dtype = np.dtype(dtype)
+        native = dtype if dtype in _FAST else np.dtype(np.float64)
+        return self._empty_or(shape, dtype, lambda s: self._rng.standard_normal(
+            s, dtype=native).astype(dtype, copy=False))
+
+    def randint(self, low, high, shape, dtype):
+        if low >= high:
+            raise ValueError(f"randint: low >= high ({low} >= {high})")
+        return self._empty_or(shape, dtype, lambda s: self._rng.integers(low, high, s,
+                                                                         dtype=dtype))
