@@ -22,6 +22,7 @@ import pytest
 import conftest
 import tensorlite as tl
 from conftest import torch
+from test_training import hand_mlp_step
 
 LR, MOMENTUM = 0.01, 0.9
 # impl name -> kind, for the rows that run on the GPU (an older conftest has "torch" only)
@@ -88,46 +89,6 @@ def _host(kind, x):
 
 
 # -- MLP training step ----------------------------------------------------------------------------
-def hand_mlp_step(xp, params, x, y):
-    """ReLU MLP, mean cross-entropy, SGD with momentum (torch's: buf = m*buf + g, p -= lr*buf),
-    written with array calls; params = [W1, b1, W2, b2, ...] are updated in place."""
-    Ws, bs = params[0::2], params[1::2]
-    bufs = [None] * len(params)
-    rows = xp.arange(x.shape[0])
-
-    def step():
-        hs = [x]
-        for i, (W, b) in enumerate(zip(Ws, bs)):
-            z = hs[-1] @ W.T
-            z += b
-            if i < len(Ws) - 1:
-                xp.maximum(z, 0, out=z)
-            hs.append(z)
-        logits = hs[-1]
-        m = logits.max(1, keepdims=True)
-        e = xp.exp(logits - m)
-        s = e.sum(1, keepdims=True)
-        loss = (xp.log(s[:, 0]) + m[:, 0] - logits[rows, y]).mean()
-        e /= s
-        e[rows, y] -= 1
-        g = e / x.shape[0]
-        grads = [None] * len(params)
-        for i in reversed(range(len(Ws))):
-            grads[2 * i], grads[2 * i + 1] = g.T @ hs[i], g.sum(0)
-            if i:
-                g = g @ Ws[i]
-                g *= hs[i] > 0
-        for i, (p, gr) in enumerate(zip(params, grads)):
-            if bufs[i] is None:
-                bufs[i] = gr.copy()
-            else:
-                bufs[i] *= MOMENTUM
-                bufs[i] += gr
-            p -= LR * bufs[i]
-        return loss
-    return step
-
-
 def _mlp_data(dims, batch):
     rng = np.random.default_rng(5)
     arrays = []

@@ -31,6 +31,7 @@ import pytest
 
 import tensorlite as tl
 from conftest import Impl, assert_close, measure, skip_reason, torch
+from test_training import hand_mlp_step
 
 LR, MOMENTUM = 0.01, 0.9
 CPU_ROWS = ("tensorlite-numba", "tensorlite-numpy", "torch", "numpy-hand")
@@ -59,46 +60,11 @@ def _mlp_data():
         rng.integers(0, DIMS[-1], BATCH)
 
 
-def hand_mlp_step(xp, params, x, y):
-    """The numpy-hand row: ReLU MLP, mean cross-entropy, plain SGD, the backward written out
-    with in-place updates where NumPy allows; ``params`` = [W1, b1, ...] change in place."""
-    Ws, bs = params[0::2], params[1::2]
-    rows = xp.arange(x.shape[0])
-
-    def step():
-        hs = [x]
-        for i, (W, b) in enumerate(zip(Ws, bs)):
-            z = hs[-1] @ W.T
-            z += b
-            if i < len(Ws) - 1:
-                xp.maximum(z, 0, out=z)
-            hs.append(z)
-        logits = hs[-1]
-        m = logits.max(1, keepdims=True)
-        e = xp.exp(logits - m)
-        s = e.sum(1, keepdims=True)
-        loss = (xp.log(s[:, 0]) + m[:, 0] - logits[rows, y]).mean()
-        e /= s
-        e[rows, y] -= 1
-        g = e / x.shape[0]
-        grads = [None] * len(params)
-        for i in reversed(range(len(Ws))):
-            grads[2 * i], grads[2 * i + 1] = g.T @ hs[i], g.sum(0)
-            if i:
-                g = g @ Ws[i]
-                g *= hs[i] > 0
-        for p, gr in zip(params, grads):
-            gr *= LR
-            p -= gr
-        return loss
-    return step
-
-
 def _mlp_step(impl, arrays, x, y):
     """(step, parameters) on ``impl``: tensorlite and torch run the same model code."""
     if impl.kind == "hand":
         params = [a.copy() for a in arrays]
-        return hand_mlp_step(np, params, x, y), lambda: params
+        return hand_mlp_step(np, params, x, y, momentum=0), lambda: params
     lib = impl.lib
     nn = lib.nn
     model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
@@ -118,7 +84,7 @@ def _mlp_step(impl, arrays, x, y):
 
 def _mlp_expected(arrays, x, y):
     params = [a.astype(np.float64) for a in arrays]
-    step = hand_mlp_step(np, params, x.astype(np.float64), y)
+    step = hand_mlp_step(np, params, x.astype(np.float64), y, momentum=0)
     step()
     return step(), params
 

@@ -31,18 +31,21 @@ def _check_after_two_steps(benchmark, impl, step, params_of, expected_loss, expe
     measure(benchmark, impl, step, check, calls_before_check=2)
 
 
-def _sgd_momentum(xp):
-    """SGD with momentum as torch.optim.SGD (no dampening): buf = m*buf + g; p -= lr*buf."""
+def _sgd(momentum):
+    """torch.optim.SGD without dampening: p -= lr*g, or with momentum buf = m*buf + g and
+    p -= lr*buf; the gradients are consumed."""
     bufs = {}
 
     def update(params, grads):
         for i, (p, g) in enumerate(zip(params, grads)):
-            if i not in bufs:
-                bufs[i] = g.copy()
-            else:
-                bufs[i] *= MOMENTUM
-                bufs[i] += g
-            p -= LR * bufs[i]
+            if momentum:
+                if i in bufs:
+                    bufs[i] *= momentum
+                    bufs[i] += g
+                else:
+                    bufs[i] = g.copy()
+                g = bufs[i]
+            p -= LR * g
     return update
 
 
@@ -87,10 +90,11 @@ def _expected(hand_step, arrays, x, y):
 
 
 # -- MLP ------------------------------------------------------------------------------------------
-def hand_mlp_step(xp, params, x, y):
-    """Linear-ReLU-...-Linear, cross-entropy, SGD momentum; params = [W1, b1, W2, b2, ...]."""
+def hand_mlp_step(xp, params, x, y, momentum=MOMENTUM):
+    """Linear-ReLU-...-Linear, cross-entropy, SGD (with momentum unless 0); params = [W1, b1,
+    W2, b2, ...] change in place.  The hand-written reference row of every MLP benchmark."""
     Ws, bs = params[0::2], params[1::2]
-    update = _sgd_momentum(xp)
+    update = _sgd(momentum)
 
     def step():
         hs = [x]
@@ -195,7 +199,7 @@ def _pool2_backward(xp, g, a, pooled):
 def hand_cnn_step(xp, params, x, y):
     """params = [conv1 w, b, conv2 w, b, linear w, b] in torch's layouts; x (N, 1, H, W)."""
     w1, b1, w2, b2, wl, bl = params
-    update = _sgd_momentum(xp)
+    update = _sgd(MOMENTUM)
     x_last = x.transpose(0, 2, 3, 1)
 
     def step():
