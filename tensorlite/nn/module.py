@@ -490,7 +490,38 @@ def _fusable():
     return _FUSABLE
 
 
-class Sequential(Module):
+class _Numbered:
+    """What Sequential and ModuleList share: submodules named "0".."n-1", renumbered after a
+    deletion or an insertion, as torch does."""
+
+    def _renumber(self, items):
+        self._modules.clear()
+        for i, m in enumerate(items):
+            self.add_module(str(i), m)
+
+    def __delitem__(self, idx):
+        keys = list(self._modules)
+        for k in (keys[idx] if isinstance(idx, slice) else [keys[_index(self, idx)]]):
+            del self._modules[k]
+        self._renumber(list(self._modules.values()))
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def append(self, module):
+        self.add_module(str(len(self)), module)
+        return self
+
+    def pop(self, key):
+        v = self[key]
+        del self[key]
+        return v
+
+
+class Sequential(_Numbered, Module):
     """Modules applied in order: ``Sequential(a, b, c)(x) == c(b(a(x)))``.  Also built from an
     OrderedDict of names to modules."""
 
@@ -532,31 +563,11 @@ class Sequential(Module):
         key = list(self._modules)[_index(self, idx)]
         self.add_module(key, module)
 
-    def __delitem__(self, idx):
-        keys = list(self._modules)
-        for k in (keys[idx] if isinstance(idx, slice) else [keys[_index(self, idx)]]):
-            del self._modules[k]
-        # renumber, as torch does, so indices stay 0..n-1
-        items = list(self._modules.values())
-        self._modules.clear()
-        for i, m in enumerate(items):
-            self._modules[str(i)] = m
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
     def __add__(self, other):
         if not isinstance(other, Sequential):
             raise ValueError("add operator supports only objects of Sequential class, but "
                              f"{type(other)} is given.")
         return Sequential(*self, *other)
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
 
     def extend(self, sequential):
         for m in sequential:
@@ -570,20 +581,13 @@ class Sequential(Module):
         if not -n <= index <= n:
             raise IndexError(f"Index out of range: {index}")
         index = index + n if index < 0 else index
-        items = list(self._modules.values())
+        items = list(self)
         items.insert(index, module)
-        self._modules.clear()
-        for i, m in enumerate(items):
-            self._modules[str(i)] = m
+        self._renumber(items)
         return self
 
-    def pop(self, key):
-        v = self[key]
-        del self[key]
-        return v
 
-
-class ModuleList(Module):
+class ModuleList(_Numbered, Module):
     """A list of modules, registered (so their parameters are found) but not called in order."""
 
     def __init__(self, modules=None):
@@ -599,30 +603,11 @@ class ModuleList(Module):
     def __setitem__(self, idx, module):
         self.add_module(str(_index(self, idx)), module)
 
-    def __delitem__(self, idx):
-        keys = list(self._modules)
-        for k in (keys[idx] if isinstance(idx, slice) else [keys[_index(self, idx)]]):
-            del self._modules[k]
-        items = list(self._modules.values())
-        self._modules.clear()
-        for i, m in enumerate(items):
-            self._modules[str(i)] = m
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
     def __iadd__(self, modules):
         return self.extend(modules)
 
     def __add__(self, other):
         return ModuleList(list(self) + list(other))
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
 
     def extend(self, modules):
         if isinstance(modules, (Module, Tensor)) or not hasattr(modules, "__iter__"):
@@ -633,16 +618,9 @@ class ModuleList(Module):
         return self
 
     def insert(self, index, module):
-        items = list(self._modules.values())
+        items = list(self)
         items.insert(index, module)
-        self._modules.clear()
-        for i, m in enumerate(items):
-            self.add_module(str(i), m)
-
-    def pop(self, key):
-        v = self[key]
-        del self[key]
-        return v
+        self._renumber(items)
 
     def __repr__(self):
         reprs = [repr(m) for m in self]
