@@ -31,9 +31,8 @@ import pytest
 
 import tensorlite as tl
 from conftest import Impl, assert_close, measure, skip_reason, torch
-from test_training import hand_mlp_step
+from test_training import framework_step, hand_mlp_step
 
-LR, MOMENTUM = 0.01, 0.9
 CPU_ROWS = ("tensorlite-numba", "tensorlite-numpy", "torch", "numpy-hand")
 
 
@@ -65,21 +64,10 @@ def _mlp_step(impl, arrays, x, y):
     if impl.kind == "hand":
         params = [a.copy() for a in arrays]
         return hand_mlp_step(np, params, x, y, momentum=0), lambda: params
-    lib = impl.lib
-    nn = lib.nn
+    nn = impl.lib.nn
     model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
                           nn.Linear(512, 10))
-    impl.load_(model.parameters(), arrays)
-    opt = lib.optim.SGD(model.parameters(), lr=LR)
-    xt, yt = impl.array(x), impl.array(y)
-
-    def step():
-        opt.zero_grad()
-        loss = nn.functional.cross_entropy(model(xt), yt)
-        loss.backward()
-        opt.step()
-        return loss
-    return step, lambda: list(model.parameters())
+    return framework_step(impl, model, arrays, x, y, momentum=0)
 
 
 def _mlp_expected(arrays, x, y):
@@ -138,23 +126,13 @@ CNN_PARAMS = [((8, 1, 3, 3), 9), ((8,), 9), ((16, 8, 3, 3), 72), ((16,), 72), ((
 
 
 def _cnn_step(impl, x, y):
-    lib = impl.lib
-    nn = lib.nn
+    nn = impl.lib.nn
     model = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),   # 8x4x4
                           nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # 16x2x2
                           nn.Flatten(), nn.Linear(64, 10))
     rng = np.random.default_rng(7)
-    impl.load_(model.parameters(), [_uniform(rng, shape, fan_in) for shape, fan_in in CNN_PARAMS])
-    opt = lib.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
-    xt, yt = impl.array(x), impl.array(y)
-
-    def step():
-        opt.zero_grad()
-        loss = nn.functional.cross_entropy(model(xt), yt)
-        loss.backward()
-        opt.step()
-        return loss
-    return step, lambda: list(model.parameters())
+    arrays = [_uniform(rng, shape, fan_in) for shape, fan_in in CNN_PARAMS]
+    return framework_step(impl, model, arrays, x, y)
 
 
 def _digits():

@@ -63,12 +63,13 @@ def _cross_entropy(xp, logits, y):
     return loss, e
 
 
-def _framework_step(impl, model, arrays, x, y):
-    """One training step of ``model`` on ``impl`` (tensorlite or torch: the same code)."""
+def framework_step(impl, model, arrays, x, y, momentum=MOMENTUM):
+    """One SGD training step of ``model`` on ``impl`` (tensorlite or torch: the same code),
+    its parameters loaded from ``arrays``; returns (step, parameters)."""
     lib = impl.lib
     model = model.to(impl.device)
     impl.load_(model.parameters(), arrays)
-    opt = lib.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+    opt = lib.optim.SGD(model.parameters(), lr=LR, momentum=momentum)
     xt, yt = impl.array(x), impl.array(y)
     F = lib.nn.functional
 
@@ -140,7 +141,7 @@ def test_mlp_step(benchmark, impl, dims, batch):
         layers = []
         for i, (fan_in, fan_out) in enumerate(zip(dims[:-1], dims[1:])):
             layers += [nn.Linear(fan_in, fan_out)] + ([nn.ReLU()] if i < len(dims) - 2 else [])
-        step, params_of = _framework_step(impl, nn.Sequential(*layers), arrays, x, y)
+        step, params_of = framework_step(impl, nn.Sequential(*layers), arrays, x, y)
     benchmark.extra_info["parameters"] = sum(a.size for a in arrays)
     _check_after_two_steps(benchmark, impl, step, params_of, expected_loss, expected_params,
                            rtol=1e-4, atol=1e-5)
@@ -254,7 +255,7 @@ def test_cnn_step(benchmark, impl, channels, batch):
             nn.Conv2d(1, c1, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),      # c1 x 7 x 7
             nn.Conv2d(c1, c2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),     # c2 x 3 x 3
             nn.Flatten(), nn.Linear(c2 * 9, 10))
-        step, params_of = _framework_step(impl, model, arrays, x, y)
+        step, params_of = framework_step(impl, model, arrays, x, y)
     benchmark.extra_info["parameters"] = sum(a.size for a in arrays)
     _check_after_two_steps(benchmark, impl, step, params_of, expected_loss, expected_params,
                            rtol=1e-4, atol=1e-5)
