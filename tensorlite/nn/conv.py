@@ -1,9 +1,9 @@
 """Convolution and pooling layers (torch.nn names, arguments, defaults and initializations)."""
 
-from ..creation import empty
 from . import _conv as F
 from . import init
-from .module import Module, Parameter
+from .layers import add_weight_and_bias
+from .module import Module
 
 __all__ = ["Conv2d", "MaxPool2d", "AvgPool2d"]
 
@@ -54,13 +54,8 @@ class Conv2d(Module):
             self._reversed_padding = (0, 0, 0, 0)
         else:
             self._reversed_padding = (self.padding[1],) * 2 + (self.padding[0],) * 2
-        self.weight = Parameter(empty((out_channels, in_channels // groups) + self.kernel_size,
-                                      device=device, dtype=dtype))
-        if bias:
-            self.bias = Parameter(empty(out_channels, device=device, dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        add_weight_and_bias(self, (out_channels, in_channels // groups) + self.kernel_size,
+                            bias, device, dtype)
 
     def reset_parameters(self):
         init._default_layer_init_(self.weight, self.bias)

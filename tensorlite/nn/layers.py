@@ -22,6 +22,17 @@ class Identity(Module):
         return input
 
 
+def add_weight_and_bias(module, weight_shape, bias, device, dtype):
+    """Give ``module`` a ``weight`` of ``weight_shape`` and, if ``bias``, a ``bias`` of its first
+    dim, with PyTorch's default init (Linear and Conv2d)."""
+    module.weight = Parameter(empty(weight_shape, device=device, dtype=dtype))
+    if bias:
+        module.bias = Parameter(empty(weight_shape[0], device=device, dtype=dtype))
+    else:
+        module.register_parameter("bias", None)
+    module.reset_parameters()
+
+
 class Linear(Module):
     """``y = x @ weight.T + bias``; weight (out, in) ~ kaiming_uniform_(a=sqrt(5)), i.e.
     U(-1/sqrt(in), 1/sqrt(in)), and bias ~ U(-1/sqrt(in), 1/sqrt(in))."""
@@ -29,18 +40,13 @@ class Linear(Module):
     def __init__(self, in_features, out_features, bias=True, device=None, dtype=None):
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
-        self.weight = Parameter(empty((out_features, in_features), device=device, dtype=dtype))
-        if bias:
-            self.bias = Parameter(empty(out_features, device=device, dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
-
-    def reset_parameters(self):
-        init._default_layer_init_(self.weight, self.bias)
+        add_weight_and_bias(self, (out_features, in_features), bias, device, dtype)
 
     def forward(self, input):
         return F.linear(input, self.weight, self.bias)
+
+    def reset_parameters(self):
+        init._default_layer_init_(self.weight, self.bias)
 
     def extra_repr(self):
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
