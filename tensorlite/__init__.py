@@ -5,7 +5,25 @@ The backend (numpy, numba or cupy) comes from the TENSORLITE_BACKEND environment
 """
 import os
 
-from . import backends
+
+def _backends_from_source_tree():
+    """Import ``tensorlite.backends`` from the top-level ``backends/`` folder beside this package.
+
+    An install maps that folder to ``tensorlite.backends``; a source tree put on ``sys.path``
+    directly (``PYTHONPATH=.``, or an editable install by an old setuptools) has no such mapping.
+    """
+    import importlib.util
+    import sys
+    name, folder = f"{__name__}.backends", os.path.join(os.path.dirname(__path__[0]), "backends")
+    if importlib.util.find_spec(name) is None and os.path.isdir(folder):
+        spec = importlib.util.spec_from_file_location(
+            name, os.path.join(folder, "__init__.py"), submodule_search_locations=[folder])
+        sys.modules[name] = module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+
+
+_backends_from_source_tree()
+from . import backends  # noqa: E402
 from .backends import available, get_backend, set_backend, use_backend
 from .dtypes import (ALIASES as _ALIASES, bool_, float16, float32, float64, int32, int64)
 from .tensor import Tensor

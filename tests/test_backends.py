@@ -104,6 +104,19 @@ def test_unknown_backend_in_environment_fails_import():
     assert "ValueError" in r.stderr
 
 
+def test_source_tree_on_sys_path_finds_backends_folder():
+    """With only the source tree on sys.path (no install's mapping of backends/ to
+    tensorlite.backends), importing tensorlite still finds the backends folder."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(tl.__file__)))
+    code = ("import sys; sys.meta_path[:] = [f for f in sys.meta_path "
+            "if 'editable' not in getattr(f, '__module__', '').lower()]; "
+            f"sys.path.insert(0, {root!r}); import tensorlite as tl; "
+            "print(tl.backends.__file__, tl.get_backend().name)")
+    r = _run_python(code)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == [os.path.join(root, "backends", "__init__.py"), "numpy"]
+
+
 @pytest.mark.parametrize("name", ["numpy", "numba"])
 def test_backend_from_environment(name):
     r = _run_python("import tensorlite as tl; print(tl.get_backend().name)",
