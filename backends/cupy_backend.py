@@ -154,7 +154,28 @@ class CupyBackend(Backend):
         self._launch_rows("log_softmax_pick", rows, logp, t, picked)
         return logp, picked
 
-    # -- indexing: atomics instead of xp.add.at ---------------------------------------------------
+    # -- indexing: bounds checked, atomics instead of xp.add.at ------------------------------------
+    def getitem(self, x, index):
+        """CuPy wraps out-of-range integer-array indices where NumPy and PyTorch refuse them: check
+        each such index first (one device sync per integer array)."""
+        items = index if isinstance(index, tuple) else (index,)
+        spans = [0 if i is None or i is Ellipsis else
+                 i.ndim if getattr(i, "dtype", None) == np.bool_ else 1 for i in items]
+        axis = 0
+        for k, (item, span) in enumerate(zip(items, spans)):
+            if item is Ellipsis:
+                axis = x.ndim - sum(spans[k + 1:])
+            elif axis >= x.ndim:
+                break  # too many indices: CuPy's own error says so
+            elif isinstance(item, self.xp.ndarray) and item.dtype.kind in "iu" and item.size:
+                lo, hi = (int(v) for v in self.xp.stack([item.min(), item.max()]).get())
+                n = x.shape[axis]
+                if lo < -n or hi >= n:
+                    raise IndexError(f"index {hi if hi >= n else lo} is out of bounds for axis "
+                                     f"{axis} with size {n}")
+            axis += span
+        return x[index]
+
     def index_add(self, shape, dtype, index, values):
         if is_basic_index(index) or np.dtype(dtype) not in _SCATTER:
             return super().index_add(shape, dtype, index, values)

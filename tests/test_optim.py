@@ -174,7 +174,13 @@ def test_add_param_group_mid_training(backend, rng, name):
             if k == 4:
                 opt.add_param_group({"params": params[2:], "lr": 0.02})
             feed(params, grads, lib, backend.device)
-            opt.step()
+            try:
+                opt.step()
+            except KeyError as e:  # the oracle itself fails: some torch releases' Adagrad
+                if lib is tl:      # builds state in __init__ only
+                    raise
+                pytest.skip(f"torch {torch.__version__}'s {name}.add_param_group leaves the new "
+                            f"parameters without state (KeyError {e}): no oracle here")
         results.append(params)
     assert_params_equal(*results, what=name)
 
