@@ -36,6 +36,60 @@ def test_grad_accumulates_across_backward_calls(backend):
     np.testing.assert_allclose(to_np(x.grad), [3.0, 3.0, 3.0], **TOL)
 
 
+def _grads_stay_apart(leaves, others):
+    """Each leaf's .grad owns its memory: changing it in place changes no other tensor."""
+    before = [to_np(t).copy() for t in others]
+    for x in leaves:
+        x.grad.add_(100.0)
+    for t, want in zip(others, before):
+        np.testing.assert_array_equal(to_np(t), want)
+
+
+@pytest.mark.parametrize("case", ["user_gradient", "shared_by_two_leaves", "view_of_gradient",
+                                  "kept_by_a_hook", "saved_by_retain_graph"])
+def test_grad_never_aliases_another_tensor(backend, case):
+    """Gradients the engine made are taken over as .grad without a copy where nothing else
+    refers to them; everything else is copied, so in-place updates of .grad stay local."""
+    d = backend.device
+    x, y = leaf([1.0, -2.0, 3.0], d), leaf([0.5, 0.25, 2.0], d)
+    upstream = tl.tensor([1.0, 2.0, 3.0], dtype=tl.float64, device=d)
+    kept = []
+    if case == "user_gradient":  # a leaf is the output: its gradient is the user's tensor
+        x.backward(upstream)
+        leaves, others = [x], [upstream]
+    elif case == "shared_by_two_leaves":  # add's backward hands the same gradient to both
+        (x + y).backward(upstream)
+        leaves, others = [x], [y.grad, upstream]
+    elif case == "view_of_gradient":
+        x.reshape(3, 1).backward(upstream.reshape(3, 1))
+        leaves, others = [x], [upstream]
+    elif case == "kept_by_a_hook":
+        x.register_hook(kept.append)
+        (x * y).sum().backward()
+        leaves, others = [x], kept
+    else:  # retain_graph: the backward's own result must stay as it was for the next backward
+        z = (x * 2.0).sum()
+        z.backward(retain_graph=True)
+        leaves, others = [x], []
+        x.grad.add_(100.0)
+        x.grad = None
+        z.backward()
+        np.testing.assert_array_equal(to_np(x.grad), [2.0, 2.0, 2.0])
+    _grads_stay_apart(leaves, others)
+
+
+def test_engine_gradient_becomes_grad_without_a_copy(backend, monkeypatch):
+    """The gradient of a linear layer's weight is fresh memory: .grad takes it over (no copy)."""
+    x = tl.tensor(np.ones((4, 3)), device=backend.device)
+    w = leaf(np.arange(6.0).reshape(2, 3), backend.device)
+    copies = []
+    monkeypatch.setattr(backend, "copy", lambda a: copies.append(a.shape) or a.copy())
+    tl.nn.functional.linear(x, w).backward(tl.ones(4, 2, dtype=tl.float64, device=backend.device))
+    np.testing.assert_array_equal(to_np(w.grad), np.full((2, 3), 4.0))
+    if backend.name != "numba":  # the numba backend's matmul writes into its reusable buffers
+        assert copies == []
+
+
 def test_retain_graph_allows_second_backward(backend):
     x = leaf([0.5, 1.5], backend.device)
     loss = x.exp().sum()

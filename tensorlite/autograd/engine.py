@@ -1,4 +1,6 @@
 """Backward: replay the tape in reverse, iteratively (no recursion limit on deep graphs)."""
+from sys import getrefcount
+
 from ..tensor import Tensor, describe, wrap
 from .grad_mode import enable_grad, flags, no_grad
 from .graph import Node
@@ -117,8 +119,9 @@ def execute(outputs, grad_outputs, retain_graph, create_graph, capture=None):
                     _accumulate(buffers, leaves, nxt, gi, create_graph)
             if not retain_graph:
                 node.backward, node.saved, node.versions = None, (), ()
+        in_grads = gi = None  # let go of the last node's gradients (_owned counts references)
         for key, leaf in leaves.items():
-            g = buffers[key]
+            g = pop_buffer(key)
             if leaf._hooks:
                 g = _run_hooks(leaf._hooks, g)
             if capture is not None:
@@ -154,10 +157,22 @@ def _accumulate_into_leaf(leaf, g, create_graph):
     elif leaf.grad is None:
         # .grad must own its memory: optimizers and clip_grad_ update it in place, so it may
         # share storage neither with a broadcast view nor with another tensor's gradient.
-        leaf.grad = wrap(g.backend.copy(g._data), g.device)
+        leaf.grad = g if _owned(g) else wrap(g.backend.copy(g._data), g.device)
     else:
         g.backend.iadd(leaf.grad._data, g._data)
         leaf.grad._version[0] += 1
+
+
+def _owned(g):
+    """Whether gradient ``g`` can become a ``.grad`` as it is, instead of a copy: a whole array
+    (no view, no NumPy scalar) that nothing outside the engine references.  Counted references:
+    to ``g``, execute's local, _accumulate_into_leaf's and this function's parameters and
+    getrefcount's argument; to its array, ``g`` and getrefcount's argument.  Any other holder
+    (a user's tensor, a saved value, a second leaf, a buffer pool) makes the count higher, and
+    the gradient is copied."""
+    data = g._data
+    return (isinstance(data, g.backend.xp.ndarray) and data.base is None
+            and getrefcount(data) == 3 and getrefcount(g) == 4 and not g.requires_grad)
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
