@@ -122,7 +122,7 @@ class Backend:
         """act(x @ w.T + b): one matmul over the flattened batch dims, then the bias and the
         activation (None or one of LINEAR_ACTIVATIONS; relu, tanh and sigmoid by bias_act).
         ``keep_pre`` (None or a GELU) returns (y, x @ w.T + b): GELU's backward needs both."""
-        out = self.xp.matmul(x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x, w.T)
+        out = self.matmul(x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x, w.T)
         if activation in ("relu", "tanh", "sigmoid"):
             y = self.bias_act(out, b, activation)
         else:
@@ -330,6 +330,22 @@ class Backend:
         (a valid class for every row).  Returns (logp, picked)."""
         logp = self.log_softmax(x, 1)
         return logp, self.xp.take_along_axis(logp, target.reshape(-1, 1), 1).reshape(-1)
+
+    def class_target_stats(self, t, classes, ignore_index):
+        """For class indices ``t`` (flat int64): how many lie outside [0, classes) without being
+        ``ignore_index``, and how many equal it, as two host ints (one read of the device)."""
+        ignored = t == ignore_index
+        bad = self.xp.logical_and(self.xp.logical_not(ignored), (t < 0) | (t >= classes))
+        return tuple(int(n) for n in self.to_host(self.xp.stack([bad.sum(), ignored.sum()])))
+
+    def cross_entropy_grad(self, logp, target, scale):
+        """(softmax - onehot(target)) * scale from log-probabilities ``logp`` (M, C): the
+        gradient of summed cross-entropy at the logits, ``scale`` a number or an array that
+        broadcasts against (M, 1)."""
+        g = self.xp.exp(logp)
+        g[self.xp.arange(g.shape[0]), target] -= 1
+        g *= scale
+        return g
 
     def binary_cross_entropy(self, x, t):
         """-(t log x + (1 - t) log(1 - x)) elementwise, each log clamped at -100 (torch)."""

@@ -89,15 +89,15 @@ def _class_targets(op, input, target, weight, ignore_index):
         _same_dtype(op, "weight", weight, input)
     B = backend_of(input, op)
     t = target._data.reshape(-1)
-    valid = B.ne(t, ignore_index)
-    every = bool(B.all(valid))
-    kept = t if every else t[valid]
-    if kept.size and (int(B.amin(kept)) < 0 or int(B.amax(kept)) >= C):
-        first = int(B.to_host(kept[B.logical_not(B.logical_and(B.ge(kept, 0), B.lt(kept, C)))])[0])
+    bad, ignored = B.class_target_stats(t, C, ignore_index)
+    valid = B.ne(t, ignore_index) if bad or ignored else None
+    if bad:
+        kept = B.to_host(t[valid])
+        first = int(kept[(kept < 0) | (kept >= C)][0])
         raise IndexError(f"{op}: target {first} is out of bounds for {C} classes (input "
                          f"{describe(input)}); class indices must lie in [0, {C - 1}] or equal "
                          f"ignore_index={ignore_index}")
-    if every:
+    if valid is None:
         return C, t, None
     return C, B.where(valid, t, 0), valid
 
@@ -165,6 +165,10 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     def backward(g, x):
         # d rows_i / d x_i = a_i softmax(x_i) - b_i onehot(t_i) - c_i w, then the upstream
         # gradient's scale (per row for 'none', over the counted weight for 'mean')
+        scale = g.reshape(M, 1) if reduction == "none" else g / denom if denom else g
+        if not state.grad_enabled and wt is None and not eps:  # the common case: one pass
+            return (_from_rows(wrap(B.cross_entropy_grad(logp, ts, scale._data), x.device),
+                               shape),)
         if state.grad_enabled:  # create_graph: a softmax of x itself, so it is differentiable
             p = _rows_tensor(x).softmax(1)
         else:
@@ -182,7 +186,6 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         if eps:
             c = (eps / C) * (weight._data.reshape(1, C) if weight is not None else 1.0)
             grad = grad - _const(c * mask if mask is not None else c, x)
-        scale = g.reshape(M, 1) if reduction == "none" else g / denom if denom else g
         return (_from_rows(grad * scale, shape),)
     return record("cross_entropy", data, (input,), backward, saved=(input,))
 
