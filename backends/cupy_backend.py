@@ -38,6 +38,16 @@ def _import_cupy():
     return cupy
 
 
+def _blas_layout(x):
+    """(leading dimension, cuBLAS op) under which column-major cuBLAS reads row-major ``x`` as
+    x.T, or None when its strides fit neither order."""
+    if x.flags.c_contiguous:
+        return x.shape[1], 0  # CUBLAS_OP_N: the memory, read column-major, is x.T
+    if x.flags.f_contiguous:
+        return x.shape[0], 1  # CUBLAS_OP_T: the memory, read column-major, is x
+    return None
+
+
 class CupyBackend(Backend):
     name = "cupy"
     device = "cuda"
@@ -48,6 +58,11 @@ class CupyBackend(Backend):
         super().__init__(cupy)
         self._scatter_add = cupyx.scatter_add
         self._rng = cupy.random.default_rng(0)
+        # gemm's alpha and beta, read from host memory (cuBLAS's default pointer mode): the
+        # arrays, kept alive, and their addresses
+        self._alpha_beta = [(np.ones(1, dt), np.zeros(1, dt)) for dt in _FAST]
+        self._one_zero = {a.dtype: (a.ctypes.data, b.ctypes.data) for a, b in self._alpha_beta}
+        self._ones_rows = {}  # (rows, dtype) -> ones (1, rows): column sums as one gemm
 
     # -- conversion ---------------------------------------------------------------------------
     def asarray(self, obj, dtype=None):
@@ -114,6 +129,39 @@ class CupyBackend(Backend):
             return getattr(super(), f"{act}_grad")(g, y)
         return K.act_grad(act)(g, y)
 
+    # -- matmul: one direct cuBLAS call ------------------------------------------------------------
+    def matmul(self, a, b, out_shape=None):
+        """a @ b; 2-D float32/float64 operands in C or F order go straight to cuBLAS's gemm
+        (cupy.matmul's own checks take longer on the host than a small matmul on the GPU).
+        ``out_shape``: the shape of the new result, the same size as (a.shape[0], b.shape[1])."""
+        fits = (a.ndim == b.ndim == 2 and a.dtype == b.dtype and a.dtype in _FAST
+                and a.shape[1] == b.shape[0] and a.size and b.size
+                and max(a.shape + b.shape) < 2 ** 31)
+        layout_a, layout_b = (_blas_layout(a), _blas_layout(b)) if fits else (None, None)
+        if layout_a is None or layout_b is None:
+            out = self.xp.matmul(a, b)
+            return out if out_shape is None else out.reshape(out_shape)
+        (m, k), n = a.shape, b.shape[1]
+        out = self.xp.empty((m, n) if out_shape is None else out_shape, dtype=a.dtype)
+        lib, handle = K.cublas()
+        gemm = lib.sgemm if a.dtype == np.float32 else lib.dgemm
+        one, zero = self._one_zero[a.dtype]
+        # row-major out = a @ b is column-major out.T = b.T @ a.T
+        gemm(handle(), layout_b[1], layout_a[1], n, m, k, one, b.data.ptr, layout_b[0],
+             a.data.ptr, layout_a[0], zero, out.data.ptr, n)
+        return out
+
+    def linear_act_grad(self, g, s, activation, bias=True):
+        """As the reference; the bias gradient (the column sum) as a gemm with a row of ones."""
+        gz, _ = super().linear_act_grad(g, s, activation, bias=False)
+        if not bias or gz.dtype not in _FAST or gz.ndim != 2:
+            return gz, (self.sum(gz, 0) if bias else None)
+        key = (gz.shape[0], gz.dtype)
+        if key not in self._ones_rows:
+            self._ones_rows[key] = self.xp.ones((1, gz.shape[0]), dtype=gz.dtype)
+        # a whole array, not a reshaped view: the engine hands it to .grad without a copy
+        return gz, self.matmul(self._ones_rows[key], gz, out_shape=(gz.shape[1],))
+
     # -- softmax and the cross-entropy primitive: one block per row -------------------------------
     def _rows(self, x, axis):
         """``x`` as C-contiguous (rows, cols) when the row kernels apply (the last axis), else
@@ -153,6 +201,33 @@ class CupyBackend(Backend):
         picked = self.xp.empty(rows.shape[0], dtype=rows.dtype)
         self._launch_rows("log_softmax_pick", rows, logp, t, picked)
         return logp, picked
+
+    def class_target_stats(self, t, classes, ignore_index):
+        if t.dtype != np.int64 or t.ndim != 1:
+            return super().class_target_stats(t, classes, ignore_index)
+        t = self.xp.ascontiguousarray(t)
+        out = self.xp.empty(2, dtype=np.int64)
+        K.class_target_stats()((1,), (K.CLASS_TARGET_THREADS,),
+                               (t, np.int64(t.size), np.int64(classes), np.int64(ignore_index),
+                                out))
+        bad, ignored = self.to_host(out)
+        return int(bad), int(ignored)
+
+    def cross_entropy_grad(self, logp, target, scale):
+        rows = logp.shape[0] if logp.ndim == 2 else 0
+        scale = self.xp.asarray(scale, dtype=logp.dtype)
+        if (not rows or logp.dtype not in _FAST or target.dtype != np.int64 or
+                target.size != rows or scale.size not in (1, rows) or
+                not logp.flags.c_contiguous):
+            return super().cross_entropy_grad(logp, target, scale)
+        g = self.xp.empty_like(logp)
+        threads = 256
+        blocks = min(-(-logp.size // threads), 4096)
+        K.cross_entropy_grad(_CTYPE[logp.dtype])(
+            (blocks,), (threads,),
+            (logp, self.xp.ascontiguousarray(target), self.xp.ascontiguousarray(scale.reshape(-1)),
+             g, np.int64(rows), np.int64(logp.shape[1]), np.int64(scale.size > 1)))
+        return g
 
     # -- indexing: bounds checked, atomics instead of xp.add.at ------------------------------------
     def getitem(self, x, index):
@@ -200,16 +275,19 @@ class CupyBackend(Backend):
 
     def sgd_step(self, param, grad, momentum_buf, lr, momentum=0.0, dampening=0.0,
                  weight_decay=0.0, nesterov=False, maximize=False, first=False):
-        if not self._fused_ok(param, grad, momentum_buf):
+        buf = param if momentum_buf is None else momentum_buf  # unused without momentum
+        if not (self._fused_ok(param, grad, momentum_buf) and param.size
+                and param.flags.c_contiguous and buf.flags.c_contiguous):
             return super().sgd_step(param, grad, momentum_buf, lr, momentum, dampening,
                                     weight_decay, nesterov, maximize, first)
-        common = (lr, weight_decay)
-        if momentum_buf is None:
-            K.sgd(False)(grad, *common, bool(weight_decay), bool(maximize), param)
-        else:
-            K.sgd(True)(grad, *common, momentum, 1 - dampening, bool(weight_decay),
-                        bool(maximize), bool(first), bool(dampening), bool(nesterov),
-                        param, momentum_buf)
+        T = param.dtype.type
+        threads = 256
+        blocks = min(-(-param.size // threads), 4096)
+        K.sgd(momentum_buf is not None, _CTYPE[param.dtype])(
+            (blocks,), (threads,),
+            (self.xp.ascontiguousarray(grad), param, buf, T(lr), T(weight_decay), T(momentum),
+             T(1 - dampening), np.bool_(weight_decay), np.bool_(maximize), np.bool_(first),
+             np.bool_(dampening), np.bool_(nesterov), np.int64(param.size)))
 
     def adam_step(self, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1,
                   beta2, eps, weight_decay=0.0, decoupled_weight_decay=False, maximize=False):

@@ -197,19 +197,37 @@ d = nesterov ? d + buf * momentum : buf;
 """
 
 
+_SGD = """
+typedef ${CTYPE} T;
+
+// Backend.sgd_step over C-contiguous arrays of n elements, grid-stride (buf_p unused without
+// momentum): one pass reads grad, param and buf once and writes param and buf once.
+extern "C" __global__ void tl_sgd${MOMENTUM}_${CTYPE}(
+        const T* __restrict__ grad_p, T* __restrict__ param_p, T* __restrict__ buf_p,
+        ${CTYPE} lr, ${CTYPE} weight_decay, ${CTYPE} momentum, ${CTYPE} one_minus_dampening,
+        bool has_wd, bool maximize, bool first, bool dampen, bool nesterov, long long n) {
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n;
+         i += (long long)gridDim.x * blockDim.x) {
+        const T grad = grad_p[i];
+        T param = param_p[i];
+        ${BODY}
+        param = param - d * lr;
+        param_p[i] = param;
+    }
+}
+"""
+
+
 @functools.cache
-def sgd(with_momentum):
+def sgd(with_momentum, ctype):
+    """RawKernel(grad, param, buf, lr, weight_decay, momentum, one_minus_dampening, has_wd,
+    maximize, first, dampen, nesterov, n), scalars as ``ctype`` and numpy bools."""
     body = _DECAYED_GRAD.replace("${PARAM}", "param")
     if with_momentum:
-        body += _SGD_MOMENTUM
-        ins = ("T grad, T lr, T weight_decay, T momentum, T one_minus_dampening, bool has_wd, "
-               "bool maximize, bool first, bool dampen, bool nesterov")
-        outs = "T param, T buf"
-    else:
-        ins, outs = "T grad, T lr, T weight_decay, bool has_wd, bool maximize", "T param"
-    body += "param = param - d * lr;"
-    return _cupy().ElementwiseKernel(ins, outs, body, f"tl_sgd{'_momentum' * with_momentum}",
-                                     options=EXACT)
+        body += "T buf = buf_p[i];" + _SGD_MOMENTUM + "buf_p[i] = buf;"
+    name = "_momentum" * with_momentum
+    src = _SGD.replace("${BODY}", body).replace("${MOMENTUM}", name).replace("${CTYPE}", ctype)
+    return _cupy().RawKernel(src, f"tl_sgd{name}_{ctype}", options=EXACT)
 
 
 _ADAM = """
@@ -242,3 +260,77 @@ def adam(amsgrad):
     outs = "T param, T exp_avg, T exp_avg_sq" + (", T max_exp_avg_sq" if amsgrad else "")
     return _cupy().ElementwiseKernel(ins, outs, body, f"tl_adam{'_amsgrad' * amsgrad}",
                                      options=EXACT)
+
+
+# -- class-index targets and the cross-entropy gradient ---------------------------------------------
+_CLASS_TARGET_STATS = """
+// Backend.class_target_stats in one block of 256 threads: out[0] counts the targets outside
+// [0, classes) that are not ignore_index, out[1] those equal to it.
+extern "C" __global__ void tl_class_target_stats(const long long* __restrict__ t, long long n,
+                                                 long long classes, long long ignore_index,
+                                                 long long* __restrict__ out) {
+    __shared__ long long bad[256], ignored[256];
+    long long b = 0, s = 0;
+    for (long long k = threadIdx.x; k < n; k += blockDim.x) {
+        const long long v = t[k];
+        if (v == ignore_index) ++s;
+        else if (v < 0 || v >= classes) ++b;
+    }
+    bad[threadIdx.x] = b;
+    ignored[threadIdx.x] = s;
+    __syncthreads();
+    for (unsigned half = blockDim.x / 2; half > 0; half /= 2) {
+        if (threadIdx.x < half) {
+            bad[threadIdx.x] += bad[threadIdx.x + half];
+            ignored[threadIdx.x] += ignored[threadIdx.x + half];
+        }
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) { out[0] = bad[0]; out[1] = ignored[0]; }
+}
+"""
+CLASS_TARGET_THREADS = 256
+
+
+@functools.cache
+def class_target_stats():
+    """RawKernel(t, n, classes, ignore_index, out): launch one block of CLASS_TARGET_THREADS."""
+    return _cupy().RawKernel(_CLASS_TARGET_STATS, "tl_class_target_stats")
+
+
+_CROSS_ENTROPY_GRAD = """
+typedef ${CTYPE} T;
+
+// Backend.cross_entropy_grad over C-contiguous (rows, cols) log-probabilities, grid-stride:
+// (exp(logp) - onehot(target)) * scale[row * scale_step], the reference's order of operations.
+extern "C" __global__ void tl_cross_entropy_grad_${CTYPE}(
+        const T* __restrict__ logp, const long long* __restrict__ target,
+        const T* __restrict__ scale, T* __restrict__ g, long long rows, long long cols,
+        long long scale_step) {
+    const long long n = rows * cols;
+    for (long long k = (long long)blockIdx.x * blockDim.x + threadIdx.x; k < n;
+         k += (long long)gridDim.x * blockDim.x) {
+        const long long r = k / cols;
+        const T p = ${EXP}(logp[k]);
+        g[k] = (k - r * cols == target[r] ? p - (T)1 : p) * scale[r * scale_step];
+    }
+}
+"""
+
+
+@functools.cache
+def cross_entropy_grad(ctype):
+    """RawKernel(logp, target, scale, g, rows, cols, scale_step) for 'float' or 'double'."""
+    src = (_CROSS_ENTROPY_GRAD.replace("${CTYPE}", ctype)
+           .replace("${EXP}", _MATH[ctype]["EXP"]))
+    return _cupy().RawKernel(src, f"tl_cross_entropy_grad_{ctype}")
+
+
+# -- cuBLAS, called directly -----------------------------------------------------------------------
+@functools.cache
+def cublas():
+    """(CuPy's cuBLAS wrapper module, a function returning the current device's handle, bound
+    to the current stream)."""
+    from cupy.cuda import device
+    from cupy_backends.cuda.libs import cublas as lib
+    return lib, device.get_cublas_handle

@@ -170,7 +170,8 @@ def _host_scatter_add(a, slices, value):
 _CXX = shutil.which("g++")
 _CTYPES = {"float": ctypes.c_float, "double": ctypes.c_double, "long long": ctypes.c_longlong,
            "int": ctypes.c_int, "bool": ctypes.c_bool}
-_NP_SCALAR = {"float": np.float32, "double": np.float64, "long long": np.int64, "int": np.int32}
+_NP_SCALAR = {"float": np.float32, "double": np.float64, "long long": np.int64, "int": np.int32,
+              "bool": np.bool_}
 
 
 def _build(kernel_dir, source, flags):
@@ -382,9 +383,34 @@ class HostRawKernel:
                  *cargs)
 
 
+def _host_matrix(ptr, rows, cols, ld, dtype):
+    """The column-major (rows, cols) matrix with leading dimension ``ld`` at address ``ptr``."""
+    item = np.dtype(dtype).itemsize
+    nbytes = (ld * (cols - 1) + rows) * item
+    buf = np.frombuffer((ctypes.c_char * nbytes).from_address(ptr), dtype=dtype)
+    return np.lib.stride_tricks.as_strided(buf, (rows, cols), (item, ld * item))
+
+
+def _host_gemm(dtype, handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc):
+    """cuBLAS's gemm on host memory: C = alpha op(A) op(B) + beta C, column-major; alpha and
+    beta read through host pointers (cuBLAS's default pointer mode)."""
+    assert transa in (0, 1) and transb in (0, 1)
+    a = _host_matrix(A, *((k, m) if transa else (m, k)), lda, dtype)
+    b = _host_matrix(B, *((n, k) if transb else (k, n)), ldb, dtype)
+    c = _host_matrix(C, m, n, ldc, dtype)
+    alpha, beta = (_host_matrix(p, 1, 1, 1, dtype)[0, 0] for p in (alpha, beta))
+    product = alpha * ((a.T if transa else a) @ (b.T if transb else b))
+    c[...] = product if beta == 0 else product + beta * c
+
+
+_HOST_CUBLAS = types.SimpleNamespace(sgemm=functools.partial(_host_gemm, np.float32),
+                                     dgemm=functools.partial(_host_gemm, np.float64))
+
+
 def _clear_kernel_caches():
-    for builder in (K.act, K.bias_act, K.bias_act_f4, K.act_grad, K.softmax_rows, K.sgd, K.adam):
-        builder.cache_clear()
+    for builder in vars(K).values():
+        if hasattr(builder, "cache_clear"):
+            builder.cache_clear()
 
 
 @pytest.fixture
@@ -400,6 +426,7 @@ def host_cupy(monkeypatch, request, tmp_path_factory):
     cupyx.scatter_add = _host_scatter_add
     monkeypatch.setitem(sys.modules, "cupyx", cupyx)
     _clear_kernel_caches()
+    monkeypatch.setattr(K, "cublas", lambda: (_HOST_CUBLAS, lambda: 0))
     try:
         yield CupyBackend()
     finally:

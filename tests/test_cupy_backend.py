@@ -351,7 +351,52 @@ def check_conversions(B, exact):
     assert B.to_host(B.asarray(2.5, dtype=F32)).shape == ()
 
 
-KERNEL_CHECKS = [check_activation_grads, check_activations_and_bias_act, check_softmax,
+def check_matmul_layouts(B, exact):
+    """cuBLAS called directly: C- and F-ordered operands, one row or column, against NumPy."""
+    rng = np.random.default_rng(12)
+    for dt in (F32, F64):
+        for m, k, n in ((5, 3, 4), (1, 7, 2), (6, 1, 3), (4, 5, 1)):
+            a, b = rng.standard_normal((m, k)).astype(dt), rng.standard_normal((k, n)).astype(dt)
+            for order_a in "CF":
+                for order_b in "CF":
+                    got = B.matmul(B.asarray(np.asarray(a, order=order_a)),
+                                   B.asarray(np.asarray(b, order=order_b)))
+                    _same(B, got, a @ b, False, rtol=1e-5 if dt == F32 else 1e-12, atol=1e-6)
+        a, b = rng.standard_normal((6, 8)).astype(dt), rng.standard_normal((4, 3)).astype(dt)
+        strided = B.asarray(a)[:, ::2]  # neither C nor F order: CuPy's matmul
+        _same(B, B.matmul(strided, B.asarray(b)), a[:, ::2] @ b, False, rtol=1e-5, atol=1e-5)
+
+
+def check_linear_act_grad_bias(B, exact):
+    rng = np.random.default_rng(13)
+    for dt in (F32, F64):
+        g, y = rng.standard_normal((7, 5)).astype(dt), rng.standard_normal((7, 5)).astype(dt)
+        gz, gb = B.linear_act_grad(B.asarray(g), B.asarray(y), "relu")
+        want = np.where(y > 0, g, 0).astype(dt)
+        _same(B, gz, want, exact)
+        _same(B, gb, want.sum(0), False, rtol=1e-5 if dt == F32 else 1e-12, atol=1e-6)
+
+
+def check_cross_entropy_primitives(B, exact):
+    ref, rng = _ref(), np.random.default_rng(14)
+    t = np.array([0, 3, -100, 4, 7, -1, 2, 2])
+    assert ref.class_target_stats(t, 5, -100) == (2, 1)  # 7 and -1 out of range; one ignored
+    for C, ignore in ((5, -100), (8, -100), (5, 2), (9, 7)):
+        assert B.class_target_stats(B.asarray(t), C, ignore) == \
+            ref.class_target_stats(t, C, ignore)
+    assert B.class_target_stats(B.asarray(np.arange(1000) % 7), 7, -100) == (0, 0)
+    assert B.class_target_stats(B.asarray(np.full(1000, 3)), 3, -100) == (1000, 0)
+    target = np.array([2, 0, 4, 4, 1, 3])
+    for dt in (F32, F64):
+        logp = ref.log_softmax(rng.standard_normal((6, 5)).astype(dt), 1)
+        for scale in (np.asarray(0.25, dt), rng.standard_normal((6, 1)).astype(dt)):
+            want = ref.cross_entropy_grad(logp.copy(), target, scale)
+            got = B.cross_entropy_grad(B.asarray(logp), B.asarray(target), B.asarray(scale))
+            _same(B, got, want, False, rtol=1e-6 if dt == F32 else 1e-14)
+
+
+KERNEL_CHECKS = [check_matmul_layouts, check_linear_act_grad_bias,
+                 check_cross_entropy_primitives, check_activation_grads, check_activations_and_bias_act, check_softmax,
                  check_log_softmax_pick, check_sgd_step, check_adam_step,
                  check_index_add_and_scatter_add, check_random, check_conversions]
 
