@@ -23,7 +23,6 @@ from sys import getrefcount as _refcount
 import numba
 import numpy as np
 
-from . import numba_conv as C
 from . import numba_kernels as K
 from .numpy_backend import NumpyBackend
 
@@ -42,6 +41,20 @@ def _fits(*arrays):
 
 def _empty(dtype):
     return np.empty(0, dtype)
+
+
+class _OnFirstUse:
+    """The convolution and pooling kernels (numba_conv), imported when first used: a model
+    without them (an MLP) does not pay for creating their dispatchers at start-up."""
+
+    def __getattr__(self, name):
+        global C
+        from . import numba_conv
+        C = numba_conv  # from now on the module itself: no detour per kernel call
+        return getattr(numba_conv, name)
+
+
+C = _OnFirstUse()
 
 
 _pool_started = []
@@ -163,7 +176,10 @@ class NumbaBackend(NumpyBackend):
         if (code not in self._FORWARD or z.ndim == 0 or z.size == 0 or not _fits(z)
                 or (b is not None and (b.shape != z.shape[-1:] or not _fits(z, b)))):
             return super().bias_act(z, b, activation)
-        z2 = z.reshape(-1, z.shape[-1])
+        # rows as long as the bias allows: the image (C, H, W) of a 4-D activation, not its
+        # short last axis (a loop over rows of 4 costs more than the work in them)
+        z2 = z.reshape(-1, z.shape[-1]) if b is not None or z.ndim == 1 else z.reshape(
+            z.shape[0], -1)
         out = self._new(z2.shape, z2.dtype)
         self._run(z.size, K.bias_act_par, K.bias_act_body,  # z is left as it is
                   (z2, _empty(z.dtype) if b is None else b, code, out, False), z2.shape[0])
@@ -311,6 +327,14 @@ class NumbaBackend(NumpyBackend):
                    float(lr / (1 - beta1 ** step))), param.size)
 
     # -- convolution and pooling: planes of (N, C, H, W) images --------------------------------
+    def sum(self, x, axis=None, keepdims=False):
+        # a convolution's bias gradient: NumPy's reduction over (0, 2, 3) is slow strided work
+        if axis != (0, 2, 3) or keepdims or x.ndim != 4 or x.size == 0 or not _fits(x):
+            return super().sum(x, axis, keepdims)
+        out = np.empty(x.shape[1], x.dtype)
+        C.channel_sum(x.reshape(x.shape[0], x.shape[1], -1), out)
+        return out
+
     def im2col(self, x, kernel, stride, dilation, out_size):
         if x.ndim != 4 or not _fits(x) or x.size == 0:
             return super().im2col(x, kernel, stride, dilation, out_size)

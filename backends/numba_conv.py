@@ -1,4 +1,5 @@
-"""Numba kernels for Conv2d and MaxPool2d: im2col, col2im, max pooling forward and backward.
+"""Numba kernels for Conv2d and MaxPool2d: im2col, col2im, max pooling forward and backward,
+and the per-channel sum of a convolution's bias gradient.
 
 Images arrive as (P, H, W) planes (P = N * C, a view of a C-contiguous (N, C, H, W) array);
 every plane is independent, so the ``*_par`` drivers hand whole planes to threads.  The same
@@ -14,18 +15,24 @@ def _split(n, parts, i):
     return n * i // parts
 
 
+# Small planes make short rows (a 4x4 output row is 4 elements), so the loops below work on
+# flat views with one running output offset and unsigned indices: 5-D index arithmetic and
+# wraparound checks per element cost more than the copy itself.
 @njit(cache=True, inline="always")
 def _im2col_planes(x, kh, kw, sh, sw, dh, dw, out, p0, p1):
+    h, w = x.shape[1], x.shape[2]
     oh, ow = out.shape[3], out.shape[4]
-    usw = np.uint64(sw)  # unsigned column indices: no wraparound checks, vectorized copies
+    xf, of = x.reshape(-1), out.reshape(-1)
+    usw = np.uint64(sw)
+    o = np.uint64(p0 * kh * kw * oh * ow)
     for p in range(p0, p1):
         for i in range(kh):
             for j in range(kw):
-                c0 = np.uint64(j * dw)
                 for y in range(oh):
-                    r = y * sh + i * dh
+                    src = np.uint64(p * h * w + (y * sh + i * dh) * w + j * dw)
                     for xo in range(np.uint64(ow)):
-                        out[p, i, j, y, xo] = x[p, r, c0 + xo * usw]
+                        of[o + xo] = xf[src + xo * usw]
+                    o += np.uint64(ow)
 
 
 @njit(cache=True)
@@ -49,18 +56,20 @@ def im2col_par(x, kh, kw, sh, sw, dh, dw, out, threads):
 def _col2im_planes(cols, sh, sw, dh, dw, out, p0, p1):
     kh, kw, oh, ow = cols.shape[1], cols.shape[2], cols.shape[3], cols.shape[4]
     h, w = out.shape[1], out.shape[2]
+    cf, of = cols.reshape(-1), out.reshape(-1)
     usw = np.uint64(sw)
+    o = np.uint64(p0 * kh * kw * oh * ow)
     for p in range(p0, p1):
-        for r in range(h):
-            for c in range(w):
-                out[p, r, c] = 0
+        plane = np.uint64(p * h * w)
+        for q in range(np.uint64(h * w)):
+            of[plane + q] = 0
         for i in range(kh):
             for j in range(kw):
-                c0 = np.uint64(j * dw)
                 for y in range(oh):
-                    r = y * sh + i * dh
+                    dst = plane + np.uint64((y * sh + i * dh) * w + j * dw)
                     for xo in range(np.uint64(ow)):
-                        out[p, r, c0 + xo * usw] += cols[p, i, j, y, xo]
+                        of[dst + xo * usw] += cf[o + xo]
+                    o += np.uint64(ow)
 
 
 @njit(cache=True)
@@ -103,6 +112,34 @@ def _window_max(x, p, r0, c0, kh, kw, dh, dw, h, w, inside):
     return best, arg
 
 
+@njit(cache=True, inline="always")
+def _first_max(a, ia, b, ib):
+    """(value, index) of the first maximum of a then b, NaN counting as the largest."""
+    take = (b > a) | ((b != b) & (a == a))
+    return (b if take else a), (ib if take else ia)
+
+
+@njit(cache=True, inline="always")
+def _pool2x2_planes(x, values, indices, p0, p1):
+    """MaxPool2d(2) with every window inside the plane, on flat views: the two pairs of a
+    window are compared first, then their winners (a shorter dependency chain)."""
+    h, w = x.shape[1], x.shape[2]
+    oh, ow = values.shape[1], values.shape[2]
+    xf, vf, jf = x.reshape(-1), values.reshape(-1), indices.reshape(-1)
+    uw, one = np.uint64(w), np.uint64(1)
+    o = np.uint64(p0 * oh * ow)
+    for p in range(p0, p1):
+        plane = np.uint64(p * h * w)
+        for y in range(oh):
+            for xo in range(ow):
+                q = 2 * y * w + 2 * xo
+                u = plane + np.uint64(q)
+                a, ia = _first_max(xf[u], q, xf[u + one], q + 1)
+                b, ib = _first_max(xf[u + uw], q + w, xf[u + uw + one], q + w + 1)
+                vf[o], jf[o] = _first_max(a, ia, b, ib)
+                o += one
+
+
 @njit(cache=True)
 def max_pool_body(x, kh, kw, sh, sw, ph, pw, dh, dw, values, indices, p0, p1):
     """The max of each window of planes p0..p1 and its flat position in the plane."""
@@ -110,12 +147,13 @@ def max_pool_body(x, kh, kw, sh, sw, ph, pw, dh, dw, values, indices, p0, p1):
     oh, ow = values.shape[1], values.shape[2]
     inside = (ph == 0 and pw == 0 and (oh - 1) * sh + (kh - 1) * dh < h
               and (ow - 1) * sw + (kw - 1) * dw < w)
+    if inside and kh == kw == sh == sw == 2 and dh == dw == 1:  # MaxPool2d(2)
+        _pool2x2_planes(x, values, indices, p0, p1)
+        return
     for p in range(p0, p1):
         for y in range(oh):
             for xo in range(ow):
-                if inside and kh == kw == sh == sw == 2 and dh == dw == 1:  # MaxPool2d(2)
-                    v, a = _window_max(x, p, 2 * y, 2 * xo, 2, 2, 1, 1, h, w, True)
-                elif inside:  # every window within the plane: no bounds checks in the loop
+                if inside:  # every window within the plane: no bounds checks in the loop
                     v, a = _window_max(x, p, y * sh, xo * sw, kh, kw, dh, dw, h, w, True)
                 else:
                     v, a = _window_max(x, p, y * sh - ph, xo * sw - pw, kh, kw, dh, dw, h, w,
@@ -137,17 +175,22 @@ def max_pool_par(x, kh, kw, sh, sw, ph, pw, dh, dw, values, indices, threads):
 def max_pool_backward_body(g, indices, out, p0, p1):
     """out[p] = zeros with g[p, k] added at indices[p, k], summed in float64 in order (as the
     reference's bincount) and rounded once; False if an index lies outside the plane."""
-    hw = out.shape[1]
-    acc = np.zeros(hw, np.float64)
+    m, hw = g.shape[1], out.shape[1]
+    uhw = np.uint64(hw)
+    acc = np.empty(hw, np.float64)
+    gf, jf, of = g.reshape(-1), indices.reshape(-1), out.reshape(-1)
     for p in range(p0, p1):
-        acc[:] = 0.0
-        for k in range(g.shape[1]):
-            q = indices[p, k]
+        for q in range(uhw):
+            acc[q] = 0.0
+        base = np.uint64(p * m)
+        for k in range(np.uint64(m)):
+            q = jf[base + k]
             if q < 0 or q >= hw:
                 return False
-            acc[q] += g[p, k]
-        for q in range(hw):
-            out[p, q] = acc[q]
+            acc[np.uint64(q)] += gf[base + k]
+        plane = np.uint64(p * hw)
+        for q in range(uhw):
+            of[plane + q] = acc[q]
     return True
 
 
@@ -160,3 +203,22 @@ def max_pool_backward_par(g, indices, out, threads):
         ok[t] = max_pool_backward_body(g, indices, out, _split(n, parts, t),
                                        _split(n, parts, t + 1))
     return ok.all()
+
+
+@njit(cache=True)
+def channel_sum(x, out):
+    """out[c] = x[:, c].sum() for (N, C, M) ``x`` (a convolution's bias gradient): per channel
+    the N rows are added position by position (a vectorized loop), then the M partial sums,
+    all in float64 and rounded once."""
+    n, m = x.shape[0], x.shape[2]
+    acc = np.empty(m, np.float64)
+    for c in range(x.shape[1]):
+        acc[:] = 0.0
+        for i in range(n):
+            row = x[i, c]
+            for k in range(np.uint64(m)):
+                acc[k] += row[k]
+        total = 0.0
+        for k in range(m):
+            total += acc[k]
+        out[c] = total

@@ -260,6 +260,8 @@ def test_im2col_col2im(nb, ref, rng, dtype, case):
 POOL = [  # (N, C, H, W), kernel, stride, padding, dilation, extra output rows/cols
     # (ceil_mode: a last window that starts inside the plane and runs past it)
     ((2, 3, 6, 6), (2, 2), (2, 2), (0, 0), (1, 1), (0, 0)),
+    ((1, 2, 7, 5), (2, 2), (2, 2), (0, 0), (1, 1), (0, 0)),  # MaxPool2d(2), odd planes
+    ((1, 2, 5, 5), (2, 2), (2, 2), (0, 0), (1, 1), (1, 1)),  # ... a window past the plane
     ((1, 1, 5, 7), (3, 3), (2, 2), (1, 1), (1, 1), (0, 0)),
     ((1, 2, 6, 7), (3, 3), (2, 2), (0, 0), (1, 1), (1, 0)),
     ((2, 2, 7, 5), (3, 2), (1, 2), (1, 1), (2, 1), (0, 1)),
@@ -286,6 +288,21 @@ def test_max_pool2d(nb, ref, rng, dtype, case):
         _same(nb.max_pool2d_backward(g, i, shape), ref.max_pool2d_backward(g, i, shape))
 
 
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_conv_bias_grad_sum(nb, ref, rng, dtype):
+    """sum over (0, 2, 3) (a convolution's bias gradient) adds in float64 and rounds once: at
+    most one rounding from the exact sum, where NumPy's float32 sum may be further off."""
+    for shape in [(64, 8, 4, 4), (1, 3, 1, 1), (5, 2, 3, 7)]:
+        x = _rand(rng, shape, dtype)
+        got, exact = nb.sum(x, (0, 2, 3)), np.abs(x.astype(np.float64)).sum((0, 2, 3))
+        want = x.astype(np.float64).sum((0, 2, 3))
+        assert got.dtype == dtype and got.shape == (shape[1],)
+        np.testing.assert_allclose(got, want, rtol=0, atol=np.finfo(dtype).eps * exact.max())
+    x = _rand(rng, (4, 3, 2, 5), dtype)
+    _same(nb.sum(x, (0, 2, 3), True), ref.sum(x, (0, 2, 3), True))  # keepdims: the reference
+    _same(nb.sum(x, (0, 2)), ref.sum(x, (0, 2)))
+
+
 # -- fallbacks: inputs a kernel does not take go to the reference ----------------------------------
 def test_fallbacks_never_reach_a_kernel(nb, ref, rng, monkeypatch):
     from tensorlite.backends import numba_conv, numba_kernels
@@ -294,7 +311,7 @@ def test_fallbacks_never_reach_a_kernel(nb, ref, rng, monkeypatch):
         raise AssertionError("a kernel was called on an input it does not take")
     for module in (numba_kernels, numba_conv):
         for name in dir(module):
-            if name.endswith(("_body", "_par")) or name == "log_softmax_pick":
+            if name.endswith(("_body", "_par")) or name in ("log_softmax_pick", "channel_sum"):
                 monkeypatch.setattr(module, name, boom)
     x = _rand(rng, (4, 6), np.float64, "strided")
     f16 = np.ones((4, 6), np.float16)
@@ -318,7 +335,9 @@ def test_fallbacks_never_reach_a_kernel(nb, ref, rng, monkeypatch):
     img = _rand(rng, (1, 2, 5, 5), np.float64, "strided")
     _same(nb.im2col(img, (2, 2), (1, 1), (1, 1), (4, 4)),
           ref.im2col(img, (2, 2), (1, 1), (1, 1), (4, 4)))
+    _same(nb.sum(img, (0, 2, 3)), ref.sum(img, (0, 2, 3)))
     ints = np.arange(50).reshape(1, 2, 5, 5)
+    _same(nb.sum(ints, (0, 2, 3)), ref.sum(ints, (0, 2, 3)))
     for got, want in zip(nb.max_pool2d(ints, (2, 2), (2, 2), (0, 0), (1, 1), (2, 2)),
                          ref.max_pool2d(ints, (2, 2), (2, 2), (0, 0), (1, 1), (2, 2))):
         _same(got, want)
