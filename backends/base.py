@@ -59,6 +59,12 @@ class Backend:
     def copy(self, x):
         return self.xp.array(x, copy=True)  # an array even for a NumPy scalar (0-d results)
 
+    def private(self, x):
+        """Whether ``x``'s memory can be reached through ``x`` alone (it is no view of another
+        array) once nothing else references ``x``: the engine then hands it to ``.grad``
+        without a copy."""
+        return isinstance(x, self.xp.ndarray) and x.base is None
+
     def from_dlpack(self, obj):
         return self.xp.from_dlpack(obj)
 

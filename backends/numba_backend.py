@@ -113,6 +113,18 @@ class Workspace:
                 return buf[...]
             return buf
 
+    def lent_whole(self, x):
+        """Whether ``x`` is the one live view of a buffer of this pool, covering all of it (so
+        no other array reaches that memory)."""
+        buf = x.base
+        if buf is None or type(x) is not np.ndarray or not x.flags.c_contiguous or \
+                x.size != buf.size:
+            return False
+        with self._lock:
+            ours = any(b is buf for b in self.buffers.get((buf.shape, buf.dtype), ()))
+            # references to buf: the pool's list, x's base, this name, getrefcount's argument
+            return ours and _refcount(buf) == 4
+
     def clear(self):
         """Forget every buffer (those still in use live on as ordinary arrays)."""
         with self._lock:
@@ -130,6 +142,11 @@ class NumbaBackend(NumpyBackend):
         super().__init__()
         self.workspace = Workspace()
         self._new = self.workspace.empty
+
+    def private(self, x):
+        """As NumPy's, and also a workspace buffer's one live view: .grad may keep it (the
+        buffer is busy until that gradient is dropped)."""
+        return super().private(x) or self.workspace.lent_whole(x)
 
     def empty_cache(self):
         """Let go of the reusable buffers (as torch.cuda.empty_cache does for its pool)."""

@@ -486,6 +486,42 @@ def test_workspace_reuses_only_free_buffers():
     assert not ws.buffers and ws.nbytes == 0
 
 
+def test_workspace_knows_a_buffer_lent_once_and_whole():
+    if backends.unavailable_reason("numba"):
+        pytest.skip(backends.unavailable_reason("numba"))
+    from tensorlite.backends.numba_backend import Workspace
+    ws = Workspace(min_bytes=64)
+    a = ws.empty((8, 8), np.dtype(np.float64))
+    assert ws.lent_whole(a)
+    b = a.reshape(-1)  # a second live view of the same buffer
+    assert not ws.lent_whole(a) and not ws.lent_whole(b)
+    del b
+    assert ws.lent_whole(a)
+    assert not ws.lent_whole(a[:2]) and not ws.lent_whole(a.T)  # part of it, another order
+    assert not ws.lent_whole(np.empty((8, 8))) and not ws.lent_whole(np.empty(64)[:64])
+
+
+def test_workspace_gradients_become_grad_without_a_copy(nb, monkeypatch):
+    """A large gradient in a workspace buffer is adopted as .grad; one shared by two leaves is
+    adopted by one of them and copied for the other."""
+    d = tl.float64
+    with tl.use_backend("numba"):
+        a, b = (tl.randn(256, 128, dtype=d, requires_grad=True) for _ in range(2))
+        w = tl.randn(128, 128, dtype=d, requires_grad=True)
+        g = tl.randn(256, 128, dtype=d)
+        copies = []
+        real_copy = nb.copy
+        monkeypatch.setattr(nb, "copy", lambda x: copies.append(x.shape) or real_copy(x))
+        tl.nn.functional.linear(a + b, w).backward(g)
+    assert copies == [(256, 128)]  # the gradient add hands to both a and b, once
+    assert nb.workspace.lent_whole(w.grad._data)
+    want = to_np(g) @ to_np(w)
+    for t in (a, b):
+        np.testing.assert_allclose(to_np(t.grad), want, rtol=1e-12)
+    a.grad.add_(1.0)  # the two leaves' gradients are separate memory
+    np.testing.assert_allclose(to_np(b.grad), want, rtol=1e-12)
+
+
 def test_training_steps_never_overwrite_kept_tensors(nb):
     """Activations, outputs and gradients kept from one step are not reused by the next."""
     with tl.use_backend("numba"):

@@ -164,15 +164,15 @@ def _accumulate_into_leaf(leaf, g, create_graph):
 
 
 def _owned(g):
-    """Whether gradient ``g`` can become a ``.grad`` as it is, instead of a copy: a whole array
-    (no view, no NumPy scalar) that nothing outside the engine references.  Counted references:
-    to ``g``, execute's local, _accumulate_into_leaf's and this function's parameters and
-    getrefcount's argument; to its array, ``g`` and getrefcount's argument.  Any other holder
-    (a user's tensor, a saved value, a second leaf, a buffer pool) makes the count higher, and
-    the gradient is copied."""
+    """Whether gradient ``g`` can become a ``.grad`` as it is, instead of a copy: nothing outside
+    the engine references it or its array, and the backend says no other array shares that
+    memory (``Backend.private``).  Counted references: to ``g``, execute's local,
+    _accumulate_into_leaf's and this function's parameters and getrefcount's argument; to its
+    array, ``g``, this name and getrefcount's argument.  Any other holder (a user's tensor, a
+    saved value, a second leaf) makes the count higher, and the gradient is copied."""
     data = g._data
-    return (isinstance(data, g.backend.xp.ndarray) and data.base is None
-            and getrefcount(data) == 3 and getrefcount(g) == 4 and not g.requires_grad)
+    return (getrefcount(g) == 4 and getrefcount(data) == 3 and not g.requires_grad
+            and g.backend.private(data))
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
