@@ -7,7 +7,6 @@ first use, so importing tensorlite never imports Numba or CuPy, compiles a kerne
 """
 import contextlib
 import importlib
-from importlib.metadata import entry_points
 
 _BUILTIN = {
     "numpy": ("tensorlite.backends.numpy_backend:NumpyBackend", "included with tensorlite"),
@@ -23,21 +22,29 @@ _default = ["cpu"]    # the device new tensors are created on
 _seed = [None]        # the last manual_seed, applied to backends built after it
 
 
-def _load_entry_points():
-    for ep in entry_points(group="tensorlite.backends"):
-        _registry.setdefault(ep.name, (ep.value, f"provided by the package that registers {ep.name!r}"))
+_scanned = []  # whether third-party entry points were read into _registry
 
 
-_load_entry_points()
+def _all():
+    """The registry including third-party backends.  Their entry points are read on the first
+    call (the scan of installed packages costs ~25 ms, too much for every import), which comes
+    when a name outside the built-ins, or the whole list, is asked for."""
+    if not _scanned:
+        from importlib.metadata import entry_points
+        for ep in entry_points(group="tensorlite.backends"):
+            _registry.setdefault(ep.name, (ep.value,
+                                           f"provided by the package that registers {ep.name!r}"))
+        _scanned.append(True)
+    return _registry
 
 
 def known():
     """Every registered backend name, whether or not it can run here."""
-    return list(_registry)
+    return list(_all())
 
 
 def _build(name):
-    if name not in _registry:
+    if name not in _registry and name not in _all():
         raise ValueError(
             f"unknown tensorlite backend {name!r}; known backends: "
             + "; ".join(f"{n} ({hint})" for n, (_, hint) in _registry.items()))
@@ -72,7 +79,7 @@ def unavailable_reason(name):
 
 def available():
     """The backend names that can run on this machine."""
-    return [n for n in _registry if unavailable_reason(n) is None]
+    return [n for n in _all() if unavailable_reason(n) is None]
 
 
 def for_device(device):
@@ -81,7 +88,7 @@ def for_device(device):
         return active[device]
     except KeyError:
         pass
-    for name in _registry:
+    for name in _all():
         if unavailable_reason(name) is None and _built[name].device == device:
             active[device] = _built[name]
             return _built[name]
