@@ -195,6 +195,39 @@ def measure(benchmark, impl, fn, check, calls_before_check=1, pure=False):
     return out
 
 
+# -- interleaved comparisons: the implementations take turns, block after block ---------------
+def interleaved(makers, blocks, calls):
+    """Median seconds per call of each maker()'s function: ``blocks`` rounds, each running
+    every implementation ``calls`` times in turn (in a rotating order)."""
+    fns = {name: make() for name, make in makers.items()}
+    for fn in fns.values():
+        for _ in range(3):
+            fn()
+    times = {name: [] for name in fns}
+    names = list(fns)
+    for r in range(blocks):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            fn = fns[name]
+            start = time.perf_counter()
+            for _ in range(calls):
+                fn()
+            times[name].append((time.perf_counter() - start) / calls)
+    return {name: float(np.median(t)) for name, t in times.items()}, \
+        {name: [float(v) for v in t] for name, t in times.items()}
+
+
+def record_interleaved(benchmark, medians, samples, pairs):
+    """Medians, their ratios for ``pairs`` and every sample into extra_info, printed (-s)."""
+    info = benchmark.extra_info
+    info["medians_ms"] = {k: round(v * 1e3, 4) for k, v in medians.items()}
+    info["ratios"] = {f"{a}/{b}": round(medians[a] / medians[b], 3)
+                      for a, b in pairs if a in medians and b in medians}
+    info["samples_ms"] = {k: [round(v * 1e3, 4) for v in s] for k, s in samples.items()}
+    info["loadavg_before_after"] = info.get("loadavg_before_after", []) + [os.getloadavg()]
+    print("\n" + json.dumps({"medians_ms": info["medians_ms"], "ratios": info["ratios"],
+                             "loadavg": info["loadavg_before_after"]}))
+
+
 def assert_close(impl, actual, expected, rtol, atol, what="result"):
     """``actual`` (any implementation's array) equals the float64 reference ``expected``."""
     got = impl.numpy(actual).astype(np.float64)

@@ -167,6 +167,45 @@ def test_mlp_training_step_gpu(benchmark, impl, dims, batch, rtol, atol):
     _timed(benchmark, kind, step, check)
 
 
+def test_mlp_step_interleaved_gpu(benchmark, impl):
+    """The small MLP step on every GPU row in turn, 25 rounds of 40 synchronized steps: the
+    small-MLP target is read from these medians, since a single row drifts with the host's
+    load (the step is launch-bound: ~0.15 ms of GPU work under ~1 ms of host time)."""
+    if impl != "tensorlite-cupy":
+        pytest.skip("an interleaved comparison of the GPU rows: runs once, as the "
+                    "tensorlite-cupy row")
+    _gpu_row(impl)
+    dims, batch = MLPS[0].values[:2]
+    arrays, x, y = _mlp_data(dims, batch)
+
+    def maker(name, kind):
+        def make():
+            if kind == "hand":
+                cp = _cupy()
+                step = hand_mlp_step(cp, [cp.asarray(a) for a in arrays], cp.asarray(x),
+                                     cp.asarray(y))
+            else:
+                step = _framework_step(kind, dims, arrays, x, y)[0]
+
+            def synced():
+                step()
+                _sync(kind)
+            return synced
+        return make
+    makers = {}
+    for name, kind in GPU_ROWS.items():
+        try:
+            _gpu_row(name)
+        except pytest.skip.Exception:
+            continue
+        makers[name] = maker(name, kind)
+    medians, samples = benchmark.pedantic(conftest.interleaved, (makers, 25, 40), rounds=1,
+                                          iterations=1)
+    conftest.record_interleaved(benchmark, medians, samples,
+                                [("tensorlite-cupy", "torch-cuda"),
+                                 ("tensorlite-cupy", "cupy-hand")])
+
+
 # -- fused bias + ReLU forward ---------------------------------------------------------------------
 BIAS_RELU_SHAPE = (8192, 8192)
 

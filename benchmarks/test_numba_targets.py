@@ -30,7 +30,8 @@ import numpy as np
 import pytest
 
 import tensorlite as tl
-from conftest import Impl, assert_close, measure, skip_reason, torch
+from conftest import (Impl, assert_close, interleaved, measure, record_interleaved, skip_reason,
+                      torch)
 from test_training import framework_step, hand_mlp_step
 
 CPU_ROWS = ("tensorlite-numba", "tensorlite-numpy", "torch", "numpy-hand")
@@ -170,26 +171,6 @@ def test_cnn_step(benchmark, impl):
 
 
 # -- the targets, read from interleaved runs ------------------------------------------------------
-def _interleaved(makers, blocks, calls):
-    """Median seconds per call of each maker()'s function: ``blocks`` rounds, each running
-    every implementation ``calls`` times in turn (in a rotating order)."""
-    fns = {name: make() for name, make in makers.items()}
-    for fn in fns.values():
-        for _ in range(3):
-            fn()
-    times = {name: [] for name in fns}
-    names = list(fns)
-    for r in range(blocks):
-        for name in names[r % len(names):] + names[:r % len(names)]:
-            fn = fns[name]
-            start = time.perf_counter()
-            for _ in range(calls):
-                fn()
-            times[name].append((time.perf_counter() - start) / calls)
-    return {name: float(np.median(t)) for name, t in times.items()}, \
-        {name: [float(v) for v in t] for name, t in times.items()}
-
-
 def _available(names):
     return [n for n in names if skip_reason(n) is None]
 
@@ -205,17 +186,6 @@ def _backend_fn(name, make):
                 return fn()
         return call
     return outer
-
-
-def _record(benchmark, medians, samples, pairs):
-    info = benchmark.extra_info
-    info["medians_ms"] = {k: round(v * 1e3, 4) for k, v in medians.items()}
-    info["ratios"] = {f"{a}/{b}": round(medians[a] / medians[b], 3)
-                      for a, b in pairs if a in medians and b in medians}
-    info["samples_ms"] = {k: [round(v * 1e3, 4) for v in s] for k, s in samples.items()}
-    info["loadavg_before_after"] = info.get("loadavg_before_after", []) + [os.getloadavg()]
-    print("\n" + json.dumps({"medians_ms": info["medians_ms"], "ratios": info["ratios"],
-                             "loadavg": info["loadavg_before_after"]}))
 
 
 def _only_numba(impl):
@@ -278,7 +248,7 @@ def test_mlp_step_interleaved(benchmark, impl):
     benchmark.extra_info["loadavg_before_after"] = [os.getloadavg()]
     medians, samples = benchmark.pedantic(_alternate_workers, (names, 15, 20), rounds=1,
                                           iterations=1)
-    _record(benchmark, medians, samples, [("tensorlite-numba", "torch"),
+    record_interleaved(benchmark, medians, samples, [("tensorlite-numba", "torch"),
                                           ("tensorlite-numba", "numpy-hand"),
                                           ("tensorlite-numpy", "tensorlite-numba")])
 
@@ -291,9 +261,9 @@ def test_cnn_step_interleaved(benchmark, impl):
         name, lambda row=Impl(f"tensorlite-{name}"): _cnn_step(row, x, y)[0])
         for name in ("numba", "numpy")}
     benchmark.extra_info["loadavg_before_after"] = [os.getloadavg()]
-    medians, samples = benchmark.pedantic(_interleaved, (makers, 30, 10), rounds=1,
+    medians, samples = benchmark.pedantic(interleaved, (makers, 30, 10), rounds=1,
                                           iterations=1)
-    _record(benchmark, medians, samples, [("tensorlite-numpy", "tensorlite-numba")])
+    record_interleaved(benchmark, medians, samples, [("tensorlite-numpy", "tensorlite-numba")])
 
 
 def test_bias_relu_interleaved(benchmark, impl):
@@ -305,9 +275,9 @@ def test_bias_relu_interleaved(benchmark, impl):
     makers = {f"tensorlite-{name}": (lambda B=tl.backends.get(name): lambda: B.bias_act(
         z, b, "relu")) for name in ("numba", "numpy")}
     benchmark.extra_info["loadavg_before_after"] = [os.getloadavg()]
-    medians, samples = benchmark.pedantic(_interleaved, (makers, 30, 20), rounds=1,
+    medians, samples = benchmark.pedantic(interleaved, (makers, 30, 20), rounds=1,
                                           iterations=1)
-    _record(benchmark, medians, samples, [("tensorlite-numpy", "tensorlite-numba")])
+    record_interleaved(benchmark, medians, samples, [("tensorlite-numpy", "tensorlite-numba")])
 
 
 # -- compile time and warm start-up ---------------------------------------------------------------
