@@ -173,6 +173,37 @@ def build_report(data):
     return rows, unavailable, failed
 
 
+# Figures a case measures itself, kept in its extra_info: the interleaved comparisons' medians
+# and ratios (the targets are read from those), start-up times, effective bandwidth.
+FIGURE_SUFFIXES = ("_s", "_us", "_TBps")
+
+
+def case_figures(data):
+    """(case label, text) for every case that recorded figures of its own."""
+    out = []
+    for b in data.get("benchmarks", []):
+        extra = b.get("extra_info") or {}
+        parts = []
+        if extra.get("medians_ms"):
+            parts.append(", ".join(f"{k} {fmt_time(v / 1e3)}"
+                                   for k, v in extra["medians_ms"].items()))
+        if extra.get("ratios"):
+            parts.append(", ".join(f"{k} {v:.2f}x" for k, v in extra["ratios"].items()))
+        scalars = [f"{k} {v:.3g}" for k, v in extra.items() if k != "first_call_s"
+                   and k.endswith(FIGURE_SUFFIXES) and isinstance(v, (int, float))]
+        if scalars:
+            parts.append(", ".join(scalars))
+        if parts:
+            key, impl = case_of(b)
+            out.append((f"{key[0]}: {key[1]} [{impl}]", "; ".join(parts)))
+    return out
+
+
+def format_figures(figures):
+    return ["Figures the cases measured themselves (interleaved runs: medians per call and "
+            "their ratios):"] + [f"- {case}: {text}" for case, text in figures]
+
+
 # -- text -----------------------------------------------------------------------------------------
 def fmt_time(seconds):
     if seconds is None:
@@ -245,6 +276,9 @@ def describe_run(data, command):
 def render(data, rows, unavailable, failed, command):
     parts = ["tensorlite benchmarks", *("  " + line for line in describe_run(data, command)), "",
              format_table(rows), ""]
+    figures = case_figures(data)
+    if figures:
+        parts += format_figures(figures) + [""]
     if unavailable:
         parts.append("Skipped implementations:")
         parts += [f"  {impl}: {'; '.join(reasons)}" for impl, reasons in unavailable.items()]
@@ -299,6 +333,9 @@ def plot(rows, path, title):
 def readme_block(data, rows, unavailable, command):
     lines = [f"- {line}" for line in describe_run(data, f"`{command}`")]
     block = [MARK_BEGIN, *lines, "", format_table(rows), ""]
+    figures = case_figures(data)
+    if figures:
+        block += format_figures(figures) + [""]
     if unavailable:
         block.append("Skipped here: " + "; ".join(f"{i} ({r[0]})" for i, r in unavailable.items()))
         block.append("")

@@ -169,6 +169,25 @@ def test_cases_from_other_files_and_plain_json_are_reported():
     assert not unavailable and not failed
 
 
+def test_figures_a_case_measured_itself_are_listed():
+    """An interleaved case's medians and ratios, and its own timings (``*_s``, ``*_TBps``),
+    appear under the table and in the README block; the first call is not repeated there."""
+    data = synthetic()
+    cross = _bench("mlp_step_interleaved", "tensorlite-numba", 40.0, file="numba_targets")
+    cross["extra_info"].update(medians_ms={"tensorlite-numba": 8.0, "torch": 6.4},
+                               ratios={"tensorlite-numba/torch": 1.25}, warm_start_s=0.812,
+                               effective_TBps=2.5, label="not a figure")
+    data["benchmarks"].append(cross)
+    rows, unavailable, failed = report.build_report(data)
+    want = ("- numba_targets: mlp_step_interleaved [tensorlite-numba]: tensorlite-numba 8 ms, "
+            "torch 6.4 ms; tensorlite-numba/torch 1.25x; warm_start_s 0.812, effective_TBps 2.5")
+    for text in (report.render(data, rows, unavailable, failed, "cmd"),
+                 report.readme_block(data, rows, unavailable, "cmd")):
+        assert want in text.splitlines()
+        assert "first_call_s" not in text and "not a figure" not in text
+    assert report.case_figures(synthetic()) == []
+
+
 def test_readme_block_is_replaced_between_the_markers(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text("# x\n\n## Benchmarks\n\nrun it\n\n" + report.MARK_BEGIN + "\nold\n"
