@@ -4,7 +4,15 @@ A backend is this class bound to an array module (NumPy, CuPy).  Accelerated bac
 it and override a method only where they are faster, checking that their fast path applies and
 otherwise calling ``super()``.  The tape never touches an array module directly.
 """
+import sys
+
 import numpy as np
+
+# Code that hands out or adopts memory by counting references (the engine taking over a
+# gradient, the numba backend's buffer pool) trusts sys.getrefcount only where its counts were
+# checked by the tests: CPython 3.10-3.13.  Later versions skip some reference-count updates
+# (borrowed stack references), so there both always copy instead.
+REFCOUNTS_KNOWN = sys.implementation.name == "cpython" and sys.version_info[:2] <= (3, 13)
 
 # Primitives that are exactly one array-module function: the table from name to call.
 _DIRECT = {
@@ -63,7 +71,7 @@ class Backend:
         """Whether ``x``'s memory can be reached through ``x`` alone (it is no view of another
         array) once nothing else references ``x``: the engine then hands it to ``.grad``
         without a copy."""
-        return isinstance(x, self.xp.ndarray) and x.base is None
+        return REFCOUNTS_KNOWN and isinstance(x, self.xp.ndarray) and x.base is None
 
     def from_dlpack(self, obj):
         return self.xp.from_dlpack(obj)

@@ -24,6 +24,7 @@ import numba
 import numpy as np
 
 from . import numba_kernels as K
+from .base import REFCOUNTS_KNOWN
 from .numpy_backend import NumpyBackend
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -84,7 +85,8 @@ class Workspace:
     A buffer is handed out as a view; it is free again once no view of it is alive, i.e. when
     the pool holds the only reference (views of views refer to the buffer itself, so any live
     array made from it keeps it busy).  At most ``per_shape`` buffers are kept per (shape,
-    dtype) and ``max_bytes`` in all; beyond that arrays are plain allocations.
+    dtype) and ``max_bytes`` in all; beyond that arrays are plain allocations (always, on a
+    Python whose reference counts the tests have not checked: base.REFCOUNTS_KNOWN).
     """
 
     def __init__(self, min_bytes=1 << 16, per_shape=16, max_bytes=1 << 30):
@@ -96,7 +98,7 @@ class Workspace:
     def empty(self, shape, dtype):
         """An uninitialized array; ``shape`` a tuple, ``dtype`` a numpy dtype object."""
         n = dtype.itemsize * prod(shape)
-        if n < self.min_bytes:
+        if n < self.min_bytes or not REFCOUNTS_KNOWN:
             return np.empty(shape, dtype)
         key = (shape, dtype)
         with self._lock:

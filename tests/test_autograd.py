@@ -9,6 +9,7 @@ import torch
 
 import tensorlite as tl
 from helpers import assert_close, to_np
+from tensorlite.backends.base import REFCOUNTS_KNOWN
 
 TOL = dict(rtol=1e-10, atol=1e-12)
 
@@ -86,7 +87,7 @@ def test_engine_gradient_becomes_grad_without_a_copy(backend, monkeypatch):
     monkeypatch.setattr(backend, "copy", lambda a: copies.append(a.shape) or a.copy())
     tl.nn.functional.linear(x, w).backward(tl.ones(4, 2, dtype=tl.float64, device=backend.device))
     np.testing.assert_array_equal(to_np(w.grad), np.full((2, 3), 4.0))
-    assert copies == []
+    assert copies == ([] if REFCOUNTS_KNOWN else [(2, 3)])  # elsewhere: always a copy
 
 
 def test_retain_graph_allows_second_backward(backend):
