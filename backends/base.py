@@ -348,6 +348,9 @@ class Backend:
     def class_target_stats(self, t, classes, ignore_index):
         """For class indices ``t`` (flat int64): how many lie outside [0, classes) without being
         ``ignore_index``, and how many equal it, as two host ints (one read of the device)."""
+        lo, hi = (int(t.min()), int(t.max())) if t.size else (0, -1)
+        if 0 <= lo and hi < classes and not lo <= ignore_index <= hi:
+            return 0, 0  # the usual case: two reductions
         ignored = t == ignore_index
         bad = self.xp.logical_and(self.xp.logical_not(ignored), (t < 0) | (t >= classes))
         return tuple(int(n) for n in self.to_host(self.xp.stack([bad.sum(), ignored.sum()])))

@@ -381,6 +381,9 @@ def check_cross_entropy_primitives(B, exact):
     ref, rng = _ref(), np.random.default_rng(14)
     t = np.array([0, 3, -100, 4, 7, -1, 2, 2])
     assert ref.class_target_stats(t, 5, -100) == (2, 1)  # 7 and -1 out of range; one ignored
+    for C, ignore, want in ((6, -100, (0, 0)), (6, 2, (0, 1)), (5, -100, (1, 0)), (5, 5, (0, 1))):
+        assert ref.class_target_stats(np.arange(6), C, ignore) == want
+    assert ref.class_target_stats(np.arange(0), 3, -100) == (0, 0)
     for C, ignore in ((5, -100), (8, -100), (5, 2), (9, 7)):
         assert B.class_target_stats(B.asarray(t), C, ignore) == \
             ref.class_target_stats(t, C, ignore)
