@@ -22,9 +22,8 @@ import pytest
 import conftest
 import tensorlite as tl
 from conftest import torch
-from test_training import hand_mlp_step
+from test_training import framework_step, hand_mlp_step, mlp
 
-LR, MOMENTUM = 0.01, 0.9
 # impl name -> kind, for the rows that run on the GPU (an older conftest has "torch" only)
 GPU_ROWS = {"tensorlite-cupy": "tensorlite", "torch-cuda": "torch", "cupy-hand": "hand"}
 if "torch-cuda" not in conftest.IMPLS:
@@ -113,29 +112,6 @@ def _reference(arrays, x, y):
     return float(loss), [to_np(p) for p in params]
 
 
-def _framework_step(kind, dims, arrays, x, y):
-    lib = tl if kind == "tensorlite" else torch
-    nn = lib.nn
-    layers = []
-    for i, (fan_in, fan_out) in enumerate(zip(dims[:-1], dims[1:])):
-        layers += [nn.Linear(fan_in, fan_out)] + ([nn.ReLU()] if i < len(dims) - 2 else [])
-    model = nn.Sequential(*layers).to("cuda")
-    with lib.no_grad():
-        for p, a in zip(model.parameters(), arrays):
-            p.copy_(lib.tensor(a, device="cuda"))
-    opt = lib.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
-    xt, yt = lib.tensor(x, device="cuda"), lib.tensor(y, device="cuda")
-    F = nn.functional
-
-    def step():
-        opt.zero_grad()
-        loss = F.cross_entropy(model(xt), yt)
-        loss.backward()
-        opt.step()
-        return loss
-    return step, lambda: list(model.parameters())
-
-
 MLPS = [pytest.param((784, 512, 512, 10), 256, 1e-4, 1e-5, id="784-512-512-10-batch256"),
         pytest.param((1024, 4096, 4096, 1000), 4096, 1e-3, 1e-4,
                      id="1024-4096-4096-1000-batch4096")]
@@ -152,7 +128,7 @@ def test_mlp_training_step_gpu(benchmark, impl, dims, batch, rtol, atol):
         step = hand_mlp_step(cp, params, cp.asarray(x), cp.asarray(y))
         params_of = lambda: params  # noqa: E731
     else:
-        step, params_of = _framework_step(kind, dims, arrays, x, y)
+        step, params_of = framework_step(impl, mlp(impl.lib.nn, dims), arrays, x, y)
     want_loss, want_params = _reference(arrays, x, y)
 
     def check(first_loss):
@@ -185,7 +161,8 @@ def test_mlp_step_interleaved_gpu(benchmark, impl):
                 step = hand_mlp_step(cp, [cp.asarray(a) for a in arrays], cp.asarray(x),
                                      cp.asarray(y))
             else:
-                step = _framework_step(kind, dims, arrays, x, y)[0]
+                row = conftest.Impl(name)
+                step = framework_step(row, mlp(row.lib.nn, dims), arrays, x, y)[0]
 
             def synced():
                 step()

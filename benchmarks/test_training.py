@@ -82,6 +82,14 @@ def framework_step(impl, model, arrays, x, y, momentum=MOMENTUM):
     return step, lambda: list(model.parameters())
 
 
+def mlp(nn, dims):
+    """Linear-ReLU-...-Linear over ``dims`` in ``nn`` (tensorlite.nn or torch.nn)."""
+    layers = []
+    for i, (fan_in, fan_out) in enumerate(zip(dims[:-1], dims[1:])):
+        layers += [nn.Linear(fan_in, fan_out)] + ([nn.ReLU()] if i < len(dims) - 2 else [])
+    return nn.Sequential(*layers)
+
+
 def _expected(hand_step, arrays, x, y):
     """The hand-written step in float64, twice: the second loss and the parameters."""
     params = [a.astype(np.float64) for a in arrays]
@@ -137,11 +145,7 @@ def test_mlp_step(benchmark, impl, dims, batch):
         step = hand_mlp_step(impl.xp, params, impl.array(x), impl.array(y))
         params_of = lambda: params  # noqa: E731
     else:
-        nn = impl.lib.nn
-        layers = []
-        for i, (fan_in, fan_out) in enumerate(zip(dims[:-1], dims[1:])):
-            layers += [nn.Linear(fan_in, fan_out)] + ([nn.ReLU()] if i < len(dims) - 2 else [])
-        step, params_of = framework_step(impl, nn.Sequential(*layers), arrays, x, y)
+        step, params_of = framework_step(impl, mlp(impl.lib.nn, dims), arrays, x, y)
     benchmark.extra_info["parameters"] = sum(a.size for a in arrays)
     _check_after_two_steps(benchmark, impl, step, params_of, expected_loss, expected_params,
                            rtol=1e-4, atol=1e-5)
