@@ -28,6 +28,15 @@ class _RequiredParameter:
 
 required = _RequiredParameter()
 
+_NAMES = {"lr": "learning rate", "eps": "epsilon value"}  # torch's words for these two
+
+
+def check_nonnegative(**values):
+    """torch.optim's argument checks: each hyperparameter given must be >= 0 (NaN is not)."""
+    for name, value in values.items():
+        if not 0.0 <= value:
+            raise ValueError(f"Invalid {_NAMES.get(name, name + ' value')}: {value}")
+
 
 class Optimizer:
     """Base class of all optimizers.
