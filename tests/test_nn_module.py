@@ -116,6 +116,18 @@ def test_registration_and_traversal(backend):
     assert [n for n, _ in net.named_modules()] == [n for n, _ in th.named_modules()]
 
 
+def test_get_submodule_parameter_and_buffer_by_dotted_name():
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
+    assert model.get_submodule("1") is model[1]
+    assert model.get_parameter("0.weight") is model[0].weight
+    assert model.get_buffer("1.running_mean") is model[1].running_mean
+    for getter, target, words in ((model.get_parameter, "0.running_mean", "no parameter"),
+                                  (model.get_buffer, "0.weight", "no buffer"),
+                                  (model.get_parameter, "2.weight", "no submodule '2'")):
+        with pytest.raises(AttributeError, match=words):
+            getter(target)
+
+
 def test_shared_parameters_and_modules_come_once(backend):
     lin = nn.Linear(2, 2)
     net = nn.Sequential(lin, nn.ReLU(), lin)

@@ -254,18 +254,19 @@ class Module:
         return mod
 
     def get_parameter(self, target):
-        path, _, name = target.rpartition(".")
-        mod = self.get_submodule(path)
-        if name not in mod._parameters:
-            raise AttributeError(f"{type(mod).__name__} has no parameter {name!r}")
-        return mod._parameters[name]
+        return self._get_entry(target, "_parameters", "parameter")
 
     def get_buffer(self, target):
+        return self._get_entry(target, "_buffers", "buffer")
+
+    def _get_entry(self, target, table, kind):
+        """The entry of ``table`` named by dotted ``target`` ("0.weight") in a submodule."""
         path, _, name = target.rpartition(".")
         mod = self.get_submodule(path)
-        if name not in mod._buffers:
-            raise AttributeError(f"{type(mod).__name__} has no buffer {name!r}")
-        return mod._buffers[name]
+        entries = getattr(mod, table)
+        if name not in entries:
+            raise AttributeError(f"{type(mod).__name__} has no {kind} {name!r}")
+        return entries[name]
 
     # -- state dict -----------------------------------------------------------------------------
     def state_dict(self, *, destination=None, prefix="", keep_vars=False):
