@@ -52,3 +52,18 @@ def promote_scalar(dtype, value):
     """The dtype of ``tensor <op> python_number``: the tensor's, unless the number is of a higher kind."""
     k = scalar_kind(value)
     return dtype if k <= _KIND[dtype] else _DEFAULT_OF_KIND[k]
+
+
+class FloatCasts:
+    """``float()``, ``double()``, ``half()`` as ``self.to(dtype)``: shared by Tensor and
+    nn.Module, whose ``to`` each know what to convert."""
+    __slots__ = ()
+
+    def float(self):
+        return self.to(float32)
+
+    def double(self):
+        return self.to(float64)
+
+    def half(self):
+        return self.to(float16)

@@ -9,7 +9,7 @@ from . import dtypes
 from .backends import for_device
 
 
-class Tensor:
+class Tensor(dtypes.FloatCasts):
     __slots__ = ("_data", "device", "requires_grad", "grad", "grad_fn", "_version", "_hooks",
                  "__weakref__")
     __array_ufunc__ = None  # NumPy operands defer to our operators instead of swallowing us
@@ -209,15 +209,6 @@ class Tensor:
 
     def type(self, dtype):
         return self.to(dtype)
-
-    def float(self):
-        return self.to(dtypes.float32)
-
-    def double(self):
-        return self.to(dtypes.float64)
-
-    def half(self):
-        return self.to(dtypes.float16)
 
     def long(self):
         return self.to(dtypes.int64)

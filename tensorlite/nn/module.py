@@ -62,7 +62,7 @@ def _addindent(s, n):
     return lines[0] + "\n" + "\n".join(" " * n + line if line else line for line in lines[1:])
 
 
-class Module:
+class Module(dtypes.FloatCasts):
     """Base class of every layer.  Subclasses call ``super().__init__()`` first, then assign
     Parameters, submodules and (through ``register_buffer``) buffers as attributes."""
 
@@ -422,15 +422,6 @@ class Module:
 
     def cuda(self, device=None):
         return self.to("cuda")
-
-    def float(self):
-        return self.to(dtypes.float32)
-
-    def double(self):
-        return self.to(dtypes.float64)
-
-    def half(self):
-        return self.to(dtypes.float16)
 
     def type(self, dst_type):
         return self._apply(lambda t: t.to(dst_type))
