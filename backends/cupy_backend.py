@@ -48,6 +48,11 @@ def _blas_layout(x):
     return None
 
 
+def _grid_stride(n, threads=256, max_blocks=4096):
+    """(grid, block) for a grid-stride kernel over ``n`` elements."""
+    return (min(-(-n // threads), max_blocks),), (threads,)
+
+
 class CupyBackend(Backend):
     name = "cupy"
     device = "cuda"
@@ -177,19 +182,18 @@ class CupyBackend(Backend):
         K.softmax_rows(kind, _CTYPE[rows.dtype])((n,), (threads,), (rows, *arrays, np.int64(cols)))
 
     def softmax(self, x, axis):
-        rows = self._rows(x, axis)
-        if rows is None:
-            return super().softmax(x, axis)
-        y = self.xp.empty_like(rows)
-        self._launch_rows("softmax", rows, y)
-        return y.reshape(x.shape)
+        return self._per_row("softmax", x, axis)
 
     def log_softmax(self, x, axis):
+        return self._per_row("log_softmax", x, axis)
+
+    def _per_row(self, kind, x, axis):
+        """softmax or log_softmax (``kind``) by the row kernel, else by the reference."""
         rows = self._rows(x, axis)
         if rows is None:
-            return super().log_softmax(x, axis)
+            return getattr(super(), kind)(x, axis)
         y = self.xp.empty_like(rows)
-        self._launch_rows("log_softmax", rows, y)
+        self._launch_rows(kind, rows, y)
         return y.reshape(x.shape)
 
     def log_softmax_pick(self, x, target):
@@ -221,10 +225,8 @@ class CupyBackend(Backend):
                 not logp.flags.c_contiguous):
             return super().cross_entropy_grad(logp, target, scale)
         g = self.xp.empty_like(logp)
-        threads = 256
-        blocks = min(-(-logp.size // threads), 4096)
         K.cross_entropy_grad(_CTYPE[logp.dtype])(
-            (blocks,), (threads,),
+            *_grid_stride(logp.size),
             (logp, self.xp.ascontiguousarray(target), self.xp.ascontiguousarray(scale.reshape(-1)),
              g, np.int64(rows), np.int64(logp.shape[1]), np.int64(scale.size > 1)))
         return g
@@ -281,10 +283,8 @@ class CupyBackend(Backend):
             return super().sgd_step(param, grad, momentum_buf, lr, momentum, dampening,
                                     weight_decay, nesterov, maximize, first)
         T = param.dtype.type
-        threads = 256
-        blocks = min(-(-param.size // threads), 4096)
         K.sgd(momentum_buf is not None, _CTYPE[param.dtype])(
-            (blocks,), (threads,),
+            *_grid_stride(param.size),
             (self.xp.ascontiguousarray(grad), param, buf, T(lr), T(weight_decay), T(momentum),
              T(1 - dampening), np.bool_(weight_decay), np.bool_(maximize), np.bool_(first),
              np.bool_(dampening), np.bool_(nesterov), np.int64(param.size)))
