@@ -32,8 +32,11 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
     """A new tensor holding a copy of ``data`` (a number, nested lists, an array or a tensor).
     Python floats become float32, ints int64; an array keeps its dtype."""
     if isinstance(data, Tensor):
-        src_device, data = data.device, data.detach()
-        device = src_device if device is None else device
+        device, B = _device(data.device if device is None else device)
+        if device == data.device:  # a copy where it lives, not a round trip through the host
+            dt = data.dtype if dtype is None else dtypes.as_dtype(dtype)
+            x = data._data if dt == data.dtype else B.astype(data._data, dt)
+            return _finish(B.copy(x), device, requires_grad)
         host = data.backend.to_host(data._data)
     else:
         host = np.asarray(data)

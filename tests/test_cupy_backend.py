@@ -452,6 +452,17 @@ def check_to_and_back():
     assert t.sum().item() == 66.0 and t[1].tolist() == [4.0, 5.0, 6.0, 7.0]
     assert "device='cuda'" in repr(t)
     assert tl.ones(2).device == "cuda" and tl.ones(2, device="cpu").device == "cpu"
+    B, to_host = tl.get_backend(), tl.get_backend().to_host
+    B.to_host = lambda x: pytest.fail("tl.tensor(a cuda tensor) went through the host")
+    try:
+        same, cast = tl.tensor(t), tl.tensor(t, dtype=tl.float64, device="cuda")
+    finally:
+        B.to_host = to_host
+    t[0, 1] = 100.0  # copies: the source changes alone
+    assert (same.device, same.dtype, cast.device, cast.dtype) == ("cuda", tl.float32, "cuda",
+                                                                  tl.float64)
+    np.testing.assert_array_equal(_np(same), np.arange(12).reshape(3, 4))
+    np.testing.assert_array_equal(_np(cast), np.arange(12).reshape(3, 4))
 
 
 def check_gradients_cross_to():
