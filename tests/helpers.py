@@ -18,6 +18,7 @@ upstream gradient (never ``.sum()``), then ``tl.autograd.gradcheck``; and in flo
 and gradients with float32 tolerances (and float32 result/gradient dtypes).
 """
 import numpy as np
+import pytest
 import torch
 
 import tensorlite as tl
@@ -132,6 +133,16 @@ def to_np(x):
     if isinstance(x, torch.Tensor):
         return x.detach().cpu().numpy()
     return np.asarray(x)
+
+
+def functional(lib):
+    """The functional namespace of ``lib`` (tensorlite or torch)."""
+    return lib.nn.functional
+
+
+def case(id, *args, **opts):
+    """A pytest.param of ``args`` and the keyword options ``opts`` as one dict, named ``id``."""
+    return pytest.param(*args, opts, id=id)
 
 
 def tl_tensor(arr, requires_grad=False):

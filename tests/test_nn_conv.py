@@ -14,22 +14,11 @@ import torch
 import tensorlite as tl
 import tensorlite.nn as nn
 import tensorlite.nn.functional as tlF
-from helpers import FWD_TOL, GRAD_TOL, NC, A, N, assert_close, check_op, check_second_order, \
-    to_np
+from helpers import functional as F  # as torch.nn.functional is
+from helpers import (FWD_TOL, GRAD_TOL, NC, A, N, assert_close, case, check_op,
+                     check_second_order, tl_tensor, to_np)
 
 F64 = np.dtype(np.float64)
-
-
-def F(lib):
-    return lib.nn.functional
-
-
-def tl_of(arr, requires_grad=False):
-    return tl.tensor(arr, device=tl.get_backend().device, requires_grad=requires_grad)
-
-
-def case(id, *args, **opts):
-    return pytest.param(*args, opts, id=id)
 
 
 # -- conv2d ----------------------------------------------------------------------------------------
@@ -97,7 +86,7 @@ def test_conv2d_double_backward(backend, kw):
 
 
 def test_conv2d_is_one_tape_node_with_direct_edges(backend):
-    x, w, b = (tl_of(np.random.standard_normal(s), True)
+    x, w, b = (tl_tensor(np.random.standard_normal(s), True)
                for s in [(1, 2, 4, 4), (3, 2, 3, 3), (3,)])
     y = tlF.conv2d(x, w, b, padding=1)
     assert y.grad_fn.name == "conv2d"
@@ -109,16 +98,16 @@ def test_conv2d_is_one_tape_node_with_direct_edges(backend):
 
 
 def test_conv2d_gradient_only_for_what_requires_it(backend):
-    x = tl_of(np.random.standard_normal((2, 2, 5, 5)))
-    w = tl_of(np.random.standard_normal((3, 2, 3, 3)), True)
+    x = tl_tensor(np.random.standard_normal((2, 2, 5, 5)))
+    w = tl_tensor(np.random.standard_normal((3, 2, 3, 3)), True)
     y = tlF.conv2d(x, w)
-    y.backward(tl_of(np.random.standard_normal(y.shape)))
+    y.backward(tl_tensor(np.random.standard_normal(y.shape)))
     assert x.grad is None and w.grad is not None and w.grad.shape == w.shape
 
 
 def test_conv2d_in_place_change_after_forward_is_caught(backend):
-    x = tl_of(np.random.standard_normal((1, 1, 4, 4)), True)
-    w = tl_of(np.random.standard_normal((1, 1, 2, 2)), True)
+    x = tl_tensor(np.random.standard_normal((1, 1, 4, 4)), True)
+    w = tl_tensor(np.random.standard_normal((1, 1, 2, 2)), True)
     y = tlF.conv2d(x, w)
     with tl.no_grad():
         w.mul_(2.0)
@@ -131,12 +120,12 @@ def test_conv2d_float32_matches_torch_on_a_larger_batch(backend):
     w = np.random.standard_normal((8, 3, 3, 3)).astype(np.float32)
     b = np.random.standard_normal(8).astype(np.float32)
     g = np.random.standard_normal((16, 8, 7, 7)).astype(np.float32)
-    tx, tw, tb = tl_of(x, True), tl_of(w, True), tl_of(b, True)
+    tx, tw, tb = tl_tensor(x, True), tl_tensor(w, True), tl_tensor(b, True)
     hx, hw, hb = (torch.from_numpy(a).requires_grad_() for a in (x, w, b))
     ty, hy = tlF.conv2d(tx, tw, tb, 2, 1), torch.nn.functional.conv2d(hx, hw, hb, 2, 1)
     assert ty.dtype == tl.float32
     assert_close(ty, hy, rtol=1e-5, atol=1e-4, what="forward")
-    ty.backward(tl_of(g)), hy.backward(torch.from_numpy(g))
+    ty.backward(tl_tensor(g)), hy.backward(torch.from_numpy(g))
     for a, e, name in [(tx, hx, "input"), (tw, hw, "weight"), (tb, hb, "bias")]:
         assert_close(a.grad, e.grad, rtol=1e-4, atol=1e-3, what=name)
 
@@ -165,19 +154,20 @@ CONV_ERRORS = [
 
 @pytest.mark.parametrize("xs, ws, bs, kw, exc, match, opts", CONV_ERRORS)
 def test_conv2d_errors(backend, xs, ws, bs, kw, exc, match, opts):
-    x, w = tl_of(np.zeros(xs)), tl_of(np.zeros(ws))
-    b = None if bs is None else tl_of(np.zeros(bs))
+    x, w = tl_tensor(np.zeros(xs)), tl_tensor(np.zeros(ws))
+    b = None if bs is None else tl_tensor(np.zeros(bs))
     with pytest.raises(exc, match=match) as info:
         tlF.conv2d(x, w, b, **kw)
     assert "conv2d" in str(info.value)
 
 
 def test_conv2d_dtype_and_device_errors(backend):
-    x = tl_of(np.zeros((1, 3, 5, 5)))
+    x = tl_tensor(np.zeros((1, 3, 5, 5)))
     with pytest.raises(TypeError, match=r"conv2d: .*float32.*float64|float64.*float32"):
-        tlF.conv2d(x, tl_of(np.zeros((4, 3, 3, 3), np.float32)))
+        tlF.conv2d(x, tl_tensor(np.zeros((4, 3, 3, 3), np.float32)))
     with pytest.raises(TypeError, match="conv2d: expected floating point"):
-        tlF.conv2d(tl_of(np.zeros((1, 3, 5, 5), np.int64)), tl_of(np.zeros((4, 3, 3, 3), np.int64)))
+        tlF.conv2d(tl_tensor(np.zeros((1, 3, 5, 5), np.int64)),
+                   tl_tensor(np.zeros((4, 3, 3, 3), np.int64)))
 
 
 # -- max_pool2d ------------------------------------------------------------------------------------
@@ -228,7 +218,7 @@ def test_max_pool2d_unbatched_and_gradcheck(backend):
 
 def test_max_pool2d_second_order(backend):
     """The gradient's own gradient (for the upstream gradient) is a gather at the argmax."""
-    x = tl_of(np.random.standard_normal((1, 2, 4, 5)), True)
+    x = tl_tensor(np.random.standard_normal((1, 2, 4, 5)), True)
     assert tl.autograd.gradgradcheck(lambda x: tlF.max_pool2d(x, 2, 1, 1), (x,))
 
 
@@ -254,7 +244,7 @@ def test_avg_pool2d_unbatched_gradcheck_and_second_order(backend):
     check_op(lambda lib, x: F(lib).avg_pool2d(x, 3, 2, 1, ceil_mode=True), N(2, 4, 5))
     check_op(lambda lib, x: F(lib).avg_pool2d(x, 2, 1, 1, count_include_pad=False),
              N(1, 1, 3, 4), float32=False)
-    x = tl_of(np.random.standard_normal((1, 1, 4, 5)), True)
+    x = tl_tensor(np.random.standard_normal((1, 1, 4, 5)), True)
     assert tl.autograd.gradgradcheck(lambda x: tlF.avg_pool2d(x, 3, 2, 1, ceil_mode=True), (x,))
 
 
@@ -274,7 +264,7 @@ POOL_ERRORS = [
 @pytest.mark.parametrize("op, shape, kw, match, opts", POOL_ERRORS)
 def test_pool_errors(backend, op, shape, kw, match, opts):
     with pytest.raises(RuntimeError, match=match) as info:
-        getattr(tlF, op)(tl_of(np.zeros(shape)), **kw)
+        getattr(tlF, op)(tl_tensor(np.zeros(shape)), **kw)
     assert op in str(info.value)
 
 
@@ -299,7 +289,7 @@ def test_pad_matches_torch(backend, shape, kw, opts):
 
 def test_pad_constant_noncontiguous_and_second_order(backend):
     check_op(lambda lib, x: F(lib).pad(x, (1, 1, 2, 0), value=3.0), NC(N(2, 3, 4)))
-    x = tl_of(np.random.standard_normal((2, 3)), True)
+    x = tl_tensor(np.random.standard_normal((2, 3)), True)
     assert tl.autograd.gradgradcheck(lambda x: tlF.pad(x, (1, 2, -1, 1), mode="constant"), (x,))
 
 
@@ -321,13 +311,13 @@ PAD_ERRORS = [
 @pytest.mark.parametrize("shape, kw, exc, match, opts", PAD_ERRORS)
 def test_pad_errors(backend, shape, kw, exc, match, opts):
     with pytest.raises(exc, match=match) as info:
-        tlF.pad(tl_of(np.zeros(shape)), **kw)
+        tlF.pad(tl_tensor(np.zeros(shape)), **kw)
     assert "pad" in str(info.value)
 
 
 # -- modules ---------------------------------------------------------------------------------------
 def load_from_torch(tl_mod, th_mod):
-    result = tl_mod.load_state_dict({k: tl_of(v.detach().numpy().copy())
+    result = tl_mod.load_state_dict({k: tl_tensor(v.detach().numpy().copy())
                                      for k, v in th_mod.state_dict().items()})
     assert tuple(result) == ([], [])
 
@@ -362,13 +352,13 @@ def test_modules_match_torch(backend, make, shape, opts):
             p.copy_(torch.randn(p.shape, dtype=p.dtype))
     load_from_torch(tl_mod, th_mod)
     x = np.random.standard_normal(shape)
-    xt, xh = tl_of(x, True), torch.from_numpy(x.copy()).requires_grad_()
+    xt, xh = tl_tensor(x, True), torch.from_numpy(x.copy()).requires_grad_()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         yt, yh = tl_mod(xt), th_mod(xh)
     assert_close(yt, yh, what="forward", **FWD_TOL[F64])
     g = np.random.standard_normal(tuple(yh.shape))
-    yh.backward(torch.from_numpy(g)), yt.backward(tl_of(g))
+    yh.backward(torch.from_numpy(g)), yt.backward(tl_tensor(g))
     assert_close(xt.grad, xh.grad, what="input grad", **GRAD_TOL[F64])
     for name, p in th_mod.named_parameters():
         assert_close(tl_mod.get_parameter(name).grad, p.grad, what=f"grad of {name}",
@@ -378,7 +368,7 @@ def test_modules_match_torch(backend, make, shape, opts):
 
 def test_max_pool2d_module_return_indices(backend):
     x = np.random.standard_normal((1, 2, 5, 5))
-    yt, it = nn.MaxPool2d(2, return_indices=True)(tl_of(x))
+    yt, it = nn.MaxPool2d(2, return_indices=True)(tl_tensor(x))
     yh, ih = torch.nn.MaxPool2d(2, return_indices=True)(torch.from_numpy(x))
     assert_close(yt, yh, **FWD_TOL[F64])
     assert it.dtype == tl.int64
@@ -419,8 +409,8 @@ def test_conv2d_module_options(backend):
 
 def test_empty_batch(backend):
     """A batch of zero images gives empty outputs and gradients of the right shapes, as torch."""
-    x = tl_of(np.zeros((0, 2, 5, 5)), True)
-    w = tl_of(np.random.standard_normal((3, 2, 3, 3)), True)
+    x = tl_tensor(np.zeros((0, 2, 5, 5)), True)
+    w = tl_tensor(np.random.standard_normal((3, 2, 3, 3)), True)
     for y, shape in [(tlF.conv2d(x, w, padding=1), (0, 3, 5, 5)),
                      (tlF.max_pool2d(x, 2), (0, 2, 2, 2)),
                      (tlF.avg_pool2d(x, 3, 2, 1), (0, 2, 3, 3))]:

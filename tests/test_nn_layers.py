@@ -16,32 +16,20 @@ import tensorlite.nn as nn
 import tensorlite.nn.functional as tlF
 from tensorlite.nn import _basic
 from helpers import F as Fortran
-from helpers import FWD_TOL, GRAD_TOL, NC, Const, N, U, assert_close, check_op, \
-    check_second_order, to_np
+from helpers import functional as F  # as torch.nn.functional is
+from helpers import (FWD_TOL, GRAD_TOL, NC, Const, N, U, assert_close, case, check_op,
+                     check_second_order, tl_tensor, to_np)
 
 F64 = np.dtype(np.float64)
-
-
-def case(id, *args, **opts):
-    return pytest.param(*args, opts, id=id)
 
 
 def fcase(id, fn, *args, **opts):
     return pytest.param(fn, args, opts, id=id)
 
 
-def Fn(lib):
-    """The functional namespace of ``lib``."""
-    return tlF if lib is tl else torch.nn.functional
-
-
-def tl_of(arr, requires_grad=False):
-    return tl.tensor(arr, device=tl.get_backend().device, requires_grad=requires_grad)
-
-
 def load_from_torch(tl_mod, th_mod):
     """Copy torch's parameters and buffers into the tensorlite twin through load_state_dict."""
-    result = tl_mod.load_state_dict({k: tl_of(v.detach().numpy().copy())
+    result = tl_mod.load_state_dict({k: tl_tensor(v.detach().numpy().copy())
                                      for k, v in th_mod.state_dict().items()})
     assert tuple(result) == ([], [])
 
@@ -62,7 +50,7 @@ def randomize(th_mod):
 
 def run_both(tl_mod, th_mod, x, int_input=False):
     """Forward and backward (random upstream gradient) through both; returns the inputs."""
-    xt = tl_of(x, requires_grad=not int_input)
+    xt = tl_tensor(x, requires_grad=not int_input)
     xh = torch.from_numpy(x.copy()).requires_grad_(not int_input)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -71,7 +59,7 @@ def run_both(tl_mod, th_mod, x, int_input=False):
     if yh.requires_grad:
         g = np.random.standard_normal(tuple(yh.shape))
         yh.backward(torch.from_numpy(g))
-        yt.backward(tl_of(g))
+        yt.backward(tl_tensor(g))
     return xt, xh
 
 
@@ -169,7 +157,7 @@ def test_embedding_matches_torch(backend):
 
 
 def test_dropout_eval_and_p0_are_identity(backend):
-    x = tl_of(normal(3, 4), requires_grad=True)
+    x = tl_tensor(normal(3, 4), requires_grad=True)
     d = nn.Dropout(0.5).eval()
     assert d(x) is x
     assert nn.Dropout(0.0)(x) is x
@@ -186,17 +174,17 @@ def test_dropout_statistics(backend):
     np.testing.assert_allclose(out[out != 0], 1 / (1 - p), rtol=1e-6)
     assert abs(out.mean() - 1.0) < 0.01, "dropout must preserve the mean"
     g = normal(n)
-    y.backward(tl_of(g).float())
+    y.backward(tl_tensor(g).float())
     np.testing.assert_allclose(to_np(x.grad), g.astype(np.float32) * out, rtol=1e-6)
     # a fresh mask on every call
     assert np.mean(to_np(nn.Dropout(p)(x.detach())) != out) > 0.2
 
 
 def test_dropout_p1_and_bad_p(backend):
-    x = tl_of(normal(3, 4), requires_grad=True)
+    x = tl_tensor(normal(3, 4), requires_grad=True)
     y = tlF.dropout(x, 1.0)
     assert not np.any(to_np(y))
-    y.backward(tl_of(normal(3, 4)))
+    y.backward(tl_tensor(normal(3, 4)))
     assert not np.any(to_np(x.grad))
     for bad in (-0.1, 1.5):
         with pytest.raises(ValueError, match="between 0 and 1"):
@@ -276,44 +264,44 @@ RM, RV = np.array([0.3, -0.2, 1.0]), np.array([0.5, 1.5, 2.0])
 def bn_eval(lib, x, w, b):
     rm = lib.tensor(RM, dtype=x.dtype, device=x.device)
     rv = lib.tensor(RV, dtype=x.dtype, device=x.device)
-    return Fn(lib).batch_norm(x, rm, rv, w, b, training=False, eps=1e-3)
+    return F(lib).batch_norm(x, rm, rv, w, b, training=False, eps=1e-3)
 
 
 FUNCTIONAL = [
-    fcase("linear", lambda lib, x, w, b: Fn(lib).linear(x, w, b), N(3, 4), N(5, 4), N(5)),
-    fcase("linear_nobias_batched", lambda lib, x, w: Fn(lib).linear(x, w), N(2, 3, 4), N(2, 4)),
-    fcase("linear_noncontig", lambda lib, x, w, b: Fn(lib).linear(x, w, b), NC(N(3, 4)),
+    fcase("linear", lambda lib, x, w, b: F(lib).linear(x, w, b), N(3, 4), N(5, 4), N(5)),
+    fcase("linear_nobias_batched", lambda lib, x, w: F(lib).linear(x, w), N(2, 3, 4), N(2, 4)),
+    fcase("linear_noncontig", lambda lib, x, w, b: F(lib).linear(x, w, b), NC(N(3, 4)),
           Fortran(N(5, 4)), NC(N(5))),
-    fcase("linear_transposed_3d", lambda lib, x, w: Fn(lib).linear(x.transpose(0, 1), w),
+    fcase("linear_transposed_3d", lambda lib, x, w: F(lib).linear(x.transpose(0, 1), w),
           N(3, 2, 4), N(5, 4)),
-    fcase("linear_1d", lambda lib, x, w, b: Fn(lib).linear(x, w, b), N(4), N(2, 4), N(2)),
-    fcase("relu", lambda lib, x: Fn(lib).relu(x), U(0.1, 2, 3, 4)),
-    fcase("relu_neg", lambda lib, x: Fn(lib).relu(x), U(-2, -0.1, 3, 4)),
-    fcase("gelu", lambda lib, x: Fn(lib).gelu(x), U(-4, 4, 3, 5)),
-    fcase("gelu_wide", lambda lib, x: Fn(lib).gelu(x), U(-9, 9, 4, 5)),
-    fcase("gelu_tanh", lambda lib, x: Fn(lib).gelu(x, approximate="tanh"), U(-4, 4, 3, 5)),
-    fcase("leaky_relu", lambda lib, x: Fn(lib).leaky_relu(x, 0.1), N(3, 4)),
-    fcase("softplus", lambda lib, x: Fn(lib).softplus(x), U(-5, 5, 3, 4)),
-    fcase("softplus_threshold", lambda lib, x: Fn(lib).softplus(x, beta=3, threshold=2),
+    fcase("linear_1d", lambda lib, x, w, b: F(lib).linear(x, w, b), N(4), N(2, 4), N(2)),
+    fcase("relu", lambda lib, x: F(lib).relu(x), U(0.1, 2, 3, 4)),
+    fcase("relu_neg", lambda lib, x: F(lib).relu(x), U(-2, -0.1, 3, 4)),
+    fcase("gelu", lambda lib, x: F(lib).gelu(x), U(-4, 4, 3, 5)),
+    fcase("gelu_wide", lambda lib, x: F(lib).gelu(x), U(-9, 9, 4, 5)),
+    fcase("gelu_tanh", lambda lib, x: F(lib).gelu(x, approximate="tanh"), U(-4, 4, 3, 5)),
+    fcase("leaky_relu", lambda lib, x: F(lib).leaky_relu(x, 0.1), N(3, 4)),
+    fcase("softplus", lambda lib, x: F(lib).softplus(x), U(-5, 5, 3, 4)),
+    fcase("softplus_threshold", lambda lib, x: F(lib).softplus(x, beta=3, threshold=2),
          U(-2, 2, 3, 4)),
-    fcase("sigmoid", lambda lib, x: Fn(lib).sigmoid(x), N(3, 4)),
-    fcase("tanh", lambda lib, x: Fn(lib).tanh(x), N(3, 4)),
-    fcase("softmax", lambda lib, x: Fn(lib).softmax(x, dim=-1), N(3, 4)),
-    fcase("log_softmax", lambda lib, x: Fn(lib).log_softmax(x, dim=0), N(3, 4)),
-    fcase("embedding", lambda lib, i, w: Fn(lib).embedding(i, w),
+    fcase("sigmoid", lambda lib, x: F(lib).sigmoid(x), N(3, 4)),
+    fcase("tanh", lambda lib, x: F(lib).tanh(x), N(3, 4)),
+    fcase("softmax", lambda lib, x: F(lib).softmax(x, dim=-1), N(3, 4)),
+    fcase("log_softmax", lambda lib, x: F(lib).log_softmax(x, dim=0), N(3, 4)),
+    fcase("embedding", lambda lib, i, w: F(lib).embedding(i, w),
          Const([[0, 2, 2], [4, 0, 2]], np.int64), N(5, 3)),
-    fcase("embedding_padding", lambda lib, i, w: Fn(lib).embedding(i, w, padding_idx=2),
+    fcase("embedding_padding", lambda lib, i, w: F(lib).embedding(i, w, padding_idx=2),
          Const([[0, 2, 2], [4, 0, 2]], np.int64), N(5, 3),
          gradcheck=False),  # by design the padding row's gradient is not the true one
-    fcase("layer_norm", lambda lib, x, w, b: Fn(lib).layer_norm(x, (4,), w, b), N(3, 4), N(4),
+    fcase("layer_norm", lambda lib, x, w, b: F(lib).layer_norm(x, (4,), w, b), N(3, 4), N(4),
          N(4), rtol=1e-4, atol=1e-5),
-    fcase("layer_norm_2d_plain", lambda lib, x: Fn(lib).layer_norm(x, (2, 3), eps=1e-3),
+    fcase("layer_norm_2d_plain", lambda lib, x: F(lib).layer_norm(x, (2, 3), eps=1e-3),
          N(2, 2, 3), rtol=1e-4, atol=1e-5),
-    fcase("batch_norm_train", lambda lib, x, w, b: Fn(lib).batch_norm(
+    fcase("batch_norm_train", lambda lib, x, w, b: F(lib).batch_norm(
         x, None, None, w, b, training=True), N(4, 3), N(3), N(3), rtol=1e-4, atol=1e-5),
-    fcase("batch_norm_train_4d", lambda lib, x, w, b: Fn(lib).batch_norm(
+    fcase("batch_norm_train_4d", lambda lib, x, w, b: F(lib).batch_norm(
         x, None, None, w, b, training=True), N(2, 3, 2, 2), N(3), N(3), rtol=1e-4, atol=1e-5),
-    fcase("batch_norm_train_plain", lambda lib, x: Fn(lib).batch_norm(
+    fcase("batch_norm_train_plain", lambda lib, x: F(lib).batch_norm(
         x, None, None, training=True), N(3, 2, 2), rtol=1e-4, atol=1e-5),
     fcase("batch_norm_eval", bn_eval, N(4, 3, 2), N(3), N(3)),
 ]
@@ -329,8 +317,8 @@ def test_functional(backend, fn, args, opts):
 SECOND_ORDER = [c for c in FUNCTIONAL if c.id in (
     "linear", "linear_nobias_batched", "gelu", "gelu_tanh", "softplus", "layer_norm_2d_plain",
     "batch_norm_train_plain")] + [
-    fcase("layer_norm_weight", lambda lib, x, w: Fn(lib).layer_norm(x, (4,), w), N(3, 4), N(4)),
-    fcase("batch_norm_train_weight", lambda lib, x, w: Fn(lib).batch_norm(
+    fcase("layer_norm_weight", lambda lib, x, w: F(lib).layer_norm(x, (4,), w), N(3, 4), N(4)),
+    fcase("batch_norm_train_weight", lambda lib, x, w: F(lib).batch_norm(
         x, None, None, w, training=True), N(4, 3), N(3)),
     fcase("batch_norm_eval_weight", lambda lib, x, w: bn_eval(lib, x, w, None), N(4, 3, 2),
           N(3)),
@@ -343,7 +331,7 @@ def test_functional_second_order(backend, fn, args, opts):
 
 
 def test_dropout_gradcheck_with_fixed_mask(backend):
-    x = tl_of(normal(3, 4), requires_grad=True)
+    x = tl_tensor(normal(3, 4), requires_grad=True)
 
     def f(x):
         tl.manual_seed(7)  # the same mask on every evaluation
@@ -354,12 +342,12 @@ def test_dropout_gradcheck_with_fixed_mask(backend):
 
 def test_activation_gradients_at_kinks_match_torch(backend):
     x = np.array([-1.0, 0.0, 1.0, 10.0 / 3, 2.0 / 3])
-    cases = [lambda lib, x: Fn(lib).relu(x), lambda lib, x: Fn(lib).leaky_relu(x, 0.2),
-             lambda lib, x: Fn(lib).softplus(x, beta=3, threshold=2),
-             lambda lib, x: Fn(lib).gelu(x)]
+    cases = [lambda lib, x: F(lib).relu(x), lambda lib, x: F(lib).leaky_relu(x, 0.2),
+             lambda lib, x: F(lib).softplus(x, beta=3, threshold=2),
+             lambda lib, x: F(lib).gelu(x)]
     for fn in cases:
-        xt, xh = tl_of(x, requires_grad=True), torch.from_numpy(x).requires_grad_()
-        fn(tl, xt).backward(tl_of(np.ones(5)))
+        xt, xh = tl_tensor(x, requires_grad=True), torch.from_numpy(x).requires_grad_()
+        fn(tl, xt).backward(tl_tensor(np.ones(5)))
         fn(torch, xh).backward(torch.ones(5, dtype=torch.float64))
         assert_close(xt.grad, xh.grad, what="kink gradient", **GRAD_TOL[F64])
 
@@ -367,23 +355,23 @@ def test_activation_gradients_at_kinks_match_torch(backend):
 def test_erf_accuracy(backend):
     x = np.linspace(-7, 7, 2001)
     expected = np.array([math.erf(v) for v in x])
-    got = to_np(_basic._erf(tl_of(x)))
+    got = to_np(_basic._erf(tl_tensor(x)))
     np.testing.assert_allclose(got, expected, rtol=0, atol=4e-16)
 
 
 def test_one_hot(backend):
     idx = np.array([[0, 3], [2, 2]], dtype=np.int64)
-    got = tlF.one_hot(tl_of(idx))
+    got = tlF.one_hot(tl_tensor(idx))
     assert_close(got, torch.nn.functional.one_hot(torch.from_numpy(idx)), 0, 0, "one_hot")
-    got = tlF.one_hot(tl_of(idx), num_classes=6)
+    got = tlF.one_hot(tl_tensor(idx), num_classes=6)
     assert got.dtype == tl.int64 and got.shape == (2, 2, 6)
     assert_close(got, torch.nn.functional.one_hot(torch.from_numpy(idx), 6), 0, 0, "one_hot 6")
     with pytest.raises(RuntimeError, match="smaller than num_classes"):
-        tlF.one_hot(tl_of(idx), num_classes=3)
+        tlF.one_hot(tl_tensor(idx), num_classes=3)
     with pytest.raises(RuntimeError, match="non-negative"):
-        tlF.one_hot(tl_of(np.array([-1, 0])))
+        tlF.one_hot(tl_tensor(np.array([-1, 0])))
     with pytest.raises(RuntimeError, match="integer"):
-        tlF.one_hot(tl_of(np.array([0.0])))
+        tlF.one_hot(tl_tensor(np.array([0.0])))
 
 
 def test_functional_errors(backend):

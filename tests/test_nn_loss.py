@@ -13,23 +13,12 @@ import torch
 import tensorlite as tl
 import tensorlite.nn as nn
 import tensorlite.nn.functional as tlF
-from helpers import FWD_TOL, GRAD_TOL, NC, A, Const, N, U, assert_close, check_op, \
-    check_second_order, to_np
+from helpers import functional as F  # as torch.nn.functional is
+from helpers import (FWD_TOL, GRAD_TOL, NC, A, Const, N, U, assert_close, case, check_op,
+                     check_second_order, tl_tensor, to_np)
 
 F64 = np.dtype(np.float64)
 REDUCTIONS = ["none", "mean", "sum"]
-
-
-def F(lib):
-    return lib.nn.functional
-
-
-def tl_of(arr, requires_grad=False):
-    return tl.tensor(arr, device=tl.get_backend().device, requires_grad=requires_grad)
-
-
-def case(id, *args, **opts):
-    return pytest.param(*args, opts, id=id)
 
 
 def classes(shape, C, ignore=None, ignore_index=-100):
@@ -90,8 +79,8 @@ def test_cross_entropy_noncontiguous_gradcheck_and_extreme_logits(backend):
 
 def test_cross_entropy_all_ignored(backend):
     """'mean' over no counted target is nan (0/0), as torch; the gradient is zero."""
-    x = tl_of(np.random.standard_normal((3, 4)), True)
-    loss = tlF.cross_entropy(x, tl_of(np.full(3, -100)))
+    x = tl_tensor(np.random.standard_normal((3, 4)), True)
+    loss = tlF.cross_entropy(x, tl_tensor(np.full(3, -100)))
     expected = torch.nn.functional.cross_entropy(torch.randn(3, 4), torch.full((3,), -100))
     assert np.isnan(loss.item()) and torch.isnan(expected)
     loss.backward()
@@ -99,12 +88,12 @@ def test_cross_entropy_all_ignored(backend):
 
 
 def test_cross_entropy_is_one_fused_node(backend):
-    x = tl_of(np.random.standard_normal((8, 5)), True)
-    loss = tlF.cross_entropy(x, tl_of(np.random.randint(0, 5, 8)))
+    x = tl_tensor(np.random.standard_normal((8, 5)), True)
+    loss = tlF.cross_entropy(x, tl_tensor(np.random.randint(0, 5, 8)))
     assert loss.grad_fn.name == "cross_entropy"
     assert loss.grad_fn.next == [x]
     with tl.no_grad():
-        again = tlF.cross_entropy(x, tl_of(np.zeros(8, np.int64)))
+        again = tlF.cross_entropy(x, tl_tensor(np.zeros(8, np.int64)))
     assert again.grad_fn is None
 
 
@@ -210,7 +199,7 @@ def test_regression_losses_at_kinks_match_torch(backend):
 
 def test_regression_broadcast_warns_like_torch(backend):
     with pytest.warns(UserWarning, match="target size"):
-        out = tlF.mse_loss(tl_of(np.ones((3, 1))), tl_of(np.zeros(4)))
+        out = tlF.mse_loss(tl_tensor(np.ones((3, 1))), tl_tensor(np.zeros(4)))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         expected = torch.nn.functional.mse_loss(torch.ones(3, 1, dtype=torch.float64),
@@ -319,11 +308,11 @@ def test_loss_modules_match_torch(backend, make, target, opts):
         tl_mod, th_mod = make(nn, tl), make(torch.nn, torch)
     if isinstance(tl_mod, nn.BCELoss):
         x = 1 / (1 + np.exp(-x))
-    xt, xh = tl_of(x, True), torch.from_numpy(x.copy()).requires_grad_()
-    yt, yh = tl_mod(xt, tl_of(t)), th_mod(xh, torch.from_numpy(t.copy()))
+    xt, xh = tl_tensor(x, True), torch.from_numpy(x.copy()).requires_grad_()
+    yt, yh = tl_mod(xt, tl_tensor(t)), th_mod(xh, torch.from_numpy(t.copy()))
     assert_close(yt, yh, what="forward", **FWD_TOL[F64])
     g = np.random.standard_normal(tuple(yh.shape))
-    yt.backward(tl_of(g)), yh.backward(torch.from_numpy(g))
+    yt.backward(tl_tensor(g)), yh.backward(torch.from_numpy(g))
     assert_close(xt.grad, xh.grad, what="input grad", **GRAD_TOL[F64])
     assert repr(tl_mod) == repr(th_mod)
     assert sorted(tl_mod.state_dict()) == sorted(th_mod.state_dict())
@@ -332,45 +321,45 @@ def test_loss_modules_match_torch(backend, make, target, opts):
 
 # -- errors ----------------------------------------------------------------------------------------
 def _x(*shape, dtype=np.float64):
-    return tl_of(np.random.uniform(0.1, 0.9, shape).astype(dtype))
+    return tl_tensor(np.random.uniform(0.1, 0.9, shape).astype(dtype))
 
 
 ERRORS = [
-    case("ce_int32_target", lambda: tlF.cross_entropy(_x(4, 5), tl_of(np.zeros(4, np.int32))),
+    case("ce_int32_target", lambda: tlF.cross_entropy(_x(4, 5), tl_tensor(np.zeros(4, np.int32))),
          RuntimeError, "cross_entropy: expected target dtype to be int64"),
-    case("ce_out_of_range", lambda: tlF.cross_entropy(_x(4, 5), tl_of(np.array([0, 1, 5, 2]))),
+    case("ce_out_of_range", lambda: tlF.cross_entropy(_x(4, 5), tl_tensor(np.array([0, 1, 5, 2]))),
          IndexError, r"cross_entropy: target 5 is out of bounds for 5 classes"),
-    case("ce_negative", lambda: tlF.cross_entropy(_x(4, 5), tl_of(np.array([0, -1, 2, 2]))),
+    case("ce_negative", lambda: tlF.cross_entropy(_x(4, 5), tl_tensor(np.array([0, -1, 2, 2]))),
          IndexError, "target -1 is out of bounds"),
-    case("ce_batch_mismatch", lambda: tlF.cross_entropy(_x(4, 5), tl_of(np.array([0, 1, 2]))),
+    case("ce_batch_mismatch", lambda: tlF.cross_entropy(_x(4, 5), tl_tensor(np.array([0, 1, 2]))),
          ValueError, r"cross_entropy: target int64\[3\].*input float64\[4, 5\]"),
     case("ce_spatial_mismatch", lambda: tlF.cross_entropy(_x(2, 3, 4),
-                                                          tl_of(np.zeros((2, 3), np.int64))),
+                                                          tl_tensor(np.zeros((2, 3), np.int64))),
          ValueError, r"expected target shape \[2, 4\]"),
-    case("ce_weight_shape", lambda: tlF.cross_entropy(_x(4, 5), tl_of(np.zeros(4, np.int64)),
+    case("ce_weight_shape", lambda: tlF.cross_entropy(_x(4, 5), tl_tensor(np.zeros(4, np.int64)),
                                                       weight=_x(3)),
          RuntimeError, "for all 5 classes"),
-    case("ce_weight_dtype", lambda: tlF.cross_entropy(_x(4, 5), tl_of(np.zeros(4, np.int64)),
+    case("ce_weight_dtype", lambda: tlF.cross_entropy(_x(4, 5), tl_tensor(np.zeros(4, np.int64)),
                                                       weight=_x(5, dtype=np.float32)),
          TypeError, "weight is float32"),
     case("ce_prob_shape", lambda: tlF.cross_entropy(_x(4, 5), _x(4, 4)), RuntimeError,
          r"must have the input's shape"),
     case("ce_prob_ignore_index", lambda: tlF.cross_entropy(_x(4, 5), _x(4, 5), ignore_index=1),
          RuntimeError, "ignore_index is not supported"),
-    case("ce_smoothing_range", lambda: tlF.cross_entropy(_x(4, 5), tl_of(np.zeros(4, np.int64)),
+    case("ce_smoothing_range", lambda: tlF.cross_entropy(_x(4, 5), tl_tensor(np.zeros(4, np.int64)),
                                                          label_smoothing=1.5),
          RuntimeError, "label_smoothing must be between"),
-    case("ce_int_input", lambda: tlF.cross_entropy(tl_of(np.zeros((4, 5), np.int64)),
-                                                   tl_of(np.zeros(4, np.int64))),
+    case("ce_int_input", lambda: tlF.cross_entropy(tl_tensor(np.zeros((4, 5), np.int64)),
+                                                   tl_tensor(np.zeros(4, np.int64))),
          TypeError, "floating point input"),
-    case("ce_bad_reduction", lambda: tlF.cross_entropy(_x(4, 5), tl_of(np.zeros(4, np.int64)),
+    case("ce_bad_reduction", lambda: tlF.cross_entropy(_x(4, 5), tl_tensor(np.zeros(4, np.int64)),
                                                        reduction="avg"),
          ValueError, "'avg' is not a valid value for reduction"),
     case("nll_float_target", lambda: tlF.nll_loss(_x(4, 5), _x(4)), RuntimeError,
          "nll_loss: expected target dtype to be int64"),
-    case("nll_out_of_range", lambda: tlF.nll_loss(_x(4, 5), tl_of(np.array([0, 9, 1, 1]))),
+    case("nll_out_of_range", lambda: tlF.nll_loss(_x(4, 5), tl_tensor(np.array([0, 9, 1, 1]))),
          IndexError, "nll_loss: target 9"),
-    case("bce_range", lambda: tlF.binary_cross_entropy(tl_of(np.array([0.5, 1.5])), _x(2)),
+    case("bce_range", lambda: tlF.binary_cross_entropy(tl_tensor(np.array([0.5, 1.5])), _x(2)),
          RuntimeError, "binary_cross_entropy: all elements of input should be between 0 and 1"),
     case("bce_shape", lambda: tlF.binary_cross_entropy(_x(3), _x(4)), ValueError,
          r"target size \[4\] must be the same as input size \[3\]"),
