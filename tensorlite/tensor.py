@@ -10,7 +10,7 @@ from .backends import for_device
 
 
 class Tensor(dtypes.FloatCasts):
-    __slots__ = ("_data", "device", "requires_grad", "grad", "grad_fn", "_version", "_hooks",
+    __slots__ = ("_data", "device", "requires_grad", "_grad", "grad_fn", "_version", "_hooks",
                  "__weakref__")
     __array_ufunc__ = None  # NumPy operands defer to our operators instead of swallowing us
     __hash__ = object.__hash__  # == is elementwise, identity is the hash
@@ -32,6 +32,39 @@ class Tensor(dtypes.FloatCasts):
     @property
     def ndim(self):
         return self._data.ndim
+
+    @property
+    def grad(self):
+        """The accumulated gradient (a tensor of this tensor's shape, dtype and device) or None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        # As torch: a gradient must be a Tensor (or None) of the tensor's size, dtype and device.
+        # The engine writes ``_grad`` directly; this check guards what user code assigns.
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of "
+                                f"type {type(value).__name__}")
+            if value.shape != self.shape:
+                raise RuntimeError(f"attempting to assign a gradient of size "
+                                   f"'{list(value.shape)}' to a tensor of size "
+                                   f"'{list(self.shape)}'. Please ensure that the gradient and "
+                                   "the tensor are the same size")
+            if value.dtype != self.dtype:
+                raise RuntimeError(f"attempting to assign a gradient with dtype {value.dtype} to "
+                                   f"a tensor with dtype {self.dtype} ({describe(value)} to "
+                                   f"{describe(self)}); convert it with .to({self.dtype})")
+            if value.device != self.device:
+                raise RuntimeError(f"attempting to assign a gradient located on device "
+                                   f"{value.device!r} to a tensor located on device "
+                                   f"{self.device!r}. Please ensure that the gradient and the "
+                                   f"tensor are on the same device (.to({self.device!r}))")
+        self._grad = value
+
+    @grad.deleter
+    def grad(self):
+        self._grad = None
 
     @property
     def is_leaf(self):
@@ -90,8 +123,14 @@ class Tensor(dtypes.FloatCasts):
         return self._data
 
     def __array__(self, dtype=None, copy=None):
+        # NumPy's protocol: copy=True must return a copy (np.array(t) is a snapshot, as with
+        # torch), copy=None shares the host storage where it can (np.asarray(t)).
         arr = self.backend.to_host(self._data)
-        return arr if dtype is None else arr.astype(dtype)
+        if dtype is not None and np.dtype(dtype) != arr.dtype:
+            return arr.astype(dtype)
+        if copy and isinstance(self._data, np.ndarray) and np.may_share_memory(arr, self._data):
+            return arr.copy()
+        return arr
 
     def __dlpack__(self, *args, **kwargs):
         return self._data.__dlpack__(*args, **kwargs)
@@ -115,6 +154,18 @@ class Tensor(dtypes.FloatCasts):
         if dtypes.kind(self.dtype) == 2:
             raise TypeError("only integer tensors of a single element can be used as an index")
         return int(self.item())
+
+    def __format__(self, format_spec):
+        # As torch's Tensor.__format__: a 0-d tensor formats its value (f"{loss:.4f}"); any
+        # other tensor (a one-element 1-d one too) takes only the empty spec, giving str(t).
+        if self._data.ndim == 0 and type(self) is Tensor:
+            return self.item().__format__(format_spec)
+        if format_spec:
+            raise TypeError(f"unsupported format string {format_spec!r} passed to "
+                            f"{type(self).__name__}.__format__ for a tensor of shape "
+                            f"{tuple(self.shape)}: only a 0-d tensor takes a format spec; "
+                            "format t.item() (one element) or t.tolist() instead")
+        return str(self)
 
     def __repr__(self):
         arr = self.backend.to_host(self._data)
@@ -233,7 +284,7 @@ def _init(t, data, device, requires_grad=False, version=None):
     t._data = data
     t.device = device
     t.requires_grad = requires_grad
-    t.grad = t.grad_fn = t._hooks = None
+    t._grad = t.grad_fn = t._hooks = None
     t._version = [0] if version is None else version
 
 

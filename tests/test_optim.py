@@ -392,7 +392,9 @@ def test_invalid_params(backend):
     with pytest.raises(ValueError, match="required optimization parameter lr"):
         optim.Optimizer([p], dict(lr=optim.required))
     opt = optim.SGD([p])
-    p.grad = tl.zeros(3, device=backend.device)
+    with pytest.raises(RuntimeError, match=r"gradient of size '\[3\]' to a tensor of size '\[2\]'"):
+        p.grad = tl.zeros(3, device=backend.device)
+    p._grad = tl.zeros(3, device=backend.device)  # past the setter's check, as a bug could
     with pytest.raises(RuntimeError, match=r"gradient \(float32\[3\].*parameter \(float32\[2\]"):
         opt.step()
 

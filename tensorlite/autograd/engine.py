@@ -153,11 +153,11 @@ def _add(a, b, create_graph):
 
 def _accumulate_into_leaf(leaf, g, create_graph):
     if create_graph:
-        leaf.grad = g if leaf.grad is None else leaf.grad + g
+        leaf._grad = g if leaf._grad is None else leaf._grad + g
     elif leaf.grad is None:
         # .grad must own its memory: optimizers and clip_grad_ update it in place, so it may
         # share storage neither with a broadcast view nor with another tensor's gradient.
-        leaf.grad = g if _owned(g) else wrap(g.backend.copy(g._data), g.device)
+        leaf._grad = g if _owned(g) else wrap(g.backend.copy(g._data), g.device)
     else:
         g.backend.iadd(leaf.grad._data, g._data)
         leaf.grad._version[0] += 1

@@ -69,7 +69,7 @@ def record(name, data, inputs, backward, saved=(), keep_output=False, view_of=No
     out = _new(Tensor)
     out._data = data
     out.device = first.device if isinstance(first, Tensor) else inputs[1].device
-    out.grad = out.grad_fn = out._hooks = None
+    out._grad = out.grad_fn = out._hooks = None
     out._version = [0] if view_of is None else view_of._version
     out.requires_grad = False
     if state.grad_enabled:

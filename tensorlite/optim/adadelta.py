@@ -17,7 +17,7 @@ class Adadelta(Optimizer):
 
     @no_grad()
     def step(self, closure=None):
-        loss = self._closure_loss(closure)
+        loss = self._begin_step(closure)
         for group in self.param_groups:
             lr = float(group["lr"])
             for p, g, B in self._with_grad(group):

@@ -26,7 +26,7 @@ class Adagrad(Optimizer):
 
     @no_grad()
     def step(self, closure=None):
-        loss = self._closure_loss(closure)
+        loss = self._begin_step(closure)
         for group in self.param_groups:
             lr = float(group["lr"])
             for p, g, B in self._with_grad(group):

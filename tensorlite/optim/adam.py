@@ -21,7 +21,7 @@ class Adam(Optimizer):
 
     @no_grad()
     def step(self, closure=None):
-        loss = self._closure_loss(closure)
+        loss = self._begin_step(closure)
         for group in self.param_groups:
             lr, (beta1, beta2) = float(group["lr"]), group["betas"]
             amsgrad = group["amsgrad"]
@@ -37,14 +37,18 @@ class Adam(Optimizer):
                         state["max_exp_avg_sq"] = zeros_like(p)
                 step = self._increment(state["step"])
                 m, v, vmax = state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq")
-                if amsgrad and vmax is None:
-                    raise RuntimeError("Adam: amsgrad=True but the state has no 'max_exp_avg_sq'"
-                                       " (it was created or loaded with amsgrad=False)")
                 B.adam_step(p._data, g._data, m._data, v._data,
                             vmax._data if amsgrad else None, step, lr, beta1, beta2,
                             group["eps"], **options)
                 self._bump(p, m, v, vmax if amsgrad else None)
         return loss
+
+    def _check_param(self, p, group, gi, pi):
+        state = self.state.get(p)
+        if group["amsgrad"] and state and "max_exp_avg_sq" not in state:
+            raise RuntimeError(f"{type(self).__name__}: amsgrad=True but the state of parameter "
+                               f"{pi} in param group {gi} has no 'max_exp_avg_sq' (it was "
+                               "created or loaded with amsgrad=False); no parameter was updated")
 
 
 class AdamW(Adam):

@@ -144,25 +144,43 @@ class Optimizer:
         """Update the parameters once; ``closure`` re-evaluates the model and returns the loss."""
         raise NotImplementedError
 
-    def _closure_loss(self, closure):
-        if closure is None:
-            return None
-        with enable_grad():
-            return closure()
+    def _begin_step(self, closure):
+        """What every ``step`` does first: run ``closure`` (under grad mode) for the loss, then
+        check every parameter's gradient and state, so that a bad one raises before any
+        parameter or state is touched (a failed step changes nothing)."""
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        for gi, group in enumerate(self.param_groups):
+            for pi, p in enumerate(group["params"]):
+                g = p.grad
+                if g is None:
+                    continue
+                if not isinstance(g, Tensor) or g.shape != p.shape or g.dtype != p.dtype or \
+                        g.device != p.device:
+                    got = describe(g) if isinstance(g, Tensor) else type(g).__name__
+                    raise RuntimeError(
+                        f"{type(self).__name__}.step: the gradient ({got}) of parameter {pi} in "
+                        f"param group {gi} does not match the parameter ({describe(p)}); "
+                        f"shapes {list(getattr(g, 'shape', ()))} and {list(p.shape)}. Assign a "
+                        ".grad of the parameter's shape, dtype and device; no parameter was "
+                        "updated")
+                self._check_param(p, group, gi, pi)
+        return loss
+
+    def _check_param(self, p, group, gi, pi):
+        """A subclass's check of parameter ``pi`` of group ``gi`` before a step (its state)."""
 
     # -- the per-parameter loop every step shares ----------------------------------------------
     @staticmethod
     def _with_grad(group):
-        """(param, grad, backend) for every parameter of ``group`` that has a gradient."""
+        """(param, grad, backend) for every parameter of ``group`` that has a gradient (checked
+        by ``_begin_step``)."""
         for p in group["params"]:
             g = p.grad
             if g is None:
                 continue
-            if g._data.shape != p._data.shape or g._data.dtype != p._data.dtype or \
-                    g.device != p.device:
-                raise RuntimeError(f"optimizer step: the gradient ({describe(g)}) does not match "
-                                   f"its parameter ({describe(p)}); assign a .grad of the "
-                                   "parameter's shape, dtype and device")
             B = backend_of(p, "optimizer step")
             if not isinstance(p._data, B.xp.ndarray):  # a NumPy scalar: give it storage
                 p._data = B.xp.array(p._data)

@@ -17,7 +17,7 @@ class RMSprop(Optimizer):
 
     @no_grad()
     def step(self, closure=None):
-        loss = self._closure_loss(closure)
+        loss = self._begin_step(closure)
         for group in self.param_groups:
             lr, momentum, centered = float(group["lr"]), group["momentum"], group["centered"]
             for p, g, B in self._with_grad(group):

@@ -18,7 +18,7 @@ class SGD(Optimizer):
 
     @no_grad()
     def step(self, closure=None):
-        loss = self._closure_loss(closure)
+        loss = self._begin_step(closure)
         for group in self.param_groups:
             lr, momentum = float(group["lr"]), group["momentum"]
             options = dict(momentum=momentum, dampening=group["dampening"],

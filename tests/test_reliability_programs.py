@@ -1,0 +1,187 @@
+"""Regression tests for defects met by whole programs: formatting a loss, an infinite loader,
+unseeded runs repeating themselves, a half-applied optimizer step, a wrong-shape ``.grad``
+assignment, and temporaries left behind by a killed save."""
+import numpy as np
+import pytest
+import torch
+
+import tensorlite as tl
+from tensorlite import nn, optim
+
+
+# -- Tensor.__format__ -----------------------------------------------------------------------------
+FORMAT_CASES = [(2.5, None), ([2.5], None), ([[2.5]], None), ([1.0, 2.0], None), (3, None),
+                ([True], None), (-0.000123, None), (7, "float64")]
+
+
+@pytest.mark.parametrize("value,dtype", FORMAT_CASES)
+@pytest.mark.parametrize("spec", ["", ".2f", ".4f", ">10", "e", "+.1%"])
+def test_format_matches_torch(value, dtype, spec):
+    t_tl = tl.tensor(value, dtype=getattr(tl, dtype) if dtype else None)
+    t_th = torch.tensor(value, dtype=getattr(torch, dtype) if dtype else None)
+    try:
+        expected = format(t_th, spec)
+    except (TypeError, ValueError) as e:
+        with pytest.raises(type(e)):
+            format(t_tl, spec)
+        return
+    got = format(t_tl, spec)
+    if t_th.dim() == 0:
+        assert got == expected
+    else:  # the empty spec gives str(t), which is our repr
+        assert got == str(t_tl)
+
+
+def test_format_of_a_loss_in_an_f_string():
+    x = tl.tensor([1.0, 2.0], requires_grad=True)
+    loss = (x * x).mean()  # 0-d, requires grad: formats without complaint, as torch
+    assert f"{loss:.4f}" == "2.5000" and f"{loss}" == "2.5"
+    with pytest.raises(TypeError, match=r"shape \(1,\).*0-d.*item\(\)"):
+        f"{tl.tensor([2.5]):.2f}"  # torch 2.13 rejects a one-element 1-d tensor too
+    p = nn.Parameter(tl.tensor(2.5))
+    with pytest.raises(TypeError):  # torch formats only plain Tensors (type(self) is Tensor)
+        f"{p:.2f}"
+    with pytest.raises(TypeError):
+        f"{torch.nn.Parameter(torch.tensor(2.5)):.2f}"
+
+
+# -- .grad assignment ----------------------------------------------------------------------------
+def test_grad_setter_rejects_what_torch_rejects():
+    a, a_th = nn.Parameter(tl.ones(2)), torch.nn.Parameter(torch.ones(2))
+    for bad in ([3], [1, 2], []):
+        with pytest.raises(RuntimeError) as th:
+            a_th.grad = torch.ones(bad)
+        with pytest.raises(RuntimeError) as ours:
+            a.grad = tl.ones(bad)
+        assert str(ours.value) == str(th.value)
+        assert a.grad is None  # a failed assignment changes nothing
+    with pytest.raises(RuntimeError, match="dtype float64.*dtype float32"):
+        a.grad = tl.ones(2, dtype=tl.float64)
+    with pytest.raises(RuntimeError, match="dtype int64"):
+        a.grad = tl.ones(2, dtype=tl.int64)
+    for bad in ([1.0, 2.0], 3.0, np.ones(2), torch.ones(2)):
+        with pytest.raises(TypeError, match="Tensor or None but got grad of type"):
+            a.grad = bad
+    g = tl.full((2,), 3.0)
+    a.grad = g
+    assert a.grad is g
+    with pytest.raises(RuntimeError):
+        a.grad = tl.ones(3)
+    assert a.grad is g
+    a.grad = None
+    assert a.grad is None
+    a.grad = g
+    del a.grad
+    assert a.grad is None
+
+
+def test_grad_setter_checks_the_device(monkeypatch):
+    a = tl.ones(2)
+    g = tl.ones(2)
+    g.device = "cuda"  # a stand-in: only the recorded device is compared
+    with pytest.raises(RuntimeError, match="device 'cuda' to a tensor located on device 'cpu'"):
+        a.grad = g
+    assert a.grad is None
+
+
+def test_backward_still_fills_grad(backend):
+    w = tl.tensor([1.0, 2.0], device=backend.device, requires_grad=True)
+    y = tl.tensor([3.0], device=backend.device, requires_grad=True)
+    ((w * y).sum() * 2).backward()
+    (w * y).sum().backward()
+    np.testing.assert_allclose(np.asarray(w.grad), [9.0, 9.0])
+    np.testing.assert_allclose(np.asarray(y.grad), [9.0])
+    h = w * 1.0
+    h.retain_grad()
+    (h * h).sum().backward()
+    np.testing.assert_allclose(np.asarray(h.grad), [2.0, 4.0])
+
+
+# -- optimizer steps are atomic ------------------------------------------------------------------
+OPTIMIZERS = {
+    "SGD": lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9),
+    "Adam": lambda ps: optim.Adam(ps, lr=0.1, amsgrad=True),
+    "AdamW": lambda ps: optim.AdamW(ps, lr=0.1),
+    "RMSprop": lambda ps: optim.RMSprop(ps, lr=0.1, momentum=0.5, centered=True),
+    "Adagrad": lambda ps: optim.Adagrad(ps, lr=0.1),
+    "Adadelta": lambda ps: optim.Adadelta(ps, lr=0.1),
+}
+
+
+def _snapshot(params, opt):
+    values = [np.array(p.detach()) for p in params]
+    versions = [p._version[0] for p in params]
+    state = {i: {k: (np.array(v) if isinstance(v, tl.Tensor) else v)
+                 for k, v in opt.state[p].items()}
+             for i, p in enumerate(params) if p in opt.state}
+    return values, versions, state
+
+
+def _assert_same(before, after):
+    (v0, n0, s0), (v1, n1, s1) = before, after
+    for a, b in zip(v0, v1):
+        np.testing.assert_array_equal(a, b)
+    assert n0 == n1
+    assert s0.keys() == s1.keys()
+    for i in s0:
+        assert s0[i].keys() == s1[i].keys()
+        for k in s0[i]:
+            np.testing.assert_array_equal(s0[i][k], s1[i][k])
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+@pytest.mark.parametrize("warm", [False, True])
+@pytest.mark.parametrize("bad", ["shape", "dtype"])
+def test_step_with_a_bad_gradient_changes_nothing(backend, name, warm, bad):
+    rng = np.random.default_rng(0)
+    params = [tl.tensor(rng.standard_normal(s), dtype=tl.float32, device=backend.device,
+                        requires_grad=True) for s in [(3, 2), (4,), (2,)]]
+    opt = OPTIMIZERS[name]([{"params": params[:2]}, {"params": params[2:]}])
+    if warm:  # the state exists already
+        for p in params:
+            p.grad = tl.ones_like(p)
+        opt.step()
+    for p in params:
+        p.grad = tl.full(p.shape, 0.5, device=backend.device)
+    wrong = (tl.ones(5, device=backend.device) if bad == "shape"
+             else tl.ones(4, dtype=tl.float64, device=backend.device))
+    params[1]._grad = wrong  # past the setter's check, as a buggy writer could
+    before = _snapshot(params, opt)
+    with pytest.raises(RuntimeError) as e:
+        opt.step()
+    msg = str(e.value)
+    assert msg.startswith(f"{name}.step") and "parameter 1 in param group 0" in msg
+    assert "shapes" in msg and "no parameter was updated" in msg
+    if bad == "shape":
+        assert "[5] and [4]" in msg
+    else:
+        assert "float64[4]" in msg and "float32[4]" in msg
+    _assert_same(before, _snapshot(params, opt))
+    params[1].grad = tl.full((4,), 0.5, device=backend.device)  # fixed: the step now runs
+    opt.step()
+    assert not np.array_equal(np.array(params[0].detach()), before[0][0])
+
+
+def test_adam_amsgrad_state_check_changes_nothing():
+    ps = [tl.ones(2, requires_grad=True), tl.ones(3, requires_grad=True)]
+    opt = optim.Adam(ps, lr=0.1)
+    for p in ps:
+        p.grad = tl.ones_like(p)
+    opt.step()
+    opt.param_groups[0]["amsgrad"] = True  # the state has no max_exp_avg_sq
+    before = _snapshot(ps, opt)
+    with pytest.raises(RuntimeError, match="parameter 0 in param group 0.*max_exp_avg_sq"):
+        opt.step()
+    _assert_same(before, _snapshot(ps, opt))
+
+
+def test_np_array_of_a_tensor_is_a_snapshot(backend):
+    t = tl.ones(2, device=backend.device)
+    snap = np.array(t)  # as torch: a copy, so later in-place updates do not show in it
+    with tl.no_grad():
+        t.add_(1.0)
+    np.testing.assert_array_equal(snap, [1.0, 1.0])
+    np.testing.assert_array_equal(np.array(t, dtype=np.float64), [2.0, 2.0])
+    if backend.device == "cpu":
+        np.asarray(t)[0] = 5.0  # asarray still shares the host storage, as torch
+        assert t.tolist() == [5.0, 2.0]
