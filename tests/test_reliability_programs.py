@@ -185,3 +185,82 @@ def test_np_array_of_a_tensor_is_a_snapshot(backend):
     if backend.device == "cpu":
         np.asarray(t)[0] = 5.0  # asarray still shares the host storage, as torch
         assert t.tolist() == [5.0, 2.0]
+
+
+# -- the infinite loader -------------------------------------------------------------------------
+from tensorlite.data import (BatchSampler, DataLoader, Generator, RandomSampler,  # noqa: E402
+                             SequentialSampler, TensorDataset)
+
+
+def _peak_bytes(fn):
+    import tracemalloc
+    tracemalloc.start()
+    try:
+        out = fn()
+        return out, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("replacement", [True, False])
+def test_infinite_random_sampler_draws_lazily(replacement):
+    ds = TensorDataset(tl.arange(1000), tl.arange(1000) * 2)
+    s = RandomSampler(ds, replacement=replacement, num_samples=10 ** 10,
+                      generator=Generator().manual_seed(0))
+    th = torch.utils.data.RandomSampler(range(1000), replacement=replacement,
+                                        num_samples=10 ** 10)
+    assert len(s) == len(th) == 10 ** 10
+    first, peak = _peak_bytes(lambda: next(iter(s)))
+    assert 0 <= first < 1000 and peak < 4 * 2 ** 20, peak  # MBs, not the 80 GB of every index
+    loader = DataLoader(ds, batch_size=64, sampler=s)
+    assert len(loader) == -(-10 ** 10 // 64)
+    (x, y), peak = _peak_bytes(lambda: next(iter(loader)))
+    assert x.shape == (64,) and (np.asarray(y) == 2 * np.asarray(x)).all()
+    assert peak < 4 * 2 ** 20, peak
+    plain = [(int(i), 2 * int(i)) for i in range(1000)]  # the generic path (no fast path)
+    batch = next(iter(DataLoader(plain, batch_size=8, sampler=s)))
+    assert [len(b) for b in batch] == [8, 8]
+
+
+@pytest.mark.parametrize("replacement,num_samples", [(True, 10_000), (False, 2_500), (True, 7),
+                                                     (False, 7)])
+@pytest.mark.parametrize("batch_size,drop_last", [(100, False), (100, True), (5000, False),
+                                                  (3, True)])
+def test_chunked_batches_are_the_sampler_order(replacement, num_samples, batch_size, drop_last):
+    """Batches cut from the lazily drawn chunks (crossing chunk boundaries) are exactly the
+    sampler's own order, cut; the same seed gives the same order."""
+    ds = TensorDataset(tl.arange(1000))
+
+    def sampler(seed):
+        return RandomSampler(ds, replacement=replacement, num_samples=num_samples,
+                             generator=Generator().manual_seed(seed))
+
+    order = list(sampler(5))
+    assert len(order) == num_samples and order == list(sampler(5)) != list(sampler(6))
+    if not replacement:  # each pass over the dataset is a permutation
+        assert len(set(order[:1000])) == min(1000, num_samples)
+        assert num_samples < 2000 or sorted(order[1000:2000]) == list(range(1000))
+    stop = num_samples - num_samples % batch_size if drop_last else num_samples
+    expected = [order[i:i + batch_size] for i in range(0, stop, batch_size)]
+    assert list(BatchSampler(sampler(5), batch_size, drop_last)) == expected
+    loader = DataLoader(ds, batch_size=batch_size, drop_last=drop_last, sampler=sampler(5))
+    assert [b[0].tolist() for b in loader] == expected
+    assert len(loader) == len(expected)
+
+
+def test_global_seed_makes_the_infinite_loader_reproducible():
+    ds = TensorDataset(tl.arange(50))
+
+    def first_batches(seed):
+        tl.manual_seed(seed)
+        it = iter(DataLoader(ds, batch_size=10,
+                             sampler=RandomSampler(ds, replacement=True, num_samples=10 ** 12)))
+        return [next(it)[0].tolist() for _ in range(3)]
+
+    assert first_batches(1) == first_batches(1) != first_batches(2)
+
+
+def test_sequential_sampler_chunks_join_to_the_order():
+    s = SequentialSampler(range(100_003))
+    assert np.concatenate(list(s._chunks())).tolist() == list(s) == list(range(100_003))
+    assert list(SequentialSampler(range(0))._chunks()) == []

@@ -5,14 +5,18 @@ Randomness comes from a ``Generator`` when one is given, else from the global se
 draws one fresh seed from the global random stream, so ``manual_seed(s)`` before building and
 iterating a loader makes every epoch reproducible.
 
-The built-in samplers also expose ``_order()``, the whole epoch's indices as one int64 NumPy array,
-which ``BatchSampler`` cuts into index batches without a Python loop per sample.
+The built-in samplers also expose ``_chunks()``, the epoch's indices as consecutive int64 NumPy
+arrays drawn lazily, which ``BatchSampler`` cuts into index batches without a Python loop per
+sample.  An epoch is never materialized whole: ``RandomSampler(ds, replacement=True,
+num_samples=10**10)`` (the "infinite loader") draws ``_CHUNK`` indices at a time, as PyTorch draws
+32 at a time, and a long chain of permutations is drawn one permutation at a time.
 """
 import numpy as np
 
 from .. import backends
 
 _U64 = 1 << 64
+_CHUNK = 1 << 12  # indices drawn at once with replacement (PyTorch draws 32): 32 KiB of int64
 
 
 class Generator:
@@ -99,8 +103,10 @@ class SequentialSampler(Sampler):
     def __init__(self, data_source):
         self.data_source = data_source
 
-    def _order(self):
-        return np.arange(len(self.data_source), dtype=np.int64)
+    def _chunks(self):
+        n = len(self.data_source)
+        for start in range(0, n, _CHUNK * 16):
+            yield np.arange(start, min(n, start + _CHUNK * 16), dtype=np.int64)
 
     def __iter__(self):
         return iter(range(len(self.data_source)))
@@ -131,20 +137,26 @@ class RandomSampler(Sampler):
     def num_samples(self):
         return len(self.data_source) if self._num_samples is None else self._num_samples
 
-    def _order(self):
+    def _chunks(self):
+        """The epoch's indices, drawn lazily: ``_CHUNK`` at a time with replacement, else one
+        permutation at a time (the last one cut short when ``num_samples`` is not a multiple
+        of the dataset size).  The random stream is picked on the first draw."""
         n, k = len(self.data_source), self.num_samples
         if n == 0:
             raise ValueError("RandomSampler: cannot draw samples from an empty dataset")
         rng = _rng(self.generator, "RandomSampler")
         if self.replacement:
-            return rng.integers(0, n, size=k, dtype=np.int64)
-        parts = [rng.permutation(n) for _ in range(k // n)]
+            for start in range(0, k, _CHUNK):
+                yield rng.integers(0, n, size=min(_CHUNK, k - start), dtype=np.int64)
+            return
+        for _ in range(k // n):
+            yield rng.permutation(n).astype(np.int64, copy=False)
         if k % n:
-            parts.append(rng.permutation(n)[:k % n])
-        return np.concatenate(parts).astype(np.int64, copy=False)
+            yield rng.permutation(n)[:k % n].astype(np.int64, copy=False)
 
     def __iter__(self):
-        return iter(self._order().tolist())
+        for chunk in self._chunks():
+            yield from chunk.tolist()
 
     def __len__(self):
         return self.num_samples
@@ -158,12 +170,13 @@ class SubsetRandomSampler(Sampler):
         self.generator = generator
         _rng_type_check(generator, "SubsetRandomSampler")
 
-    def _order(self):
+    def _chunks(self):
         idx = np.asarray(self.indices, dtype=np.int64).reshape(-1)
-        return idx[_permutation(len(idx), self.generator, "SubsetRandomSampler")]
+        yield idx[_permutation(len(idx), self.generator, "SubsetRandomSampler")]
 
     def __iter__(self):
-        return iter(self._order().tolist())
+        for chunk in self._chunks():
+            yield from chunk.tolist()
 
     def __len__(self):
         return len(self.indices)
@@ -185,16 +198,23 @@ class BatchSampler(Sampler):
         self.drop_last = drop_last
 
     def _index_batches(self):
-        """The batches as int64 arrays: for the built-in samplers one ``_order()`` per epoch cut
-        by slicing, for any other sampler its indices grouped as they come."""
+        """The batches as int64 arrays: for the built-in samplers their ``_chunks()`` cut by
+        slicing (a batch spanning two chunks is joined), for any other sampler its indices
+        grouped as they come."""
         if type(self.sampler) not in _ARRAY_SAMPLERS:
             for batch in self._lists():
                 yield np.asarray(batch, dtype=np.int64)
             return
-        order, bs = self.sampler._order(), self.batch_size
-        stop = len(order) - len(order) % bs if self.drop_last else len(order)
-        for start in range(0, stop, bs):
-            yield order[start:start + bs]
+        bs, rest = self.batch_size, None
+        for chunk in self.sampler._chunks():
+            if rest is not None:
+                chunk = np.concatenate((rest, chunk))
+            stop = len(chunk) - len(chunk) % bs
+            for start in range(0, stop, bs):
+                yield chunk[start:start + bs]
+            rest = chunk[stop:] if stop < len(chunk) else None
+        if rest is not None and not self.drop_last:
+            yield rest
 
     def _lists(self):
         batch = []
@@ -224,5 +244,5 @@ def _rng_type_check(generator, who):
                         f"numpy.random.Generator), got {type(generator).__name__}")
 
 
-# Samplers whose ``_order()`` is exactly what their ``__iter__`` yields.
+# Samplers whose ``_chunks()``, joined, are exactly what their ``__iter__`` yields.
 _ARRAY_SAMPLERS = (SequentialSampler, RandomSampler, SubsetRandomSampler)
