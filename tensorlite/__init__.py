@@ -28,8 +28,9 @@ from .backends import available, get_backend, set_backend, use_backend
 from .dtypes import (ALIASES as _ALIASES, bool_, float16, float32, float64, int32, int64)
 from .tensor import Tensor
 from .creation import (arange, as_tensor, empty, empty_like, eye, from_dlpack, from_numpy, full,
-                       full_like, linspace, manual_seed, ones, ones_like, rand, rand_like, randint,
-                       randn, randn_like, randperm, tensor, zeros, zeros_like)
+                       full_like, initial_seed, linspace, manual_seed, ones, ones_like, rand,
+                       rand_like, randint, randn, randn_like, randperm, seed, tensor, zeros,
+                       zeros_like)
 from .ops import *  # noqa: F401,F403  (every op as a function: tensorlite.exp(x), ...)
 from . import autograd, utils
 from .autograd import enable_grad, no_grad, set_grad_enabled, is_grad_enabled

@@ -1,4 +1,6 @@
 """Creating tensors: PyTorch's factory functions, on the default device unless told otherwise."""
+import os
+
 import numpy as np
 
 from . import backends, dtypes
@@ -178,6 +180,36 @@ def randperm(n, dtype=None, device=None):
     return wrap(B.xp.argsort(B.rand((n,), dtypes.float64)).astype(dtype or dtypes.int64), device)
 
 
+_initial_seed = [None]  # the seed of the global random stream, as torch.initial_seed() reports
+
+
 def manual_seed(seed):
-    """Seed the random numbers of every backend (those built later too)."""
+    """Seed the random numbers of every backend (those built later too), so that a run repeats.
+    As torch: any int in [-2**63, 2**64), a negative one taken modulo 2**64."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"manual_seed: expected an int seed, got {type(seed).__name__} "
+                        f"{seed!r}; pass int(seed)")
+    seed = int(seed)
+    if not -(1 << 63) <= seed < 1 << 64:
+        raise ValueError(f"manual_seed: seed {seed} is out of range; it must be within "
+                         "[-2**63, 2**64)")
+    seed %= 1 << 64
     backends.manual_seed(seed)
+    _initial_seed[0] = seed
+
+
+def seed():
+    """Seed the global random stream from OS entropy (a 64-bit seed) and return that seed; as
+    at import, where every process starts its stream this way unless ``manual_seed`` is called."""
+    new = int.from_bytes(os.urandom(8), "little")
+    manual_seed(new)
+    return new
+
+
+def initial_seed():
+    """The seed of the global random stream: the last ``manual_seed``/``seed``, else the one
+    drawn from the OS at import."""
+    return _initial_seed[0]
+
+
+seed()  # a fresh stream per process, as PyTorch: unseeded runs must not repeat each other

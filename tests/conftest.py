@@ -24,8 +24,10 @@ def _seed(request):
 
 @pytest.fixture(autouse=True)
 def _scoped_state(request):
-    """Seed NumPy's global generator; check that no test leaks a backend switch or no_grad."""
+    """Seed NumPy's global generator and tensorlite's (which a fresh process seeds from the OS);
+    check that no test leaks a backend switch or no_grad."""
     np.random.seed(_seed(request))
+    tl.manual_seed(_seed(request))
     before = tl.get_backend().name
     yield
     assert tl.get_backend().name == before, "a test leaked a backend switch"

@@ -264,3 +264,57 @@ def test_sequential_sampler_chunks_join_to_the_order():
     s = SequentialSampler(range(100_003))
     assert np.concatenate(list(s._chunks())).tolist() == list(s) == list(range(100_003))
     assert list(SequentialSampler(range(0))._chunks()) == []
+
+
+# -- unseeded runs differ, seeded runs repeat ----------------------------------------------------
+def _fresh_process(code):
+    import os
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [root] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+    out = subprocess.run([sys.executable, "-c", "import tensorlite as tl; " + code],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_unseeded_processes_draw_different_numbers():
+    code = ("from tensorlite.data import RandomSampler; "
+            "print(tl.rand(4).tolist(), tl.randn(2).tolist(), tl.initial_seed(), "
+            "list(RandomSampler(range(1000)))[:5], tl.nn.Linear(3, 2).weight.tolist(), "
+            "tl.nn.functional.dropout(tl.ones(64), 0.5).tolist(), tl.randperm(50).tolist(), "
+            "sep='\\n')")
+    a, b = _fresh_process(code).splitlines(), _fresh_process(code).splitlines()
+    assert len(a) == len(b) == 7
+    for line_a, line_b in zip(a, b):
+        assert line_a != line_b  # every source of randomness differs, not just one
+
+
+def test_manual_seed_makes_processes_repeat():
+    code = ("tl.manual_seed(1234); print(tl.rand(4).tolist(), tl.initial_seed(), "
+            "tl.nn.Linear(3, 2).weight.tolist())")
+    a, b = _fresh_process(code), _fresh_process(code)
+    assert a == b and " 1234 " in a
+
+
+def test_seed_and_initial_seed_as_torch():
+    tl.manual_seed(-1)  # torch wraps negative seeds modulo 2**64
+    torch_gen = torch.Generator().manual_seed(-1)
+    assert tl.initial_seed() == torch_gen.initial_seed() == 2 ** 64 - 1
+    tl.manual_seed(7)
+    assert tl.initial_seed() == 7
+    x = tl.rand(3).tolist()
+    tl.manual_seed(7)
+    assert tl.rand(3).tolist() == x
+    s = tl.seed()
+    assert isinstance(s, int) and 0 <= s < 2 ** 64 and tl.initial_seed() == s
+    y = tl.rand(3).tolist()
+    tl.manual_seed(s)  # the seed seed() chose replays its stream
+    assert tl.rand(3).tolist() == y
+    with pytest.raises(TypeError, match="manual_seed: expected an int seed, got float"):
+        tl.manual_seed(1.5)
+    with pytest.raises(ValueError, match=r"out of range.*\[-2\*\*63, 2\*\*64\)"):
+        tl.manual_seed(2 ** 64)
+    assert tl.initial_seed() == s  # a rejected seed changes nothing
