@@ -33,7 +33,11 @@ A file that is empty, truncated, extended, corrupt anywhere (the checksum covers
 the checksum itself, whose change is a mismatch too), of a newer version, or of another format
 (a pickle, a PyTorch zip, text) raises ``CheckpointError`` naming the file and the problem.
 ``save`` writes a temporary file in the target's directory and renames it over the target, so
-a crash never leaves a half-written checkpoint under the real name.  CUDA tensors are saved
+a crash never leaves a half-written checkpoint under the real name.  The temporary is named
+``.<name>.<pid>.<8 hex digits>.tmp``; a writer killed mid-save leaves its temporary behind, and
+the next save to the same target removes such leftovers of that target whose writer process is
+gone (POSIX only; a live writer's temporary, or one written in the last minute, is left alone, so
+a save in progress on another host sharing the directory is not broken).  CUDA tensors are saved
 from a host copy; ``load`` puts tensors on the default device, or on ``map_location`` ("cpu",
 "cuda", or a dict from saved device to target device, as in PyTorch).
 """
@@ -42,9 +46,11 @@ import hashlib
 import json
 import math
 import os
+import re
 import secrets
 import struct
 import sys
+import time
 
 import numpy as np
 
@@ -190,6 +196,7 @@ def save(obj, f):
         return
     path = os.fsdecode(f)
     directory, base = os.path.split(os.path.abspath(path))
+    _remove_stale_temporaries(directory, base)
     tmp = os.path.join(directory, f".{base}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
@@ -215,6 +222,46 @@ def save(obj, f):
         pass
     finally:
         os.close(dfd)
+
+
+_STALE_AFTER_S = 60  # a temporary this recently written may belong to a writer on another host
+
+
+def _writer_alive(pid):
+    if pid == os.getpid():
+        return True  # this process: maybe another thread's save in progress
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError):  # PermissionError: it exists, under another user;
+        return True                     # anything else (a pid out of range): unsure, keep it
+    return True
+
+
+def _remove_stale_temporaries(directory, base):
+    """Remove ``.<base>.<pid>.<hex>.tmp`` files that a save of this same target left behind when
+    its process died mid-write; leave every other file, and a live writer's temporary, alone."""
+    if os.name != "posix":  # os.kill(pid, 0) would terminate the process on Windows
+        return
+    pattern = re.compile(r"\." + re.escape(base) + r"\.([0-9]+)\.[0-9a-f]{8}\.tmp\Z")
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return
+    now = time.time()
+    for entry in entries:
+        m = pattern.match(entry.name)
+        if m is None:
+            continue
+        try:
+            if not entry.is_file(follow_symlinks=False) or \
+                    now - entry.stat(follow_symlinks=False).st_mtime < _STALE_AFTER_S or \
+                    _writer_alive(int(m.group(1))):
+                continue
+            os.unlink(entry.path)
+        except OSError:  # gone already (another save cleaned it), or not ours to remove
+            pass
 
 
 # -- load ------------------------------------------------------------------------------------------

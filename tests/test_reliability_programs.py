@@ -318,3 +318,91 @@ def test_seed_and_initial_seed_as_torch():
     with pytest.raises(ValueError, match=r"out of range.*\[-2\*\*63, 2\*\*64\)"):
         tl.manual_seed(2 ** 64)
     assert tl.initial_seed() == s  # a rejected seed changes nothing
+
+
+# -- temporaries left by a killed save -----------------------------------------------------------
+def _dead_pid():
+    import subprocess
+    import sys
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()  # exited and reaped: its pid names no process
+    return child.pid
+
+
+def test_save_removes_stale_temporaries_of_its_own_target(tmp_path):
+    import os
+    import subprocess
+    import sys
+    import time
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        dead = _dead_pid()
+        target = tmp_path / "ckpt.tl"
+        old = time.time() - 3600
+
+        def fake(name, age=old, directory=False):
+            path = tmp_path / name
+            if directory:
+                path.mkdir()
+            else:
+                path.write_bytes(b"\0" * 1024)  # a half-written checkpoint
+            os.utime(path, (age, age))
+            return path
+
+        stale = [fake(f".ckpt.tl.{dead}.0123abcd.tmp"), fake(f".ckpt.tl.{dead}.ffffffff.tmp")]
+        kept = [
+            fake(f".ckpt.tl.{live.pid}.0123abcd.tmp"),      # its writer is alive
+            fake(f".ckpt.tl.{os.getpid()}.0123abcd.tmp"),   # this process (another thread)
+            fake(f".ckpt.tl.{dead}.00000000.tmp", age=time.time()),  # written just now
+            fake(f".other.tl.{dead}.0123abcd.tmp"),         # another target's
+            fake(f".ckpt.tl.bak.{dead}.0123abcd.tmp"),      # a target whose name extends ours
+            fake(f".ckpt.tl.{dead}.0123abcd.tmp.keep"),     # not the pattern
+            fake(f".ckpt.tl.{dead}.nothex00.tmp"),
+            fake(f"ckpt.tl.{dead}.0123abcd.tmp"),
+            fake(f".ckpt.tl.{dead}.abcdef01.tmp", directory=True),  # not a file
+        ]
+        tl.save({"w": tl.arange(4)}, target)
+        assert not any(p.exists() for p in stale)
+        assert all(p.exists() for p in kept)
+        assert tl.load(target)["w"].tolist() == [0, 1, 2, 3]
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+            [p.name for p in kept] + ["ckpt.tl"])  # the save left no temporary of its own
+    finally:
+        live.kill()
+        live.wait()
+
+
+def test_a_save_killed_mid_write_is_cleaned_by_the_next(tmp_path):
+    """A real writer killed while writing: its temporary survives it, the next save removes it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    target = tmp_path / "model.tl"
+    code = ("import os, sys, time, tensorlite as tl\n"
+            "real = os.fsync\n"
+            "def hang(fd):\n"
+            "    print('writing', flush=True); time.sleep(60)\n"
+            "os.fsync = hang\n"
+            f"tl.save({{'w': tl.zeros(1000)}}, {str(target)!r})\n")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [root] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+    writer = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, env=env,
+                              text=True)
+    try:
+        assert writer.stdout.readline().strip() == "writing"
+        (tmp,) = [p for p in tmp_path.iterdir()]
+        assert tmp.name.startswith(f".model.tl.{writer.pid}.") and tmp.name.endswith(".tmp")
+        tl.save({"w": tl.ones(2)}, target)  # the writer is alive: its temporary stays
+        assert tmp.exists()
+    finally:
+        writer.send_signal(signal.SIGKILL)
+        writer.wait()
+        writer.stdout.close()
+    old = time.time() - 3600
+    os.utime(tmp, (old, old))  # as a leftover found on a later run
+    tl.save({"w": tl.ones(3)}, target)
+    assert [p.name for p in tmp_path.iterdir()] == ["model.tl"]
+    assert tl.load(target)["w"].tolist() == [1.0, 1.0, 1.0]
