@@ -1,4 +1,5 @@
 """Backward: replay the tape in reverse, iteratively (no recursion limit on deep graphs)."""
+from itertools import zip_longest
 from sys import getrefcount
 
 from ..tensor import Tensor, describe, wrap
@@ -92,30 +93,34 @@ def execute(outputs, grad_outputs, retain_graph, create_graph, capture=None):
     with (enable_grad() if create_graph else no_grad()):
         while ready:  # the hot loop: one pass per recorded op, so locals and few branches
             node = pop_ready()
-            g = pop_buffer(node)
-            if node.hooks is not None or node.retained is not None:
-                g = _hooks_and_retained(node, g, create_graph)
-            if capturing and node in captured:
-                captured[node] = g
-            if node.saved:
-                in_grads = node.backward(g, *node.unpack(create_graph))
-            elif node.backward is not None:
-                in_grads = node.backward(g)
+            g = pop_buffer(node, None)
+            if g is None:  # every gradient that reached this node was None: it sends none on,
+                in_grads = ()  # but its inputs' dependency counts must still come down
             else:
-                node.unpack(create_graph)  # raises: the graph was freed by an earlier backward
-            if anomaly:
-                _check_finite(node, in_grads)
-            for nxt, gi in zip(node.next, in_grads):
-                if nxt is None or gi is None:
-                    continue
+                if node.hooks is not None or node.retained is not None:
+                    g = _hooks_and_retained(node, g, create_graph)
+                if capturing and node in captured:
+                    captured[node] = g
+                if node.saved:
+                    in_grads = node.backward(g, *node.unpack(create_graph))
+                elif node.backward is not None:
+                    in_grads = node.backward(g)
+                else:
+                    node.unpack(create_graph)  # raises: the graph was freed by an earlier backward
+                if anomaly:
+                    _check_finite(node, in_grads)
+            # A None gradient still counts down its input's dependencies, or that input's node
+            # would never run and every gradient behind it would be lost.
+            for nxt, gi in zip_longest(node.next, in_grads):
                 if type(nxt) is Node:
-                    prev = get_buffer(nxt)
-                    buffers[nxt] = gi if prev is None else _add(prev, gi, create_graph)
+                    if gi is not None:
+                        prev = get_buffer(nxt)
+                        buffers[nxt] = gi if prev is None else _add(prev, gi, create_graph)
                     left = deps[nxt] - 1
                     deps[nxt] = left
                     if not left:
                         push_ready(nxt)
-                else:
+                elif nxt is not None and gi is not None:
                     _accumulate(buffers, leaves, nxt, gi, create_graph)
             if not retain_graph:
                 node.backward, node.saved, node.versions = None, (), ()
