@@ -17,10 +17,10 @@ REFCOUNTS_KNOWN = sys.implementation.name == "cpython" and sys.version_info[:2] 
 # Primitives that are exactly one array-module function: the table from name to call.
 _DIRECT = {
     # unary
-    "neg": "negative", "exp": "exp", "log": "log", "sqrt": "sqrt", "abs": "abs", "sign": "sign",
+    "neg": "negative", "exp": "exp", "log": "log", "sqrt": "sqrt", "abs": "abs",
     "sin": "sin", "cos": "cos", "tanh": "tanh", "isfinite": "isfinite",
     # binary (broadcasting); comparisons return bool arrays
-    "add": "add", "sub": "subtract", "mul": "multiply", "div": "true_divide", "pow": "power",
+    "add": "add", "sub": "subtract", "mul": "multiply", "div": "true_divide",
     "maximum": "maximum", "minimum": "minimum", "eq": "equal", "ne": "not_equal",
     "lt": "less", "le": "less_equal", "gt": "greater", "ge": "greater_equal",
     "logical_and": "logical_and", "logical_not": "logical_not", "where": "where",
@@ -61,6 +61,12 @@ class Backend:
         """A NumPy array with the same values (no copy where the data already lives on the host)."""
         return np.asarray(x)
 
+    def value_range(self, x):
+        """(min, max) of a non-empty integer array as Python ints, in one read from the device
+        (bounds checks of index arrays)."""
+        lo, hi = self.to_host(self.xp.stack([x.min(), x.max()]))
+        return int(lo), int(hi)
+
     def astype(self, x, dtype):
         return x.astype(dtype)
 
@@ -82,12 +88,31 @@ class Backend:
         e = self.xp.exp(-self.xp.abs(x))
         return self.xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
 
+    def pow(self, a, b):
+        """``a ** b``; integers to a negative integer power give PyTorch's 1, -1 or 0 (NumPy
+        refuses them)."""
+        xp = self.xp
+        if _integral(a) and _integral(b):
+            neg = xp.less(b, 0)
+            r = xp.power(a, xp.where(neg, 0, b))
+            special = xp.where(xp.equal(a, 1), 1, xp.where(xp.equal(a, -1), 1 - 2 * (b & 1), 0))
+            return xp.where(neg, special, r).astype(r.dtype, copy=False)
+        return xp.power(a, b)
+
+    def sign(self, x):
+        """-1, 0 or 1; NaN gives 0 and bool stays bool, as PyTorch."""
+        if x.dtype.kind == "b":
+            return self.copy(x)
+        s = self.xp.sign(x)
+        return self.xp.where(x != x, 0, s).astype(x.dtype, copy=False) if x.dtype.kind == "f" else s
+
     def relu(self, x):
         return self.xp.maximum(x, 0)
 
     # Activation gradients from the saved output y: g * act'(x), one pass each.
     def relu_grad(self, g, y):
-        return self.xp.where(y > 0, g, 0).astype(g.dtype, copy=False)
+        # zero only where y <= 0: a NaN output passes its gradient on, as PyTorch's threshold
+        return self.xp.where(y <= 0, 0, g).astype(g.dtype, copy=False)
 
     def tanh_grad(self, g, y):
         return g * (1 - y * y)
@@ -122,11 +147,15 @@ class Backend:
 
     # -- fused hot path (accelerated backends override these) ------------------------------------
     def softmax(self, x, axis):
+        if x.size == 0:  # no max to take out
+            return self.xp.empty_like(x)
         e = self.xp.exp(x - self.xp.max(x, axis=axis, keepdims=True))
         e /= e.sum(axis=axis, keepdims=True)
         return e
 
     def log_softmax(self, x, axis):
+        if x.size == 0:
+            return self.xp.empty_like(x)
         s = x - self.xp.max(x, axis=axis, keepdims=True)
         s -= self.xp.log(self.xp.exp(s).sum(axis=axis, keepdims=True))
         return s
@@ -310,32 +339,47 @@ class Backend:
 
     def max_pool2d(self, x, kernel, stride, padding, dilation, out_size):
         """(values, indices) of the max of each window of ``x`` padded with -inf by ``padding``
-        (top, left); indices are flat positions in the unpadded H*W plane, the first on ties."""
+        (top, left); indices are flat positions in the unpadded H*W plane: the window's first
+        maximal element inside the plane (a padded -inf never wins, even over an -inf of the
+        image), or its first NaN, as PyTorch; -1 for a window with no element in the plane (a
+        dilated window can lie entirely in the padding: its value is -inf, its gradient lost)."""
         xp = self.xp
         n, c, h, w = x.shape
         (kh, kw), (oh, ow) = kernel, out_size
         need = [(o - 1) * s + d * (k - 1) + 1 for o, s, d, k in zip(out_size, stride, dilation,
                                                                     kernel)]
+        after = (max(0, need[0] - h - padding[0]), max(0, need[1] - w - padding[1]))
         low = -xp.inf if x.dtype.kind == "f" else xp.iinfo(x.dtype).min
-        xpad = self.pad_constant(x, ((0, 0), (0, 0), (padding[0], max(0, need[0] - h - padding[0])),
-                                     (padding[1], max(0, need[1] - w - padding[1]))), low)
+        xpad = self.pad_constant(x, ((0, 0), (0, 0), (padding[0], after[0]),
+                                     (padding[1], after[1])), low)
         win = self.windows(xpad, kernel, stride, dilation, out_size)
         flat = win.transpose(0, 1, 4, 5, 2, 3).reshape(n, c, oh, ow, kh * kw)  # one copy
-        arg = flat.argmax(axis=-1)
-        values = xp.take_along_axis(flat, arg[..., None], axis=-1)[..., 0]
-        ki, kj = xp.divmod(arg, kw)
-        rows = xp.arange(oh).reshape(oh, 1) * stride[0] - padding[0] + ki * dilation[0]
-        cols = xp.arange(ow) * stride[1] - padding[1] + kj * dilation[1]
-        return values, (rows * w + cols).astype(xp.int64)
+        # position of each window element in the plane: (OH, 1, kh, 1) rows, (OW, 1, kw) cols
+        rows = (xp.arange(oh).reshape(oh, 1, 1, 1) * stride[0] - padding[0]
+                + xp.arange(kh).reshape(kh, 1) * dilation[0])
+        cols = xp.arange(ow).reshape(ow, 1, 1) * stride[1] - padding[1] + xp.arange(kw) * dilation[1]
+        pos = (rows * w + cols).reshape(oh, ow, kh * kw)
+        if not any(padding) and not any(after):
+            arg = flat.argmax(axis=-1)
+            values = xp.take_along_axis(flat, arg[..., None], axis=-1)[..., 0]
+            return values, pos[xp.arange(oh).reshape(oh, 1), xp.arange(ow), arg].astype(xp.int64)
+        values = flat.max(axis=-1)
+        inside = ((rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)).reshape(oh, ow, -1)
+        hits = (flat == values[..., None]) | (flat != flat)
+        arg = (hits & inside).argmax(axis=-1)
+        pos = xp.where(inside, pos, -1)  # a window with no element inside keeps -1
+        return values, pos[xp.arange(oh).reshape(oh, 1), xp.arange(ow), arg].astype(xp.int64)
 
     def max_pool2d_backward(self, g, indices, shape):
         """zeros(shape) (N, C, H, W) with ``g`` (N, C, OH, OW) added at the flat H*W positions
-        ``indices``; positions picked by several windows accumulate."""
+        ``indices``; positions picked by several windows accumulate, -1 (a window with no
+        element in the plane) takes nothing."""
         xp = self.xp
         n, c, h, w = shape
         flat = (indices.reshape(n * c, indices.shape[-2] * indices.shape[-1])
                 + xp.arange(0, n * c * h * w, h * w).reshape(-1, 1))
-        out = xp.bincount(flat.ravel(), weights=g.ravel(), minlength=n * c * h * w)
+        keep = (indices >= 0).ravel()
+        out = xp.bincount(flat.ravel()[keep], weights=g.ravel()[keep], minlength=n * c * h * w)
         return out.astype(g.dtype, copy=False).reshape(shape)
 
     # -- nn: losses -------------------------------------------------------------------------------
@@ -420,7 +464,7 @@ class Backend:
         self.xp.multiply(x, y, out=x)
 
     def copyto(self, x, y):
-        self.xp.copyto(x, y, casting="same_kind")
+        self.xp.copyto(x, y, casting="unsafe")  # copy_ converts any dtype, as PyTorch
 
     def fill(self, x, value):
         x.fill(value)
@@ -582,6 +626,13 @@ class Backend:
 
     def randint(self, low, high, shape, dtype):
         raise NotImplementedError
+
+
+def _integral(x):
+    """Whether ``x`` (an array or a Python number) holds integers (not bool, not float)."""
+    kind = x.dtype.kind if hasattr(x, "dtype") else "b" if isinstance(x, bool) else \
+        "i" if isinstance(x, int) else "f"
+    return kind in "iu"
 
 
 def is_basic_index(index):

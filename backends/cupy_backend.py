@@ -245,7 +245,7 @@ class CupyBackend(Backend):
             elif axis >= x.ndim:
                 break  # too many indices: CuPy's own error says so
             elif isinstance(item, self.xp.ndarray) and item.dtype.kind in "iu" and item.size:
-                lo, hi = (int(v) for v in self.to_host(self.xp.stack([item.min(), item.max()])))
+                lo, hi = self.value_range(item)
                 n = x.shape[axis]
                 if lo < -n or hi >= n:
                     raise IndexError(f"index {hi if hi >= n else lo} is out of bounds for axis "

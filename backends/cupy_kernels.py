@@ -28,7 +28,7 @@ _ACT_FLOAT = {
 }
 # g * act'(x) from the saved output y, as Backend.relu_grad / tanh_grad / sigmoid_grad
 _ACT_GRAD = {
-    "relu": "out = y > (T)0 ? g : (T)0;",
+    "relu": "out = y <= (T)0 ? (T)0 : g;",
     "tanh": "out = g * ((T)1 - y * y);",
     "sigmoid": "out = g * y * ((T)1 - y);",
 }

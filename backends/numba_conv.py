@@ -92,23 +92,22 @@ def col2im_par(cols, sh, sw, dh, dw, out, threads):
 
 @njit(cache=True, inline="always")
 def _window_max(x, p, r0, c0, kh, kw, dh, dw, h, w, inside):
-    """(max, flat position of the first max) of one window at (r0, c0); positions outside
-    the plane count as -inf, NaN as the largest (np.argmax over the window, row-major)."""
+    """(max, flat position of the first max) of one window at (r0, c0), as Backend.max_pool2d:
+    positions outside the plane never win, NaN counts as the largest (row-major order)."""
     low = x.dtype.type(-np.inf)
-    best, arg = low, r0 * w + c0
+    best, arg = low, -1  # -1: no element of the window lies in the plane
     first = True
     for i in range(kh):
         r = r0 + i * dh
         for j in range(kw):
             c = c0 + j * dw
-            v = low
             if inside or (0 <= r < h and 0 <= c < w):
                 v = x[p, r, c]
-            # no short-circuits: the data-dependent choice compiles to selects, not branches
-            take = first | (v > best) | ((v != v) & (best == best))
-            best = v if take else best
-            arg = r * w + c if take else arg
-            first = False
+                # no short-circuits: the data-dependent choice compiles to selects, not branches
+                take = first | (v > best) | ((v != v) & (best == best))
+                best = v if take else best
+                arg = r * w + c if take else arg
+                first = False
     return best, arg
 
 
@@ -174,7 +173,8 @@ def max_pool_par(x, kh, kw, sh, sw, ph, pw, dh, dw, values, indices, threads):
 @njit(cache=True)
 def max_pool_backward_body(g, indices, out, p0, p1):
     """out[p] = zeros with g[p, k] added at indices[p, k], summed in float64 in order (as the
-    reference's bincount) and rounded once; False if an index lies outside the plane."""
+    reference's bincount) and rounded once; -1 takes nothing; False if an index lies outside
+    the plane."""
     m, hw = g.shape[1], out.shape[1]
     uhw = np.uint64(hw)
     acc = np.empty(hw, np.float64)
@@ -185,9 +185,10 @@ def max_pool_backward_body(g, indices, out, p0, p1):
         base = np.uint64(p * m)
         for k in range(np.uint64(m)):
             q = jf[base + k]
-            if q < 0 or q >= hw:
-                return False
-            acc[np.uint64(q)] += gf[base + k]
+            if q >= 0:
+                if q >= hw:
+                    return False
+                acc[np.uint64(q)] += gf[base + k]
         plane = np.uint64(p * hw)
         for q in range(uhw):
             of[plane + q] = acc[q]

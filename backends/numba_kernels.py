@@ -49,7 +49,7 @@ def _act_grad(g, s, code):
     """g * act'(x) from s = the activation's output (relu, tanh, sigmoid) or input (gelu)."""
     t = type(g)
     if code == RELU:
-        return g if s > 0 else t(0)
+        return t(0) if s <= 0 else g  # NaN passes the gradient, as Backend.relu_grad
     if code == TANH:
         return g * (t(1) - s * s)
     if code == SIGMOID:

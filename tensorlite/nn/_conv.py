@@ -256,9 +256,12 @@ def _max_pool_grad(g, indices, shape):
     B = backend_of(g, "max_pool2d_backward")
     n, c = shape[:2]
     hw, ohw = shape[2] * shape[3], g.shape[2] * g.shape[3]
+    def backward(u, i):  # gather at the indices; a -1 (no element in the plane) gives 0
+        inside = i >= 0
+        picked = u.reshape(n, c, hw).gather(2, i.clamp(min=0).reshape(n, c, ohw))
+        return (picked.reshape(i.shape) * inside,)
     return record("max_pool2d_backward", B.max_pool2d_backward(g._data, indices._data, shape),
-                  (g,), lambda u, i: (u.reshape(n, c, hw).gather(2, i.reshape(n, c, ohw))
-                                      .reshape(i.shape),), saved=(indices,))
+                  (g,), backward, saved=(indices,))
 
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,

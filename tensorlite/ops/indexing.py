@@ -74,6 +74,12 @@ def gather(input, dim, index):
     if any(i > n for d, (i, n) in enumerate(zip(index.shape, input.shape)) if d != axis):
         raise RuntimeError(f"gather: index {list(index.shape)} is larger than input "
                            f"{list(input.shape)} outside dim {dim}")
+    if index.numel():  # NumPy would wrap a negative index and name no op for one too large
+        n, (lo, hi) = input.shape[axis], B.value_range(index._data)
+        if lo < 0 or hi >= n:
+            raise RuntimeError(f"gather: index {lo if lo < 0 else hi} is out of bounds for dimension "
+                             f"{axis} with size {n} (input {describe(input)}); indices must lie "
+                             f"in [0, {n - 1}]")
     if any(i < n for d, (i, n) in enumerate(zip(index.shape, input.shape)) if d != axis):
         # PyTorch reads only the leading block that the index covers
         input = getitem(input, tuple(slice(0, i) if d != axis else slice(None)

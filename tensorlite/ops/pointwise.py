@@ -2,8 +2,9 @@
 from .. import dtypes
 from ..autograd.graph import record
 from ..backends import for_device
-from ..tensor import Tensor, wrap
-from .common import backend_of, binary, broadcasting, cast, floating, grad_shape, raw, sum_to
+from ..tensor import Tensor, describe, wrap
+from .common import (backend_of, binary, broadcasting, cast, floating, grad_shape, number, raw,
+                     sum_to)
 
 
 # -- unary: backward(g, s) where s is the op's input or output, whichever the formula needs ----------
@@ -59,7 +60,7 @@ def reciprocal(input):
 
 
 def square(input):
-    return input * input
+    return pow(input, 2)  # as PyTorch: a bool tensor squares to int64
 
 
 def sign(input):
@@ -77,6 +78,14 @@ def clamp(input, min=None, max=None):
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
     B = backend_of(input, "clamp")
+    dt = input.dtype  # the result type of the input and the bounds: int.clamp(max=2.5) is float
+    for bound in (min, max):
+        if isinstance(bound, Tensor):
+            raise TypeError("clamp: tensor bounds are not supported yet; use "
+                            "tensorlite.maximum(x, lo) and tensorlite.minimum(x, hi)")
+        if bound is not None:
+            dt = dtypes.promote_scalar(dt, number("clamp", bound))
+    input = cast(input, dt)
     return record("clamp", B.clip(input._data, min, max), (input,),
                   lambda g, x: (g * ((x >= (-float("inf") if min is None else min))
                                      & (x <= (float("inf") if max is None else max))),),
@@ -126,6 +135,13 @@ def div(input, other):
 
 def pow(input, exponent):
     a, b, B = binary("pow", input, exponent)
+    t = a if isinstance(a, Tensor) else b
+    if t.dtype == dtypes.bool_:
+        raise NotImplementedError(f"pow: not implemented for bool tensors ({describe(t)}); "
+                                  "convert them first with .long() or .float()")
+    if dtypes.kind(t.dtype) == 1 and not isinstance(b, Tensor) and b < 0:
+        raise RuntimeError(f"pow: integers to negative integer powers are not allowed "
+                           f"({describe(t)} ** {b}); use a float tensor (.float())")
     sa, sb = grad_shape(a), grad_shape(b)
 
     def backward(g, a, b, y):
@@ -134,10 +150,12 @@ def pow(input, exponent):
             ga = sum_to(where(b == 0, 0.0, g * b * a ** (b - 1)) if isinstance(b, Tensor) else
                         (g * 0.0 if b == 0 else g * b * a ** (b - 1)), sa)
         if sb is not None:  # d/db a**b = a**b * log(a), taken as 0 where a == 0 and b >= 0
+            log_a = floating(a, "pow").log() if isinstance(a, Tensor) else _log_number(a)
+            gb = g * y * log_a
             if isinstance(a, Tensor):
-                gb = where((a == 0) & (b >= 0), 0.0, g * y * floating(a, "pow").log())
-            else:
-                gb = g * y * _log_number(a)
+                gb = where((a == 0) & (b >= 0), 0.0, gb)
+            elif a == 0:  # a number base: the same rule (log(0) = -inf would give NaN)
+                gb = where(b >= 0, 0.0, gb)
             gb = sum_to(gb, sb)
         return ga, gb
     return record("pow", broadcasting("pow", B.pow, a, b), (a, b), backward,
@@ -150,25 +168,25 @@ def _log_number(x):
 
 
 def maximum(input, other):
-    """Elementwise max; at ties the gradient is split evenly between the two, as PyTorch."""
-    return _extremum("maximum", input, other, lambda a, b: a > b)
+    """Elementwise max; at ties the gradient is split evenly between the two, and where a NaN
+    makes the comparison fail both get all of it, as PyTorch."""
+    return _extremum("maximum", input, other, lambda a, b: a < b)
 
 
 def minimum(input, other):
-    return _extremum("minimum", input, other, lambda a, b: a < b)
+    return _extremum("minimum", input, other, lambda a, b: a > b)
 
 
-def _extremum(name, input, other, wins):
+def _extremum(name, input, other, loses):
     a, b, B = binary(name, input, other)
     if not isinstance(a, Tensor) or not isinstance(b, Tensor):
         raise TypeError(f"{name}: both operands must be tensors (use clamp for a number)")
     sa, sb = grad_shape(a), grad_shape(b)
 
     def backward(g, a, b):
-        half = g * 0.5
-        tie = a == b
-        return (sum_to(where(wins(a, b), g, where(tie, half, 0.0)), sa),
-                sum_to(where(wins(b, a), g, where(tie, half, 0.0)), sb))
+        shared = where(a == b, g * 0.5, g)
+        return (None if sa is None else sum_to(where(loses(a, b), 0.0, shared), sa),
+                None if sb is None else sum_to(where(loses(b, a), 0.0, shared), sb))
     return record(name, broadcasting(name, getattr(B, name), a, b), (a, b), backward,
                   saved=(a, b))
 

@@ -1,10 +1,12 @@
 """Reductions and the normalizations along a dim (softmax, log_softmax, logsumexp)."""
 import builtins
+import math
 from collections import namedtuple
 
 from .. import dtypes
+from ..autograd.grad_mode import no_grad
 from ..autograd.graph import record
-from ..tensor import Tensor, wrap
+from ..tensor import Tensor, describe, wrap
 from .common import backend_of, dims, floating
 from .indexing import gather
 from .pointwise import where
@@ -48,19 +50,55 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
 
 def var(input, dim=None, *, correction=1, keepdim=False, unbiased=None):
     """Variance with Bessel's ``correction`` (``unbiased=False`` is ``correction=0``)."""
-    if unbiased is not None:
-        correction = int(unbiased)
-    axes = dims("var", dim, input.ndim)
-    x = floating(input, "var")
-    n = 1
-    for a in axes:
-        n *= x.shape[a]
-    d = x - x.mean(axes, keepdim=True)
-    return (d * d).sum(axes, keepdim=keepdim) / builtins.max(n - correction, 0)
+    return _moment("var", input, dim, correction, keepdim, unbiased)
 
 
 def std(input, dim=None, *, correction=1, keepdim=False, unbiased=None):
-    return var(input, dim, correction=correction, keepdim=keepdim, unbiased=unbiased).sqrt()
+    return _moment("std", input, dim, correction, keepdim, unbiased)
+
+
+def _moment(name, input, dim, correction, keepdim, unbiased):
+    """var or std; the backward is PyTorch's, so a constant slice gives std a zero gradient and
+    ``correction >= n`` gives the same infinities and NaNs as PyTorch."""
+    if unbiased is not None:
+        correction = int(unbiased)
+    axes = dims(name, dim, input.ndim)
+    x = floating(input, name)
+    dof = math.prod(x.shape[a] for a in axes) - correction
+    with no_grad():
+        d = x - x.mean(axes, keepdim=True)
+        y = (d * d).sum(axes, keepdim=keepdim) / builtins.max(dof, 0)
+        if name == "std":
+            y = y.sqrt()
+
+    def var_backward(g, x):
+        if not keepdim:
+            g = g.reshape(_kept_shape(x.shape, axes))
+        d = x - x.mean(axes, keepdim=True)
+        if dim is None and dof <= 0:  # 2 / dof is infinite: NaN where x is its mean, else inf
+            return g * where(d == 0, math.nan, math.inf)
+        return (2.0 / dof if dof else math.inf) * g * d
+
+    if name == "var":
+        return record(name, y._data, (x,), lambda g, x: (var_backward(g, x),), saved=(x,))
+    return record(name, y._data, (x,),
+                  lambda g, x, y: (var_backward(where(y == 0, 0.0, g / (2 * y)), x),),
+                  saved=(x,), keep_output=True)
+
+
+def _check_nonempty(name, input, every_dim, axes):
+    """A reduction with no identity (max, argmin, ...) needs an element in every slice it
+    reduces; an empty input reduced over its non-empty dims gives an empty result."""
+    if input.numel():
+        return
+    if every_dim:
+        raise RuntimeError(f"{name}: the input {describe(input)} is empty; reducing it over every "
+                           "dimension needs at least one element: pass dim= to reduce a dimension "
+                           "that is not of size 0")
+    for a in axes:
+        if input.shape[a] == 0:
+            raise IndexError(f"{name}: expected reduction dim {a} to have non-zero size, but the "
+                             f"input is {describe(input)}")
 
 
 def _extreme(name, prim):
@@ -68,9 +106,7 @@ def _extreme(name, prim):
         """The max/min over ``dim``; tied elements share the gradient evenly, as PyTorch."""
         B = backend_of(input, name)
         axes = dims(name, dim, input.ndim)
-        if input.numel() == 0:
-            raise RuntimeError(f"{name}: the input is empty (shape {list(input.shape)}); a "
-                               "reduction with no identity needs at least one element")
+        _check_nonempty(name, input, dim in (None, (), []), axes)
         shape = input.shape
 
         def backward(g, x, y):
@@ -96,6 +132,10 @@ def _select(name, arg):
         if isinstance(dim, Tensor):
             from .pointwise import maximum, minimum
             return (maximum if name == "max" else minimum)(input, dim)
+        if input.ndim == 0:  # one element: itself, at index 0
+            dims(name, dim, 0)
+            values, idx = op(input.reshape(1), 0, keepdim)
+            return return_types(values.reshape(()), idx.reshape(()))
         idx = arg(input, dim, keepdim=True)
         values = gather(input, dim, idx)
         if not keepdim:
@@ -115,6 +155,7 @@ def argmin(input, dim=None, keepdim=False):
 
 def _arg(name, input, dim, keepdim):
     B = backend_of(input, name)
+    _check_nonempty(name, input, dim is None, dims(name, dim, input.ndim))
     if dim is None:
         out = getattr(B, name)(input._data.reshape(-1))
         return wrap(B.reshape(out, (1,) * input.ndim) if keepdim else out, input.device)
@@ -143,8 +184,11 @@ def logsumexp(input, dim, keepdim=False):
     """log(sum(exp(x))) computed stably: the max is taken out before exp."""
     axes = dims("logsumexp", dim, input.ndim)
     x = floating(input, "logsumexp")
-    m = x.detach().amax(axes, keepdim=True)
-    m = where(m.isfinite(), m, 0.0)  # all -inf (or an inf) along a row: nothing to subtract
+    if x.numel():
+        m = x.detach().amax(axes, keepdim=True)
+        m = where(m.isfinite(), m, 0.0)  # all -inf (or an inf) along a row: nothing to subtract
+    else:  # nothing to take a max of; a sum over no elements is 0, its log -inf, as PyTorch
+        m = 0.0
     out = (x - m).exp().sum(axes, keepdim=True).log() + m
     return out if keepdim else out.squeeze(axes)
 
