@@ -10,8 +10,9 @@ from .backends import for_device
 
 
 class Tensor(dtypes.FloatCasts):
+    # _base: the tensor this one is a view of (None if it owns its storage)
     __slots__ = ("_data", "device", "requires_grad", "_grad", "grad_fn", "_version", "_hooks",
-                 "__weakref__")
+                 "_base", "__weakref__")
     __array_ufunc__ = None  # NumPy operands defer to our operators instead of swallowing us
     __hash__ = object.__hash__  # == is elementwise, identity is the hash
 
@@ -286,6 +287,7 @@ def _init(t, data, device, requires_grad=False, version=None):
     t.requires_grad = requires_grad
     t._grad = t.grad_fn = t._hooks = None
     t._version = [0] if version is None else version
+    t._base = None
 
 
 def wrap(data, device, requires_grad=False, version=None):

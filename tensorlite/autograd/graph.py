@@ -70,7 +70,11 @@ def record(name, data, inputs, backward, saved=(), keep_output=False, view_of=No
     out._data = data
     out.device = first.device if isinstance(first, Tensor) else inputs[1].device
     out._grad = out.grad_fn = out._hooks = None
-    out._version = [0] if view_of is None else view_of._version
+    if view_of is None:
+        out._version, out._base = [0], None
+    else:
+        base = view_of._base
+        out._version, out._base = view_of._version, view_of if base is None else base
     out.requires_grad = False
     if state.grad_enabled:
         edges, wanted = [], False  # per input: its Node, the leaf that takes its grad, or None

@@ -1,7 +1,8 @@
 """Every differentiable op, and the table that installs them as Tensor methods and operators."""
-from ..tensor import Tensor
+from ..tensor import Tensor, wrap
+from .common import backend_of, cast, number
 from .indexing import gather, getitem, masked_fill, nonzero, setitem
-from .inplace import add_, copy_, fill_, mul_, sub_, zero_
+from .inplace import inplace
 from .linalg import dot, matmul, mm
 from .movement import (cat, chunk, contiguous, expand, expand_as, flatten, permute, repeat,
                        reshape, reshape_as, split, squeeze, stack, t, transpose, unsqueeze, view,
@@ -20,10 +21,58 @@ expand_as flatten gather ge gt isfinite isnan le log log_softmax logical_and log
 logsumexp lt masked_fill matmul max maximum mean min minimum mul ne neg nonzero permute pow
 reciprocal relu repeat reshape reshape_as rsqrt sigmoid sign sin softmax split sqrt square
 squeeze std sub sum t tanh transpose unsqueeze var view view_as
-add_ copy_ fill_ mul_ sub_ zero_ dot mm
+dot mm
 """.split()
 for _name in _METHODS:
     setattr(Tensor, _name, globals()[_name])
+
+
+# In-place variants, each its out-of-place op written into the tensor (see inplace.py); the
+# value is the backend primitive that does it with no temporary when no gradient flows.
+_INPLACE = dict.fromkeys("""
+div pow clamp clip neg exp log sqrt rsqrt abs sin cos tanh sigmoid relu reciprocal square sign
+masked_fill""".split())
+_INPLACE.update(add="iadd", sub="isub", mul="imul")
+for _name, _fast in _INPLACE.items():
+    setattr(Tensor, _name + "_", inplace(_name + "_", globals()[_name], _fast))
+
+
+def _copy_of(self, src):
+    """``src`` as ``self``'s device, dtype and shape: copy_'s out-of-place form."""
+    if not isinstance(src, Tensor):
+        raise TypeError(f"copy_: src must be a Tensor, got {type(src).__name__}")
+    return cast(src.to(self.device), self.dtype).expand(self.shape)
+
+
+def _filled(self, value):
+    return wrap(backend_of(self, "fill_").full(self.shape, number("fill_", value), dtype=self.dtype),
+                self.device)
+
+
+_copy = inplace("copy_", _copy_of, "copyto")
+
+
+def copy_(self, src):
+    return _copy(self, src.to(self.device) if isinstance(src, Tensor) else src)
+
+
+fill_ = inplace("fill_", _filled, "fill")
+
+
+def zero_(self):
+    return fill_(self, 0)
+
+
+Tensor.copy_, Tensor.fill_, Tensor.zero_ = copy_, fill_, zero_
+add_, sub_, mul_, div_ = Tensor.add_, Tensor.sub_, Tensor.mul_, Tensor.div_
+Tensor.multiply_, Tensor.subtract_, Tensor.divide_, Tensor.true_divide_ = mul_, sub_, div_, div_
+Tensor.clamp_min_ = lambda self, min: Tensor.clamp_(self, min=min)
+Tensor.clamp_max_ = lambda self, max: Tensor.clamp_(self, max=max)
+# Python's augmented assignments are these in-place ops, as in PyTorch (`p -= lr * p.grad`
+# changes p); without them Python would rebind the name to a new tensor.
+Tensor.__iadd__, Tensor.__isub__, Tensor.__imul__ = add_, sub_, mul_
+Tensor.__itruediv__ = Tensor.__idiv__ = div_
+Tensor.__ipow__ = Tensor.pow_
 
 Tensor.multiply, Tensor.subtract, Tensor.divide, Tensor.true_divide = mul, sub, div, div
 Tensor.negative = neg
