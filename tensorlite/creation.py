@@ -41,7 +41,11 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
             return _finish(B.copy(x), device, requires_grad)
         host = data.backend.to_host(data._data)
     else:
-        host = np.asarray(data)
+        try:
+            host = np.asarray(data)
+        except ValueError:  # NumPy: "inhomogeneous shape"; say where, as PyTorch
+            raise ValueError(f"tensor: {_ragged(data) or 'the nested lists are ragged'}; every list at one depth must have the "
+                             "same length (pad the shorter ones)") from None
         if host.dtype == object or host.dtype.kind in "USV":
             raise TypeError(f"tensor: cannot build a tensor from {type(data).__name__} holding "
                             f"{host.dtype} values; use numbers, nested lists of numbers or arrays")
@@ -51,6 +55,20 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
     dt = dtypes.as_dtype(host.dtype if dtype is None else dtype)
     return _finish(B.copy(B.asarray(host, dtype=dt)) if device == "cpu" else B.asarray(host, dt),
                    device, requires_grad)
+
+
+def _ragged(data, dim=0):
+    """Where nested lists stop being rectangular: 'expected sequence of length 2 at dim 1 (got 1)'."""
+    items = list(data)
+    lengths = [len(x) if isinstance(x, (list, tuple)) else None for x in items]
+    for x, n in zip(items, lengths):
+        if n != lengths[0]:
+            return (f"expected sequence of length {lengths[0]} at dim {dim + 1} (got {n})"
+                    if None not in (n, lengths[0]) else f"a number and a list mixed at dim {dim + 1}")
+    for x in items:
+        if lengths[0] is not None and (found := _ragged(x, dim + 1)):
+            return found
+    return ""
 
 
 def as_tensor(data, dtype=None, device=None):
@@ -185,11 +203,13 @@ _initial_seed = [None]  # the seed of the global random stream, as torch.initial
 
 def manual_seed(seed):
     """Seed the random numbers of every backend (those built later too), so that a run repeats.
-    As torch: any int in [-2**63, 2**64), a negative one taken modulo 2**64."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+    As torch: ``int(seed)`` (1.5 and "3" are accepted) in [-2**63, 2**64), a negative one taken
+    modulo 2**64."""
+    try:
+        seed = int(seed)
+    except (TypeError, ValueError) as e:
         raise TypeError(f"manual_seed: expected an int seed, got {type(seed).__name__} "
-                        f"{seed!r}; pass int(seed)")
-    seed = int(seed)
+                        f"{seed!r} ({e})") from None
     if not -(1 << 63) <= seed < 1 << 64:
         raise ValueError(f"manual_seed: seed {seed} is out of range; it must be within "
                          "[-2**63, 2**64)")

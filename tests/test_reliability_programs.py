@@ -313,11 +313,15 @@ def test_seed_and_initial_seed_as_torch():
     y = tl.rand(3).tolist()
     tl.manual_seed(s)  # the seed seed() chose replays its stream
     assert tl.rand(3).tolist() == y
-    with pytest.raises(TypeError, match="manual_seed: expected an int seed, got float"):
-        tl.manual_seed(1.5)
+    with pytest.raises(TypeError, match="manual_seed: expected an int seed, got NoneType"):
+        tl.manual_seed(None)
     with pytest.raises(ValueError, match=r"out of range.*\[-2\*\*63, 2\*\*64\)"):
         tl.manual_seed(2 ** 64)
     assert tl.initial_seed() == s  # a rejected seed changes nothing
+    for value in (1.5, "3", True):  # torch.manual_seed takes int(seed)
+        tl.manual_seed(value)
+        torch.manual_seed(value)
+        assert tl.initial_seed() == torch.initial_seed() == int(value)
 
 
 # -- temporaries left by a killed save -----------------------------------------------------------

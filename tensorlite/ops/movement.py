@@ -92,6 +92,12 @@ def expand(input, *sizes):
     if lead < 0:
         raise RuntimeError(f"expand: the number of sizes ({len(sizes)}) must be at least the "
                            f"number of dimensions ({input.ndim})")
+    for i, s in enumerate(sizes):
+        if s < 0 and not (s == -1 and i >= lead):
+            raise RuntimeError(
+                f"expand: size {s} at dim {i} of target {list(sizes)} is not allowed; -1 keeps "
+                f"an existing dimension of the tensor {list(input.shape)}, and the {lead} new "
+                f"leading dimension(s) need sizes >= 0")
     shape = tuple(input.shape[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(sizes))
     if shape == input.shape:
         return input
