@@ -14,7 +14,7 @@ import torch
 import tensorlite as tl
 import tensorlite.nn as nn
 import tensorlite.nn.functional as tlF
-from tensorlite.nn import _basic
+from tensorlite.nn.functional import normalization as _basic
 from helpers import F as Fortran
 from helpers import functional as F  # as torch.nn.functional is
 from helpers import (FWD_TOL, GRAD_TOL, NC, Const, N, U, assert_close, case, check_op,

@@ -1,6 +1,6 @@
 """Convolution and pooling layers (torch.nn names, arguments, defaults and initializations)."""
 
-from . import _conv as F
+from . import functional as F
 from . import init
 from .layers import add_weight_and_bias
 from .module import Module

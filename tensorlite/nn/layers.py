@@ -3,7 +3,7 @@ Flatten, Dropout, Embedding, LayerNorm, BatchNorm1d/2d and the activations."""
 
 from .. import dtypes
 from ..creation import empty, ones, tensor, zeros
-from . import _basic as F
+from . import functional as F
 from . import init
 from .module import Module, Parameter
 

@@ -1,6 +1,6 @@
 """Loss modules (torch.nn names, constructor arguments and defaults); each calls its
 functional form in tensorlite.nn.functional."""
-from . import _loss as F
+from . import functional as F
 from .module import Module
 
 __all__ = ["CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "SmoothL1Loss", "BCELoss",
@@ -10,7 +10,7 @@ __all__ = ["CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "SmoothL1Loss", "
 class _Loss(Module):
     def __init__(self, size_average=None, reduce=None, reduction="mean"):
         super().__init__()
-        self.reduction = F._reduction(type(self).__name__, size_average, reduce, reduction)
+        self.reduction = F.loss._reduction(type(self).__name__, size_average, reduce, reduction)
 
 
 class _WeightedLoss(_Loss):

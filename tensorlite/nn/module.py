@@ -474,11 +474,11 @@ def _fusable():
     """(Linear, {activation module type: activation name, or a function of the module giving
     it}, F.linear), imported on first use (the layers import this module)."""
     if not _FUSABLE:
-        from . import _basic, layers
+        from . import functional, layers
         _FUSABLE.extend((layers.Linear, {
             layers.ReLU: "relu", layers.Tanh: "tanh", layers.Sigmoid: "sigmoid",
             layers.GELU: lambda m: {"none": "gelu", "tanh": "gelu_tanh"}.get(m.approximate)},
-            _basic.linear))
+            functional.linear))
     return _FUSABLE
 
 

@@ -9,12 +9,12 @@ the binary cross entropies as one elementwise op each (torch's clamped / stable 
 """
 import warnings
 
-from .. import dtypes
-from ..autograd.grad_mode import state
-from ..autograd.graph import record
-from ..ops.common import backend_of
-from ..ops.pointwise import where
-from ..tensor import Tensor, describe, wrap
+from ... import dtypes
+from ...autograd.grad_mode import state
+from ...autograd.graph import record
+from ...ops.common import backend_of
+from ...ops.pointwise import where
+from ...tensor import Tensor, describe, wrap
 
 __all__ = ["cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss",
            "binary_cross_entropy", "binary_cross_entropy_with_logits"]

@@ -14,10 +14,10 @@ from collections import namedtuple
 
 import numpy as np
 
-from .. import dtypes
-from ..autograd.graph import record
-from ..ops.common import backend_of
-from ..tensor import Tensor, describe, wrap
+from ... import dtypes
+from ...autograd.graph import record
+from ...ops.common import backend_of
+from ...tensor import Tensor, describe, wrap
 
 __all__ = ["conv2d", "max_pool2d", "avg_pool2d", "pad"]
 

@@ -10,15 +10,15 @@ with tensor ops, so that they are differentiated too.
 import math
 import warnings
 
-from .. import dtypes
-from ..autograd.grad_mode import no_grad, state
-from ..autograd.graph import record
-from ..ops import log_softmax as _log_softmax, relu as _relu, sigmoid as _sigmoid
-from ..ops import softmax as _softmax, tanh as _tanh
-from ..ops.common import backend_of
-from ..ops.indexing import index_add, masked_fill
-from ..ops.pointwise import activation_grad, where
-from ..tensor import Tensor, describe, wrap
+from ... import dtypes
+from ...autograd.grad_mode import no_grad, state
+from ...autograd.graph import record
+from ...ops import log_softmax as _log_softmax, relu as _relu, sigmoid as _sigmoid
+from ...ops import softmax as _softmax, tanh as _tanh
+from ...ops.common import backend_of
+from ...ops.indexing import index_add, masked_fill
+from ...ops.pointwise import activation_grad, where
+from ...tensor import Tensor, describe, wrap
 
 __all__ = ["linear", "relu", "gelu", "leaky_relu", "softplus", "sigmoid", "tanh", "softmax",
            "log_softmax", "dropout", "embedding", "layer_norm", "batch_norm", "one_hot"]
