@@ -1,0 +1,256 @@
+"""The reference array primitives that move data rather than compute on it: creation,
+conversion, movement, indexing and scatter, random numbers and in-place updates.
+
+Each group is a mixin of the reference backend (backends/base.py) over its array module
+``self.xp``; backends/contract.py lists the groups.  Two markers describe a primitive to
+``Backend``: ``direct`` (the method is exactly one array-module call) and ``required`` (the
+reference cannot supply it; every backend must).
+"""
+import sys
+
+import numpy as np
+
+# Code that hands out or adopts memory by counting references (the engine taking over a
+# gradient, the numba backend's buffer pool) trusts sys.getrefcount only where its counts were
+# checked by the tests: CPython 3.10-3.13.  Later versions skip some reference-count updates
+# (borrowed stack references), so there both always copy instead.
+REFCOUNTS_KNOWN = sys.implementation.name == "cpython" and sys.version_info[:2] <= (3, 13)
+
+
+def direct(xp_name):
+    """Mark a reference primitive whose body is exactly ``self.xp.<xp_name>`` called with its
+    arguments.  ``Backend.__init__`` binds that array-module function on the instance in the
+    method's place: one Python call less on the hottest path (about 0.2 us per op).  A subclass
+    that overrides the method gets its override, as for any method."""
+    def mark(method):
+        method.xp_name = xp_name
+        return method
+    return mark
+
+
+def required(method):
+    """Mark a primitive the reference cannot supply (random numbers need the backend's own
+    generator): every backend overrides it, and contract.check reports one that does not."""
+    method.required = True
+    return method
+
+
+class Creation:
+    """New arrays of a shape and dtype (``dtype=None``: the array module's default)."""
+
+    @direct("empty")
+    def empty(self, shape, dtype=None):
+        """An uninitialized array."""
+        return self.xp.empty(shape, dtype=dtype)
+
+    @direct("zeros")
+    def zeros(self, shape, dtype=None):
+        """An array of zeros."""
+        return self.xp.zeros(shape, dtype=dtype)
+
+    @direct("ones")
+    def ones(self, shape, dtype=None):
+        """An array of ones."""
+        return self.xp.ones(shape, dtype=dtype)
+
+    @direct("full")
+    def full(self, shape, fill_value, dtype=None):
+        """An array of ``fill_value``."""
+        return self.xp.full(shape, fill_value, dtype=dtype)
+
+    @direct("arange")
+    def arange(self, start, stop=None, step=1, dtype=None):
+        """Evenly spaced values in [start, stop) (``arange(n)``: 0 .. n-1)."""
+        return self.xp.arange(start, stop, step, dtype=dtype)
+
+    @direct("linspace")
+    def linspace(self, start, stop, num=50, dtype=None):
+        """``num`` evenly spaced values from start to stop, both included."""
+        return self.xp.linspace(start, stop, num, dtype=dtype)
+
+    @direct("eye")
+    def eye(self, n, m=None, dtype=None):
+        """The (n, m) identity matrix (m defaults to n)."""
+        return self.xp.eye(n, m, dtype=dtype)
+
+    @direct("zeros_like")
+    def zeros_like(self, x, dtype=None):
+        """Zeros of ``x``'s shape and (by default) dtype."""
+        return self.xp.zeros_like(x, dtype=dtype)
+
+
+class Conversion:
+    """Arrays from other objects and other places, copies, and memory ownership."""
+
+    def asarray(self, obj, dtype=None):
+        """``obj`` (an array, a nested list, a number) as an array of this backend."""
+        return self.xp.asarray(obj, dtype=dtype)
+
+    def ensure_array(self, x):
+        """``x`` itself if it is an array of this backend, else as one: NumPy gives a scalar,
+        not a 0-d array, for an op on 0-d arrays, and a tensor's storage must be an array."""
+        return x if isinstance(x, self.xp.ndarray) else self.xp.array(x)
+
+    def astype(self, x, dtype):
+        """``x`` converted to ``dtype`` (a new array)."""
+        return x.astype(dtype)
+
+    def copy(self, x):
+        """A new array with ``x``'s values (an array even for a NumPy scalar: 0-d results)."""
+        return self.xp.array(x, copy=True)
+
+    def to_host(self, x):
+        """A NumPy array with the same values (no copy where the data already lives on the host)."""
+        return np.asarray(x)
+
+    def from_dlpack(self, obj):
+        """An array sharing the memory of a DLPack producer (a torch tensor, a CuPy array...)."""
+        return self.xp.from_dlpack(obj)
+
+    def private(self, x):
+        """Whether ``x``'s memory can be reached through ``x`` alone (it is no view of another
+        array) once nothing else references ``x``: the engine then hands it to ``.grad``
+        without a copy."""
+        return REFCOUNTS_KNOWN and isinstance(x, self.xp.ndarray) and x.base is None
+
+
+class Movement:
+    """Shape changes, views and joins: elements move, values do not change."""
+
+    @direct("reshape")
+    def reshape(self, x, shape):
+        """``x`` with a new shape of the same size (a view where the strides allow)."""
+        return self.xp.reshape(x, shape)
+
+    @direct("transpose")
+    def transpose(self, x, axes=None):
+        """``x`` with its axes permuted to ``axes`` (reversed when None), a view."""
+        return self.xp.transpose(x, axes)
+
+    @direct("broadcast_to")
+    def broadcast_to(self, x, shape):
+        """A read-only view of ``x`` broadcast to ``shape``."""
+        return self.xp.broadcast_to(x, shape)
+
+    @direct("concatenate")
+    def concatenate(self, arrays, axis=0):
+        """The arrays joined along an existing ``axis``."""
+        return self.xp.concatenate(arrays, axis=axis)
+
+    @direct("stack")
+    def stack(self, arrays, axis=0):
+        """The arrays (of one shape) joined along a new ``axis``."""
+        return self.xp.stack(arrays, axis=axis)
+
+    @direct("tile")
+    def tile(self, x, reps):
+        """``x`` repeated ``reps[d]`` times along each axis d (torch's repeat)."""
+        return self.xp.tile(x, reps)
+
+    @direct("ascontiguousarray")
+    def ascontiguousarray(self, x):
+        """``x`` itself if C-contiguous, else a C-contiguous copy."""
+        return self.xp.ascontiguousarray(x)
+
+
+class Indexing:
+    """Indexing, and its adjoints that scatter values back with accumulation."""
+
+    def getitem(self, x, index):
+        """``x[index]`` for basic, integer-array and boolean indices."""
+        return x[index]
+
+    @direct("take_along_axis")
+    def take_along_axis(self, x, indices, axis):
+        """The values of ``x`` at ``indices`` along ``axis`` (torch's gather)."""
+        return self.xp.take_along_axis(x, indices, axis)
+
+    def index_add(self, shape, dtype, index, values):
+        """zeros(shape) with ``values`` added at ``index``; repeated indices accumulate."""
+        out = self.xp.zeros(shape, dtype=dtype)
+        if is_basic_index(index):
+            out[index] = values
+        else:
+            self.xp.add.at(out, index, values)
+        return out
+
+    def scatter_add(self, shape, axis, index, values):
+        """zeros(shape) with ``values`` added along ``axis`` at ``index`` (the adjoint of gather)."""
+        out = self.xp.zeros(shape, dtype=values.dtype)
+        idx = self.open_grid(index.shape)  # (xp.indices(sparse=True) does not exist in CuPy)
+        idx[axis] = index
+        self.xp.add.at(out, tuple(idx), values)
+        return out
+
+    def open_grid(self, shape):
+        """One arange per axis of ``shape``, each shaped to broadcast along its own axis."""
+        ones = (1,) * len(shape)
+        return [self.xp.arange(n).reshape(ones[:d] + (n,) + ones[d + 1:])
+                for d, n in enumerate(shape)]
+
+    def masked_fill(self, x, mask, value):
+        """``x`` with ``value`` where the (broadcast) bool ``mask`` is True."""
+        return self.xp.where(mask, self.xp.asarray(value, dtype=x.dtype), x)
+
+    def nonzero(self, x):
+        """The indices of the non-zero elements of ``x``, one row each: int64 (count, x.ndim)."""
+        return self.xp.stack(self.xp.nonzero(x), axis=-1).astype(np.int64)
+
+
+class Random:
+    """Random numbers from the backend's own generator (the reference has none)."""
+
+    @required
+    def seed(self, seed):
+        """Reset the backend's generator to ``seed``."""
+        raise NotImplementedError
+
+    @required
+    def rand(self, shape, dtype):
+        """Uniform samples in [0, 1)."""
+        raise NotImplementedError
+
+    @required
+    def randn(self, shape, dtype):
+        """Standard normal samples."""
+        raise NotImplementedError
+
+    @required
+    def randint(self, low, high, shape, dtype):
+        """Uniform integers in [low, high)."""
+        raise NotImplementedError
+
+
+class InPlace:
+    """Updates of an existing array (in-place tensor ops, optimizers): ``x`` is changed and
+    nothing is returned."""
+
+    def iadd(self, x, y):
+        """x += y."""
+        self.xp.add(x, y, out=x)
+
+    def isub(self, x, y):
+        """x -= y."""
+        self.xp.subtract(x, y, out=x)
+
+    def imul(self, x, y):
+        """x *= y."""
+        self.xp.multiply(x, y, out=x)
+
+    def copyto(self, x, y):
+        """x[...] = y, converting any dtype (as PyTorch's copy_)."""
+        self.xp.copyto(x, y, casting="unsafe")
+
+    def fill(self, x, value):
+        """Every element of ``x`` set to ``value``."""
+        x.fill(value)
+
+    def iclip(self, x, lo, hi):
+        """x limited to [lo, hi] in place."""
+        self.xp.clip(x, lo, hi, out=x)
+
+
+def is_basic_index(index):
+    """True for an index made only of ints, slices, None and Ellipsis (a view, no repeats)."""
+    items = index if isinstance(index, tuple) else (index,)
+    return all(i is None or i is Ellipsis or isinstance(i, (int, slice)) for i in items)
