@@ -195,7 +195,7 @@ def randint(low=0, high=None, size=None, dtype=None, device=None, requires_grad=
 def randperm(n, dtype=None, device=None):
     """A random permutation of 0..n-1."""
     device, B = _device(device)
-    return wrap(B.xp.argsort(B.rand((n,), dtypes.float64)).astype(dtype or dtypes.int64), device)
+    return wrap(B.argsort(B.rand((n,), dtypes.float64)).astype(dtype or dtypes.int64), device)
 
 
 _initial_seed = [None]  # the seed of the global random stream, as torch.initial_seed() reports

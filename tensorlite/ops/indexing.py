@@ -126,4 +126,4 @@ def masked_fill(input, mask, value):
 
 def nonzero(input):
     B = backend_of(input, "nonzero")
-    return wrap(B.xp.stack(B.xp.nonzero(input._data), axis=-1).astype(dtypes.int64), input.device)
+    return wrap(B.nonzero(input._data), input.device)

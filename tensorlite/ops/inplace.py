@@ -37,8 +37,7 @@ def _refuse(op, t):
 
 def _storage(op, t):
     B = backend_of(t, op)
-    if not isinstance(t._data, B.xp.ndarray):  # a NumPy scalar from a 0-d op: give it storage
-        t._data = B.xp.array(t._data)
+    t._data = B.ensure_array(t._data)  # a NumPy scalar from a 0-d op gets storage
     return B
 
 

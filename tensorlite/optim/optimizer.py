@@ -182,8 +182,7 @@ class Optimizer:
             if g is None:
                 continue
             B = backend_of(p, "optimizer step")
-            if not isinstance(p._data, B.xp.ndarray):  # a NumPy scalar: give it storage
-                p._data = B.xp.array(p._data)
+            p._data = B.ensure_array(p._data)  # a NumPy scalar gets storage
             yield p, g, B
 
     @staticmethod
