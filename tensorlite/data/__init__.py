@@ -1,14 +1,11 @@
-"""tensorlite.data (PyTorch-shaped): datasets, samplers and the DataLoader.
+"""``tensorlite.data``: the older, shorter name of ``tensorlite.utils.data`` (PyTorch's
+``torch.utils.data``).  Both names, and their submodules (``tensorlite.data.sampler``, ...),
+are the same module objects, so classes and isinstance checks agree whichever is imported."""
+import sys
 
-``from tensorlite.data import DataLoader, TensorDataset`` replaces
-``from torch.utils.data import DataLoader, TensorDataset``.  Shuffling draws from the global seed
-(``tensorlite.manual_seed``) or from an explicit ``tensorlite.data.Generator().manual_seed(s)``.
-"""
-from .dataloader import DataLoader, default_collate, default_convert
-from .dataset import ConcatDataset, Dataset, Subset, TensorDataset, random_split
-from .sampler import (BatchSampler, Generator, RandomSampler, Sampler, SequentialSampler,
-                      SubsetRandomSampler)
+from ..utils import data as _data
+from ..utils.data import dataloader, dataset, sampler
 
-__all__ = ["BatchSampler", "ConcatDataset", "DataLoader", "Dataset", "Generator",
-           "RandomSampler", "Sampler", "SequentialSampler", "Subset", "SubsetRandomSampler",
-           "TensorDataset", "default_collate", "default_convert", "random_split"]
+for _module in (dataloader, dataset, sampler):
+    sys.modules[f"{__name__}.{_module.__name__.rpartition('.')[2]}"] = _module
+sys.modules[__name__] = _data  # `import tensorlite.data` binds the package itself

@@ -9,10 +9,10 @@ import collections.abc
 
 import numpy as np
 
-from .. import backends, dtypes
-from ..creation import tensor as _tensor
-from ..ops import getitem, stack
-from ..tensor import Tensor, wrap
+from ... import backends, dtypes
+from ...creation import tensor as _tensor
+from ...ops import getitem, stack
+from ...tensor import Tensor, wrap
 from .dataset import Subset, TensorDataset
 from .sampler import BatchSampler, RandomSampler, SequentialSampler, _rng_type_check
 

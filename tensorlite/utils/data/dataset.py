@@ -4,7 +4,7 @@ import itertools
 import math
 import warnings
 
-from ..tensor import Tensor, describe
+from ...tensor import Tensor, describe
 from .sampler import _permutation, _rng_type_check
 
 

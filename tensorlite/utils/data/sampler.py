@@ -13,7 +13,7 @@ num_samples=10**10)`` (the "infinite loader") draws ``_CHUNK`` indices at a time
 """
 import numpy as np
 
-from .. import backends
+from ... import backends
 
 _U64 = 1 << 64
 _CHUNK = 1 << 12  # indices drawn at once with replacement (PyTorch draws 32): 32 KiB of int64
