@@ -9,42 +9,42 @@ class Unary:
     """Elementwise functions of one array (float inputs where the math needs them)."""
 
     @direct("negative")
-    def neg(self, x):
+    def neg(self, x, /):
         """-x."""
         return self.xp.negative(x)
 
     @direct("exp")
-    def exp(self, x):
+    def exp(self, x, /):
         """e ** x."""
         return self.xp.exp(x)
 
     @direct("log")
-    def log(self, x):
+    def log(self, x, /):
         """The natural logarithm."""
         return self.xp.log(x)
 
     @direct("sqrt")
-    def sqrt(self, x):
+    def sqrt(self, x, /):
         """The square root."""
         return self.xp.sqrt(x)
 
     @direct("abs")
-    def abs(self, x):
+    def abs(self, x, /):
         """|x|."""
         return self.xp.abs(x)
 
     @direct("sin")
-    def sin(self, x):
+    def sin(self, x, /):
         """The sine."""
         return self.xp.sin(x)
 
     @direct("cos")
-    def cos(self, x):
+    def cos(self, x, /):
         """The cosine."""
         return self.xp.cos(x)
 
     @direct("tanh")
-    def tanh(self, x):
+    def tanh(self, x, /):
         """The hyperbolic tangent."""
         return self.xp.tanh(x)
 
@@ -128,22 +128,22 @@ class Binary:
     """Elementwise functions of two broadcasting operands (arrays or Python numbers)."""
 
     @direct("add")
-    def add(self, a, b):
+    def add(self, a, b, /):
         """a + b."""
         return self.xp.add(a, b)
 
     @direct("subtract")
-    def sub(self, a, b):
+    def sub(self, a, b, /):
         """a - b."""
         return self.xp.subtract(a, b)
 
     @direct("multiply")
-    def mul(self, a, b):
+    def mul(self, a, b, /):
         """a * b."""
         return self.xp.multiply(a, b)
 
     @direct("true_divide")
-    def div(self, a, b):
+    def div(self, a, b, /):
         """a / b (true division)."""
         return self.xp.true_divide(a, b)
 
@@ -159,12 +159,12 @@ class Binary:
         return xp.power(a, b)
 
     @direct("maximum")
-    def maximum(self, a, b):
+    def maximum(self, a, b, /):
         """The larger of a and b (NaN if either is NaN)."""
         return self.xp.maximum(a, b)
 
     @direct("minimum")
-    def minimum(self, a, b):
+    def minimum(self, a, b, /):
         """The smaller of a and b (NaN if either is NaN)."""
         return self.xp.minimum(a, b)
 
@@ -173,52 +173,52 @@ class Comparison:
     """Comparisons and logic (bool results), and selection by a bool condition."""
 
     @direct("equal")
-    def eq(self, a, b):
+    def eq(self, a, b, /):
         """a == b."""
         return self.xp.equal(a, b)
 
     @direct("not_equal")
-    def ne(self, a, b):
+    def ne(self, a, b, /):
         """a != b."""
         return self.xp.not_equal(a, b)
 
     @direct("less")
-    def lt(self, a, b):
+    def lt(self, a, b, /):
         """a < b."""
         return self.xp.less(a, b)
 
     @direct("less_equal")
-    def le(self, a, b):
+    def le(self, a, b, /):
         """a <= b."""
         return self.xp.less_equal(a, b)
 
     @direct("greater")
-    def gt(self, a, b):
+    def gt(self, a, b, /):
         """a > b."""
         return self.xp.greater(a, b)
 
     @direct("greater_equal")
-    def ge(self, a, b):
+    def ge(self, a, b, /):
         """a >= b."""
         return self.xp.greater_equal(a, b)
 
     @direct("logical_and")
-    def logical_and(self, a, b):
+    def logical_and(self, a, b, /):
         """a and b, elementwise, as bool."""
         return self.xp.logical_and(a, b)
 
     @direct("logical_not")
-    def logical_not(self, x):
+    def logical_not(self, x, /):
         """not x, elementwise, as bool."""
         return self.xp.logical_not(x)
 
     @direct("isfinite")
-    def isfinite(self, x):
+    def isfinite(self, x, /):
         """Whether each element is neither infinite nor NaN."""
         return self.xp.isfinite(x)
 
     @direct("where")
-    def where(self, condition, a, b):
+    def where(self, condition, a, b, /):
         """``a`` where ``condition`` holds, else ``b`` (all three broadcast)."""
         return self.xp.where(condition, a, b)
 
@@ -255,7 +255,7 @@ class Reductions:
         return self.xp.any(x, axis=axis, keepdims=keepdims)
 
     @direct("argsort")
-    def argsort(self, x, axis=-1):
+    def argsort(self, x, /, axis=-1):
         """The indices that sort ``x`` along ``axis``."""
         return self.xp.argsort(x, axis=axis)
 
@@ -270,7 +270,7 @@ class LinearAlgebra:
     """Matrix products."""
 
     @direct("matmul")
-    def matmul(self, a, b):
+    def matmul(self, a, b, /):
         """a @ b, batch dims broadcast."""
         return self.xp.matmul(a, b)
 

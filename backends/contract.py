@@ -71,35 +71,44 @@ def _parameters(attr):
 
 
 def _refusals(ref, impl):
-    """The calls accepted by parameters ``ref`` that ``impl`` refuses, in words."""
+    """The calls accepted by parameters ``ref`` that parameters ``impl`` refuse, in words: each
+    of ref's parameters must be taken the same way (a positional-only one at its position,
+    whatever its name; any other under its name, at its position unless keyword-only),
+    optional where ref's is; impl's other parameters must be optional."""
     if impl is None:
         return []  # a callable whose signature Python cannot read (a C function): taken as is
     kinds = {p.kind for p in impl}
     var_args, var_kwargs = inspect.Parameter.VAR_POSITIONAL in kinds, \
         inspect.Parameter.VAR_KEYWORD in kinds
-    by_name = {p.name: (i, p) for i, p in enumerate(impl)
-               if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
-    out = []
+    positional = [p for p in impl if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    by_name = {p.name: p for p in impl if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    matched, out = set(), []
     for i, r in enumerate(ref):
         if r.kind in (r.VAR_POSITIONAL, r.VAR_KEYWORD):
             if r.kind not in kinds:
                 out.append(f"takes no {'*args' if r.kind == r.VAR_POSITIONAL else '**kwargs'}")
             continue
-        j, p = by_name.get(r.name, (None, None))
-        if p is None:
-            if not ((var_args or r.kind == r.KEYWORD_ONLY) and var_kwargs):
-                out.append(f"has no parameter {r.name!r}")
-            continue
-        if r.kind != r.KEYWORD_ONLY and (j != i or p.kind == p.KEYWORD_ONLY):
-            out.append(f"takes {r.name!r} at position {j}, not {i}"
-                       if p.kind != p.KEYWORD_ONLY else f"takes {r.name!r} by keyword only")
-        elif r.kind != r.POSITIONAL_ONLY and p.kind == p.POSITIONAL_ONLY:
-            out.append(f"takes {r.name!r} by position only")
-        if r.default is not r.empty and p.default is p.empty:
-            out.append(f"requires {r.name!r}, which the reference makes optional "
-                       f"(default {r.default!r})")
-    names = {r.name for r in ref}
+        if r.kind == r.POSITIONAL_ONLY:
+            p = positional[i] if i < len(positional) else None
+            if p is None and not var_args:
+                out.append(f"takes no argument at position {i} ({r.name!r})")
+        else:
+            p = by_name.get(r.name)
+            if p is None and r.name in {q.name for q in impl}:
+                matched.add(r.name)  # there, but positional-only: said below
+            if p is None and not ((var_args or r.kind == r.KEYWORD_ONLY) and var_kwargs):
+                out.append(f"has no parameter {r.name!r}" if r.name not in
+                           {q.name for q in impl} else f"takes {r.name!r} by position only")
+            elif p is not None and r.kind == r.POSITIONAL_OR_KEYWORD and (
+                    p.kind == p.KEYWORD_ONLY or positional.index(p) != i):
+                out.append(f"takes {r.name!r} by keyword only" if p.kind == p.KEYWORD_ONLY
+                           else f"takes {r.name!r} at position {positional.index(p)}, not {i}")
+        if p is not None:
+            matched.add(p.name)
+            if r.default is not r.empty and p.default is p.empty:
+                out.append(f"requires {r.name!r}, which the reference makes optional "
+                           f"(default {r.default!r})")
     out += [f"requires {p.name!r}, a parameter the reference does not have" for p in impl
-            if p.name not in names and p.default is p.empty
+            if p.name not in matched and p.default is p.empty
             and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
     return out

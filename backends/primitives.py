@@ -21,7 +21,9 @@ def direct(xp_name):
     """Mark a reference primitive whose body is exactly ``self.xp.<xp_name>`` called with its
     arguments.  ``Backend.__init__`` binds that array-module function on the instance in the
     method's place: one Python call less on the hottest path (about 0.2 us per op).  A subclass
-    that overrides the method gets its override, as for any method."""
+    that overrides the method gets its override, as for any method.  So that the two accept the
+    same calls, the method takes its arguments as NumPy's function does: operands by position
+    only where NumPy's are, options under NumPy's names (tests/test_backend_contract.py checks)."""
     def mark(method):
         method.xp_name = xp_name
         return method
@@ -59,22 +61,22 @@ class Creation:
         return self.xp.full(shape, fill_value, dtype=dtype)
 
     @direct("arange")
-    def arange(self, start, stop=None, step=1, dtype=None):
+    def arange(self, start, /, stop=None, step=1, *, dtype=None):
         """Evenly spaced values in [start, stop) (``arange(n)``: 0 .. n-1)."""
         return self.xp.arange(start, stop, step, dtype=dtype)
 
     @direct("linspace")
-    def linspace(self, start, stop, num=50, dtype=None):
+    def linspace(self, start, stop, num=50, *, dtype=None):
         """``num`` evenly spaced values from start to stop, both included."""
         return self.xp.linspace(start, stop, num, dtype=dtype)
 
     @direct("eye")
-    def eye(self, n, m=None, dtype=None):
+    def eye(self, n, m=None, /, *, dtype=None):
         """The (n, m) identity matrix (m defaults to n)."""
         return self.xp.eye(n, m, dtype=dtype)
 
     @direct("zeros_like")
-    def zeros_like(self, x, dtype=None):
+    def zeros_like(self, x, /, dtype=None):
         """Zeros of ``x``'s shape and (by default) dtype."""
         return self.xp.zeros_like(x, dtype=dtype)
 
@@ -118,37 +120,37 @@ class Movement:
     """Shape changes, views and joins: elements move, values do not change."""
 
     @direct("reshape")
-    def reshape(self, x, shape):
+    def reshape(self, x, /, shape):
         """``x`` with a new shape of the same size (a view where the strides allow)."""
         return self.xp.reshape(x, shape)
 
     @direct("transpose")
-    def transpose(self, x, axes=None):
+    def transpose(self, x, /, axes=None):
         """``x`` with its axes permuted to ``axes`` (reversed when None), a view."""
         return self.xp.transpose(x, axes)
 
     @direct("broadcast_to")
-    def broadcast_to(self, x, shape):
+    def broadcast_to(self, x, /, shape):
         """A read-only view of ``x`` broadcast to ``shape``."""
         return self.xp.broadcast_to(x, shape)
 
     @direct("concatenate")
-    def concatenate(self, arrays, axis=0):
+    def concatenate(self, arrays, /, axis=0):
         """The arrays joined along an existing ``axis``."""
         return self.xp.concatenate(arrays, axis=axis)
 
     @direct("stack")
-    def stack(self, arrays, axis=0):
+    def stack(self, arrays, /, axis=0):
         """The arrays (of one shape) joined along a new ``axis``."""
         return self.xp.stack(arrays, axis=axis)
 
     @direct("tile")
-    def tile(self, x, reps):
+    def tile(self, x, /, reps):
         """``x`` repeated ``reps[d]`` times along each axis d (torch's repeat)."""
         return self.xp.tile(x, reps)
 
     @direct("ascontiguousarray")
-    def ascontiguousarray(self, x):
+    def ascontiguousarray(self, x, /):
         """``x`` itself if C-contiguous, else a C-contiguous copy."""
         return self.xp.ascontiguousarray(x)
 
@@ -161,7 +163,7 @@ class Indexing:
         return x[index]
 
     @direct("take_along_axis")
-    def take_along_axis(self, x, indices, axis):
+    def take_along_axis(self, x, /, indices, axis):
         """The values of ``x`` at ``indices`` along ``axis`` (torch's gather)."""
         return self.xp.take_along_axis(x, indices, axis)
 
