@@ -233,6 +233,20 @@ class Tensor(dtypes.FloatCasts):
         hooks.append(hook)
         return _HookHandle(hooks, hook)
 
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(self)`` each time backward has accumulated a gradient into this leaf's
+        ``.grad`` (e.g. to step an optimizer per parameter).  Returns a handle with ``remove()``."""
+        if not self.requires_grad:
+            raise RuntimeError("register_post_accumulate_grad_hook: cannot register a hook on a "
+                               "tensor that doesn't require gradient")
+        if self.grad_fn is not None:
+            raise RuntimeError("register_post_accumulate_grad_hook: post accumulate grad hooks "
+                               "cannot be registered on non-leaf tensors")
+        entry = PostAccumulateGradHook(hook)
+        hooks = self._hooks = self._hooks or []  # beside the leaf's gradient hooks
+        hooks.append(entry)
+        return _HookHandle(hooks, entry)
+
     # -- devices and dtypes ---------------------------------------------------------------------
     def to(self, *args, dtype=None, device=None, copy=False):
         for a in args:  # .to("cuda"), .to(tensorlite.float64), .to(other_tensor), .to("cpu", dtype)
@@ -270,6 +284,15 @@ class Tensor(dtypes.FloatCasts):
 
     def bool(self):
         return self.to(dtypes.bool_)
+
+
+class PostAccumulateGradHook:
+    """A leaf's hook called with the leaf after backward accumulated its ``.grad``; kept in the
+    leaf's hook list, which the engine otherwise runs on the gradient before accumulating."""
+    __slots__ = ("fn",)
+
+    def __init__(self, fn):
+        self.fn = fn
 
 
 class _HookHandle:

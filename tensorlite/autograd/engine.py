@@ -2,7 +2,7 @@
 from itertools import zip_longest
 from sys import getrefcount
 
-from ..tensor import Tensor, describe, wrap
+from ..tensor import PostAccumulateGradHook, Tensor, describe, wrap
 from .grad_mode import enable_grad, flags, no_grad
 from .graph import Node
 
@@ -55,6 +55,8 @@ def _hooks_and_retained(node, g, create_graph):
 
 def _run_hooks(hooks, g):
     for hook in hooks:
+        if type(hook) is PostAccumulateGradHook:
+            continue  # runs after the leaf's .grad was accumulated, not on its gradient
         new = hook(g)
         if new is not None:
             g = new
@@ -63,7 +65,7 @@ def _run_hooks(hooks, g):
 
 def _check_finite(node, grads):
     for i, g in enumerate(grads):
-        if g is not None and not g.backend.isfinite(g._data).all():
+        if isinstance(g, Tensor) and not g.backend.isfinite(g._data).all():
             raise RuntimeError(
                 f"detect_anomaly: '{node.name}Backward' returned non-finite values in its "
                 f"gradient for input {i}. The forward op '{node.name}' was created at:\n"
@@ -150,8 +152,9 @@ def _accumulate(buffers, leaves, target, g, create_graph):
 
 
 def _add(a, b, create_graph):
-    """The sum of two gradients; a plain backend add unless it must be recorded."""
-    if create_graph:
+    """The sum of two gradients; a plain backend add unless it must be recorded (or is not a
+    plain tensor: the Slots of a custom Function's outputs add themselves)."""
+    if create_graph or type(a) is not Tensor:
         return a + b
     return wrap(a.backend.add(a._data, b._data), a.device)
 
@@ -166,6 +169,10 @@ def _accumulate_into_leaf(leaf, g, create_graph):
     else:
         g.backend.iadd(leaf.grad._data, g._data)
         leaf.grad._version[0] += 1
+    if leaf._hooks:
+        for hook in leaf._hooks:
+            if type(hook) is PostAccumulateGradHook:
+                hook.fn(leaf)
 
 
 def _owned(g):

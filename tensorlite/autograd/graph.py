@@ -1,7 +1,7 @@
 """The tape: one Node per recorded op, linking an output back to the inputs it came from."""
 import traceback
 
-from ..tensor import Tensor, wrap
+from ..tensor import Tensor, _HookHandle, wrap
 from .grad_mode import flags, state
 
 
@@ -12,25 +12,68 @@ class Node:
     ops, so under ``create_graph=True`` it is itself recorded and can be differentiated again.
     ``next`` holds, per input, the Node that produced it, the leaf tensor that accumulates
     its gradient, or None when no gradient is wanted.  Nodes are made only by ``record``.
+    ``op`` is the op's name ("mul"); ``name`` is the same string, and ``name()`` gives the
+    node's name as PyTorch's ``grad_fn.name()`` does ("mulBackward").
     """
 
-    __slots__ = ("name", "backward", "next", "saved", "versions", "hooks", "retained", "trace")
+    __slots__ = ("op", "backward", "next", "saved", "versions", "hooks", "retained", "trace")
 
     def __repr__(self):
-        return f"<{self.name}Backward>"
+        return f"<{self.op}Backward>"
+
+    @property
+    def name(self):
+        return _Name(self.op)
+
+    @property
+    def next_functions(self):
+        """Per input, ``(node, 0)``: the Node that produced it, an ``AccumulateGrad`` for a leaf
+        that requires grad, or None (PyTorch's ``grad_fn.next_functions``)."""
+        return tuple((AccumulateGrad(e) if isinstance(e, Tensor) else e, 0) for e in self.next)
+
+    def register_prehook(self, hook):
+        """``hook(grad_outputs)`` before this node's backward; a returned tuple replaces them."""
+        def prehook(g):
+            new = hook(tuple(g.grads) if isinstance(g, Slots) else (g,))
+            return None if new is None else Slots(list(new)) if isinstance(g, Slots) else new[0]
+        hooks = self.hooks = self.hooks or []
+        hooks.append(prehook)
+        return _HookHandle(hooks, prehook)
+
+    def register_hook(self, hook):
+        """``hook(grad_inputs, grad_outputs)`` after this node's backward; a returned tuple
+        replaces the gradients it sends to its inputs."""
+        if self.backward is None:
+            raise RuntimeError(f"{self.name()}.register_hook: the graph was freed by a backward; "
+                               "use retain_graph=True")
+        post = getattr(self.backward, "post_hooks", None)
+        if post is None:
+            inner, post = self.backward, []
+
+            def backward(g, *saved):
+                grads = tuple(inner(g, *saved))
+                for h in post:
+                    new = h(grads, tuple(g.grads) if isinstance(g, Slots) else (g,))
+                    if new is not None:
+                        grads = tuple(new)
+                return grads
+            backward.post_hooks = post
+            self.backward = backward
+        post.append(hook)
+        return _HookHandle(post, hook)
 
     def unpack(self, create_graph):
         """The saved tensors, checked against in-place changes since the op recorded them."""
         if self.backward is None:
             raise RuntimeError(
-                f"{self.name}: trying to backward through the graph a second time (or to use "
+                f"{self.op}: trying to backward through the graph a second time (or to use "
                 "saved tensors after they have been freed). Specify retain_graph=True on the "
                 "first backward() or autograd.grad() call if you need to backward twice.")
         out = []
         for t, v in zip(self.saved, self.versions):
             if v is not None and t._version[0] != v:
                 raise RuntimeError(
-                    f"{self.name}: one of the tensors needed for gradient computation has been "
+                    f"{self.op}: one of the tensors needed for gradient computation has been "
                     f"modified by an inplace operation: a tensor of shape {list(t.shape)} is at "
                     f"version {t._version[0]}, expected version {v}. Use an out-of-place op "
                     "(or .clone() it) before changing it.")
@@ -50,6 +93,45 @@ class _Output(Tensor):
         if create_graph:
             t.grad_fn, t.requires_grad = node, True
         return t
+
+
+class _Name(str):
+    """An op's name that, called, gives its node's name: ``node.name == "mul"``,
+    ``node.name() == "mulBackward"``."""
+    __slots__ = ()
+
+    def __call__(self):
+        return f"{self}Backward"
+
+
+class AccumulateGrad:
+    """How ``next_functions`` shows a leaf that requires grad: its gradient is accumulated into
+    ``variable.grad`` (PyTorch's AccumulateGrad node)."""
+    __slots__ = ("variable",)
+    next_functions = ()
+
+    def __init__(self, variable):
+        self.variable = variable
+
+    def __repr__(self):
+        return "<AccumulateGrad>"
+
+    def name(self):
+        return "AccumulateGrad"
+
+
+class Slots:
+    """The gradients of the outputs of an op with several differentiable outputs (a custom
+    Function), one slot each (None: no gradient reached that output); gradients reaching the
+    op from different outputs add slot by slot."""
+    __slots__ = ("grads",)
+
+    def __init__(self, grads):
+        self.grads = grads
+
+    def __add__(self, other):
+        return Slots([b if a is None else a if b is None else a + b
+                      for a, b in zip(self.grads, other.grads)])
 
 
 _new = Tensor.__new__
@@ -90,7 +172,7 @@ def record(name, data, inputs, backward, saved=(), keep_output=False, view_of=No
                 twin._data, twin.device, twin._version = data, out.device, out._version
                 saved = (*saved, twin)
             node = _new_node(Node)
-            node.name, node.backward, node.next, node.saved = name, backward, edges, saved
+            node.op, node.backward, node.next, node.saved = name, backward, edges, saved
             node.versions = [t._version[0] if isinstance(t, Tensor) else None for t in saved] \
                 if saved else ()
             node.hooks = node.retained = None
