@@ -6,6 +6,7 @@ import threading
 
 class _State(threading.local):
     grad_enabled = True
+    inference = False
 
 
 class flags:
@@ -18,6 +19,10 @@ state = _State()
 
 def is_grad_enabled():
     return state.grad_enabled
+
+
+def is_inference_mode_enabled():
+    return state.inference
 
 
 class _Switch:
@@ -69,3 +74,28 @@ class set_grad_enabled(_Switch):
 
     def __new__(cls, mode=True):
         return object.__new__(cls)
+
+
+class inference_mode(_Switch):
+    """``no_grad`` for inference, as PyTorch's: nothing is recorded inside, and
+    ``is_inference_mode_enabled()`` is True.  ``inference_mode(False)`` turns it off again (and
+    grad mode on) inside an enclosing one.  A context manager and a decorator, bare or called."""
+
+    def __new__(cls, mode=True):
+        self = object.__new__(cls)
+        if callable(mode):  # bare @inference_mode
+            self.mode = True
+            return self(mode)
+        return self
+
+    def __init__(self, mode=True):
+        if not callable(mode):
+            self.mode = bool(mode)
+
+    def __enter__(self):
+        self._prev = state.grad_enabled, state.inference
+        state.grad_enabled, state.inference = not self.mode, self.mode
+        return self
+
+    def __exit__(self, *exc):
+        state.grad_enabled, state.inference = self._prev
