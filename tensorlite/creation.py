@@ -25,14 +25,20 @@ def _size(size):
     return tuple(size)
 
 
+def _dtype(dtype):
+    """``dtype`` checked, or the default float dtype when None."""
+    return dtypes.get_default_dtype() if dtype is None else dtypes.as_dtype(dtype)
+
+
 def _infer_dtype(value):
-    """A Python number's default dtype: bool, int64 or float32."""
+    """A Python number's default dtype: bool, int64 or the default float dtype."""
     return dtypes._DEFAULT_OF_KIND[dtypes.scalar_kind(value)]
 
 
 def tensor(data, dtype=None, device=None, requires_grad=False):
     """A new tensor holding a copy of ``data`` (a number, nested lists, an array or a tensor).
-    Python floats become float32, ints int64; an array keeps its dtype."""
+    Python floats take the default dtype (float32 unless set_default_dtype changed it), ints
+    int64; an array keeps its dtype."""
     if isinstance(data, Tensor):
         device, B = _device(data.device if device is None else device)
         if device == data.device:  # a copy where it lives, not a round trip through the host
@@ -50,7 +56,7 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
             raise TypeError(f"tensor: cannot build a tensor from {type(data).__name__} holding "
                             f"{host.dtype} values; use numbers, nested lists of numbers or arrays")
         if dtype is None and not hasattr(data, "dtype") and host.dtype.kind == "f":
-            host = host.astype(np.float32)  # Python floats default to float32, as PyTorch
+            host = host.astype(dtypes.get_default_dtype())  # Python floats, as PyTorch
     device, B = _device(device)
     dt = dtypes.as_dtype(host.dtype if dtype is None else dtype)
     return _finish(B.copy(B.asarray(host, dtype=dt)) if device == "cpu" else B.asarray(host, dt),
@@ -95,9 +101,9 @@ def from_dlpack(obj):
     return wrap(data, device)
 
 
-def _filled(name, size, dtype, device, requires_grad, default=dtypes.float32, **kw):
+def _filled(name, size, dtype, device, requires_grad, default=None, **kw):
     device, B = _device(device)
-    data = getattr(B, name)(_size(size), dtype=dtypes.as_dtype(dtype or default), **kw)
+    data = getattr(B, name)(_size(size), dtype=_dtype(dtype or default), **kw)
     return _finish(data, device, requires_grad)
 
 
@@ -150,39 +156,38 @@ def randn_like(input, dtype=None, device=None, requires_grad=False):
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
     if end is None:
         start, end = 0, start
-    default = dtypes.float32 if any(isinstance(v, float) for v in (start, end, step)) \
-        else dtypes.int64
+    default = None if any(isinstance(v, float) for v in (start, end, step)) else dtypes.int64
     device, B = _device(device)
-    return _finish(B.arange(start, end, step, dtype=dtypes.as_dtype(dtype or default)), device,
+    return _finish(B.arange(start, end, step, dtype=_dtype(dtype or default)), device,
                    requires_grad)
 
 
 def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
     device, B = _device(device)
-    return _finish(B.linspace(start, end, steps, dtype=dtypes.as_dtype(dtype or dtypes.float32)),
+    return _finish(B.linspace(start, end, steps, dtype=_dtype(dtype)),
                    device, requires_grad)
 
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False):
     device, B = _device(device)
-    return _finish(B.eye(n, m, dtype=dtypes.as_dtype(dtype or dtypes.float32)), device,
+    return _finish(B.eye(n, m, dtype=_dtype(dtype)), device,
                    requires_grad)
 
 
 def _random(name, size, dtype, device, requires_grad, *args):
     device, B = _device(device)
-    data = getattr(B, name)(*args, _size(size), dtypes.as_dtype(dtype))
+    data = getattr(B, name)(*args, _size(size), _dtype(dtype))
     return _finish(data, device, requires_grad)
 
 
 def rand(*size, dtype=None, device=None, requires_grad=False):
     """Uniform on [0, 1)."""
-    return _random("rand", size, dtype or dtypes.float32, device, requires_grad)
+    return _random("rand", size, dtype, device, requires_grad)
 
 
 def randn(*size, dtype=None, device=None, requires_grad=False):
     """Standard normal."""
-    return _random("randn", size, dtype or dtypes.float32, device, requires_grad)
+    return _random("randn", size, dtype, device, requires_grad)
 
 
 def randint(low=0, high=None, size=None, dtype=None, device=None, requires_grad=False):

@@ -13,7 +13,26 @@ ALIASES = {"half": float16, "float": float32, "double": float64, "int": int32, "
 
 ALL = (float16, float32, float64, int32, int64, bool_)
 _KIND = {bool_: 0, int32: 1, int64: 1, float16: 2, float32: 2, float64: 2}
-_DEFAULT_OF_KIND = (bool_, int64, float32)
+_DEFAULT_OF_KIND = [bool_, int64, float32]  # the float entry is set_default_dtype's
+
+
+def get_default_dtype():
+    """The dtype of Python floats and of floating-point factories given no dtype (float32 unless
+    ``set_default_dtype`` changed it)."""
+    return _DEFAULT_OF_KIND[2]
+
+
+def set_default_dtype(d):
+    """Make ``d`` (float16, float32 or float64) the default floating-point dtype, process-wide as
+    in PyTorch: of ``tensor([1.5])``, ``zeros(3)``, ``arange(0.5, 2)``, layers' parameters, ..."""
+    try:
+        dtype = None if d is None else as_dtype(d)  # np.dtype(None) would be float64
+    except TypeError:
+        dtype = None
+    if dtype is None or _KIND[dtype] != 2:
+        raise TypeError(f"set_default_dtype: only floating-point types are supported as the "
+                        f"default type (float16, float32, float64), got {d!r}")
+    _DEFAULT_OF_KIND[2] = dtype
 
 
 def as_dtype(dtype):

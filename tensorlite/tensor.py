@@ -178,7 +178,8 @@ class Tensor(dtypes.FloatCasts):
         extras = []
         if self.device != "cpu":
             extras.append(f"device='{self.device}'")
-        default = {"f": dtypes.float32, "i": dtypes.int64, "b": dtypes.bool_}[arr.dtype.kind]
+        default = {"f": dtypes.get_default_dtype(), "i": dtypes.int64,
+                   "b": dtypes.bool_}[arr.dtype.kind]
         if arr.dtype != default or arr.size == 0:
             extras.append(f"dtype=tensorlite.{arr.dtype}")
         if self.grad_fn is not None:
