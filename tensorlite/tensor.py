@@ -321,6 +321,34 @@ def wrap(data, device, requires_grad=False, version=None):
     return t
 
 
+class device(str):
+    """PyTorch's ``torch.device``: ``device("cpu")``, ``device("cuda:0")``, ``device("cuda", 0)``.
+    It is the device string itself, so it goes wherever a device name does (``device=``,
+    ``.to()``) and compares equal to a tensor's ``.device``."""
+    __slots__ = ()
+
+    def __new__(cls, type, index=None):
+        name = str(type) if index is None else f"{type}:{int(index)}"
+        kind, _, number = name.partition(":")
+        if kind not in ("cpu", "cuda") or (_ and not number.isdigit()):
+            raise RuntimeError(f"device: expected 'cpu' or 'cuda' (optionally 'cuda:<index>'), "
+                               f"got {name!r}")
+        return super().__new__(cls, name)
+
+    @property
+    def type(self):
+        return self.partition(":")[0]
+
+    @property
+    def index(self):
+        number = self.partition(":")[2]
+        return int(number) if number else None
+
+    def __repr__(self):
+        return f"device(type='{self.type}'" + ("" if self.index is None else
+                                                f", index={self.index}") + ")"
+
+
 def describe(t):
     """'float32[3, 4] on cpu': how error messages name a tensor."""
     return f"{t.dtype}{list(t.shape)} on {t.device}"
