@@ -14,7 +14,7 @@ import torch
 import tensorlite as tl
 import tensorlite.nn as nn
 import tensorlite.nn.functional as tlF
-from tensorlite.nn.functional import normalization as _basic
+from tensorlite.nn.functional import activation
 from helpers import F as Fortran
 from helpers import functional as F  # as torch.nn.functional is
 from helpers import (FWD_TOL, GRAD_TOL, NC, Const, N, U, assert_close, case, check_op,
@@ -257,6 +257,56 @@ def test_embedding_errors_and_padding(backend):
     assert not pre.weight.requires_grad and pre.weight.shape == (3, 2)
 
 
+# ----------------------------------------------------------------------------- Linear + activation fusion
+_TORCH_FN = {"relu": torch.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid,
+             "gelu": torch.nn.functional.gelu}
+
+
+@pytest.mark.parametrize("name", list(tlF.fusion.ACTIVATIONS))
+def test_every_fusable_activation_is_its_functional_after_linear(backend, name):
+    """linear(activation=name) is the table row's functional applied to linear, as torch."""
+    row = tlF.fusion.ACTIVATIONS[name]
+
+    def fn(lib, x, w, b):
+        if lib is tl:
+            return tlF.linear(x, w, b, activation=name)
+        return _TORCH_FN[row.fn.__name__](torch.nn.functional.linear(x, w, b), **row.kwargs)
+    check_op(fn, N(4, 3), N(5, 3), N(5))
+    x, w, b = (tl_tensor(np.random.standard_normal(s)) for s in ((4, 3), (5, 3), (5,)))
+    assert_close(tlF.linear(x, w, b, activation=name), row.fn(tlF.linear(x, w, b), **row.kwargs),
+                 1e-12, 1e-12, name)
+
+
+def _is_fused(model, x):
+    """Whether ``model``'s last Linear + activation ran as one node (its output's grad_fn)."""
+    return model(x).grad_fn.name == "linear"
+
+
+def test_sequential_fuses_linear_subclasses_that_keep_forward(backend):
+    class Plain(nn.Linear):  # a new method, the same forward: fused
+        def norm(self):
+            return self.weight.norm()
+
+    class Scaled(nn.Linear):  # its own forward: run as written, never fused
+        def forward(self, input):
+            return super().forward(input) * 2
+
+    class HalfReLU(nn.ReLU):
+        def forward(self, input):
+            return super().forward(input) * 0.5
+
+    class QuietGELU(nn.GELU):  # an activation subclass keeping forward: fused
+        pass
+    x = tl_tensor(np.random.standard_normal((4, 3)), requires_grad=True)
+    for first, second, fused in ((Plain(3, 2), nn.ReLU(), True), (Scaled(3, 2), nn.ReLU(), False),
+                                 (nn.Linear(3, 2), HalfReLU(), False),
+                                 (nn.Linear(3, 2), QuietGELU("tanh"), True)):
+        model = nn.Sequential(first, second).double().to(backend.device)
+        assert _is_fused(model, x) == fused, (type(first).__name__, type(second).__name__)
+        assert_close(model(x), second(first(x)), 1e-13, 1e-13, type(first).__name__)
+    assert tlF.fusion.fused_activation(Plain(3, 2), QuietGELU("tanh")) == "gelu_tanh"
+
+
 # ----------------------------------------------------------------------------- functional forms
 RM, RV = np.array([0.3, -0.2, 1.0]), np.array([0.5, 1.5, 2.0])
 
@@ -355,7 +405,7 @@ def test_activation_gradients_at_kinks_match_torch(backend):
 def test_erf_accuracy(backend):
     x = np.linspace(-7, 7, 2001)
     expected = np.array([math.erf(v) for v in x])
-    got = to_np(_basic._erf(tl_tensor(x)))
+    got = to_np(activation.erf(tl_tensor(x)))
     np.testing.assert_allclose(got, expected, rtol=0, atol=4e-16)
 
 

@@ -42,6 +42,7 @@ class Linear(Module):
         self.in_features, self.out_features = in_features, out_features
         add_weight_and_bias(self, (out_features, in_features), bias, device, dtype)
 
+    @F.fusion.fusable(F.linear)  # Sequential may fuse it with the activation after it
     def forward(self, input):
         return F.linear(input, self.weight, self.bias)
 
@@ -260,6 +261,7 @@ class ReLU(Module):
         super().__init__()
         self.inplace = inplace
 
+    @F.fusion.fusable(F.relu)
     def forward(self, input):
         return F.relu(input)
 
@@ -268,11 +270,13 @@ class ReLU(Module):
 
 
 class Sigmoid(Module):
+    @F.fusion.fusable(F.sigmoid)
     def forward(self, input):
         return F.sigmoid(input)
 
 
 class Tanh(Module):
+    @F.fusion.fusable(F.tanh)
     def forward(self, input):
         return F.tanh(input)
 
@@ -282,6 +286,7 @@ class GELU(Module):
         super().__init__()
         self.approximate = approximate
 
+    @F.fusion.fusable(F.gelu, "approximate")
     def forward(self, input):
         return F.gelu(input, approximate=self.approximate)
 
