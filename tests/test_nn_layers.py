@@ -307,6 +307,26 @@ def test_sequential_fuses_linear_subclasses_that_keep_forward(backend):
     assert tlF.fusion.fused_activation(Plain(3, 2), QuietGELU("tanh")) == "gelu_tanh"
 
 
+def test_sequential_does_not_fuse_modules_with_hooks_or_a_replaced_forward(backend):
+    x = tl_tensor(np.random.standard_normal((4, 3)), requires_grad=True)
+    model = nn.Sequential(nn.Linear(3, 2), nn.Tanh()).double().to(backend.device)
+    assert _is_fused(model, x)
+    seen = []
+    for target in model:
+        handle = target.register_forward_hook(lambda m, args, out: seen.append(type(m).__name__))
+        assert not _is_fused(model, x)
+        handle.remove()
+    assert seen == ["Linear", "Tanh"] and _is_fused(model, x)
+    handle = nn.modules.module.register_module_forward_pre_hook(lambda m, args: None)
+    try:
+        assert not _is_fused(model, x)
+    finally:
+        handle.remove()
+    model[1].forward = lambda input: input * 3  # an instance's own forward is what runs
+    assert not _is_fused(model, x)
+    assert_close(model(x), model[0](x) * 3, 1e-13, 1e-13, "replaced forward")
+
+
 # ----------------------------------------------------------------------------- functional forms
 RM, RV = np.array([0.3, -0.2, 1.0]), np.array([0.5, 1.5, 2.0])
 

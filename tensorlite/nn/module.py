@@ -1,13 +1,23 @@
 """Module and Parameter, shaped like torch.nn.Module: attribute assignment registers parameters,
-buffers and submodules; state_dict / load_state_dict save and restore them by dotted name.  The
-containers are container.py."""
+buffers and submodules; state_dict / load_state_dict save and restore them by dotted name;
+forward and backward hooks (hooks.py) run around a call.  The containers are container.py."""
 from collections import OrderedDict, namedtuple
 
 from .. import dtypes
 from ..autograd.grad_mode import no_grad
 from ..tensor import Tensor, _init
+from . import hooks as _hooks
+from .hooks import (  # noqa: F401  torch.nn.modules.module's global hooks
+    register_module_forward_hook, register_module_forward_pre_hook,
+    register_module_full_backward_hook, register_module_full_backward_pre_hook)
 
 __all__ = ["Parameter", "Module"]
+
+# The hook tables every Module has (torch's names); a hook's id is its handle's.
+_HOOK_TABLES = ("_forward_pre_hooks", "_forward_pre_hooks_with_kwargs", "_forward_hooks",
+                "_forward_hooks_with_kwargs", "_forward_hooks_always_called",
+                "_backward_pre_hooks", "_backward_hooks")
+_hooks_registered = _hooks.registered
 
 
 class Parameter(Tensor):
@@ -79,18 +89,61 @@ class Module(dtypes.FloatCasts):
         d["_buffers"] = {}
         d["_non_persistent_buffers_set"] = set()
         d["_modules"] = {}
+        for table in _HOOK_TABLES:
+            d[table] = OrderedDict()
+
+    def __setstate__(self, state):  # a module pickled before hooks existed gets empty tables
+        self.__dict__.update(state)
+        for table in _HOOK_TABLES:
+            self.__dict__.setdefault(table, OrderedDict())
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required '
                                   '"forward" function')
 
     def __call__(self, *args, **kwargs):
+        # a program that never registers a hook pays one list read per call (~0.03 us)
+        if _hooks_registered[0] and (self._forward_hooks or self._forward_pre_hooks
+                                     or self._backward_hooks or self._backward_pre_hooks
+                                     or _hooks.any_global()):
+            return _hooks.call(self, args, kwargs)
         return self.forward(*args, **kwargs)
 
     def _calls_forward_only(self):
-        """Whether calling this module runs exactly its forward (Module's __call__).  Sequential
-        fuses only such modules."""
-        return type(self).__call__ is Module.__call__
+        """Whether calling this module runs exactly its forward: Module's __call__ and no hook
+        (its own or a global one).  Sequential fuses only such modules."""
+        return type(self).__call__ is Module.__call__ and not (
+            self._forward_hooks or self._forward_pre_hooks or self._backward_hooks
+            or self._backward_pre_hooks or _hooks.any_global())
+
+    # -- hooks (hooks.py runs them; see there for the order and the arguments) -----------------
+    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """Call ``hook(module, args)`` before forward; a returned value replaces the positional
+        arguments (a non-tuple becomes a 1-tuple).  ``with_kwargs``: ``hook(module, args,
+        kwargs)`` returning None or ``(args, kwargs)``.  ``prepend``: before the hooks already
+        registered.  Returns a handle whose ``remove()`` unregisters the hook."""
+        return _hooks.add(self._forward_pre_hooks, hook, prepend,
+                          ((self._forward_pre_hooks_with_kwargs, with_kwargs),))
+
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False,
+                              always_call=False):
+        """Call ``hook(module, args, output)`` after forward (``with_kwargs``: ``hook(module,
+        args, kwargs, output)``); a returned value replaces the output.  ``always_call``: also
+        when forward raises.  Returns a handle whose ``remove()`` unregisters the hook."""
+        return _hooks.add(self._forward_hooks, hook, prepend,
+                          ((self._forward_hooks_with_kwargs, with_kwargs),
+                           (self._forward_hooks_always_called, always_call)))
+
+    def register_full_backward_pre_hook(self, hook, prepend=False):
+        """Call ``hook(module, grad_output)`` when the gradients of this module's outputs are
+        known; a returned tuple replaces them."""
+        return _hooks.add(self._backward_pre_hooks, hook, prepend)
+
+    def register_full_backward_hook(self, hook, prepend=False):
+        """Call ``hook(module, grad_input, grad_output)`` when the gradients of this module's
+        inputs are known (tuples, one entry per positional argument / output; see hooks.py);
+        a returned tuple replaces grad_input."""
+        return _hooks.add(self._backward_hooks, hook, prepend)
 
     # -- registration ---------------------------------------------------------------------------
     def _check_init(self, what):

@@ -16,7 +16,8 @@ Sequential runs a Linear directly followed by ReLU, Tanh, Sigmoid or GELU as tha
   ``approximate``).  A subclass inherits the mark with the forward: a subclass of Linear (or of
   ReLU, ...) that does not override ``forward`` is fused, one that overrides it is not (its
   forward may do anything), and neither is an instance whose ``forward`` attribute is replaced;
-- calling the module must run exactly its forward: Module's own ``__call__``
+- calling the module must run exactly its forward: no forward or backward hooks on it (its own
+  or global ones, which fusing would skip) and Module's own ``__call__``
   (``Module._calls_forward_only``);
 - the activation's arguments must select a row of ``ACTIVATIONS`` (GELU with an unknown
   ``approximate`` is left to raise its own error).
