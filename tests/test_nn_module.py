@@ -502,6 +502,112 @@ def test_module_dict(backend):
     assert len(d) == 0
 
 
+def _same_entries(ours, theirs):
+    """Two containers' entries agree: keys (state_dict, named_parameters), kinds and values."""
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
+    for a, b in zip(ours.state_dict().values(), theirs.state_dict().values()):
+        np.testing.assert_array_equal(to_np(a), b.numpy())
+
+
+def _params(lib, *arrays, plain=()):
+    """Parameters of ``arrays`` (plain tensors at the positions in ``plain``) in ``lib``."""
+    make = (lambda a: tl_of(a)) if lib is nn else torch.from_numpy
+    return [make(a) if i in plain else lib.Parameter(make(a)) for i, a in enumerate(arrays)]
+
+
+def test_parameter_list(backend):
+    a, b, c = np.arange(6.0).reshape(2, 3), np.ones(2), np.full((1,), 7.0)
+    made = {}
+    for lib in (nn, torch.nn):
+        pa, pb, pc = _params(lib, a, b, c, plain=(1,))
+        pl = lib.ParameterList([pa, pb])
+        assert pl[0] is pa and isinstance(pl[1], lib.Parameter), "a tensor becomes a Parameter"
+        assert pl[1].requires_grad and len(pl) == 2
+        assert pl.append(pc) is pl and pl[-1] is pc and list(pl) == [pl[0], pl[1], pc]
+        pl += [_params(lib, b)[0]]
+        pl.extend(["not a tensor"])
+        assert pl[4] == "not a tensor" and len(pl) == 5
+        assert type(pl[1:3]) is lib.ParameterList and list(pl[1:3]) == [pl[1], pl[2]]
+        pl[3] = _params(lib, b, plain=(0,))[0]
+        assert isinstance(pl[3], lib.Parameter)
+        with pytest.raises(IndexError, match="index 5 is out of range"):
+            pl[5]
+        with pytest.raises(TypeError, match="ParameterList.extend should be called with an "
+                                            "iterable, but got int"):
+            pl.extend(3)
+        with pytest.raises(RuntimeError, match="ParameterList should not be called"):
+            pl(1)
+        assert "0" not in dir(pl)
+        made[lib] = pl
+    _same_entries(made[nn], made[torch.nn])
+    ours, theirs = repr(made[nn]), repr(made[torch.nn])
+    assert ours == theirs.replace("torch.", "tensorlite."), f"\n{ours}\n!=\n{theirs}"
+
+
+def test_parameter_list_inside_a_module(backend):
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.ws = nn.ParameterList(nn.Parameter(tl.randn(2, 2, device=backend.device))
+                                       for _ in range(3))
+
+        def forward(self, x):
+            for w in self.ws:
+                x = x @ w
+            return x
+    net = Net()
+    assert [n for n, _ in net.named_parameters()] == ["ws.0", "ws.1", "ws.2"]
+    net(tl.randn(4, 2, device=backend.device)).sum().backward()
+    assert all(p.grad is not None for p in net.parameters())
+    net.double()
+    assert all(p.dtype == tl.float64 for p in net.ws)
+    twin = Net().double()
+    twin.load_state_dict(net.state_dict())
+    for p, q in zip(net.ws, twin.ws):
+        np.testing.assert_array_equal(to_np(p), to_np(q))
+
+
+def test_parameter_dict(backend):
+    a, b, c = np.arange(6.0).reshape(2, 3), np.ones(2), np.full((1,), 7.0)
+    made = {}
+    for lib in (nn, torch.nn):
+        pa, pb, pc = _params(lib, a, b, c, plain=(2,))
+        pd = lib.ParameterDict({"zeta": pa, "alpha": pb})  # a plain dict: sorted, as torch
+        assert list(pd) == ["alpha", "zeta"] and list(pd.keys()) == ["alpha", "zeta"]
+        pd["mid"] = pc
+        assert isinstance(pd["mid"], lib.Parameter) and "mid" in pd and len(pd) == 3
+        pd.update(OrderedDict([("y", pb), ("x", pa)]))  # ordered: kept
+        pd.update([("pair", pa)])
+        assert list(pd) == ["alpha", "zeta", "mid", "y", "x", "pair"]
+        assert [k for k, _ in pd.items()] == list(pd) and list(pd.values())[0] is pb
+        assert pd.pop("y") is pb and "y" not in pd
+        assert pd.popitem()[0] == "pair"
+        assert pd.get("nope", 5) == 5 and pd.setdefault("obj", "text") == "text"
+        del pd["obj"]
+        assert list(reversed(pd)) == ["x", "mid", "zeta", "alpha"]
+        merged = pd | lib.ParameterDict({"extra": pb})
+        assert list(merged) == ["alpha", "zeta", "mid", "x", "extra"] and list(pd)[-1] == "x"
+        copy_ = pd.copy()
+        assert list(copy_) == list(pd) and copy_["x"] is pd["x"]
+        assert list(pd.fromkeys(["k1", "k2"])) == ["k1", "k2"]
+        with pytest.raises(TypeError, match="not a string"):
+            pd[3]
+        with pytest.raises(TypeError, match="should be called with an iterable"):
+            pd.update(3)
+        with pytest.raises(ValueError, match="has length 3; 2 is required"):
+            pd.update([("a", pa, 1)])
+        with pytest.raises(RuntimeError, match="ParameterDict should not be called"):
+            pd(1)
+        made[lib] = pd
+    _same_entries(made[nn], made[torch.nn])
+    ours, theirs = repr(made[nn]), repr(made[torch.nn])
+    assert ours == theirs.replace("torch.DoubleTensor", "tensorlite.float64"), \
+        f"\n{ours}\n!=\n{theirs}"
+    made[nn].clear()
+    assert len(made[nn]) == 0 and list(made[nn].parameters()) == []
+
+
 # ----------------------------------------------------------------------------- repr
 def _all_layers(lib):
     return lib.Sequential(OrderedDict([
