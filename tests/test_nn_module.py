@@ -302,7 +302,9 @@ def test_load_state_dict_wrong_shape_and_dtype(backend):
         msg = str(e.value)
         assert "size mismatch for 1.fc.weight" in msg
         assert "[3, 3]" in msg and "[4, 3]" in msg, "both shapes must be named"
-        assert "dtype mismatch for 3.bias" in msg and "float64" in msg and "float32" in msg
+        # a float64 entry is no error: as torch, it is cast into the float32 parameter
+        # (tests/test_nn_state_dict.py); the shape error above still changes nothing
+        assert "3.bias" not in msg
         assert msg.startswith("Error(s) in loading state_dict for Sequential")
         assert_unchanged(net, snap)
 
@@ -562,10 +564,11 @@ def test_parameter_list_inside_a_module(backend):
     assert all(p.grad is not None for p in net.parameters())
     net.double()
     assert all(p.dtype == tl.float64 for p in net.ws)
-    twin = Net().double()
+    twin = Net()
     twin.load_state_dict(net.state_dict())
     for p, q in zip(net.ws, twin.ws):
         np.testing.assert_array_equal(to_np(p), to_np(q))
+        assert q.dtype == tl.float32
 
 
 def test_parameter_dict(backend):

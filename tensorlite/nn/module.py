@@ -2,6 +2,7 @@
 buffers and submodules; state_dict / load_state_dict save and restore them by dotted name;
 forward and backward hooks (hooks.py) run around a call.  The containers are container.py."""
 from collections import OrderedDict, namedtuple
+from collections.abc import Mapping
 
 from .. import dtypes
 from ..autograd.grad_mode import no_grad
@@ -345,54 +346,83 @@ class Module(dtypes.FloatCasts):
                              keep_vars=keep_vars)
         return destination
 
-    def load_state_dict(self, state_dict, strict=True):
-        """Copy ``state_dict``'s tensors into this module's parameters and buffers.
+    def load_state_dict(self, state_dict, strict=True, assign=False):
+        """Load ``state_dict``'s tensors into this module's parameters and persistent buffers,
+        as torch: each value is copied into the tensor already there, cast to its dtype and
+        moved to its device (a float64 checkpoint loads into a float32 model, which stays
+        float32); with ``assign=True`` the given tensors take their places instead (a parameter
+        stays a Parameter, with the requires_grad it had).  A 0-d entry may come as a 1-element
+        1-d tensor, as in old checkpoints.
 
-        Everything is checked before anything is copied: missing or unexpected keys (when
-        ``strict``), and any entry whose shape or dtype differs, raise one RuntimeError naming
-        every bad key, and the module is left unchanged.  Returns
+        Everything is checked before anything changes: keys missing from ``state_dict`` and keys
+        that name nothing here (errors when ``strict``), values that are not tensors and shapes
+        that differ (errors even when not strict) raise one RuntimeError listing every problem
+        in torch's words, and the module is left unchanged.  Returns
         ``(missing_keys, unexpected_keys)``."""
-        if not hasattr(state_dict, "keys") or not hasattr(state_dict, "__getitem__"):
-            raise TypeError(f"load_state_dict: expected a dict-like state_dict, got "
-                            f"{type(state_dict).__name__}")
-        own = self.state_dict(keep_vars=True)
-        missing = [k for k in own if k not in state_dict]
-        unexpected = [k for k in state_dict if k not in own]
-        errors = []
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
+        missing, unexpected, errors, loads = [], [], [], []
+        self._collect_state(state_dict, "", missing, unexpected, errors, loads)
         if strict:
-            if missing:
-                errors.append("Missing key(s) in state_dict: "
-                              + ", ".join(f'"{k}"' for k in missing) + ".")
             if unexpected:
-                errors.append("Unexpected key(s) in state_dict: "
-                              + ", ".join(f'"{k}"' for k in unexpected) + ".")
-        pairs = []
-        for key, target in own.items():
-            if key not in state_dict:
-                continue
-            value = state_dict[key]
-            if not isinstance(value, Tensor):
-                errors.append(f'While copying the parameter named "{key}", expected a Tensor '
-                              f"from the checkpoint, got {type(value).__name__}.")
-            elif tuple(value.shape) != tuple(target.shape):
-                errors.append(f"size mismatch for {key}: copying a param with shape "
-                              f"{list(value.shape)} from checkpoint, the shape in current model "
-                              f"is {list(target.shape)}.")
-            elif value.dtype != target.dtype:
-                errors.append(f"dtype mismatch for {key}: copying a param with dtype "
-                              f"{value.dtype} from checkpoint, the dtype in current model is "
-                              f"{target.dtype}; convert the checkpoint or the model (.to()) "
-                              "first.")
-            else:
-                pairs.append((target, value))
+                errors.insert(0, "Unexpected key(s) in state_dict: "
+                              + ", ".join(f'"{k}"' for k in unexpected) + ". ")
+            if missing:
+                errors.insert(0, "Missing key(s) in state_dict: "
+                              + ", ".join(f'"{k}"' for k in missing) + ". ")
         if errors:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
                                + "\n\t".join(errors))
         with no_grad():
-            for target, value in pairs:
-                if value is not target:
-                    target.copy_(value)
+            for module, name, target, value in loads:
+                if not assign:
+                    if value is not target:
+                        target.copy_(value)
+                    continue
+                if isinstance(target, Parameter):
+                    if isinstance(value, Parameter):
+                        value.requires_grad_(target.requires_grad)
+                    else:
+                        value = Parameter(value, requires_grad=target.requires_grad)
+                setattr(module, name, value)
         return _IncompatibleKeys(missing, unexpected)
+
+    def _collect_state(self, state_dict, prefix, missing, unexpected, errors, loads):
+        """torch's walk of load_state_dict (``_load_from_state_dict``): this module's own
+        entries, then each child's under its name.  Appends to the four lists and changes
+        nothing; ``loads`` gets (module, name, current tensor, checkpoint tensor)."""
+        local = {name: t for name, t in self._parameters.items() if t is not None}
+        local.update((name, b) for name, b in self._buffers.items()
+                     if b is not None and name not in self._non_persistent_buffers_set)
+        for name, target in local.items():
+            key = prefix + name
+            if key not in state_dict:
+                missing.append(key)
+                continue
+            value = state_dict[key]
+            if not isinstance(value, Tensor):
+                errors.append(f'While copying the parameter named "{key}", expected Tensor or '
+                              f"Tensor-like object from checkpoint but received {type(value)}")
+                continue
+            if target.ndim == 0 and value.shape == (1,):
+                value = value.reshape(())
+            if value.shape != target.shape:
+                errors.append(f"size mismatch for {key}: copying a param with shape "
+                              f"{list(value.shape)} from checkpoint, the shape in current model "
+                              f"is {list(target.shape)}.")
+                continue
+            loads.append((self, name, target, value))
+        for key in state_dict:
+            if key.startswith(prefix):
+                head, dot, _ = key[len(prefix):].partition(".")
+                if head not in (self._modules if dot else local):
+                    unexpected.append(key)
+        for name, child in self._modules.items():
+            if child is not None:
+                child_prefix = prefix + name + "."
+                child._collect_state({k: v for k, v in state_dict.items()
+                                      if k.startswith(child_prefix)},
+                                     child_prefix, missing, unexpected, errors, loads)
 
     # -- modes, gradients, devices --------------------------------------------------------------
     def train(self, mode=True):
