@@ -257,7 +257,7 @@ def test_embedding_errors_and_padding(backend):
     assert not pre.weight.requires_grad and pre.weight.shape == (3, 2)
 
 
-# ----------------------------------------------------------------------------- Linear + activation fusion
+# ----------------------------------------------------------------------------- fusion
 _TORCH_FN = {"relu": torch.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid,
              "gelu": torch.nn.functional.gelu}
 

@@ -12,13 +12,13 @@ them in PyTorch's order:
     on an exception, the always_call forward hooks not yet run, then the exception
 
 Full backward hooks see a module call's gradients as tuples, one entry per positional
-argument (grad_input) or per output (grad_output), as torch: None where there is no tensor,
-and where an output got no gradient; zeros for a tensor input that got none.  The pre-hooks run when every gradient of the outputs is known:
-``hook(module, grad_output) -> None | new grad_output``; the hooks run when every gradient of
-the inputs is known: ``hook(module, grad_input, grad_output) -> None | new grad_input``.  To
-gather them, the tensors going in and coming out of the call pass through identity nodes that
-meet in one node on each side (``_Gather``); nothing of this exists while no backward hook is
-registered.
+argument (grad_input) or per output (grad_output), as torch: None where there is no tensor
+and where an output got no gradient, zeros for a tensor input that got none.  The pre-hooks
+run when every gradient of the outputs is known: ``hook(module, grad_output) -> None | new
+grad_output``; the hooks run when every gradient of the inputs is known: ``hook(module,
+grad_input, grad_output) -> None | new grad_input``.  To gather them, the tensors going in and
+coming out of the call pass through identity nodes that meet in one node on each side
+(``_gather``); nothing of this exists while no backward hook is registered.
 """
 import warnings
 import weakref
@@ -182,7 +182,7 @@ def call(module, args, kwargs):
         raise
 
 
-# -- full backward hooks ----------------------------------------------------------------------------
+# -- full backward hooks --------------------------------------------------------------------
 class _BackwardHook:
     """The full backward (pre-)hooks of one module call (torch.utils.hooks.BackwardHook)."""
 
