@@ -1,42 +1,26 @@
-"""Every differentiable op, and the table that installs them as Tensor methods and operators."""
+"""Every differentiable op.  Each op registers itself where it is defined (``@op``, see
+registry.py: its function, Tensor method and in-place method); this package exports every
+registered op as a function (``tensorlite.exp``, ...) and installs the operators and PyTorch's
+other names for Tensor methods, below."""
 from ..tensor import Tensor, wrap
+from . import indexing, linalg, movement, pointwise, reduce  # noqa: F401  (they register their ops)
 from .common import backend_of, cast, number
-from .indexing import gather, getitem, masked_fill, nonzero, setitem
 from .inplace import inplace
-from .linalg import dot, matmul, mm
-from .movement import (cat, chunk, contiguous, expand, expand_as, flatten, permute, repeat,
-                       reshape, reshape_as, split, squeeze, stack, t, transpose, unsqueeze, view,
-                       view_as)
-from .pointwise import (abs, add, cast, clamp, clip, clone, cos, div, eq, exp, ge, gt,
-                        isfinite, isnan, le, log, logical_and, logical_not, lt, maximum, minimum,
-                        mul, ne, neg, pow, reciprocal, relu, rsqrt, sigmoid, sign, sin, sqrt,
-                        square, sub, tanh, to_device, where)
-from .reduce import (all, amax, amin, any, argmax, argmin, log_softmax, logsumexp, max, mean,
-                     min, softmax, std, sum, var)
+from . import registry
+from .registry import REGISTRY
+# (the ops that operators and other names below stand for)
+from .indexing import getitem, setitem
+from .linalg import matmul
+from .pointwise import (abs, add, div, eq, ge, gt, le, logical_and, logical_not, lt, mul, ne, neg,
+                        pow, sub)
 
-# Tensor methods, installed by name (aliases such as view = reshape keep their own name).
-_METHODS = """
-abs add all amax amin any argmax argmin chunk clamp clip clone contiguous cos div eq exp expand
-expand_as flatten gather ge gt isfinite isnan le log log_softmax logical_and logical_not
-logsumexp lt masked_fill matmul max maximum mean min minimum mul ne neg nonzero permute pow
-reciprocal relu repeat reshape reshape_as rsqrt sigmoid sign sin softmax split sqrt square
-squeeze std sub sum t tanh transpose unsqueeze var view view_as
-dot mm
-""".split()
-for _name in _METHODS:
-    setattr(Tensor, _name, globals()[_name])
+globals().update((name, entry.fn) for name, entry in REGISTRY.items())
+# The out-of-place ops that are Tensor methods, by name (tests/test_fuzz.py reads it; REGISTRY
+# has every op).
+_METHODS = [name for name, entry in REGISTRY.items() if entry.method and not name.endswith("_")]
 
 
-# In-place variants, each its out-of-place op written into the tensor (see inplace.py); the
-# value is the backend primitive that does it with no temporary when no gradient flows.
-_INPLACE = dict.fromkeys("""
-div pow clamp clip neg exp log sqrt rsqrt abs sin cos tanh sigmoid relu reciprocal square sign
-masked_fill""".split())
-_INPLACE.update(add="iadd", sub="isub", mul="imul")
-for _name, _fast in _INPLACE.items():
-    setattr(Tensor, _name + "_", inplace(_name + "_", globals()[_name], _fast))
-
-
+# In-place methods with no out-of-place op of their own.
 def _copy_of(self, src):
     """``src`` as ``self``'s device, dtype and shape: copy_'s out-of-place form."""
     if not isinstance(src, Tensor):
@@ -52,18 +36,19 @@ def _filled(self, value):
 _copy = inplace("copy_", _copy_of, "copyto")
 
 
+@registry.op()
 def copy_(self, src):
     return _copy(self, src.to(self.device) if isinstance(src, Tensor) else src)
 
 
-fill_ = inplace("fill_", _filled, "fill")
+fill_ = registry.op()(inplace("fill_", _filled, "fill"))
 
 
+@registry.op()
 def zero_(self):
     return fill_(self, 0)
 
-
-Tensor.copy_, Tensor.fill_, Tensor.zero_ = copy_, fill_, zero_
+# Operators, and PyTorch's other names for Tensor methods (Tensor methods only).
 add_, sub_, mul_, div_ = Tensor.add_, Tensor.sub_, Tensor.mul_, Tensor.div_
 Tensor.multiply_, Tensor.subtract_, Tensor.divide_, Tensor.true_divide_ = mul_, sub_, div_, div_
 Tensor.clamp_min_ = lambda self, min: Tensor.clamp_(self, min=min)

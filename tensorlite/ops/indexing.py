@@ -5,6 +5,7 @@ from ..autograd.graph import record
 from ..backends.base import is_basic_index
 from ..tensor import Tensor, describe, wrap
 from .common import backend_of, dims, grad_shape
+from .registry import op
 
 
 def _raw_index(op, index, t, B):
@@ -26,6 +27,7 @@ def _raw_index(op, index, t, B):
     return tuple(out)
 
 
+@op(method=False)
 def getitem(input, index):
     """``input[index]``: basic, advanced (repeated indices accumulate their gradient) and boolean."""
     B = backend_of(input, "index")
@@ -46,6 +48,7 @@ def index_add(values, shape, idx):
                   lambda g: (getitem(g, idx),))
 
 
+@op(method=False)
 def setitem(input, index, value):
     """``input[index] = value`` in place (no gradient flows through it)."""
     from .inplace import check_inplace
@@ -61,6 +64,7 @@ def setitem(input, index, value):
     input._version[0] += 1
 
 
+@op()
 def gather(input, dim, index):
     """Values along ``dim`` at ``index`` (an int64 tensor of the output's shape)."""
     B = backend_of(input, "gather")
@@ -96,6 +100,7 @@ def scatter_add(values, shape, dim, index):
                   (values,), lambda g: (gather(g, dim, index),))
 
 
+@op(inplace=True)
 def masked_fill(input, mask, value):
     """``value`` where the bool ``mask`` (broadcast to the input) is True."""
     B = backend_of(input, "masked_fill")
@@ -124,6 +129,7 @@ def masked_fill(input, mask, value):
                   saved=(mask,))
 
 
+@op()
 def nonzero(input):
     B = backend_of(input, "nonzero")
     return wrap(B.nonzero(input._data), input.device)

@@ -1,8 +1,10 @@
 """Matrix products."""
 from ..autograd.graph import record
 from .common import binary, grad_shape, sum_to
+from .registry import op
 
 
+@op()
 def matmul(input, other):
     """PyTorch's matmul: 1-D operands are promoted to a matrix and the added dim removed again;
     batch dims broadcast."""
@@ -28,6 +30,7 @@ def matmul(input, other):
                   saved=(a, b))
 
 
+@op()
 def mm(input, mat2):
     if input.ndim != 2 or mat2.ndim != 2:
         raise RuntimeError(f"mm: expects two matrices, got shapes {list(input.shape)} and "
@@ -35,6 +38,7 @@ def mm(input, mat2):
     return matmul(input, mat2)
 
 
+@op()
 def dot(input, other):
     if input.ndim != 1 or other.ndim != 1:
         raise RuntimeError(f"dot: expects two 1-D tensors, got shapes {list(input.shape)} and "

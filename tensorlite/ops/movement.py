@@ -1,9 +1,10 @@
 """Shape ops: they move or repeat elements, and their gradients move them back."""
 from ..autograd.graph import record
-from ..tensor import Tensor, describe
+from ..tensor import describe
 from .. import dtypes
 from .common import backend_of, dims, sum_to
 from .indexing import getitem
+from .registry import op
 
 
 def _sizes(args):
@@ -13,6 +14,7 @@ def _sizes(args):
     return tuple(args)
 
 
+@op(aliases=("view",))
 def reshape(input, *shape):
     shape = _sizes(shape)
     B = backend_of(input, "reshape")
@@ -25,16 +27,12 @@ def reshape(input, *shape):
     return record("reshape", data, (input,), lambda g: (g.reshape(src),), view_of=input)
 
 
-view = reshape
-
-
+@op(aliases=("reshape_as",))
 def view_as(input, other):
     return reshape(input, other.shape)
 
 
-reshape_as = view_as
-
-
+@op()
 def flatten(input, start_dim=0, end_dim=-1):
     if input.ndim == 0:
         return reshape(input, 1)
@@ -48,11 +46,13 @@ def flatten(input, start_dim=0, end_dim=-1):
     return reshape(input, shape[:start] + (n,) + shape[end + 1:])
 
 
+@op()
 def squeeze(input, dim=None):
     axes = dims("squeeze", dim, input.ndim)
     return reshape(input, tuple(n for i, n in enumerate(input.shape) if not (i in axes and n == 1)))
 
 
+@op()
 def unsqueeze(input, dim):
     if not -input.ndim - 1 <= dim <= input.ndim:
         raise IndexError(f"unsqueeze: dimension out of range (expected to be in range of "
@@ -61,6 +61,7 @@ def unsqueeze(input, dim):
     return reshape(input, input.shape[:dim] + (1,) + input.shape[dim:])
 
 
+@op()
 def permute(input, *dims_):
     order = dims("permute", _sizes(dims_), input.ndim)
     if len(order) != input.ndim:
@@ -71,6 +72,7 @@ def permute(input, *dims_):
                   lambda g: (g.permute(inverse),), view_of=input)
 
 
+@op()
 def transpose(input, dim0, dim1):
     if input.ndim == 0:
         return input
@@ -80,12 +82,14 @@ def transpose(input, dim0, dim1):
     return permute(input, order)
 
 
+@op()
 def t(input):
     if input.ndim > 2:
         raise RuntimeError(f"t: expects a tensor with <= 2 dimensions, got {input.ndim}")
     return transpose(input, 0, -1) if input.ndim == 2 else input
 
 
+@op()
 def expand(input, *sizes):
     sizes = _sizes(sizes)
     lead = len(sizes) - input.ndim
@@ -112,10 +116,12 @@ def expand(input, *sizes):
                   lambda g: (sum_to(g, src),), view_of=input)
 
 
+@op()
 def expand_as(input, other):
     return expand(input, other.shape)
 
 
+@op()
 def repeat(input, *sizes):
     sizes = _sizes(sizes)
     if len(sizes) < input.ndim:
@@ -130,6 +136,7 @@ def repeat(input, *sizes):
     return record("repeat", B.tile(input._data, sizes), (input,), backward)
 
 
+@op(method=False)
 def cat(tensors, dim=0):
     tensors = list(tensors)
     if not tensors:
@@ -162,6 +169,7 @@ def cat(tensors, dim=0):
                   lambda g: tuple(getitem(g, lead + (s,)) for s in bounds))
 
 
+@op(method=False)
 def stack(tensors, dim=0):
     tensors = list(tensors)
     if not tensors:
@@ -173,6 +181,7 @@ def stack(tensors, dim=0):
     return cat([unsqueeze(t_, dim) for t_ in tensors], dim)
 
 
+@op()
 def split(input, split_size_or_sections, dim=0):
     (axis,) = dims("split", dim, input.ndim)
     n = input.shape[axis]
@@ -189,18 +198,16 @@ def split(input, split_size_or_sections, dim=0):
     return tuple(out)
 
 
+@op()
 def chunk(input, chunks, dim=0):
     n = input.shape[dims("chunk", dim, input.ndim)[0]]
     return split(input, -(-n // chunks), dim)
 
 
+@op()
 def contiguous(input):
     B = backend_of(input, "contiguous")
     data = B.ascontiguousarray(input._data)
     if data is input._data:
         return input
     return record("contiguous", data, (input,), lambda g: (g,))
-
-
-def is_tensor(obj):
-    return isinstance(obj, Tensor)

@@ -3,35 +3,38 @@ from .. import dtypes
 from ..autograd.graph import record
 from ..backends import for_device
 from ..tensor import Tensor, describe, wrap
-from .common import (backend_of, binary, broadcasting, cast, floating, grad_shape, number, raw,
-                     sum_to)
+from .common import (_shape_str, backend_of, binary, broadcasting, cast, floating, grad_shape,
+                     number, raw, sum_to)
+from .registry import op
 
 
 # -- unary: backward(g, s) where s is the op's input or output, whichever the formula needs ----------
 def _unary(name, backward, uses="input", float_only=True, prim=None):
     prim = prim or name
 
-    def op(input):
+    def fn(input):
         x = floating(input, name) if float_only else input
         B = backend_of(x, name)
         if uses == "output":
             return record(name, getattr(B, prim)(x._data), (x,), backward, keep_output=True)
         return record(name, getattr(B, prim)(x._data), (x,), backward,
                       saved=(x,) if uses == "input" else ())
-    op.__name__ = op.__qualname__ = name
-    op.__doc__ = f"Elementwise {name} (differentiable)."
-    return op
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"Elementwise {name} (differentiable)."
+    return fn
 
 
-exp = _unary("exp", lambda g, y: (g * y,), uses="output")
-log = _unary("log", lambda g, x: (g / x,))
-sqrt = _unary("sqrt", lambda g, y: (g / (2 * y),), uses="output")
-sin = _unary("sin", lambda g, x: (g * x.cos(),))
-cos = _unary("cos", lambda g, x: (-g * x.sin(),))
-tanh = _unary("tanh", lambda g, y: (activation_grad("tanh", g, y),), uses="output")
-sigmoid = _unary("sigmoid", lambda g, y: (activation_grad("sigmoid", g, y),), uses="output")
-relu = _unary("relu", lambda g, y: (activation_grad("relu", g, y),), uses="output",
-              float_only=False)
+exp = op(inplace=True)(_unary("exp", lambda g, y: (g * y,), uses="output"))
+log = op(inplace=True)(_unary("log", lambda g, x: (g / x,)))
+sqrt = op(inplace=True)(_unary("sqrt", lambda g, y: (g / (2 * y),), uses="output"))
+sin = op(inplace=True)(_unary("sin", lambda g, x: (g * x.cos(),)))
+cos = op(inplace=True)(_unary("cos", lambda g, x: (-g * x.sin(),)))
+tanh = op(inplace=True)(_unary("tanh", lambda g, y: (activation_grad("tanh", g, y),),
+                               uses="output"))
+sigmoid = op(inplace=True)(_unary("sigmoid", lambda g, y: (activation_grad("sigmoid", g, y),),
+                                  uses="output"))
+relu = op(inplace=True)(_unary("relu", lambda g, y: (activation_grad("relu", g, y),),
+                               uses="output", float_only=False))
 
 # The second derivatives of the fused activation gradients, as (d/dg, d/dy) of g * act'(y).
 _ACTIVATION_GRAD_BACKWARD = {
@@ -47,22 +50,28 @@ def activation_grad(name, g, y):
     B = backend_of(g, name)
     return record(f"{name}_grad", getattr(B, f"{name}_grad")(g._data, y._data), (g, y),
                   _ACTIVATION_GRAD_BACKWARD[name], saved=(g, y))
-abs = _unary("abs", lambda g, x: (g * x.sign(),), float_only=False)
-neg = _unary("neg", lambda g: (-g,), uses=None, float_only=False)
 
 
+abs = op(inplace=True)(_unary("abs", lambda g, x: (g * x.sign(),), float_only=False))
+neg = op(inplace=True)(_unary("neg", lambda g: (-g,), uses=None, float_only=False))
+
+
+@op(inplace=True)
 def rsqrt(input):
     return sqrt(input).reciprocal()
 
 
+@op(inplace=True)
 def reciprocal(input):
     return 1 / floating(input, "reciprocal")
 
 
+@op(inplace=True)
 def square(input):
     return pow(input, 2)  # as PyTorch: a bool tensor squares to int64
 
 
+@op(inplace=True)
 def sign(input):
     """-1, 0 or 1 elementwise; its gradient is zero, so it is not recorded."""
     return _no_grad("sign", input)
@@ -73,6 +82,7 @@ def _no_grad(name, input):
     return wrap(getattr(B, name)(input._data), input.device)
 
 
+@op(inplace=True, aliases=("clip",))
 def clamp(input, min=None, max=None):
     """Limit to [min, max]; the gradient passes where min <= x <= max (bounds included)."""
     if min is None and max is None:
@@ -92,10 +102,8 @@ def clamp(input, min=None, max=None):
                   saved=(input,))
 
 
-clip = clamp
-
-
 # -- binary: operands coerced by `binary`, gradients summed back over broadcast dims ---------------
+@op(inplace=True, fast="iadd")
 def add(input, other, *, alpha=1):
     if alpha != 1:
         other = other * alpha
@@ -105,6 +113,7 @@ def add(input, other, *, alpha=1):
                   lambda g: (sum_to(g, sa), sum_to(g, sb)))
 
 
+@op(inplace=True, fast="isub")
 def sub(input, other, *, alpha=1):
     if alpha != 1:
         other = other * alpha
@@ -114,6 +123,7 @@ def sub(input, other, *, alpha=1):
                   lambda g: (sum_to(g, sa), None if sb is None else sum_to(-g, sb)))
 
 
+@op(inplace=True, fast="imul")
 def mul(input, other):
     a, b, B = binary("mul", input, other)
     sa, sb = grad_shape(a), grad_shape(b)
@@ -122,6 +132,7 @@ def mul(input, other):
                                    None if sb is None else sum_to(g * a, sb)), saved=(a, b))
 
 
+@op(inplace=True)
 def div(input, other):
     a, b, B = binary("div", input, other)
     if dtypes.kind(raw_dtype(a, b)) < 2:  # true division of integers gives float32, as PyTorch
@@ -133,6 +144,7 @@ def div(input, other):
                   saved=(a, b), keep_output=True)
 
 
+@op(inplace=True)
 def pow(input, exponent):
     a, b, B = binary("pow", input, exponent)
     t = a if isinstance(a, Tensor) else b
@@ -167,12 +179,14 @@ def _log_number(x):
     return math.log(x) if x > 0 else float("nan") if x < 0 else float("-inf")
 
 
+@op()
 def maximum(input, other):
     """Elementwise max; at ties the gradient is split evenly between the two, and where a NaN
     makes the comparison fail both get all of it, as PyTorch."""
     return _extremum("maximum", input, other, lambda a, b: a < b)
 
 
+@op()
 def minimum(input, other):
     return _extremum("minimum", input, other, lambda a, b: a > b)
 
@@ -191,6 +205,7 @@ def _extremum(name, input, other, loses):
                   saved=(a, b))
 
 
+@op(method=False)
 def where(condition, input, other):
     """``input`` where ``condition`` holds, else ``other`` (tensors or numbers, broadcast)."""
     if not isinstance(condition, Tensor) or condition.dtype != dtypes.bool_:
@@ -210,16 +225,13 @@ def where(condition, input, other):
     try:
         data = B.where(condition._data, raw(a), raw(b))
     except ValueError:
-        raise ValueError(f"where: shapes {list(condition.shape)}, {_shp(a)} and {_shp(b)} cannot "
+        raise ValueError(f"where: shapes {list(condition.shape)}, {_shape_str(a)} and "
+                         f"{_shape_str(b)} cannot "
                          "be broadcast together") from None
     return record("where", data, (a, b),
                   lambda g, c: (sum_to(where(c, g, 0.0), sa) if sa is not None else None,
                                 sum_to(where(c, 0.0, g), sb) if sb is not None else None),
                   saved=(condition,))
-
-
-def _shp(x):
-    return list(x.shape) if isinstance(x, Tensor) else "(scalar)"
 
 
 def _full_like_kind(condition, value, kind):
@@ -237,11 +249,13 @@ def _to_float(x):
 
 
 # -- casts, copies and device moves: identity gradients -------------------------------------------
+@op()
 def clone(input):
     B = backend_of(input, "clone")
     return record("clone", B.copy(input._data), (input,), lambda g: (g,))
 
 
+@op(method=False)
 def to_device(input, device):
     """Copy to ``device``; the gradient is copied back."""
     src, dst = backend_of(input, "to"), for_device(device)
@@ -254,26 +268,27 @@ def to_device(input, device):
 
 # -- comparisons: no gradient, bool results --------------------------------------------------------
 def _comparison(name):
-    def op(input, other):
+    def fn(input, other):
         a, b, B = binary(name, input, other)
         return wrap(broadcasting(name, getattr(B, name), a, b), (a if isinstance(a, Tensor) else b).device)
-    op.__name__ = op.__qualname__ = name
-    return op
+    fn.__name__ = fn.__qualname__ = name
+    return fn
 
 
-eq, ne, lt, le, gt, ge = (_comparison(n) for n in ("eq", "ne", "lt", "le", "gt", "ge"))
+eq, ne, lt, le, gt, ge = (op()(_comparison(n)) for n in ("eq", "ne", "lt", "le", "gt", "ge"))
+logical_and = op()(_comparison("logical_and"))
 
 
-logical_and = _comparison("logical_and")
-
-
+@op()
 def logical_not(input):
     return _no_grad("logical_not", input)
 
 
+@op()
 def isfinite(input):
     return _no_grad("isfinite", input)
 
 
+@op()
 def isnan(input):
     return input != input

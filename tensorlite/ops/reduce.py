@@ -10,6 +10,7 @@ from ..tensor import Tensor, describe, wrap
 from .common import backend_of, dims, floating
 from .indexing import gather
 from .pointwise import where
+from .registry import op
 
 return_types = namedtuple("values_indices", ["values", "indices"])
 
@@ -25,6 +26,7 @@ def _expand_back(g, shape, axes, keepdim):
     return g.expand(shape)
 
 
+@op()
 def sum(input, dim=None, keepdim=False, *, dtype=None):
     B = backend_of(input, "sum")
     axes = dims("sum", dim, input.ndim)
@@ -36,6 +38,7 @@ def sum(input, dim=None, keepdim=False, *, dtype=None):
                   lambda g: (_expand_back(g, shape, axes, keepdim),))
 
 
+@op()
 def mean(input, dim=None, keepdim=False, *, dtype=None):
     x = input if dtype is None else input.to(dtype)
     if dtypes.kind(x.dtype) < 2:
@@ -48,11 +51,13 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
     return sum(x, axes, keepdim) / n
 
 
+@op()
 def var(input, dim=None, *, correction=1, keepdim=False, unbiased=None):
     """Variance with Bessel's ``correction`` (``unbiased=False`` is ``correction=0``)."""
     return _moment("var", input, dim, correction, keepdim, unbiased)
 
 
+@op()
 def std(input, dim=None, *, correction=1, keepdim=False, unbiased=None):
     return _moment("std", input, dim, correction, keepdim, unbiased)
 
@@ -102,7 +107,7 @@ def _check_nonempty(name, input, every_dim, axes):
 
 
 def _extreme(name, prim):
-    def op(input, dim=(), keepdim=False):
+    def fn(input, dim=(), keepdim=False):
         """The max/min over ``dim``; tied elements share the gradient evenly, as PyTorch."""
         B = backend_of(input, name)
         axes = dims(name, dim, input.ndim)
@@ -115,16 +120,16 @@ def _extreme(name, prim):
             return (_expand_back(g, shape, axes, keepdim) * hit / hit.sum(axes, keepdim=True),)
         return record(name, getattr(B, prim)(input._data, axes, keepdim), (input,), backward,
                       saved=(input,), keep_output=True)
-    op.__name__ = op.__qualname__ = name
-    return op
+    fn.__name__ = fn.__qualname__ = name
+    return fn
 
 
-amax = _extreme("amax", "amax")
-amin = _extreme("amin", "amin")
+amax = op()(_extreme("amax", "amax"))
+amin = op()(_extreme("amin", "amin"))
 
 
 def _select(name, arg):
-    def op(input, dim=None, keepdim=False):
+    def select(input, dim=None, keepdim=False):
         """No dim: the extreme element.  A dim: ``(values, indices)``; the gradient goes to
         the selected index.  A tensor: the elementwise ``maximum``/``minimum``."""
         if dim is None:
@@ -134,21 +139,23 @@ def _select(name, arg):
             return (maximum if name == "max" else minimum)(input, dim)
         if input.ndim == 0:  # one element: itself, at index 0
             dims(name, dim, 0)
-            values, idx = op(input.reshape(1), 0, keepdim)
+            values, idx = select(input.reshape(1), 0, keepdim)
             return return_types(values.reshape(()), idx.reshape(()))
         idx = arg(input, dim, keepdim=True)
         values = gather(input, dim, idx)
         if not keepdim:
             values, idx = values.squeeze(dim), idx.squeeze(dim)
         return return_types(values, idx)
-    op.__name__ = op.__qualname__ = name
-    return op
+    select.__name__ = select.__qualname__ = name
+    return select
 
 
+@op()
 def argmax(input, dim=None, keepdim=False):
     return _arg("argmax", input, dim, keepdim)
 
 
+@op()
 def argmin(input, dim=None, keepdim=False):
     return _arg("argmin", input, dim, keepdim)
 
@@ -166,20 +173,23 @@ def _arg(name, input, dim, keepdim):
                 input.device)
 
 
-max = _select("max", argmax)
-min = _select("min", argmin)
+max = op()(_select("max", argmax))
+min = op()(_select("min", argmin))
 
 
+@op()
 def all(input, dim=None, keepdim=False):
     B = backend_of(input, "all")
     return wrap(B.all(input._data, dims("all", dim, input.ndim), keepdim), input.device)
 
 
+@op()
 def any(input, dim=None, keepdim=False):
     B = backend_of(input, "any")
     return wrap(B.any(input._data, dims("any", dim, input.ndim), keepdim), input.device)
 
 
+@op()
 def logsumexp(input, dim, keepdim=False):
     """log(sum(exp(x))) computed stably: the max is taken out before exp."""
     axes = dims("logsumexp", dim, input.ndim)
@@ -204,11 +214,13 @@ def _along(name, input, dim, dtype, backward):
                   lambda g, y: (backward(g, y, axis),), keep_output=True)
 
 
+@op()
 def softmax(input, dim, dtype=None):
     return _along("softmax", input, dim, dtype,
                   lambda g, y, axis: y * (g - (g * y).sum(axis, keepdim=True)))
 
 
+@op()
 def log_softmax(input, dim, dtype=None):
     return _along("log_softmax", input, dim, dtype,
                   lambda g, y, axis: g - y.exp() * g.sum(axis, keepdim=True))
