@@ -177,6 +177,16 @@ def test_the_front_end_reaches_arrays_only_through_primitives():
     assert offenders == []
 
 
+def test_the_documented_table_is_the_contract():
+    rows = re.findall(r"^\| `(\w+)` \| `(\w+)\.py` \| (.*) \|$",
+                      (ROOT / "docs" / "backends.md").read_text(), re.M)
+    table = {group: (module, re.findall(r"`(\w+)`", names)) for group, module, names in rows}
+    assert {g: names for g, (_, names) in table.items()} == \
+        {g: list(names) for g, names in contract.CONTRACT.items()}
+    for group in contract.GROUPS:
+        assert group.__module__ == f"tensorlite.backends.{table[group.__name__][0]}"
+
+
 # -- a third-party backend, as docs/backends.md writes it ----------------------------------------
 def _doc_blocks(language):
     text = (ROOT / "docs" / "backends.md").read_text()
