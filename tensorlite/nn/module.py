@@ -113,9 +113,9 @@ class Module(dtypes.FloatCasts):
     def _calls_forward_only(self):
         """Whether calling this module runs exactly its forward: Module's __call__ and no hook
         (its own or a global one).  Sequential fuses only such modules."""
-        return type(self).__call__ is Module.__call__ and not (
+        return type(self).__call__ is Module.__call__ and not (_hooks_registered[0] and (
             self._forward_hooks or self._forward_pre_hooks or self._backward_hooks
-            or self._backward_pre_hooks or _hooks.any_global())
+            or self._backward_pre_hooks or _hooks.any_global()))
 
     # -- hooks (hooks.py runs them; see there for the order and the arguments) -----------------
     def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):

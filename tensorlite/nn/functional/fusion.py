@@ -121,11 +121,12 @@ def fusable(fn, *attrs):
     nothing else: ``linear`` with the module's ``weight`` and ``bias``, or an activation ``fn``
     with the keyword arguments named by ``attrs`` read from the module (GELU: "approximate")."""
     def mark(forward):
-        forward.fuses = (fn, attrs)
+        forward.fuses = (fn, tuple(sorted(attrs)))
         return forward
     return mark
 
 
+# (functional, its keyword arguments as sorted (name, value) pairs) -> the ACTIVATIONS name
 _BY_CALL = {(a.fn, tuple(sorted(a.kwargs.items()))): name for name, a in ACTIVATIONS.items()}
 
 
@@ -149,7 +150,7 @@ def fused_activation(first, second):
         return None
     fn, attrs = act
     try:
-        return _BY_CALL.get((fn, tuple(sorted((a, getattr(second, a)) for a in attrs))))
+        return _BY_CALL.get((fn, tuple([(a, getattr(second, a)) for a in attrs]) if attrs else ()))
     except TypeError:  # an unhashable argument selects no row
         return None
 
