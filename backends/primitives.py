@@ -124,6 +124,20 @@ class Movement:
         """``x`` with a new shape of the same size (a view where the strides allow)."""
         return self.xp.reshape(x, shape)
 
+    def reshape_view(self, x, /, shape):
+        """``x`` with a new shape as a view of its memory; ValueError where the strides can't."""
+        if not isinstance(x, self.xp.ndarray):  # a NumPy scalar from a 0-d op has no storage
+            return self.xp.reshape(x, shape)
+        try:
+            return self.xp.reshape(x, shape, copy=False)
+        except TypeError:  # an array module without reshape(copy=): set the shape of a view
+            y = x.view()
+            try:
+                y.shape = shape
+            except AttributeError as e:
+                raise ValueError(str(e)) from None
+            return y
+
     @direct("transpose")
     def transpose(self, x, /, axes=None):
         """``x`` with its axes permuted to ``axes`` (reversed when None), a view."""
@@ -151,7 +165,7 @@ class Movement:
 
     @direct("ascontiguousarray")
     def ascontiguousarray(self, x, /):
-        """``x`` itself if C-contiguous, else a C-contiguous copy."""
+        """``x`` itself if C-contiguous, else a C-contiguous copy (a 0-d ``x`` comes back 1-d)."""
         return self.xp.ascontiguousarray(x)
 
 
@@ -196,6 +210,8 @@ class Indexing:
 
     def nonzero(self, x):
         """The indices of the non-zero elements of ``x``, one row each: int64 (count, x.ndim)."""
+        if x.ndim == 0:  # one row of no coordinates if x is non-zero, as PyTorch
+            return self.xp.zeros((int(x != 0), 0), dtype=np.int64)
         return self.xp.stack(self.xp.nonzero(x), axis=-1).astype(np.int64)
 
 

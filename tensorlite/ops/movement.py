@@ -14,7 +14,7 @@ def _sizes(args):
     return tuple(args)
 
 
-@op(aliases=("view",))
+@op()
 def reshape(input, *shape):
     shape = _sizes(shape)
     B = backend_of(input, "reshape")
@@ -27,8 +27,35 @@ def reshape(input, *shape):
     return record("reshape", data, (input,), lambda g: (g.reshape(src),), view_of=input)
 
 
-@op(aliases=("reshape_as",))
+@op()
+def view(input, *shape):
+    """``input`` with a new shape, always a view: PyTorch's rule, refused (RuntimeError) where
+    the existing strides cannot express the new shape (reshape copies there instead)."""
+    shape = _sizes(shape)
+    B = backend_of(input, "view")
+    try:
+        data = B.reshape_view(input._data, shape)
+    except ValueError:
+        try:
+            B.reshape(input._data, shape)
+        except ValueError:
+            raise RuntimeError(f"view: shape {list(shape)} is invalid for an input of size "
+                               f"{input.numel()} (shape {list(input.shape)})") from None
+        raise RuntimeError(f"view: view size is not compatible with input tensor's size and "
+                           f"stride (at least one dimension spans across two contiguous "
+                           f"subspaces); input shape {list(input.shape)}, view shape "
+                           f"{list(shape)}. Use .reshape(...) instead.") from None
+    src = input.shape
+    return record("view", data, (input,), lambda g: (g.reshape(src),), view_of=input)
+
+
+@op()
 def view_as(input, other):
+    return view(input, other.shape)
+
+
+@op()
+def reshape_as(input, other):
     return reshape(input, other.shape)
 
 
@@ -186,7 +213,12 @@ def split(input, split_size_or_sections, dim=0):
     (axis,) = dims("split", dim, input.ndim)
     n = input.shape[axis]
     if isinstance(split_size_or_sections, int):
-        sizes = [min(split_size_or_sections, n - s) for s in range(0, n, split_size_or_sections)]
+        size = split_size_or_sections
+        if size < 0 or (size == 0 and n):
+            raise RuntimeError(f"split: split_size must be positive (0 only for a dimension of "
+                               f"size 0), got {size} for size {n} of dim {dim}")
+        # at least one piece, as PyTorch: an empty dimension splits into one empty tensor
+        sizes = [min(size, n - s) for s in range(0, n, size)] if n else [0]
     else:
         sizes = list(split_size_or_sections)
         if sum(sizes) != n:
@@ -200,12 +232,17 @@ def split(input, split_size_or_sections, dim=0):
 
 @op()
 def chunk(input, chunks, dim=0):
+    if chunks <= 0:
+        raise RuntimeError(f"chunk: expects `chunks` to be greater than 0, got: {chunks}")
     n = input.shape[dims("chunk", dim, input.ndim)[0]]
-    return split(input, -(-n // chunks), dim)
+    # ceil(n / chunks) per chunk; an empty dimension gives `chunks` empty tensors, as PyTorch
+    return split(input, -(-n // chunks) if n else [0] * chunks, dim)
 
 
 @op()
 def contiguous(input):
+    if input.ndim == 0:  # always contiguous (the primitive would make it 1-d)
+        return input
     B = backend_of(input, "contiguous")
     data = B.ascontiguousarray(input._data)
     if data is input._data:
