@@ -9,10 +9,13 @@ from .registry import op
 
 
 # -- unary: backward(g, s) where s is the op's input or output, whichever the formula needs ----------
-def _unary(name, backward, uses="input", float_only=True, prim=None):
+def _unary(name, backward, uses="input", float_only=True, prim=None, no_bool=None):
+    """``no_bool``: ``(exception type, message)`` raised for a bool input, as PyTorch."""
     prim = prim or name
 
     def fn(input):
+        if no_bool is not None and isinstance(input, Tensor) and input.dtype == dtypes.bool_:
+            raise no_bool[0](f"{name}: {no_bool[1]} (got {describe(input)})")
         x = floating(input, name) if float_only else input
         B = backend_of(x, name)
         if uses == "output":
@@ -34,7 +37,8 @@ tanh = op(inplace=True)(_unary("tanh", lambda g, y: (activation_grad("tanh", g, 
 sigmoid = op(inplace=True)(_unary("sigmoid", lambda g, y: (activation_grad("sigmoid", g, y),),
                                   uses="output"))
 relu = op(inplace=True)(_unary("relu", lambda g, y: (activation_grad("relu", g, y),),
-                               uses="output", float_only=False))
+                               uses="output", float_only=False,
+                               no_bool=(RuntimeError, "Boolean inputs not supported for relu")))
 
 # The second derivatives of the fused activation gradients, as (d/dg, d/dy) of g * act'(y).
 _ACTIVATION_GRAD_BACKWARD = {
@@ -52,8 +56,13 @@ def activation_grad(name, g, y):
                   _ACTIVATION_GRAD_BACKWARD[name], saved=(g, y))
 
 
-abs = op(inplace=True)(_unary("abs", lambda g, x: (g * x.sign(),), float_only=False))
-neg = op(inplace=True)(_unary("neg", lambda g: (-g,), uses=None, float_only=False))
+abs = op(inplace=True)(_unary("abs", lambda g, x: (g * x.sign(),), float_only=False,
+                              no_bool=(NotImplementedError, "not implemented for bool tensors")))
+_NO_BOOL_MINUS = ("If you are trying to invert a mask, use the `~` or `logical_not()` operator "
+                  "instead.")
+neg = op(inplace=True)(_unary("neg", lambda g: (-g,), uses=None, float_only=False,
+                              no_bool=(RuntimeError, "negation, the `-` operator, on a bool "
+                                       f"tensor is not supported. {_NO_BOOL_MINUS}")))
 
 
 @op(inplace=True)
@@ -113,14 +122,37 @@ def add(input, other, *, alpha=1):
                   lambda g: (sum_to(g, sa), sum_to(g, sb)))
 
 
+def _refuse_bool_sub(name, input, other):
+    """PyTorch refuses a subtraction with any bool operand, a tensor or a Python bool."""
+    for x in (input, other):
+        if isinstance(x, bool) or (isinstance(x, Tensor) and x.dtype == dtypes.bool_):
+            raise RuntimeError(f"{name}: subtraction, the `-` operator, with a bool tensor is not "
+                               f"supported ({describe(x) if isinstance(x, Tensor) else repr(x)}). "
+                               f"{_NO_BOOL_MINUS}")
+
+
 @op(inplace=True, fast="isub")
 def sub(input, other, *, alpha=1):
+    _refuse_bool_sub("sub", input, other)
     if alpha != 1:
         other = other * alpha
     a, b, B = binary("sub", input, other)
     sa, sb = grad_shape(a), grad_shape(b)
     return record("sub", broadcasting("sub", B.sub, a, b), (a, b),
                   lambda g: (sum_to(g, sa), None if sb is None else sum_to(-g, sb)))
+
+
+def _checked_inplace(name, method, check):
+    """``method`` (an in-place method, whose fast path skips the op) after ``check``."""
+    def checked(self, *args, **kwargs):
+        check(name, self, args[0] if args else kwargs.get("other"))
+        return method(self, *args, **kwargs)
+    checked.__name__, checked.__qualname__, checked.__doc__ = (
+        method.__name__, method.__qualname__, method.__doc__)
+    return checked
+
+
+Tensor.sub_ = _checked_inplace("sub_", Tensor.sub_, _refuse_bool_sub)
 
 
 @op(inplace=True, fast="imul")

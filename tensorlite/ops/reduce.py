@@ -68,7 +68,11 @@ def _moment(name, input, dim, correction, keepdim, unbiased):
     if unbiased is not None:
         correction = int(unbiased)
     axes = dims(name, dim, input.ndim)
-    x = floating(input, name)
+    backend_of(input, name)
+    if dtypes.kind(input.dtype) < 2:  # as PyTorch: no implicit float result for integers
+        raise RuntimeError(f"{name}: std and var only support floating point dtypes, got "
+                           f"{describe(input)}; convert it first with .float()")
+    x = input
     dof = math.prod(x.shape[a] for a in axes) - correction
     with no_grad():
         d = x - x.mean(axes, keepdim=True)
@@ -106,7 +110,10 @@ def _check_nonempty(name, input, every_dim, axes):
                              f"input is {describe(input)}")
 
 
-def _extreme(name, prim):
+def _extreme(name, prim, nan_selects=False):
+    """amax/amin; ``nan_selects``: the backward of max()/min() over every element, where a NaN
+    result is taken by the NaN elements (PyTorch's evenly_distribute_backward) and elements not
+    selected get exactly 0.  amax/amin give NaN gradients there, as PyTorch."""
     def fn(input, dim=(), keepdim=False):
         """The max/min over ``dim``; tied elements share the gradient evenly, as PyTorch."""
         B = backend_of(input, name)
@@ -117,7 +124,11 @@ def _extreme(name, prim):
         def backward(g, x, y):
             yk = y if keepdim else y.reshape(_kept_shape(shape, axes))
             hit = x == yk
-            return (_expand_back(g, shape, axes, keepdim) * hit / hit.sum(axes, keepdim=True),)
+            g = _expand_back(g, shape, axes, keepdim)
+            if nan_selects:
+                hit = where(yk.isnan(), x.isnan(), hit)
+                return (where(hit, g / hit.sum(axes, keepdim=True), 0.0),)
+            return (g * hit / hit.sum(axes, keepdim=True),)
         return record(name, getattr(B, prim)(input._data, axes, keepdim), (input,), backward,
                       saved=(input,), keep_output=True)
     fn.__name__ = fn.__qualname__ = name
@@ -126,6 +137,8 @@ def _extreme(name, prim):
 
 amax = op()(_extreme("amax", "amax"))
 amin = op()(_extreme("amin", "amin"))
+_max_all = _extreme("max", "amax", nan_selects=True)
+_min_all = _extreme("min", "amin", nan_selects=True)
 
 
 def _select(name, arg):
@@ -133,7 +146,7 @@ def _select(name, arg):
         """No dim: the extreme element.  A dim: ``(values, indices)``; the gradient goes to
         the selected index.  A tensor: the elementwise ``maximum``/``minimum``."""
         if dim is None:
-            return (amax if name == "max" else amin)(input)
+            return (_max_all if name == "max" else _min_all)(input)
         if isinstance(dim, Tensor):
             from .pointwise import maximum, minimum
             return (maximum if name == "max" else minimum)(input, dim)
@@ -199,8 +212,16 @@ def logsumexp(input, dim, keepdim=False):
         m = where(m.isfinite(), m, 0.0)  # all -inf (or an inf) along a row: nothing to subtract
     else:  # nothing to take a max of; a sum over no elements is 0, its log -inf, as PyTorch
         m = 0.0
-    out = (x - m).exp().sum(axes, keepdim=True).log() + m
-    return out if keepdim else out.squeeze(axes)
+    with no_grad():
+        out = (x - m).exp().sum(axes, keepdim=True).log() + m
+        out = out if keepdim else out.squeeze(axes)
+    shape = x.shape
+
+    def backward(g, x, y):  # PyTorch's: g * exp(x - result), so an inf result gives 0 elsewhere
+        if not keepdim:
+            g, y = g.reshape(_kept_shape(shape, axes)), y.reshape(_kept_shape(shape, axes))
+        return (g * (x - y).exp(),)
+    return record("logsumexp", out._data, (x,), backward, saved=(x,), keep_output=True)
 
 
 def _along(name, input, dim, dtype, backward):
