@@ -156,6 +156,9 @@ class Binary:
             r = xp.power(a, xp.where(neg, 0, b))
             special = xp.where(xp.equal(a, 1), 1, xp.where(xp.equal(a, -1), 1 - 2 * (b & 1), 0))
             return xp.where(neg, special, r).astype(r.dtype, copy=False)
+        if type(b) is float and b == -0.5 and getattr(a, "dtype", None) is not None \
+                and a.dtype.kind == "f":  # PyTorch's rsqrt: -inf gives NaN (not 0), -0.0 -inf
+            return xp.reciprocal(xp.sqrt(a))
         return xp.power(a, b)
 
     @direct("maximum")
