@@ -7,7 +7,9 @@ gradients of gradients work).  Which of them linear can fuse is fusion.py's tabl
 import math
 import warnings
 
+from ...autograd.grad_mode import no_grad
 from ...autograd.graph import record
+from ...creation import zeros_like
 from ...ops import log_softmax as _log_softmax, relu as _relu, sigmoid as _sigmoid
 from ...ops import softmax as _softmax, tanh as _tanh
 from ...ops.common import backend_of
@@ -35,7 +37,18 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
     """x where x > 0, else negative_slope * x (at 0 the gradient is negative_slope, as PyTorch)."""
     B = float_backend("leaky_relu", input)
     return record("leaky_relu", B.leaky_relu(input._data, negative_slope), (input,),
-                  lambda g, x: (where(x > 0, g, g * negative_slope),), saved=(input,))
+                  lambda g, x: (leaky_relu_backward(g, x, negative_slope),), saved=(input,))
+
+
+def leaky_relu_backward(g, x, negative_slope):
+    """g where x > 0, else g * negative_slope (NaN > 0 is false), as PyTorch's
+    leaky_relu_backward.  A tape node of (g, x): its derivative is the same mask for g and a
+    zero tensor (not None) for x, so a NaN upstream of x gives NaN second derivatives, as torch."""
+    with no_grad():
+        out = where(x > 0, g, g * negative_slope)
+    return record("leaky_relu_backward", out._data, (g, x),
+                  lambda gg, x: (leaky_relu_backward(gg, x, negative_slope), zeros_like(gg)),
+                  saved=(x,))
 
 
 def softplus(input, beta=1.0, threshold=20.0):
