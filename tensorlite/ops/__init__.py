@@ -4,7 +4,9 @@ registered op as a function (``tensorlite.exp``, ...) and installs the operators
 other names for Tensor methods, below."""
 from ..tensor import Tensor, wrap
 from . import indexing, linalg, movement, pointwise, reduce  # noqa: F401  (they register their ops)
-from .common import backend_of, cast, number
+from .. import dtypes
+from ..autograd.graph import record
+from .common import backend_of, cast, grad_shape, number, sum_to
 from .inplace import inplace
 from . import registry
 from .registry import REGISTRY
@@ -25,7 +27,18 @@ def _copy_of(self, src):
     """``src`` as ``self``'s device, dtype and shape: copy_'s out-of-place form."""
     if not isinstance(src, Tensor):
         raise TypeError(f"copy_: src must be a Tensor, got {type(src).__name__}")
-    return cast(src.to(self.device), self.dtype).expand(self.shape)
+    y = cast(src.to(self.device), self.dtype).expand(self.shape)
+    if dtypes.kind(self.dtype) < 2:  # an integer or bool tensor carries no gradient
+        return y
+    # recorded on both: the old values get a zero gradient (as PyTorch, an edge to them), src
+    # the gradient summed to its shape, in its dtype, on its device
+    sshape, sdtype, sdevice = grad_shape(src), src.dtype, src.device
+
+    def backward(g):
+        zero = wrap(backend_of(g, "copy_").zeros_like(g._data), g.device)
+        gs = None if sshape is None else cast(sum_to(g, sshape), sdtype).to(sdevice)
+        return zero, gs
+    return record("copy_", y._data, (self, src), backward)
 
 
 def _filled(self, value):

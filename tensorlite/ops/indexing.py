@@ -4,7 +4,7 @@ from .. import dtypes
 from ..autograd.graph import record
 from ..backends.base import is_basic_index
 from ..tensor import Tensor, describe, wrap
-from .common import backend_of, dims, grad_shape
+from .common import backend_of, cast, dims, grad_shape, sum_to
 from .registry import op
 
 
@@ -54,18 +54,44 @@ def index_add(values, shape, idx):
 
 @op(method=False)
 def setitem(input, index, value):
-    """``input[index] = value`` in place (no gradient flows through it)."""
-    from .inplace import check_inplace
-    check_inplace("setitem", input)
+    """``input[index] = value`` in place.  With no gradient flowing the values are written
+    straight into the storage; when one flows (``input`` or ``value`` requires grad) it is
+    ``index_put`` through inplace.apply_, so the overwritten positions get no gradient and
+    ``value`` gets the gradient of the positions it fills."""
+    from .inplace import _grad_flows, apply_, check_inplace
     B = backend_of(input, "setitem")
     idx = _raw_index("setitem", index, input, B)
-    if isinstance(value, Tensor):
-        if value.device != input.device:
-            raise RuntimeError(f"setitem: value is {describe(value)} but the tensor is "
-                               f"{describe(input)}")
-        value = value._data
-    input._data[idx] = value
+    if isinstance(value, Tensor) and value.device != input.device:
+        raise RuntimeError(f"setitem: value is {describe(value)} but the tensor is "
+                           f"{describe(input)}")
+    if _grad_flows(input, (value,)):
+        apply_("setitem", input, index_put, idx, value)
+        return
+    check_inplace("setitem", input)
+    input._data[idx] = value._data if isinstance(value, Tensor) else value
     input._version[0] += 1
+
+
+def index_put(input, idx, value):
+    """A copy of ``input`` with ``value`` (a number or a tensor that broadcasts to the indexed
+    region) written at the backend index ``idx``: setitem's out-of-place form.  Its backward
+    gives the input the gradient with the written positions zeroed, and the value the
+    gradient at ``idx`` summed back to its shape (cast to its dtype)."""
+    B = backend_of(input, "setitem")
+    data = B.copy(input._data)
+    data[idx] = value._data if isinstance(value, Tensor) else value
+    if dtypes.kind(input.dtype) < 2:  # an integer or bool result carries no gradient
+        return wrap(data, input.device)
+    if not isinstance(value, Tensor):
+        return record("index_put", data, (input,), lambda g: (index_put(g, idx, 0),))
+    vshape, vdtype, vdevice = grad_shape(value), value.dtype, value.device
+
+    def backward(g):
+        gv = None
+        if vshape is not None:
+            gv = cast(sum_to(getitem(g, idx), vshape), vdtype).to(vdevice)
+        return index_put(g, idx, 0), gv
+    return record("index_put", data, (input, value), backward)
 
 
 @op()
