@@ -3,6 +3,7 @@ normalization, dropout, convolution and pooling.  Accelerated backends override 
 fused kernels that check their fast path applies and otherwise call the reference here
 (``super()``).  Mixins of the reference backend over ``self.xp`` (see backends/contract.py).
 """
+import math
 
 _GELU_APPROXIMATE = {"gelu": "none", "gelu_tanh": "tanh"}  # linear's activation -> gelu's
 
@@ -47,7 +48,8 @@ class NNKernels:
         """act(x @ w.T + b): one matmul over the flattened batch dims, then the bias and the
         activation (None or one of LINEAR_ACTIVATIONS; relu, tanh and sigmoid by bias_act).
         ``keep_pre`` (None or a GELU) returns (y, x @ w.T + b): GELU's backward needs both."""
-        out = self.matmul(x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x, w.T)
+        rows = math.prod(x.shape[:-1])  # not -1: a size-0 feature dim leaves it ambiguous
+        out = self.matmul(x.reshape(rows, x.shape[-1]) if x.ndim != 2 else x, w.T)
         if activation in ("relu", "tanh", "sigmoid"):
             y = self.bias_act(out, b, activation)
         else:

@@ -22,6 +22,7 @@ Sequential runs a Linear directly followed by ReLU, Tanh, Sigmoid or GELU as tha
 - the activation's arguments must select a row of ``ACTIVATIONS`` (GELU with an unknown
   ``approximate`` is left to raise its own error).
 """
+import math
 from typing import Callable, NamedTuple
 
 from ...autograd.grad_mode import state
@@ -84,14 +85,15 @@ def linear(input, weight, bias=None, *, activation=None):
         """``rest``: () without an activation, (output,) when the activation's backward works
         from its output (relu, tanh, sigmoid), (bias, pre-activation) otherwise (the GELUs)."""
         s, bt = rest[-1] if rest else None, rest[0] if len(rest) == 2 else None
-        g2 = g if g.ndim == 2 else g.reshape(-1, out_f)
-        x2 = x if x.ndim == 2 else x.reshape(-1, in_f)
+        rows = math.prod(xshape[:-1])  # not -1: ambiguous where a feature dim is of size 0
+        g2 = g if g.ndim == 2 else g.reshape(rows, out_f)
+        x2 = x if x.ndim == 2 else x.reshape(rows, in_f)
         if state.grad_enabled:  # create_graph: every gradient as tensor ops (differentiable)
             if act is None:
                 gz = g2
             else:  # the pre-activation is recomputed, so its dependence on x, w, b counts
                 kept = s if act.from_output else linear(x, w, bt)
-                gz = act.grad(g2, kept if kept.ndim == 2 else kept.reshape(-1, out_f))
+                gz = act.grad(g2, kept if kept.ndim == 2 else kept.reshape(rows, out_f))
             return ((gz @ w).reshape(xshape) if need_x else None,
                     gz.mT @ x2 if need_w else None, gz.sum(0) if need_b else None)
         # one backend call for g * act'(.) and the bias gradient (its column sum), then the
