@@ -7,6 +7,7 @@ Under create_graph the softmax in that backward is recomputed as a tape op of th
 second derivatives are exact.  The other losses are short compositions of tensor ops, with
 the binary cross entropies as one elementwise op each (torch's clamped / stable forms).
 """
+import math
 import warnings
 
 from ... import dtypes
@@ -142,52 +143,72 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     dt, M = input.dtype, picked.shape[0]
     eps = float(label_smoothing)
     # per row: loss = -(1-eps) w[t] logp[t] - eps/C sum_c w[c] logp[c], zero where ignored
+    # per row: loss = -(1-eps) w[t] logp[t] - eps/C sum_c w[c] logp[c]; ignored rows are
+    # exactly 0 (masked, as torch, so a NaN in an ignored row never reaches the loss)
     wt = None if weight is None else B.take_along_axis(weight._data, ts, 0)
-    if valid is not None:
-        wt = B.astype(valid, dt) if wt is None else B.where(valid, wt, 0)
     rows = -picked if wt is None else -picked * wt
+    spread = None
     if eps:
         spread = B.sum(logp, 1) if weight is None else B.matmul(logp, weight._data)
-        if valid is not None:
-            spread = B.where(valid, spread, 0)
-        rows = (1 - eps) * rows - (eps / C) * spread
+    counted = wt  # the weight each row adds to 'mean''s denominator (None: 1 each)
+    if valid is not None:
+        rows = B.where(valid, rows, 0)
+        spread = None if spread is None else B.where(valid, spread, 0)
+        counted = B.astype(valid, dt) if wt is None else B.where(valid, wt, 0)
+    denom = None
+    if reduction == "mean":
+        denom = float(M if counted is None else B.sum(counted))
     if reduction == "none":
-        data = rows.reshape(target.shape)
-        denom = None
-    else:
-        data = B.sum(rows)
-        denom = float(M if wt is None else B.sum(wt)) if reduction == "mean" else None
-        if denom is not None:
-            data = data / denom if denom else float("nan")
+        data = rows if spread is None else (1 - eps) * rows - (eps / C) * spread
+        data = data.reshape(target.shape)
+    elif denom == 0:  # each part over 0 on its own, as torch: 0/0 + x/0 is nan, not inf
+        data = _over_zero(B.sum(rows))
+        if spread is not None:
+            data = (1 - eps) * data + (eps / C) * _over_zero(-B.sum(spread))
         data = B.asarray(data, dtype=dt)
+    else:
+        data = B.sum(rows if spread is None else (1 - eps) * rows - (eps / C) * spread)
+        data = B.asarray(data if denom is None else data / denom, dtype=dt)
     shape = input.shape
 
     def backward(g, x):
-        # d rows_i / d x_i = a_i softmax(x_i) - b_i onehot(t_i) - c_i w, then the upstream
-        # gradient's scale (per row for 'none', over the counted weight for 'mean')
-        scale = g.reshape(M, 1) if reduction == "none" else g / denom if denom else g
-        if not state.grad_enabled and wt is None and not eps:  # the common case: one pass
+        # torch's composition: nll_loss's gradient at logp (upstream scale at each counted
+        # target, times -(1-eps) w[t]), plus label smoothing's -(eps/C) w[c] on counted rows,
+        # then log_softmax's backward gl - softmax * sum(gl).  'mean' scales by 1/total weight,
+        # which is inf when that weight is 0 (then counted rows get NaN, as torch)
+        if reduction == "none":
+            scale = g.reshape(M, 1)
+        elif reduction == "mean":
+            scale = g / denom if denom else g * float("inf")
+        else:
+            scale = g
+        if not state.grad_enabled and wt is None and not eps and valid is None:
             return (_from_rows(wrap(B.cross_entropy_grad(logp, ts, scale._data), x.device),
-                               shape),)
+                               shape),)  # the common case: one pass
         if state.grad_enabled:  # create_graph: a softmax of x itself, so it is differentiable
             p = _rows_tensor(x).softmax(1)
         else:
             p = wrap(B.exp(logp), x.device)
-        mask = None if valid is None else B.astype(valid, dt).reshape(M, 1)
-        b = (1 - eps) * (wt.reshape(M, 1) if wt is not None else 1.0)
-        a = b
+        at_target = B.eq(ts.reshape(M, 1), B.arange(C))
+        if valid is not None:
+            at_target = B.logical_and(at_target, valid.reshape(M, 1))
+        coef = -(1 - eps) * (wt.reshape(M, 1) if wt is not None else 1.0)
+        gl = where(wrap(at_target, x.device), scale * _const(coef, x), 0.0)
         if eps:
-            total = C if weight is None else float(B.sum(weight._data))
-            a = b + (eps / C) * total * (mask if mask is not None else 1.0)
-        if not (isinstance(a, float) and a == 1.0):
-            p = p * _const(a, x)
-        onehot = B.astype(B.eq(ts.reshape(M, 1), B.arange(C)), dt)
-        grad = p - wrap(onehot if isinstance(b, float) and b == 1.0 else onehot * b, x.device)
-        if eps:
-            c = (eps / C) * (weight._data.reshape(1, C) if weight is not None else 1.0)
-            grad = grad - _const(c * mask if mask is not None else c, x)
-        return (_from_rows(grad * scale, shape),)
+            c = -(eps / C) * (weight._data.reshape(1, C) if weight is not None else 1.0)
+            smooth = scale * _const(c, x)
+            if valid is not None:
+                smooth = where(wrap(valid.reshape(M, 1), x.device), smooth, 0.0)
+            gl = gl + smooth
+        return (_from_rows(gl - p * gl.sum(1, keepdim=True), shape),)
     return record("cross_entropy", data, (input,), backward, saved=(input,))
+
+
+def _over_zero(total):
+    """``total`` / 0 as IEEE division gives it (nan for 0 or nan, else a signed inf), without
+    the divide-by-zero warning: 'mean' over a total weight of 0."""
+    v = float(total)
+    return math.nan if v == 0 or v != v else math.copysign(math.inf, v)
 
 
 def _const(value, like):
@@ -250,15 +271,17 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     wt = None if weight is None else B.take_along_axis(weight._data, ts, 0)
     if valid is not None:
         wt = B.astype(valid, input.dtype) if wt is None else B.where(valid, wt, 0)
-    if wt is not None:
-        wt = wrap(wt.reshape(target.shape), input.device)
-        picked = picked * wt
     loss = -picked
+    if weight is not None:
+        loss = loss * wrap(B.take_along_axis(weight._data, ts, 0).reshape(target.shape),
+                           input.device)
+    if valid is not None:  # ignored rows are exactly 0 (masked, never 0 * their input), as torch
+        loss = where(wrap(valid.reshape(target.shape), input.device), loss, 0.0)
     if reduction != "mean":
         return _reduce(loss, reduction)
     if wt is None:
         return loss.mean() if loss.numel() else loss.sum() / 0.0
-    return loss.sum() / wt.sum()
+    return loss.sum() / wrap(B.sum(wt), input.device)
 
 
 # -- regression losses -----------------------------------------------------------------------------
