@@ -84,7 +84,8 @@ def _moment(name, input, dim, correction, keepdim, unbiased):
         if not keepdim:
             g = g.reshape(_kept_shape(x.shape, axes))
         d = x - x.mean(axes, keepdim=True)
-        if dim is None and dof <= 0:  # 2 / dof is infinite: NaN where x is its mean, else inf
+        if (dim is None or x.ndim == 0) and dof <= 0:  # as torch's var_backward: 2 / dof is
+            # taken as infinite: NaN where x is its mean, else inf
             return g * where(d == 0, math.nan, math.inf)
         return (2.0 / dof if dof else math.inf) * g * d
 
