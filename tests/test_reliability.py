@@ -303,3 +303,152 @@ def test_max_pool2d_window_entirely_in_the_padding(backend):
     v = tl.ones(g.shape, device=backend.device, requires_grad=True)
     (gg,) = tl.autograd.grad((g * v).sum(), v)
     assert to_np(gg).ravel().tolist() == [0.0, 0.0, 0.0]
+
+
+# -- assignment into a tensor on the tape: setitem and copy_ carry gradients ---------------------
+def _dev(lib, backend):
+    return {"device": backend.device} if lib is tl else {}
+
+
+@pytest.mark.parametrize("index, vshape", [
+    ((0,), None), ((slice(1, None),), (1,)), ((slice(None), 1), (1,)), (([0, 2],), (2, 1)),
+    ((np.array([True, False, True]),), None), ((Ellipsis, 0), ()),
+])
+def test_setitem_into_a_clone_sends_gradients_as_torch(backend, index, vshape):
+    x = np.arange(9.0).reshape(3, 3)
+    w = np.random.default_rng(1).standard_normal((3, 3))
+    res = {}
+    for lib in (tl, torch):
+        a = lib.tensor(x, requires_grad=True, **_dev(lib, backend))
+        idx = tuple(lib.tensor(i, **_dev(lib, backend)) if isinstance(i, np.ndarray) else i
+                    for i in index)
+        v = 5.0 if vshape is None else lib.tensor(np.full(vshape, 7.0), requires_grad=True,
+                                                  **_dev(lib, backend))
+        c = a.clone()
+        version = c._version if lib is torch else c._version[0]
+        c[idx] = v
+        assert (c._version if lib is torch else c._version[0]) > version
+        (c * lib.tensor(w, **_dev(lib, backend))).sum().backward()
+        res[lib] = (to_np(c.detach()), to_np(a.grad),
+                    None if vshape is None else to_np(v.grad))
+    for got, want in zip(res[tl], res[torch]):
+        if want is None:
+            assert got is None
+        else:
+            np.testing.assert_allclose(got, want)
+
+
+def test_setitem_value_that_requires_grad_into_a_plain_tensor(backend):
+    """Only the value requires grad: the tensor joins the tape; second order works."""
+    res = {}
+    for lib in (tl, torch):
+        v = lib.tensor([2.0, 3.0], requires_grad=True, **_dev(lib, backend))
+        c = lib.zeros(2, 2, dtype=lib.float64, **_dev(lib, backend))
+        c[1] = v * v
+        assert c.requires_grad
+        (g,) = lib.autograd.grad(c.sum() * 2, v, create_graph=True)
+        (gg,) = lib.autograd.grad(g.sum(), v)
+        res[lib] = to_np(g.detach()), to_np(gg)
+    for got, want in zip(res[tl], res[torch]):
+        np.testing.assert_allclose(got, want)
+
+
+def test_setitem_without_gradient_writes_directly(backend):
+    a = tl.zeros(3, device=backend.device)
+    data = a._data
+    a[1] = 4.0
+    assert a._data is data and a.grad_fn is None and to_np(a).tolist() == [0.0, 4.0, 0.0]
+    leaf = tl.zeros(2, device=backend.device, requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf"):
+        leaf[0] = 1.0
+
+
+@pytest.mark.parametrize("src_shape, src_dtype", [((2,), "float64"), ((1,), "float32"),
+                                                  ((2, 2), "float32")])
+def test_copy_into_a_clone_sends_gradients_as_torch(backend, src_shape, src_dtype):
+    res = {}
+    for lib in (tl, torch):
+        a = lib.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True, **_dev(lib, backend))
+        s = lib.tensor(np.arange(1.0, 1 + np.prod(src_shape)).reshape(src_shape),
+                       dtype=getattr(lib, src_dtype), requires_grad=True, **_dev(lib, backend))
+        c = a.clone()
+        assert c.copy_(s) is c
+        (c * lib.tensor([[1.0, 2.0], [3.0, 5.0]], **_dev(lib, backend))).sum().backward()
+        assert s.grad.dtype == s.dtype
+        res[lib] = to_np(c.detach()), to_np(a.grad), to_np(s.grad)
+    for got, want in zip(res[tl], res[torch]):
+        np.testing.assert_allclose(got, want)
+
+
+def test_copy_of_a_float_into_a_bool_tensor_carries_no_gradient(backend):
+    c = tl.zeros(2, dtype=tl.bool, device=backend.device)
+    c.copy_(tl.tensor([2.0, 0.0], device=backend.device, requires_grad=True))
+    assert not c.requires_grad and to_np(c).tolist() == [True, False]
+
+
+# -- indexing and shape edges as torch -------------------------------------------------------------
+def test_empty_list_index_and_non_positive_step(backend):
+    for lib in (tl, torch):
+        y = lib.arange(3.0, **_dev(lib, backend))[[]]
+        assert tuple(y.shape) == (0,) and str(y.dtype).endswith("float32")
+        for step, message in ((-1, "step must be greater than zero"),
+                              (0, "slice step cannot be zero")):
+            with pytest.raises(ValueError, match=message):
+                lib.arange(3.0, **_dev(lib, backend))[::step]
+    with pytest.raises(ValueError, match="index: step"):
+        tl.arange(3.0, device=backend.device)[::-1]
+    with pytest.raises(ValueError, match="setitem: step"):
+        tl.zeros(3, device=backend.device)[::-1] = 1.0
+
+
+@pytest.mark.parametrize("value", [1.5, 3, 0, True, False])
+def test_0d_contiguous_and_nonzero(backend, value):
+    for lib in (tl, torch):
+        t = lib.tensor(value, **_dev(lib, backend))
+        assert tuple(t.contiguous().shape) == ()
+        nz = t.nonzero()
+        assert tuple(nz.shape) == ((1, 0) if value else (0, 0))
+        assert str(nz.dtype).endswith("int64")
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 5, 7])
+@pytest.mark.parametrize("k", [1, 2, 3, 4])
+def test_chunk_and_split_sizes_as_torch(backend, n, k):
+    for shape, dim in (((n,), 0), ((2, n), 1)):
+        t, r = tl.zeros(shape, device=backend.device), torch.zeros(shape)
+        assert [x.shape for x in t.chunk(k, dim)] == [tuple(x.shape) for x in r.chunk(k, dim)]
+        assert [x.shape for x in t.split(k, dim)] == [tuple(x.shape) for x in r.split(k, dim)]
+    for lib in (tl, torch):
+        with pytest.raises(RuntimeError):
+            lib.zeros(3).chunk(0)
+        with pytest.raises(RuntimeError):
+            lib.zeros(3).split(0)
+    assert [x.shape for x in tl.zeros(0, device=backend.device).split(0)] == [(0,)]
+
+
+@pytest.mark.parametrize("shape", [(-1,), (6,), (3, 2), (2, 3), (3, 2, 1), (1, 3, 2)])
+def test_view_refuses_a_copy_as_torch(backend, shape):
+    for lib in (tl, torch):
+        a = lib.arange(6.0, **_dev(lib, backend)).reshape(2, 3).T
+        try:
+            want = torch.arange(6.0).reshape(2, 3).T.view(shape)
+        except RuntimeError:
+            with pytest.raises(RuntimeError, match="view size is not compatible.*reshape"):
+                a.view(shape)
+            with pytest.raises(RuntimeError, match="view size is not compatible"):
+                a.view_as(lib.zeros(shape if -1 not in shape else (6,)))
+            assert to_np(a.reshape(shape)).tolist() == \
+                torch.arange(6.0).reshape(2, 3).T.reshape(shape).tolist()
+            continue
+        v = a.view(shape)
+        assert to_np(v).tolist() == want.tolist()
+        if lib is tl:  # a view: it shares the storage and the version counter
+            assert np.shares_memory(tl.backends.get_backend().to_host(v._data),
+                                    tl.backends.get_backend().to_host(a._data)) or \
+                backend.name == "cupy"
+            assert v._version is a._version
+
+
+def test_view_of_a_bad_size_names_the_op(backend):
+    with pytest.raises(RuntimeError, match="view: shape \\[4\\] is invalid"):
+        tl.arange(6.0, device=backend.device).view(4)

@@ -25,8 +25,9 @@ def _raw_index(op, index, t, B):
             i = B.asarray(i)
             if i.size == 0:  # an empty list is an empty int64 index, not a float one
                 i = B.astype(i, dtypes.int64)
-        elif isinstance(i, slice) and i.step is not None and i.step <= 0:
-            raise ValueError(f"{op}: step must be greater than zero, got slice step {i.step}")
+        elif isinstance(i, slice) and i.step is not None and i.step <= 0:  # as PyTorch
+            raise ValueError(f"{op}: slice step cannot be zero" if i.step == 0 else
+                             f"{op}: step must be greater than zero, got slice step {i.step}")
         out.append(i)
     return tuple(out)
 
