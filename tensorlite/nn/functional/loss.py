@@ -332,7 +332,10 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     a = d.abs()
     if beta == 0:
         return _reduce(a, reduction)
-    return _reduce(where(a < beta, (0.5 / beta) * d * d, a - 0.5 * beta), reduction)
+    # the quadratic branch squares d clamped to [-beta, beta], so where |d| >= beta (even inf)
+    # its unused gradient is 0, not 0 * inf: the gradient there is sign(d), as torch
+    q = d.clamp(-beta, beta)
+    return _reduce(where(a < beta, (0.5 / beta) * q * q, a - 0.5 * beta), reduction)
 
 
 # -- binary cross entropy --------------------------------------------------------------------------
@@ -346,13 +349,18 @@ def _binary_args(op, input, target, weight, check_range):
     if weight is not None:
         _tensor(op, "weight", weight, input)
         _same_dtype(op, "weight", weight, input)
-    if check_range:
+    if check_range:  # one device read for both, input checked first (torch's order)
         B = backend_of(input, op)
-        x = input._data
-        if not B.all(B.logical_and(B.ge(x, 0), B.le(x, 1))):
+        flags = [B.any(B.logical_not(B.logical_and(B.ge(a, 0), B.le(a, 1))))  # NaN is outside
+                 for a in (input._data, target._data)]
+        bad_input, bad_target = (bool(f) for f in B.to_host(B.stack(flags)))
+        if bad_input:
             raise RuntimeError(f"{op}: all elements of input should be between 0 and 1 (input "
                                f"{describe(input)}); apply sigmoid first, or use "
                                "binary_cross_entropy_with_logits")
+        if bad_target:
+            raise RuntimeError(f"{op}: all elements of target should be between 0 and 1 (target "
+                               f"{describe(target)}); targets are probabilities")
 
 
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
@@ -395,7 +403,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
 
     def backward(g, x, t, *pw):
         # d/dx = lw sigmoid(x) - pos_weight t, with lw = 1 + (pos_weight - 1) t
-        # d/dt = -x + (pos_weight - 1) softplus(-x)
+        # d/dt = log_sigmoid(-x) - pos_weight log_sigmoid(x) = pos_weight softplus(-x) -
+        # softplus(x) (torch's form: at x = -inf it is inf, never inf - inf)
         s = x.sigmoid()
         if pw:
             lw = (pw[0] - 1) * t + 1
@@ -404,8 +413,11 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
             gx = g * (s - t)
         gt = None
         if target.requires_grad:
-            gt = -x if not pw else -x + (pw[0] - 1) * (-x).relu() + (pw[0] - 1) * \
-                (1 + (-x.abs()).exp()).log()
+            if pw:
+                log1p_exp = (1 + (-x.abs()).exp()).log()
+                gt = pw[0] * ((-x).relu() + log1p_exp) - (x.relu() + log1p_exp)
+            else:
+                gt = -x
             gt = g * gt
         return gx, gt
     saved = (input, target) if pos_weight is None else (input, target, pos_weight)
