@@ -40,6 +40,10 @@ def pad(input, pad, mode="constant", value=None):
         raise NotImplementedError(f"pad: padding size {len(pad)} is not supported for a "
                                   f"{input.ndim}-D input in mode {mode!r}; pad the last 1, 2 or "
                                   f"3 dims of a (C, ...) or (N, C, ...) input")
+    if input.dtype == dtypes.bool_ and mode != "circular":  # torch has no bool kernel here
+        raise NotImplementedError(f"pad: mode {mode!r} is not implemented for bool tensors "
+                                  f"(input {list(input.shape)} bool); convert it first, e.g. "
+                                  "with .long() or .float()")
     B = backend_of(input, "pad")
     out = input
     for i, (a, b) in enumerate(pairs):
@@ -52,6 +56,10 @@ def pad(input, pad, mode="constant", value=None):
 def _pad_constant(input, lead, pairs, value):
     B = backend_of(input, "pad")
     x = input
+    for d, ((a, b), n) in enumerate(zip(pairs, input.shape[lead:]), lead):
+        if n + min(a, 0) + min(b, 0) < 0:  # torch narrows each side: no length below 0
+            raise RuntimeError(f"pad: negative padding ({a}, {b}) crops more than the size {n} "
+                               f"of dim {d} (input {list(input.shape)})")
     if any(a < 0 or b < 0 for a, b in pairs):  # negative padding crops first
         x = x[(slice(None),) * lead + tuple(slice(max(-a, 0), n - max(-b, 0))
                                              for (a, b), n in zip(pairs, input.shape[lead:]))]
