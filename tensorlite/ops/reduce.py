@@ -86,7 +86,7 @@ def _moment(name, input, dim, correction, keepdim, unbiased):
         d = x - x.mean(axes, keepdim=True)
         if (dim is None or x.ndim == 0) and dof <= 0:  # as torch's var_backward: 2 / dof is
             # taken as infinite: NaN where x is its mean, else inf
-            return g * where(d == 0, math.nan, math.inf)
+            return g * where(x == x.mean(), math.nan, math.inf)  # x == mean, not d == 0: inf
         return (2.0 / dof if dof else math.inf) * g * d
 
     if name == "var":
