@@ -168,3 +168,17 @@ def test_pad_cropping_below_zero_raises(backend, shape, pad):
 def test_pad_cropping_to_zero_or_more(backend, shape, pad):
     x = np.arange(np.prod(shape), dtype=np.float32).reshape(shape)
     check("pad", x, pad)
+
+
+@pytest.mark.parametrize("dtype", ["int64", "int32", "bool", "float16", "float32", "float64"])
+@pytest.mark.parametrize("value", [inf, nan, 1.5, -2.7, 2.0 ** 40, 1e300, 3])
+def test_pad_fill_value_conversion(backend, dtype, value):
+    x = np.zeros((2, 1), dtype=dtype)
+    try:
+        expected = torch.nn.functional.pad(torch.tensor(x), [1, 0], value=value)
+    except RuntimeError:
+        with pytest.raises(RuntimeError, match="pad: value .* without overflow"):
+            tl.nn.functional.pad(_tensor(tl, x), [1, 0], value=value)
+        return
+    out = tl.nn.functional.pad(_tensor(tl, x), [1, 0], value=value)
+    assert_close(out, expected, what="pad", rtol=0, atol=0)

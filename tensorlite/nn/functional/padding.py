@@ -3,6 +3,10 @@
 Constant padding is one tape op whose gradient crops; the other modes index the input with the
 positions that fill each padded dim, so their gradient is indexing's.
 """
+import math
+
+import numpy as np
+
 from ... import dtypes
 from ...autograd.graph import record
 from ...ops.common import backend_of
@@ -53,8 +57,24 @@ def pad(input, pad, mode="constant", value=None):
     return out
 
 
+def _check_fill(value, dtype):
+    """torch's checked conversion of the fill value: finite and in range for an integer dtype,
+    within the finite range (or inf / nan) for a float dtype; any value fits bool."""
+    if isinstance(value, bool) or dtypes.kind(dtype) == 0:
+        return
+    v = float(value)
+    if dtypes.is_floating_point(dtype):
+        fits = not math.isfinite(v) or abs(v) <= float(np.finfo(dtype).max)
+    else:
+        fits = float(np.iinfo(dtype).min) <= v <= float(np.iinfo(dtype).max)
+    if not fits:
+        raise RuntimeError(f"pad: value {value} cannot be converted to {dtype} without "
+                           "overflow")
+
+
 def _pad_constant(input, lead, pairs, value):
     B = backend_of(input, "pad")
+    _check_fill(value, input.dtype)
     x = input
     for d, ((a, b), n) in enumerate(zip(pairs, input.shape[lead:]), lead):
         if n + min(a, 0) + min(b, 0) < 0:  # torch narrows each side: no length below 0
