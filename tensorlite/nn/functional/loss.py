@@ -269,13 +269,9 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     index = wrap(ts.reshape(target.shape), input.device).unsqueeze(dim)
     picked = input.gather(dim, index).squeeze(dim)
     wt = None if weight is None else B.take_along_axis(weight._data, ts, 0)
-    if valid is not None:
-        wt = B.astype(valid, input.dtype) if wt is None else B.where(valid, wt, 0)
-    loss = -picked
-    if weight is not None:
-        loss = loss * wrap(B.take_along_axis(weight._data, ts, 0).reshape(target.shape),
-                           input.device)
+    loss = -picked if wt is None else -picked * wrap(wt.reshape(target.shape), input.device)
     if valid is not None:  # ignored rows are exactly 0 (masked, never 0 * their input), as torch
+        wt = B.astype(valid, input.dtype) if wt is None else B.where(valid, wt, 0)
         loss = where(wrap(valid.reshape(target.shape), input.device), loss, 0.0)
     if reduction != "mean":
         return _reduce(loss, reduction)
