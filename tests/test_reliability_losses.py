@@ -182,3 +182,17 @@ def test_pad_fill_value_conversion(backend, dtype, value):
         return
     out = tl.nn.functional.pad(_tensor(tl, x), [1, 0], value=value)
     assert_close(out, expected, what="pad", rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("shape,pad", [((2, 3), [0, 0]), ((0, 0), [0, 0]), ((2, 3), [-1, 0]),
+                                       ((2, 3), [-1, 1]), ((2, 0), [0, 0, 1, 0])])
+def test_pad_fill_value_checked_only_when_padding_adds(backend, shape, pad):
+    x = np.zeros(shape, dtype=np.int64)
+    try:
+        expected = torch.nn.functional.pad(torch.tensor(x), pad, value=-inf)
+    except RuntimeError:
+        with pytest.raises(RuntimeError, match="pad: value .* without overflow"):
+            tl.nn.functional.pad(_tensor(tl, x), pad, value=-inf)
+        return
+    assert_close(tl.nn.functional.pad(_tensor(tl, x), pad, value=-inf), expected, what="pad",
+                 rtol=0, atol=0)

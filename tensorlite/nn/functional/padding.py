@@ -74,7 +74,10 @@ def _check_fill(value, dtype):
 
 def _pad_constant(input, lead, pairs, value):
     B = backend_of(input, "pad")
-    _check_fill(value, input.dtype)
+    if any(a > 0 or b > 0 for a, b in pairs):  # torch converts the value only if it is used
+        _check_fill(value, input.dtype)
+    else:
+        value = 0
     x = input
     for d, ((a, b), n) in enumerate(zip(pairs, input.shape[lead:]), lead):
         if n + min(a, 0) + min(b, 0) < 0:  # torch narrows each side: no length below 0
