@@ -136,3 +136,11 @@ def test_fused_linear_size0_features(backend, shapes, activation):
         for a, e in zip(got, want):
             assert tuple(a.shape) == tuple(e.shape)
             np.testing.assert_allclose(a.detach().numpy(), e.numpy(), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("beta, threshold", [(0.5, 1.5), (1.0, 20.0), (2.0, 1.0)])
+def test_softplus_second_order_as_torch(backend, beta, threshold):
+    """torch's softplus_double_backward masks with beta x < threshold (strict): 0 at equality."""
+    fn = lambda lib, x: lib.nn.functional.softplus(x, beta, threshold)  # noqa: E731
+    check_second_order(fn, A([3.0, 0.75, 1.0, -2.0, NAN, 30.0]), gradgradcheck=False)

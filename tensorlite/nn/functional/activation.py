@@ -55,8 +55,23 @@ def softplus(input, beta=1.0, threshold=20.0):
     """log(1 + exp(beta x)) / beta, linear where beta x > threshold."""
     B = float_backend("softplus", input)
     return record("softplus", B.softplus(input._data, beta, threshold), (input,),
-                  lambda g, x: (where(x * beta > threshold, g, g * (x * beta).sigmoid()),),
-                  saved=(input,))
+                  lambda g, x: (softplus_backward(g, x, beta, threshold),), saved=(input,))
+
+
+def softplus_backward(g, x, beta, threshold):
+    """g where beta x > threshold, else g * sigmoid(beta x): a tape node of (g, x) with
+    PyTorch's derivatives, whose second derivative for x is masked by beta x < threshold
+    (strictly: at beta x == threshold it is 0, as torch's softplus_double_backward)."""
+    with no_grad():
+        bx = x * beta
+        out = where(bx > threshold, g, g * bx.sigmoid())
+
+    def backward(gg, g, x):
+        bx = x * beta
+        s = bx.sigmoid()
+        return (softplus_backward(gg, x, beta, threshold),
+                gg * g * s * (1 - s) * (bx < threshold) * beta)  # NaN stays NaN, as torch
+    return record("softplus_backward", out._data, (g, x), backward, saved=(g, x))
 
 
 def erf(input):
