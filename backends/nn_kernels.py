@@ -177,7 +177,7 @@ class ConvKernels:
         """(values, indices) of the max of each window of ``x`` padded with -inf by ``padding``
         (top, left); indices are flat positions in the unpadded H*W plane: the window's first
         maximal element inside the plane (a padded -inf never wins, even over an -inf of the
-        image), or its first NaN, as PyTorch; -1 for a window with no element in the plane (a
+        image), or its last NaN (PyTorch's kernel takes every NaN it meets); -1 for a window with no element in the plane (a
         dilated window can lie entirely in the padding: its value is -inf, its gradient lost)."""
         xp = self.xp
         n, c, h, w = x.shape
@@ -195,14 +195,12 @@ class ConvKernels:
                 + xp.arange(kh).reshape(kh, 1) * dilation[0])
         cols = xp.arange(ow).reshape(ow, 1, 1) * stride[1] - padding[1] + xp.arange(kw) * dilation[1]
         pos = (rows * w + cols).reshape(oh, ow, kh * kw)
-        if not any(padding) and not any(after):
-            arg = flat.argmax(axis=-1)
-            values = xp.take_along_axis(flat, arg[..., None], axis=-1)[..., 0]
-            return values, pos[xp.arange(oh).reshape(oh, 1), xp.arange(ow), arg].astype(xp.int64)
-        values = flat.max(axis=-1)
+        values = flat.max(axis=-1)  # NaN if the window has one
         inside = ((rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)).reshape(oh, ow, -1)
-        hits = (flat == values[..., None]) | (flat != flat)
-        arg = (hits & inside).argmax(axis=-1)
+        arg = ((flat == values[..., None]) & inside).argmax(axis=-1)
+        nans = (flat != flat) & inside
+        last_nan = kh * kw - 1 - nans[..., ::-1].argmax(axis=-1)
+        arg = xp.where(nans.any(axis=-1), last_nan, arg)
         pos = xp.where(inside, pos, -1)  # a window with no element inside keeps -1
         return values, pos[xp.arange(oh).reshape(oh, 1), xp.arange(ow), arg].astype(xp.int64)
 

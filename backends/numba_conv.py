@@ -93,7 +93,7 @@ def col2im_par(cols, sh, sw, dh, dw, out, threads):
 @njit(cache=True, inline="always")
 def _window_max(x, p, r0, c0, kh, kw, dh, dw, h, w, inside):
     """(max, flat position of the first max) of one window at (r0, c0), as Backend.max_pool2d:
-    positions outside the plane never win, NaN counts as the largest (row-major order)."""
+    positions outside the plane never win, the last NaN wins (row-major order)."""
     low = x.dtype.type(-np.inf)
     best, arg = low, -1  # -1: no element of the window lies in the plane
     first = True
@@ -104,7 +104,7 @@ def _window_max(x, p, r0, c0, kh, kw, dh, dw, h, w, inside):
             if inside or (0 <= r < h and 0 <= c < w):
                 v = x[p, r, c]
                 # no short-circuits: the data-dependent choice compiles to selects, not branches
-                take = first | (v > best) | ((v != v) & (best == best))
+                take = first | (v > best) | (v != v)  # the last NaN wins, as PyTorch
                 best = v if take else best
                 arg = r * w + c if take else arg
                 first = False
@@ -113,8 +113,8 @@ def _window_max(x, p, r0, c0, kh, kw, dh, dw, h, w, inside):
 
 @njit(cache=True, inline="always")
 def _first_max(a, ia, b, ib):
-    """(value, index) of the first maximum of a then b, NaN counting as the largest."""
-    take = (b > a) | ((b != b) & (a == a))
+    """(value, index) of the first maximum of a then b, or of the last NaN, as PyTorch."""
+    take = (b > a) | (b != b)
     return (b if take else a), (ib if take else ia)
 
 
