@@ -452,3 +452,27 @@ def test_view_refuses_a_copy_as_torch(backend, shape):
 def test_view_of_a_bad_size_names_the_op(backend):
     with pytest.raises(RuntimeError, match="view: shape \\[4\\] is invalid"):
         tl.arange(6.0, device=backend.device).view(4)
+
+
+MIXED_INDICES = [(-1, slice(-3, 2), [-1]), (0, slice(None), [0, 2]), ([0], 0, [1]),
+                 (Ellipsis, 1, [0, 1]), (slice(None), 1, [0, 1]), (1, [True, False, True], 2),
+                 (None, 0, slice(None), [1])]
+
+
+@pytest.mark.parametrize("index", MIXED_INDICES, ids=str)
+def test_integer_indices_apply_before_advanced_ones_as_torch(backend, index):
+    """NumPy counts an int as an advanced index (x[0, :, [1]] is (1, n) there); PyTorch selects
+    with it first (n, 1).  Reading, its gradient and writing all follow PyTorch."""
+    a = np.arange(24.0).reshape(2, 3, 4)
+    g = np.random.default_rng(0).standard_normal(torch.tensor(a)[index].shape)
+    res = {}
+    for lib in (tl, torch):
+        t = lib.tensor(a, requires_grad=True)
+        y = t[index]
+        y.backward(lib.tensor(g))
+        w = lib.tensor(a)
+        w[index] = -1.0
+        res[lib] = to_np(y), to_np(t.grad), to_np(w)
+    for got, expected in zip(res[tl], res[torch]):
+        assert got.shape == expected.shape
+        np.testing.assert_array_equal(got, expected)

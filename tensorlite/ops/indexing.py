@@ -32,9 +32,30 @@ def _raw_index(op, index, t, B):
     return tuple(out)
 
 
+def _ints_first(index):
+    """PyTorch applies integer indices before advanced ones, NumPy treats them as advanced
+    (``x[0, :, [1]]`` is (n, 1) in PyTorch, (1, n) in NumPy).  For an index that mixes the two,
+    the (ints only, rest) pair to apply one after the other; None otherwise."""
+    items = index if isinstance(index, tuple) else (index,)
+    is_int = [isinstance(i, int) and not isinstance(i, bool) for i in items]
+    advanced = [isinstance(i, (Tensor, list)) or hasattr(i, "__array_interface__") for i in items]
+    if not any(is_int) or not any(advanced):
+        return None
+    ints = []
+    for i, integer in zip(items, is_int):
+        if integer or i is Ellipsis:
+            ints.append(i)
+        elif i is not None:  # a bool mask spans as many dims as it has
+            span = i.ndim if getattr(i, "dtype", None) == dtypes.bool_ else 1
+            ints.extend([slice(None)] * span)
+    return tuple(ints), tuple(i for i, integer in zip(items, is_int) if not integer)
+
+
 @op(method=False)
 def getitem(input, index):
     """``input[index]``: basic, advanced (repeated indices accumulate their gradient) and boolean."""
+    if (split := _ints_first(index)) is not None:
+        return getitem(getitem(input, split[0]), split[1])
     B = backend_of(input, "index")
     idx = _raw_index("index", index, input, B)
     try:
@@ -60,6 +81,8 @@ def setitem(input, index, value):
     ``index_put`` through inplace.apply_, so the overwritten positions get no gradient and
     ``value`` gets the gradient of the positions it fills."""
     from .inplace import _grad_flows, apply_, check_inplace
+    if (split := _ints_first(index)) is not None:  # through the view the ints select
+        return setitem(getitem(input, split[0]), split[1], value)
     B = backend_of(input, "setitem")
     idx = _raw_index("setitem", index, input, B)
     if isinstance(value, Tensor) and value.device != input.device:
