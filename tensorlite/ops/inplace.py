@@ -61,6 +61,17 @@ def _store(op, t, y, B):
     t._version[0] += 1
 
 
+def _call(op, fn, t, args, kwargs):
+    """``fn(t, *args, **kwargs)``; an error it raises in its own name is raised in ``op``'s."""
+    try:
+        return fn(t, *args, **kwargs)
+    except (RuntimeError, TypeError, ValueError, NotImplementedError) as e:
+        prefix = f"{fn.__name__}: "
+        if str(e).startswith(prefix) and not str(e).startswith(op):
+            raise type(e)(f"{op}: {str(e)[len(prefix):]}") from None
+        raise
+
+
 def apply_(op, t, fn, *args, **kwargs):
     """``t`` <- ``fn(t, *args, **kwargs)`` in place (see the module docstring); returns ``t``."""
     if not isinstance(t, Tensor):
@@ -68,7 +79,7 @@ def apply_(op, t, fn, *args, **kwargs):
     if not _grad_flows(t, args):
         B = _storage(op, t)
         with no_grad():
-            y = fn(t, *args, **kwargs)
+            y = _call(op, fn, t, args, kwargs)
         _store(op, t, y, B)
         return t
     if t.requires_grad:
@@ -76,7 +87,7 @@ def apply_(op, t, fn, *args, **kwargs):
     B = _storage(op, t)
     old = wrap(B.copy(t._data), t.device, t.requires_grad)
     old.grad_fn = t.grad_fn
-    y = fn(old, *args, **kwargs)
+    y = _call(op, fn, old, args, kwargs)
     if y.dtype != t.dtype and dtypes.kind(y.dtype) <= dtypes.kind(t.dtype):
         y = cast(y, t.dtype)  # e.g. float32 += float64: the gradient is cast back
     _store(op, t, y, B)
@@ -86,14 +97,21 @@ def apply_(op, t, fn, *args, **kwargs):
 
 def inplace(op, fn, fast=None):
     """The in-place method ``op`` of out-of-place ``fn``; ``fast`` names a backend primitive
-    that updates the storage directly when no gradient flows (no temporary)."""
+    that updates the storage directly when no gradient flows (no temporary).  A bool operand
+    takes the op itself, so the op's own dtype rules (PyTorch refuses bool subtraction) hold."""
     def method(self, *args, **kwargs):
-        if fast is not None and not kwargs and not _grad_flows(self, args):
+        if fast is not None and not kwargs and not _grad_flows(self, args) \
+                and not _any_bool(self, args):
             return _update(op, fast, self, *args)
         return apply_(op, self, fn, *args, **kwargs)
     method.__name__ = method.__qualname__ = op
     method.__doc__ = f"In-place {fn.__name__}: the result is written into this tensor."
     return method
+
+
+def _any_bool(t, args):
+    return t.dtype == dtypes.bool_ or any(
+        isinstance(a, bool) or (isinstance(a, Tensor) and a.dtype == dtypes.bool_) for a in args)
 
 
 def _update(op, prim, t, *args):

@@ -142,19 +142,6 @@ def sub(input, other, *, alpha=1):
                   lambda g: (sum_to(g, sa), None if sb is None else sum_to(-g, sb)))
 
 
-def _checked_inplace(name, method, check):
-    """``method`` (an in-place method, whose fast path skips the op) after ``check``."""
-    def checked(self, *args, **kwargs):
-        check(name, self, args[0] if args else kwargs.get("other"))
-        return method(self, *args, **kwargs)
-    checked.__name__, checked.__qualname__, checked.__doc__ = (
-        method.__name__, method.__qualname__, method.__doc__)
-    return checked
-
-
-Tensor.sub_ = _checked_inplace("sub_", Tensor.sub_, _refuse_bool_sub)
-
-
 @op(inplace=True, fast="imul")
 def mul(input, other):
     a, b, B = binary("mul", input, other)
