@@ -103,12 +103,10 @@ def execute(outputs, grad_outputs, retain_graph, create_graph, capture=None):
                     g = _hooks_and_retained(node, g, create_graph)
                 if capturing and node in captured:
                     captured[node] = g
-                if node.saved:
+                if node.names is None:  # TRANSITION
                     in_grads = node.backward(g, *node.unpack(create_graph))
-                elif node.backward is not None:
-                    in_grads = node.backward(g)
                 else:
-                    node.unpack(create_graph)  # raises: the graph was freed by an earlier backward
+                    in_grads = node.backward(node.context(create_graph), g)
                 if anomaly:
                     _check_finite(node, in_grads)
             # A None gradient still counts down its input's dependencies, or that input's node

@@ -151,11 +151,11 @@ def _attach(cls, ctx, args, out):
     if not diff:
         return out if not isinstance(out, tuple) else tuple(outs)
     several = len(diff) > 1
-    saved = tuple(_saved(t, outs, diff, several) for t in ctx._to_save)
+    saved = {f"t{i}": _saved(t, outs, diff, several) for i, t in enumerate(ctx._to_save)}
     # ctx stays with the node (backward needs it): it must not hold the outputs (a cycle)
     ctx._to_save = ctx._dirty = ctx._non_differentiable = ()
     backward = _backward(cls, ctx, outs, args, None if several else diff[0])
-    anchor = record(name, outs[diff[0]]._data, inputs, backward, saved)
+    anchor = record(name, outs[diff[0]]._data, inputs, backward, save=saved)
     for i in diff:
         node = record(name, outs[i]._data, (anchor,), _slot(i, len(outs))).grad_fn \
             if several else anchor.grad_fn
@@ -219,7 +219,7 @@ class _SlotOutput(_Output):
 
 def _slot(index, count):
     """The backward of output ``index``'s own node: its gradient, in its slot."""
-    def backward(g):
+    def backward(ctx, g):
         grads = [None] * count
         grads[index] = g
         return (Slots(grads),)
@@ -233,7 +233,7 @@ def _backward(cls, ctx, outs, args, only):
     inputs = [(a.shape, a.dtype, a.device) if isinstance(a, Tensor) else None for a in args]
     name = f"{cls.__name__}Backward"
 
-    def backward(g, *saved):
+    def backward(node_ctx, g):
         if only is None:
             grads = list(g.grads)
         else:
@@ -242,7 +242,7 @@ def _backward(cls, ctx, outs, args, only):
         if ctx.materialize_grads:
             grads = [_zeros(*m) if gi is None and m is not None else gi
                      for gi, m in zip(grads, outputs)]
-        ctx._saved = saved
+        ctx._saved = node_ctx.saved_tensors
         try:
             result = cls.backward(ctx, *grads)
         finally:
@@ -328,7 +328,7 @@ def _delayed_error(g, name):
     if not isinstance(g, Tensor) or not dtypes.is_floating_point(g.dtype):
         return g
 
-    def backward(_):
+    def backward(ctx, g):
         raise RuntimeError(f"trying to differentiate twice a function that was marked with "
                            f"@once_differentiable ({name}Backward)")
     leaf = g.detach()

@@ -8,15 +8,17 @@ from .grad_mode import flags, state
 class Node:
     """How to send the gradient of one op's output back to that op's inputs.
 
-    ``backward(g, *saved)`` returns one gradient (or None) per input; it is written with tensor
-    ops, so under ``create_graph=True`` it is itself recorded and can be differentiated again.
+    ``backward(ctx, g)`` returns one gradient (or None) per input; ``ctx`` (a ``Context``) holds
+    the saved values by name and ``needs_input_grad``.  It is written with tensor ops, so under
+    ``create_graph=True`` it is itself recorded and can be differentiated again.
     ``next`` holds, per input, the Node that produced it, the leaf tensor that accumulates
     its gradient, or None when no gradient is wanted.  Nodes are made only by ``record``.
     ``op`` is the op's name ("mul"); ``name`` is the same string, and ``name()`` gives the
     node's name as PyTorch's ``grad_fn.name()`` does ("mulBackward").
     """
 
-    __slots__ = ("op", "backward", "next", "saved", "versions", "hooks", "retained", "trace")
+    __slots__ = ("op", "backward", "next", "names", "saved", "versions", "hooks", "retained",
+                 "trace")
 
     def __repr__(self):
         return f"<{self.op}Backward>"
@@ -50,8 +52,8 @@ class Node:
         if post is None:
             inner, post = self.backward, []
 
-            def backward(g, *saved):
-                grads = tuple(inner(g, *saved))
+            def backward(ctx, g):
+                grads = tuple(inner(ctx, g))
                 for h in post:
                     new = h(grads, tuple(g.grads) if isinstance(g, Slots) else (g,))
                     if new is not None:
@@ -62,8 +64,18 @@ class Node:
         post.append(hook)
         return _HookHandle(post, hook)
 
+    def context(self, create_graph):
+        """What the backward receives: the saved values by name, checked against in-place
+        changes since the op recorded them, and which inputs need a gradient."""
+        ctx = _new_context(Context)
+        saved = ctx.saved_tensors = self.unpack(create_graph)
+        ctx.needs_input_grad = tuple([e is not None for e in self.next])
+        if saved:
+            ctx.__dict__.update(zip(self.names, saved))
+        return ctx
+
     def unpack(self, create_graph):
-        """The saved tensors, checked against in-place changes since the op recorded them."""
+        """The saved values, checked against in-place changes since the op recorded them."""
         if self.backward is None:
             raise RuntimeError(
                 f"{self.op}: trying to backward through the graph a second time (or to use "
@@ -81,6 +93,15 @@ class Node:
                 t = t.unpack(self, create_graph)
             out.append(t)
         return out
+
+
+class Context:
+    """An op's backward context: ``needs_input_grad`` (per input, whether the engine wants its
+    gradient), ``saved_tensors`` (the saved values in order) and each saved value under the
+    name it was saved with (``ctx.x``).  A custom Function's ``ctx`` offers the same two."""
+
+
+_new_context = Context.__new__
 
 
 class _Output(Tensor):
@@ -138,13 +159,16 @@ _new = Tensor.__new__
 _new_node = Node.__new__
 
 
-def record(name, data, inputs, backward, saved=(), keep_output=False, view_of=None):
+def record(name, data, inputs, backward, save=None, output=None, view_of=None,
+           saved=None, keep_output=False):  # TRANSITION: saved/keep_output, old backward(g, *saved)
     """Wrap ``data`` (the backend result of op ``name`` on ``inputs``) as a tensor, and put the op
     on the tape when grad mode is on and an input requires grad.
 
-    ``backward(g, *saved)`` (plus the output, appended to ``saved``, when ``keep_output``) returns
-    one gradient per input.  The output's device is the first tensor input's.  A view shares
-    its base's version counter (``view_of``), so an in-place change to either is seen by both.
+    ``backward(ctx, g)`` returns one gradient per input (None where ``ctx.needs_input_grad``
+    says none is wanted).  ``save`` maps names to the values backward reads (``ctx.x``);
+    tensors among them are version-checked.  ``output`` names the op's own output when backward
+    needs it.  The output's device is the first tensor input's.  A view shares its base's
+    version counter (``view_of``), so an in-place change to either is seen by both.
     This runs for every op, so it is written for speed.
     """
     first = inputs[0]
@@ -167,12 +191,24 @@ def record(name, data, inputs, backward, saved=(), keep_output=False, view_of=No
             else:
                 edges.append(None)
         if wanted:
-            if keep_output:
+            if saved is not None or keep_output or (save is None and output is None and getattr(
+                    backward, "__code__", None) is not None and backward.__code__.co_varnames[:1] != ("ctx",)):  # TRANSITION
+                names, saved = None, tuple(saved or ())
+                if keep_output:
+                    twin = _new(_Output)
+                    twin._data, twin.device, twin._version = data, out.device, out._version
+                    saved = (*saved, twin)
+            elif save:
+                names, saved = tuple(save), tuple(save.values())
+            else:
+                names = saved = ()
+            if output is not None:
                 twin = _new(_Output)
                 twin._data, twin.device, twin._version = data, out.device, out._version
-                saved = (*saved, twin)
+                names, saved = (*names, output), (*saved, twin)
             node = _new_node(Node)
-            node.op, node.backward, node.next, node.saved = name, backward, edges, saved
+            node.op, node.backward, node.next, node.names, node.saved = \
+                name, backward, edges, names, saved
             node.versions = [t._version[0] if isinstance(t, Tensor) else None for t in saved] \
                 if saved else ()
             node.hooks = node.retained = None

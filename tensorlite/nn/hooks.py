@@ -272,7 +272,7 @@ def _gather(items, on_grads, zeros_for_none=False):
     first = tensors[0]
     token = wrap(first.backend.zeros((1,), dtype=first.dtype), first.device)
 
-    def joint_backward(_):
+    def joint_backward(ctx, _):
         grads = list(arrived)
         arrived[:] = [None] * len(arrived)
         if zeros_for_none:
@@ -282,7 +282,7 @@ def _gather(items, on_grads, zeros_for_none=False):
     joint = record("BackwardHookFunction", token._data, tuple(tensors), joint_backward)
 
     def identity(i, t):
-        def backward(g):
+        def backward(ctx, g):
             arrived[i] = g
             return (token,)
         out = record("BackwardHookFunction", t._data, (joint,), backward, view_of=t)

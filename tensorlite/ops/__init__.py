@@ -6,7 +6,7 @@ from ..tensor import Tensor, wrap
 from . import indexing, linalg, movement, pointwise, reduce  # noqa: F401  (they register their ops)
 from .. import dtypes
 from ..autograd.graph import record
-from .common import backend_of, cast, grad_shape, number, sum_to
+from .common import backend_of, cast, number, sum_to
 from .inplace import inplace
 from . import registry
 from .registry import REGISTRY
@@ -32,11 +32,11 @@ def _copy_of(self, src):
         return y
     # recorded on both: the old values get a zero gradient (as PyTorch, an edge to them), src
     # the gradient summed to its shape, in its dtype, on its device
-    sshape, sdtype, sdevice = grad_shape(src), src.dtype, src.device
+    sshape, sdtype, sdevice = src.shape, src.dtype, src.device
 
-    def backward(g):
+    def backward(ctx, g):
         zero = wrap(backend_of(g, "copy_").zeros_like(g._data), g.device)
-        gs = None if sshape is None else cast(sum_to(g, sshape), sdtype).to(sdevice)
+        gs = cast(sum_to(g, sshape), sdtype).to(sdevice) if ctx.needs_input_grad[1] else None
         return zero, gs
     return record("copy_", y._data, (self, src), backward)
 

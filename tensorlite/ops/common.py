@@ -75,9 +75,17 @@ def _shape_str(x):
     return list(x.shape) if isinstance(x, Tensor) else "(scalar)"
 
 
-def grad_shape(x):
-    """The shape a gradient for ``x`` must have, or None when ``x`` wants no gradient."""
-    return x._data.shape if isinstance(x, Tensor) and x.requires_grad else None
+def shape_of(x):
+    """The shape of an operand (a number has none: it takes no gradient)."""
+    return x._data.shape if isinstance(x, Tensor) else None
+
+
+def unbroadcast(ctx, *grads):
+    """Per input, ``(gradient, shape)``: the gradient summed down to the input's shape, or None
+    where the engine wants none (``ctx.needs_input_grad``).  A gradient may be given as a
+    function that computes it, so an unwanted one costs nothing."""
+    return tuple(sum_to(g() if callable(g) else g, shape) if need else None
+                 for need, (g, shape) in zip(ctx.needs_input_grad, grads))
 
 
 def sum_to(g, shape):
@@ -125,4 +133,8 @@ def cast(input, dtype):
     if dtypes.kind(dtype) < 2:  # an integer or bool result carries no gradient
         return wrap(data, input.device)
     src = input.dtype
-    return record("to", data, (input,), lambda g: (cast(g, src),))
+    return record("to", data, (input,), lambda ctx, g: (cast(g, src),))
+
+
+def grad_shape(x):  # TRANSITION: removed once every op reads ctx.needs_input_grad
+    return x._data.shape if isinstance(x, Tensor) and x.requires_grad else None

@@ -1,6 +1,6 @@
 """Matrix products."""
 from ..autograd.graph import record
-from .common import binary, grad_shape, sum_to
+from .common import binary, unbroadcast
 from .registry import op
 
 
@@ -23,11 +23,11 @@ def matmul(input, other):
         raise RuntimeError(f"matmul: shapes {list(a.shape)} and {list(b.shape)} cannot be "
                            f"multiplied ({a.shape[-2]}x{a.shape[-1]} and "
                            f"{b.shape[-2]}x{b.shape[-1]}; the inner sizes must match)") from None
-    sa, sb = grad_shape(a), grad_shape(b)
+    sa, sb = a.shape, b.shape
     return record("matmul", data, (a, b),
-                  lambda g, a, b: (sum_to(g @ b.mT, sa) if sa is not None else None,
-                                   sum_to(a.mT @ g, sb) if sb is not None else None),
-                  saved=(a, b))
+                  lambda ctx, g: unbroadcast(ctx, (lambda: g @ ctx.b.mT, sa),
+                                             (lambda: ctx.a.mT @ g, sb)),
+                  save={"a": a, "b": b})
 
 
 @op()

@@ -3,8 +3,8 @@ from .. import dtypes
 from ..autograd.graph import record
 from ..backends import for_device
 from ..tensor import Tensor, describe, wrap
-from .common import (_shape_str, backend_of, binary, broadcasting, cast, floating, grad_shape,
-                     number, raw, sum_to)
+from .common import (_shape_str, backend_of, binary, broadcasting, cast, floating, number, raw,
+                     shape_of, sum_to, unbroadcast)
 from .registry import op
 
 
@@ -19,24 +19,27 @@ def _unary(name, backward, uses="input", float_only=True, prim=None, no_bool=Non
         x = floating(input, name) if float_only else input
         B = backend_of(x, name)
         if uses == "output":
-            return record(name, getattr(B, prim)(x._data), (x,), backward, keep_output=True)
-        return record(name, getattr(B, prim)(x._data), (x,), backward,
-                      saved=(x,) if uses == "input" else ())
+            return record(name, getattr(B, prim)(x._data), (x,), _grad_of, output="s")
+        return record(name, getattr(B, prim)(x._data), (x,), _grad_of,
+                      save={"s": x} if uses == "input" else None)
+
+    def _grad_of(ctx, g):
+        return (backward(g, ctx.s) if uses else backward(g),)
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"Elementwise {name} (differentiable)."
     return fn
 
 
-exp = op(inplace=True)(_unary("exp", lambda g, y: (g * y,), uses="output"))
-log = op(inplace=True)(_unary("log", lambda g, x: (g / x,)))
-sqrt = op(inplace=True)(_unary("sqrt", lambda g, y: (g / (2 * y),), uses="output"))
-sin = op(inplace=True)(_unary("sin", lambda g, x: (g * x.cos(),)))
-cos = op(inplace=True)(_unary("cos", lambda g, x: (-g * x.sin(),)))
-tanh = op(inplace=True)(_unary("tanh", lambda g, y: (activation_grad("tanh", g, y),),
+exp = op(inplace=True)(_unary("exp", lambda g, y: g * y, uses="output"))
+log = op(inplace=True)(_unary("log", lambda g, x: g / x))
+sqrt = op(inplace=True)(_unary("sqrt", lambda g, y: g / (2 * y), uses="output"))
+sin = op(inplace=True)(_unary("sin", lambda g, x: g * x.cos()))
+cos = op(inplace=True)(_unary("cos", lambda g, x: -g * x.sin()))
+tanh = op(inplace=True)(_unary("tanh", lambda g, y: activation_grad("tanh", g, y),
                                uses="output"))
-sigmoid = op(inplace=True)(_unary("sigmoid", lambda g, y: (activation_grad("sigmoid", g, y),),
+sigmoid = op(inplace=True)(_unary("sigmoid", lambda g, y: activation_grad("sigmoid", g, y),
                                   uses="output"))
-relu = op(inplace=True)(_unary("relu", lambda g, y: (activation_grad("relu", g, y),),
+relu = op(inplace=True)(_unary("relu", lambda g, y: activation_grad("relu", g, y),
                                uses="output", float_only=False,
                                no_bool=(RuntimeError, "Boolean inputs not supported for relu")))
 
@@ -52,15 +55,16 @@ def activation_grad(name, g, y):
     """``g * act'(x)`` from the activation's output ``y`` in one backend pass (a fused kernel on
     accelerated backends), recorded with its own backward so higher-order gradients work."""
     B = backend_of(g, name)
+    second = _ACTIVATION_GRAD_BACKWARD[name]
     return record(f"{name}_grad", getattr(B, f"{name}_grad")(g._data, y._data), (g, y),
-                  _ACTIVATION_GRAD_BACKWARD[name], saved=(g, y))
+                  lambda ctx, gg: second(gg, ctx.g, ctx.y), save={"g": g, "y": y})
 
 
-abs = op(inplace=True)(_unary("abs", lambda g, x: (g * x.sign(),), float_only=False,
+abs = op(inplace=True)(_unary("abs", lambda g, x: g * x.sign(), float_only=False,
                               no_bool=(NotImplementedError, "not implemented for bool tensors")))
 _NO_BOOL_MINUS = ("If you are trying to invert a mask, use the `~` or `logical_not()` operator "
                   "instead.")
-neg = op(inplace=True)(_unary("neg", lambda g: (-g,), uses=None, float_only=False,
+neg = op(inplace=True)(_unary("neg", lambda g: -g, uses=None, float_only=False,
                               no_bool=(RuntimeError, "negation, the `-` operator, on a bool "
                                        f"tensor is not supported. {_NO_BOOL_MINUS}")))
 
@@ -105,10 +109,9 @@ def clamp(input, min=None, max=None):
         if bound is not None:
             dt = dtypes.promote_scalar(dt, number("clamp", bound))
     input = cast(input, dt)
+    lo, hi = -float("inf") if min is None else min, float("inf") if max is None else max
     return record("clamp", B.clip(input._data, min, max), (input,),
-                  lambda g, x: (g * ((x >= (-float("inf") if min is None else min))
-                                     & (x <= (float("inf") if max is None else max))),),
-                  saved=(input,))
+                  lambda ctx, g: (g * ((ctx.x >= lo) & (ctx.x <= hi)),), save={"x": input})
 
 
 # -- binary: operands coerced by `binary`, gradients summed back over broadcast dims ---------------
@@ -117,9 +120,9 @@ def add(input, other, *, alpha=1):
     if alpha != 1:
         other = other * alpha
     a, b, B = binary("add", input, other)
-    sa, sb = grad_shape(a), grad_shape(b)
+    sa, sb = shape_of(a), shape_of(b)
     return record("add", broadcasting("add", B.add, a, b), (a, b),
-                  lambda g: (sum_to(g, sa), sum_to(g, sb)))
+                  lambda ctx, g: unbroadcast(ctx, (g, sa), (g, sb)))
 
 
 def _refuse_bool_sub(name, input, other):
@@ -137,18 +140,18 @@ def sub(input, other, *, alpha=1):
     if alpha != 1:
         other = other * alpha
     a, b, B = binary("sub", input, other)
-    sa, sb = grad_shape(a), grad_shape(b)
+    sa, sb = shape_of(a), shape_of(b)
     return record("sub", broadcasting("sub", B.sub, a, b), (a, b),
-                  lambda g: (sum_to(g, sa), None if sb is None else sum_to(-g, sb)))
+                  lambda ctx, g: unbroadcast(ctx, (g, sa), (lambda: -g, sb)))
 
 
 @op(inplace=True, fast="imul")
 def mul(input, other):
     a, b, B = binary("mul", input, other)
-    sa, sb = grad_shape(a), grad_shape(b)
+    sa, sb = shape_of(a), shape_of(b)
     return record("mul", broadcasting("mul", B.mul, a, b), (a, b),
-                  lambda g, a, b: (None if sa is None else sum_to(g * b, sa),
-                                   None if sb is None else sum_to(g * a, sb)), saved=(a, b))
+                  lambda ctx, g: unbroadcast(ctx, (lambda: g * ctx.b, sa), (lambda: g * ctx.a, sb)),
+                  save={"a": a, "b": b})
 
 
 @op(inplace=True)
@@ -156,11 +159,11 @@ def div(input, other):
     a, b, B = binary("div", input, other)
     if dtypes.kind(raw_dtype(a, b)) < 2:  # true division of integers gives float32, as PyTorch
         a, b, B = binary("div", _to_float(a), _to_float(b))
-    sa, sb = grad_shape(a), grad_shape(b)
+    sa, sb = shape_of(a), shape_of(b)
     return record("div", broadcasting("div", B.div, a, b), (a, b),
-                  lambda g, a, b, y: (None if sa is None else sum_to(g / b, sa),
-                                      None if sb is None else sum_to(-g * y / b, sb)),
-                  saved=(a, b), keep_output=True)
+                  lambda ctx, g: unbroadcast(ctx, (lambda: g / ctx.b, sa),
+                                             (lambda: -g * ctx.y / ctx.b, sb)),
+                  save={"a": a, "b": b}, output="y")
 
 
 @op(inplace=True)
@@ -173,14 +176,15 @@ def pow(input, exponent):
     if dtypes.kind(t.dtype) == 1 and not isinstance(b, Tensor) and b < 0:
         raise RuntimeError(f"pow: integers to negative integer powers are not allowed "
                            f"({describe(t)} ** {b}); use a float tensor (.float())")
-    sa, sb = grad_shape(a), grad_shape(b)
+    sa, sb = shape_of(a), shape_of(b)
 
-    def backward(g, a, b, y):
+    def backward(ctx, g):
+        a, b, y = ctx.a, ctx.b, ctx.y
         ga = gb = None
-        if sa is not None:  # d/da a**b = b * a**(b-1), and 0 where b == 0 (even at a == 0)
+        if ctx.needs_input_grad[0]:  # d/da a**b = b * a**(b-1), and 0 where b == 0 (even at a == 0)
             ga = sum_to(where(b == 0, 0.0, g * b * a ** (b - 1)) if isinstance(b, Tensor) else
                         (g * 0.0 if b == 0 else g * b * a ** (b - 1)), sa)
-        if sb is not None:  # d/db a**b = a**b * log(a), taken as 0 where a == 0 and b >= 0
+        if ctx.needs_input_grad[1]:  # d/db a**b = a**b * log(a), taken as 0 where a == 0 and b >= 0
             log_a = floating(a, "pow").log() if isinstance(a, Tensor) else _log_number(a)
             gb = g * y * log_a
             if isinstance(a, Tensor):
@@ -190,7 +194,7 @@ def pow(input, exponent):
             gb = sum_to(gb, sb)
         return ga, gb
     return record("pow", broadcasting("pow", B.pow, a, b), (a, b), backward,
-                  saved=(a, b), keep_output=True)
+                  save={"a": a, "b": b}, output="y")
 
 
 def _log_number(x):
@@ -214,14 +218,15 @@ def _extremum(name, input, other, loses):
     a, b, B = binary(name, input, other)
     if not isinstance(a, Tensor) or not isinstance(b, Tensor):
         raise TypeError(f"{name}: both operands must be tensors (use clamp for a number)")
-    sa, sb = grad_shape(a), grad_shape(b)
+    sa, sb = shape_of(a), shape_of(b)
 
-    def backward(g, a, b):
+    def backward(ctx, g):
+        a, b = ctx.a, ctx.b
         shared = where(a == b, g * 0.5, g)
-        return (None if sa is None else sum_to(where(loses(a, b), 0.0, shared), sa),
-                None if sb is None else sum_to(where(loses(b, a), 0.0, shared), sb))
+        return unbroadcast(ctx, (lambda: where(loses(a, b), 0.0, shared), sa),
+                           (lambda: where(loses(b, a), 0.0, shared), sb))
     return record(name, broadcasting(name, getattr(B, name), a, b), (a, b), backward,
-                  saved=(a, b))
+                  save={"a": a, "b": b})
 
 
 @op(method=False)
@@ -240,7 +245,7 @@ def where(condition, input, other):
         if isinstance(t, Tensor) and t.device != condition.device:
             raise RuntimeError(f"where: condition is on {condition.device} but an operand is "
                                f"on {t.device}; move one with .to()")
-    sa, sb = grad_shape(a), grad_shape(b)
+    sa, sb = shape_of(a), shape_of(b)
     try:
         data = B.where(condition._data, raw(a), raw(b))
     except ValueError:
@@ -248,9 +253,9 @@ def where(condition, input, other):
                          f"{_shape_str(b)} cannot "
                          "be broadcast together") from None
     return record("where", data, (a, b),
-                  lambda g, c: (sum_to(where(c, g, 0.0), sa) if sa is not None else None,
-                                sum_to(where(c, 0.0, g), sb) if sb is not None else None),
-                  saved=(condition,))
+                  lambda ctx, g: unbroadcast(ctx, (lambda: where(ctx.condition, g, 0.0), sa),
+                                             (lambda: where(ctx.condition, 0.0, g), sb)),
+                  save={"condition": condition})
 
 
 def _full_like_kind(condition, value, kind):
@@ -271,7 +276,7 @@ def _to_float(x):
 @op()
 def clone(input):
     B = backend_of(input, "clone")
-    return record("clone", B.copy(input._data), (input,), lambda g: (g,))
+    return record("clone", B.copy(input._data), (input,), lambda ctx, g: (g,))
 
 
 @op(method=False)
@@ -280,7 +285,7 @@ def to_device(input, device):
     src, dst = backend_of(input, "to"), for_device(device)
     data = dst.asarray(src.to_host(input._data)) if device != "cpu" else src.to_host(input._data)
     src_device = input.device
-    out = record("to", data, (input,), lambda g: (to_device(g, src_device),))
+    out = record("to", data, (input,), lambda ctx, g: (to_device(g, src_device),))
     out.device = device
     return out
 
