@@ -11,8 +11,10 @@ To fuzz a new op, add one entry to TABLE; ``covers`` names the public tensorlite
 exercises (default: its own name), and test_fuzz.py fails for any public op that no entry
 covers and that is not in EXCLUDED with a reason.
 """
+import importlib
 import math
 import operator
+import pathlib
 
 import numpy as np
 from hypothesis import strategies as st
@@ -1062,6 +1064,14 @@ EXCLUDED = {
     "to_device": "a move between devices: each backend here has one device (the CuPy "
                  "transfers are tested in test_cupy_backend.py)",
 }
+
+# Families of ops keep their entries in files of their own, tests/opinfo_<family>.py, each
+# with a TABLE (built with the helpers above: ``from opinfo import ...``) and optionally an
+# EXCLUDED dict; they are merged here.
+for _path in sorted(pathlib.Path(__file__).parent.glob("opinfo_*.py")):
+    _family = importlib.import_module(_path.stem)
+    TABLE += _family.TABLE
+    EXCLUDED.update(getattr(_family, "EXCLUDED", {}))
 
 BY_NAME = {op.name: op for op in TABLE}
 assert len(BY_NAME) == len(TABLE), "op names in TABLE must be unique"

@@ -1,0 +1,2 @@
+"""``tensorlite.linalg``: PyTorch's ``torch.linalg`` namespace (norms, inverses, solvers,
+decompositions), with gradients where PyTorch has them."""

@@ -1,0 +1,1 @@
+"""Scans and the reductions beyond reduce.py's: cumulative ops, products, norms, quantiles."""
