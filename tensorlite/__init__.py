@@ -34,6 +34,8 @@ from .creation import (arange, as_tensor, empty, empty_like, eye, from_dlpack, f
                        zeros_like)
 from .ops import *  # noqa: F401,F403  (every op as a function: tensorlite.exp(x), ...)
 from . import autograd, utils
+# (an import by attribute would find the ops package's own linalg module, star-imported above)
+linalg = __import__("importlib").import_module(".linalg", __name__)
 from .autograd import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled,
                        no_grad, set_grad_enabled)
 from .serialization import load, save
