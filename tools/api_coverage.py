@@ -5,9 +5,9 @@
 
 Each name is looked up where PyTorch (the installed torch, the test oracle) has it: as a
 function ``torch.<name>``, a Tensor method ``torch.Tensor.<name>``, an in-place method, or in
-``torch.linalg``; tensorlite must have it in the same places.  A present op is marked
-"untested" when the differential fuzz (tests/opinfo*.py) does not cover it and no entry
-excludes it with a reason: it exists, but nothing compares it with PyTorch.
+``torch.linalg``; tensorlite must have it in the same places.  A present registered op is
+marked "not fuzzed" when the differential fuzz (tests/opinfo*.py) does not cover it and no
+entry excludes it with a reason: it exists, but nothing compares it with PyTorch.
 """
 import argparse
 import pathlib
@@ -87,6 +87,7 @@ def tested_names():
 
 def report(show_all=False, out=sys.stdout):
     import tensorlite as tl
+    from tensorlite.ops.registry import REGISTRY as registry
     try:
         import torch
     except ImportError:
@@ -102,8 +103,8 @@ def report(show_all=False, out=sys.stdout):
                 if _lookup(root, name) is None:
                     missing.append(f"tensorlite.{name}" if where == "function"
                                    else f"Tensor.{name}")
-            untested = (not missing and tested is not None and callable(_lookup(tl, name))
-                        and name.split(".")[-1] not in tested and not name[:1].isupper())
+            untested = (not missing and tested is not None and name in registry
+                        and name not in tested)
             status = ("absent: " + ", ".join(missing) if missing else
                       "present, not fuzzed against torch" if untested else "present")
             if missing:
