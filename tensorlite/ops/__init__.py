@@ -35,8 +35,9 @@ def _copy_of(self, src):
     sshape, sdtype, sdevice = src.shape, src.dtype, src.device
 
     def backward(ctx, g):
-        zero = wrap(backend_of(g, "copy_").zeros_like(g._data), g.device)
-        gs = cast(sum_to(g, sshape), sdtype).to(sdevice) if ctx.needs_input_grad[1] else None
+        need_old, need_src = ctx.needs_input_grad
+        zero = wrap(backend_of(g, "copy_").zeros_like(g._data), g.device) if need_old else None
+        gs = cast(sum_to(g, sshape), sdtype).to(sdevice) if need_src else None
         return zero, gs
     return record("copy_", y._data, (self, src), backward)
 

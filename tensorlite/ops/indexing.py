@@ -4,7 +4,7 @@ from .. import dtypes
 from ..autograd.graph import record
 from ..backends.base import is_basic_index
 from ..tensor import Tensor, describe, wrap
-from .common import backend_of, cast, dims, grad_shape, sum_to
+from .common import backend_of, cast, dims, shape_of, sum_to
 from .registry import op
 
 
@@ -63,7 +63,7 @@ def getitem(input, index):
     except IndexError as e:
         raise IndexError(f"index: {e} (indexing a tensor of shape {list(input.shape)})") from None
     shape = input.shape
-    return record("index", data, (input,), lambda g: (index_add(g, shape, idx),),
+    return record("index", data, (input,), lambda ctx, g: (index_add(g, shape, idx),),
                   view_of=input if is_basic_index(idx) else None)
 
 
@@ -71,7 +71,7 @@ def index_add(values, shape, idx):
     """zeros(shape) with ``values`` added at ``idx`` (the adjoint of indexing)."""
     B = backend_of(values, "index_add")
     return record("index_add", B.index_add(shape, values.dtype, idx, values._data), (values,),
-                  lambda g: (getitem(g, idx),))
+                  lambda ctx, g: (getitem(g, idx),))
 
 
 @op(method=False)
@@ -107,14 +107,13 @@ def index_put(input, idx, value):
     if dtypes.kind(input.dtype) < 2:  # an integer or bool result carries no gradient
         return wrap(data, input.device)
     if not isinstance(value, Tensor):
-        return record("index_put", data, (input,), lambda g: (index_put(g, idx, 0),))
-    vshape, vdtype, vdevice = grad_shape(value), value.dtype, value.device
+        return record("index_put", data, (input,), lambda ctx, g: (index_put(g, idx, 0),))
+    vshape, vdtype, vdevice = shape_of(value), value.dtype, value.device
 
-    def backward(g):
-        gv = None
-        if vshape is not None:
-            gv = cast(sum_to(getitem(g, idx), vshape), vdtype).to(vdevice)
-        return index_put(g, idx, 0), gv
+    def backward(ctx, g):
+        need_input, need_value = ctx.needs_input_grad
+        return (index_put(g, idx, 0) if need_input else None,
+                cast(sum_to(getitem(g, idx), vshape), vdtype).to(vdevice) if need_value else None)
     return record("index_put", data, (input, value), backward)
 
 
@@ -144,14 +143,14 @@ def gather(input, dim, index):
                                      for d, i in enumerate(index.shape)))
     shape = input.shape
     return record("gather", B.take_along_axis(input._data, index._data, axis), (input,),
-                  lambda g: (scatter_add(g, shape, axis, index),))
+                  lambda ctx, g: (scatter_add(g, shape, axis, index),))
 
 
 def scatter_add(values, shape, dim, index):
     """zeros(shape) with ``values`` added along ``dim`` at ``index`` (the adjoint of gather)."""
     B = backend_of(values, "scatter_add")
     return record("scatter_add", B.scatter_add(shape, dim, index._data, values._data),
-                  (values,), lambda g: (gather(g, dim, index),))
+                  (values,), lambda ctx, g: (gather(g, dim, index),))
 
 
 @op(inplace=True)
@@ -177,10 +176,8 @@ def masked_fill(input, mask, value):
     if data.shape != input.shape:
         raise ValueError(f"masked_fill: mask of shape {list(mask.shape)} cannot be broadcast to "
                          f"the input's shape {list(input.shape)}")
-    sa = grad_shape(input)
     return record("masked_fill", data, (input,),
-                  lambda g, m: (masked_fill(g, m, 0.0) if sa is not None else None,),
-                  saved=(mask,))
+                  lambda ctx, g: (masked_fill(g, ctx.mask, 0.0),), save={"mask": mask})
 
 
 @op()

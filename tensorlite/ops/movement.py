@@ -24,7 +24,7 @@ def reshape(input, *shape):
         raise RuntimeError(f"reshape: shape {list(shape)} is invalid for an input of size "
                            f"{input.numel()} (shape {list(input.shape)})") from None
     src = input.shape
-    return record("reshape", data, (input,), lambda g: (g.reshape(src),), view_of=input)
+    return record("reshape", data, (input,), lambda ctx, g: (g.reshape(src),), view_of=input)
 
 
 @op()
@@ -46,7 +46,7 @@ def view(input, *shape):
                            f"subspaces); input shape {list(input.shape)}, view shape "
                            f"{list(shape)}. Use .reshape(...) instead.") from None
     src = input.shape
-    return record("view", data, (input,), lambda g: (g.reshape(src),), view_of=input)
+    return record("view", data, (input,), lambda ctx, g: (g.reshape(src),), view_of=input)
 
 
 @op()
@@ -96,7 +96,7 @@ def permute(input, *dims_):
     B = backend_of(input, "permute")
     inverse = tuple(order.index(i) for i in range(len(order)))
     return record("permute", B.transpose(input._data, order), (input,),
-                  lambda g: (g.permute(inverse),), view_of=input)
+                  lambda ctx, g: (g.permute(inverse),), view_of=input)
 
 
 @op()
@@ -140,7 +140,7 @@ def expand(input, *sizes):
     B = backend_of(input, "expand")
     src = input.shape
     return record("expand", B.broadcast_to(input._data, shape), (input,),
-                  lambda g: (sum_to(g, src),), view_of=input)
+                  lambda ctx, g: (sum_to(g, src),), view_of=input)
 
 
 @op()
@@ -159,7 +159,7 @@ def repeat(input, *sizes):
     # each copy's gradient is summed back onto the original
     split = tuple(x for r, s in zip(sizes, (1,) * (len(sizes) - input.ndim) + shape)
                   for x in (r, s))
-    backward = lambda g: (g.reshape(split).sum(tuple(range(0, len(split), 2))).reshape(shape),)
+    backward = lambda ctx, g: (g.reshape(split).sum(tuple(range(0, len(split), 2))).reshape(shape),)
     return record("repeat", B.tile(input._data, sizes), (input,), backward)
 
 
@@ -193,7 +193,8 @@ def cat(tensors, dim=0):
         start += t_.shape[axis]
     lead = (slice(None),) * axis
     return record("cat", data, tuple(tensors),
-                  lambda g: tuple(getitem(g, lead + (s,)) for s in bounds))
+                  lambda ctx, g: tuple(getitem(g, lead + (s,)) if need else None
+                                       for s, need in zip(bounds, ctx.needs_input_grad)))
 
 
 @op(method=False)
@@ -247,4 +248,4 @@ def contiguous(input):
     data = B.ascontiguousarray(input._data)
     if data is input._data:
         return input
-    return record("contiguous", data, (input,), lambda g: (g,))
+    return record("contiguous", data, (input,), lambda ctx, g: (g,))

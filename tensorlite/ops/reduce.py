@@ -35,7 +35,7 @@ def sum(input, dim=None, keepdim=False, *, dtype=None):
         x = x.to(dtypes.int64)
     shape = x.shape
     return record("sum", B.sum(x._data, axes, keepdim), (x,),
-                  lambda g: (_expand_back(g, shape, axes, keepdim),))
+                  lambda ctx, g: (_expand_back(g, shape, axes, keepdim),))
 
 
 @op()
@@ -90,10 +90,11 @@ def _moment(name, input, dim, correction, keepdim, unbiased):
         return (2.0 / dof if dof else math.inf) * g * d
 
     if name == "var":
-        return record(name, y._data, (x,), lambda g, x: (var_backward(g, x),), saved=(x,))
+        return record(name, y._data, (x,), lambda ctx, g: (var_backward(g, ctx.x),),
+                      save={"x": x})
     return record(name, y._data, (x,),
-                  lambda g, x, y: (var_backward(where(y == 0, 0.0, g / (2 * y)), x),),
-                  saved=(x,), keep_output=True)
+                  lambda ctx, g: (var_backward(where(ctx.y == 0, 0.0, g / (2 * ctx.y)), ctx.x),),
+                  save={"x": x}, output="y")
 
 
 def _check_nonempty(name, input, every_dim, axes):
@@ -122,7 +123,8 @@ def _extreme(name, prim, nan_selects=False):
         _check_nonempty(name, input, dim in (None, (), []), axes)
         shape = input.shape
 
-        def backward(g, x, y):
+        def backward(ctx, g):
+            x, y = ctx.x, ctx.y
             yk = y if keepdim else y.reshape(_kept_shape(shape, axes))
             hit = x == yk
             g = _expand_back(g, shape, axes, keepdim)
@@ -131,7 +133,7 @@ def _extreme(name, prim, nan_selects=False):
                 return (where(hit, g / hit.sum(axes, keepdim=True), 0.0),)
             return (g * hit / hit.sum(axes, keepdim=True),)
         return record(name, getattr(B, prim)(input._data, axes, keepdim), (input,), backward,
-                      saved=(input,), keep_output=True)
+                      save={"x": input}, output="y")
     fn.__name__ = fn.__qualname__ = name
     return fn
 
@@ -218,11 +220,12 @@ def logsumexp(input, dim, keepdim=False):
         out = out if keepdim else out.squeeze(axes)
     shape = x.shape
 
-    def backward(g, x, y):  # PyTorch's: g * exp(x - result), so an inf result gives 0 elsewhere
+    def backward(ctx, g):  # PyTorch's: g * exp(x - result), so an inf result gives 0 elsewhere
+        x, y = ctx.x, ctx.y
         if not keepdim:
             g, y = g.reshape(_kept_shape(shape, axes)), y.reshape(_kept_shape(shape, axes))
         return (g * (x - y).exp(),)
-    return record("logsumexp", out._data, (x,), backward, saved=(x,), keep_output=True)
+    return record("logsumexp", out._data, (x,), backward, save={"x": x}, output="y")
 
 
 def _along(name, input, dim, dtype, backward):
@@ -233,7 +236,7 @@ def _along(name, input, dim, dtype, backward):
     (axis,) = dims(name, dim, x.ndim)
     B = backend_of(x, name)
     return record(name, getattr(B, name)(x._data, axis), (x,),
-                  lambda g, y: (backward(g, y, axis),), keep_output=True)
+                  lambda ctx, g: (backward(g, ctx.y, axis),), output="y")
 
 
 @op()
