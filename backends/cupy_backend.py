@@ -269,6 +269,17 @@ class CupyBackend(Backend):
         self._scatter_add(out, tuple(idx), values)
         return out
 
+    # -- sparse COO: cuSPARSE through cupyx.scipy.sparse -----------------------------------------
+    def coo_matmul(self, indices, values, shape, dense):
+        """``S @ dense`` with cupyx.scipy.sparse (cuSPARSE) on the GPU; float16 in float32."""
+        import cupyx.scipy.sparse
+        dtype = dense.dtype
+        work = np.dtype(np.float32) if dtype == np.float16 else dtype
+        s = cupyx.scipy.sparse.coo_matrix(
+            (values.astype(work, copy=False), (indices[0], indices[1])), shape=tuple(shape))
+        out = s.tocsr() @ self.xp.ascontiguousarray(dense.astype(work, copy=False))
+        return out.astype(dtype, copy=False)
+
     # -- optimizer steps: one fused pass per parameter --------------------------------------------
     @staticmethod
     def _fused_ok(param, *arrays):
@@ -313,20 +324,20 @@ class CupyBackend(Backend):
             return self.xp.empty(shape, dtype=dtype)
         return draw(shape)
 
-    def rand(self, shape, dtype):
+    def rand(self, shape, dtype, gen=None):
         dtype = np.dtype(dtype)
         native = dtype if dtype in _FAST else np.dtype(np.float64)
-        return self._empty_or(shape, dtype, lambda s: self._rng.random(s, dtype=native).astype(
-            dtype, copy=False))
-
-    def randn(self, shape, dtype):
-        dtype = np.dtype(dtype)
-        native = dtype if dtype in _FAST else np.dtype(np.float64)
-        return self._empty_or(shape, dtype, lambda s: self._rng.standard_normal(
+        return self._empty_or(shape, dtype, lambda s: (gen or self._rng).random(
             s, dtype=native).astype(dtype, copy=False))
 
-    def randint(self, low, high, shape, dtype):
+    def randn(self, shape, dtype, gen=None):
+        dtype = np.dtype(dtype)
+        native = dtype if dtype in _FAST else np.dtype(np.float64)
+        return self._empty_or(shape, dtype, lambda s: (gen or self._rng).standard_normal(
+            s, dtype=native).astype(dtype, copy=False))
+
+    def randint(self, low, high, shape, dtype, gen=None):
         if low >= high:
             raise ValueError(f"randint: low >= high ({low} >= {high})")
-        return self._empty_or(shape, dtype, lambda s: self._rng.integers(low, high, s,
-                                                                         dtype=dtype))
+        return self._empty_or(shape, dtype, lambda s: (gen or self._rng).integers(
+            low, high, s, dtype=dtype))

@@ -16,12 +16,3 @@ class NumpyBackend(Backend):
 
     def seed(self, seed):
         NumpyBackend._rng = np.random.default_rng(seed)
-
-    def rand(self, shape, dtype):
-        return self._rng.random(shape, dtype=np.float64).astype(dtype, copy=False)
-
-    def randn(self, shape, dtype):
-        return self._rng.standard_normal(shape, dtype=np.float64).astype(dtype, copy=False)
-
-    def randint(self, low, high, shape, dtype):
-        return self._rng.integers(low, high, shape, dtype=dtype)

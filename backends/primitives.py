@@ -216,27 +216,65 @@ class Indexing:
 
 
 class Random:
-    """Random numbers from the backend's own generator (the reference has none)."""
+    """Random numbers.  ``gen`` is a generator made by ``generator`` (a ``tensorlite.Generator``
+    holds one); None draws from the backend's default stream, ``self._rng``, which ``seed``
+    resets.  The reference draws through the NumPy ``Generator`` API, which CuPy shares."""
 
     @required
     def seed(self, seed):
-        """Reset the backend's generator to ``seed``."""
+        """Reset the backend's default stream to ``seed``."""
         raise NotImplementedError
 
-    @required
-    def rand(self, shape, dtype):
+    def generator(self, seed):
+        """A new, independent generator seeded with ``seed``."""
+        return self.xp.random.default_rng(seed)
+
+    def rand(self, shape, dtype, gen=None):
         """Uniform samples in [0, 1)."""
-        raise NotImplementedError
+        return (gen or self._rng).random(shape, dtype=np.float64).astype(dtype, copy=False)
 
-    @required
-    def randn(self, shape, dtype):
+    def randn(self, shape, dtype, gen=None):
         """Standard normal samples."""
-        raise NotImplementedError
+        return (gen or self._rng).standard_normal(shape, dtype=np.float64).astype(dtype,
+                                                                                  copy=False)
 
-    @required
-    def randint(self, low, high, shape, dtype):
+    def randint(self, low, high, shape, dtype, gen=None):
         """Uniform integers in [low, high)."""
-        raise NotImplementedError
+        return (gen or self._rng).integers(low, high, shape, dtype=dtype)
+
+    def poisson(self, lam, gen=None):
+        """Poisson samples with rates ``lam`` (an array), as float64."""
+        return (gen or self._rng).poisson(lam).astype(np.float64)
+
+    def exponential(self, shape, dtype, gen=None):
+        """Exponential samples of rate 1."""
+        return (gen or self._rng).standard_exponential(shape).astype(dtype, copy=False)
+
+    def multinomial(self, probs, num_samples, replacement, gen=None):
+        """Per row of the 2-d ``probs`` (weights), ``num_samples`` category indices (int64):
+        with replacement by inverting the cumulative weights; without, as the smallest
+        exponential keys ``E / p`` (each draw then follows the weights of those left)."""
+        xp = self.xp
+        u = (gen or self._rng).random((probs.shape[0], num_samples))
+        if replacement:
+            cdf = xp.cumsum(probs, axis=-1, dtype=np.float64)
+            cdf /= cdf[:, -1:]
+            picks = (u[:, :, None] >= cdf[:, None, :]).sum(-1)
+            return xp.minimum(picks, probs.shape[1] - 1).astype(np.int64)
+        keys = (gen or self._rng).standard_exponential(probs.shape)
+        with np.errstate(divide="ignore"):
+            keys = keys / probs
+        return xp.argsort(keys, axis=-1, kind="stable")[:, :num_samples].astype(np.int64)
+
+    def get_state(self, gen=None):
+        """The generator's state as bytes (restored by ``set_state``)."""
+        import json
+        return json.dumps((gen or self._rng).bit_generator.state).encode()
+
+    def set_state(self, state, gen=None):
+        """Restore a state that ``get_state`` gave."""
+        import json
+        (gen or self._rng).bit_generator.state = json.loads(bytes(state).decode())
 
 
 class InPlace:
@@ -272,3 +310,43 @@ def is_basic_index(index):
     """True for an index made only of ints, slices, None and Ellipsis (a view, no repeats)."""
     items = index if isinstance(index, tuple) else (index,)
     return all(i is None or i is Ellipsis or isinstance(i, (int, slice)) for i in items)
+
+
+class Sparse:
+    """Sparse COO kernels.  A COO array is ``indices`` (int64, (ndim, nnz): one column per stored
+    value, possibly repeated) and ``values`` ((nnz,)); a position stored more than once stands
+    for the sum of its values.  The reference multiplies with SciPy on the host; a device
+    backend supplies its own (CuPy: cupyx.scipy.sparse)."""
+
+    def coo_coalesce(self, indices, shape):
+        """``(unique, inverse)``: the distinct positions of ``indices`` in row-major order (int64
+        (ndim, n_unique)) and, for each column of ``indices``, the column of ``unique`` holding
+        its position (int64 (nnz,)), so that the coalesced values are ``index_add`` of the
+        values at ``inverse``."""
+        xp = self.xp
+        if indices.shape[1] == 0:
+            return indices.astype(np.int64, copy=True), xp.zeros((0,), dtype=np.int64)
+        keys = xp.ravel_multi_index(tuple(indices), tuple(shape))
+        unique, inverse = xp.unique(keys, return_inverse=True)
+        return (xp.stack(xp.unravel_index(unique, tuple(shape))).astype(np.int64),
+                inverse.reshape(-1).astype(np.int64))
+
+    def coo_to_dense(self, indices, values, shape):
+        """The dense array of ``shape`` holding the sum of the values stored at each position."""
+        return self.index_add(tuple(shape), values.dtype, tuple(indices), values)
+
+    def coo_matmul(self, indices, values, shape, dense):
+        """``S @ dense`` for the 2-D COO matrix S of ``shape`` (repeated positions summed) and a
+        2-D ``dense`` array of S's dtype with ``dense.shape[0] == shape[1]``; the result is
+        dense, of that dtype.  float16 is computed in float32 (SciPy has no float16 product)."""
+        try:
+            import scipy.sparse
+        except ModuleNotFoundError as e:
+            raise ModuleNotFoundError("sparse matmul on the CPU needs SciPy: pip install scipy "
+                                      f"({e})") from e
+        dtype = dense.dtype
+        work = np.float32 if dtype == np.float16 else dtype
+        s = scipy.sparse.csr_matrix((values.astype(work, copy=False), (indices[0], indices[1])),
+                                    shape=tuple(shape))
+        out = s @ dense.astype(work, copy=False)
+        return np.asarray(out, dtype=dtype)

@@ -3,7 +3,7 @@ registry.py: its function, Tensor method and in-place method); this package expo
 registered op as a function (``tensorlite.exp``, ...) and installs the operators and PyTorch's
 other names for Tensor methods, below."""
 from ..tensor import Tensor, wrap
-from . import indexing, linalg, movement, pointwise, reduce  # noqa: F401  (they register their ops)
+from . import indexing, linalg, movement, pointwise, random, reduce, scan, sorting  # noqa: F401  (they register their ops)
 from .. import dtypes
 from ..autograd.graph import record
 from .common import backend_of, cast, number, sum_to
