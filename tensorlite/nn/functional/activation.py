@@ -37,7 +37,8 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
     """x where x > 0, else negative_slope * x (at 0 the gradient is negative_slope, as PyTorch)."""
     B = float_backend("leaky_relu", input)
     return record("leaky_relu", B.leaky_relu(input._data, negative_slope), (input,),
-                  lambda g, x: (leaky_relu_backward(g, x, negative_slope),), saved=(input,))
+                  lambda ctx, g: (leaky_relu_backward(g, ctx.x, negative_slope),),
+                  save={"x": input})
 
 
 def leaky_relu_backward(g, x, negative_slope):
@@ -46,16 +47,20 @@ def leaky_relu_backward(g, x, negative_slope):
     zero tensor (not None) for x, so a NaN upstream of x gives NaN second derivatives, as torch."""
     with no_grad():
         out = where(x > 0, g, g * negative_slope)
-    return record("leaky_relu_backward", out._data, (g, x),
-                  lambda gg, x: (leaky_relu_backward(gg, x, negative_slope), zeros_like(gg)),
-                  saved=(x,))
+
+    def backward(ctx, gg):
+        return (leaky_relu_backward(gg, ctx.x, negative_slope)
+                if ctx.needs_input_grad[0] else None,
+                zeros_like(gg) if ctx.needs_input_grad[1] else None)
+    return record("leaky_relu_backward", out._data, (g, x), backward, save={"x": x})
 
 
 def softplus(input, beta=1.0, threshold=20.0):
     """log(1 + exp(beta x)) / beta, linear where beta x > threshold."""
     B = float_backend("softplus", input)
     return record("softplus", B.softplus(input._data, beta, threshold), (input,),
-                  lambda g, x: (softplus_backward(g, x, beta, threshold),), saved=(input,))
+                  lambda ctx, g: (softplus_backward(g, ctx.x, beta, threshold),),
+                  save={"x": input})
 
 
 def softplus_backward(g, x, beta, threshold):
@@ -66,20 +71,23 @@ def softplus_backward(g, x, beta, threshold):
         bx = x * beta
         out = where(bx > threshold, g, g * bx.sigmoid())
 
-    def backward(gg, g, x):
-        bx = x * beta
-        s = bx.sigmoid()
-        return (softplus_backward(gg, x, beta, threshold),
-                gg * g * s * (1 - s) * (bx < threshold) * beta)  # NaN stays NaN, as torch
-    return record("softplus_backward", out._data, (g, x), backward, saved=(g, x))
+    def backward(ctx, gg):
+        x, gx = ctx.x, None
+        if ctx.needs_input_grad[1]:
+            bx = x * beta
+            s = bx.sigmoid()
+            gx = gg * ctx.g * s * (1 - s) * (bx < threshold) * beta  # NaN stays NaN, as torch
+        return (softplus_backward(gg, x, beta, threshold) if ctx.needs_input_grad[0] else None,
+                gx)
+    return record("softplus_backward", out._data, (g, x), backward, save={"g": g, "x": x})
 
 
 def erf(input):
     """The error function, as a tape op (GELU's derivative needs it differentiable)."""
     B = backend_of(input, "erf")
     return record("erf", B.erf(input._data), (input,),
-                  lambda g, x: (g * (2 / math.sqrt(math.pi)) * (-(x * x)).exp(),),
-                  saved=(input,))
+                  lambda ctx, g: (g * (2 / math.sqrt(math.pi)) * (-(ctx.x * ctx.x)).exp(),),
+                  save={"x": input})
 
 
 def gelu_grad(x, approximate):
@@ -98,7 +106,7 @@ def gelu(input, approximate="none"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     B = float_backend("gelu", input)
     return record("gelu", B.gelu(input._data, approximate), (input,),
-                  lambda g, x: (g * gelu_grad(x, approximate),), saved=(input,))
+                  lambda ctx, g: (g * gelu_grad(ctx.x, approximate),), save={"x": input})
 
 
 def _softmax_dim(op, ndim):

@@ -89,7 +89,8 @@ def _pad_constant(input, lead, pairs, value):
         pairs = [(max(a, 0), max(b, 0)) for a, b in pairs]
     widths = ((0, 0),) * lead + tuple(pairs)
     inner = tuple(slice(a, a + n) for (a, _), n in zip(widths, x.shape))
-    return record("pad", B.pad_constant(x._data, widths, value), (x,), lambda g: (g[inner],))
+    return record("pad", B.pad_constant(x._data, widths, value), (x,),
+                  lambda ctx, g: (g[inner],))
 
 
 def _pad_index(mode, n, before, after, shape):

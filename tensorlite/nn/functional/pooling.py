@@ -46,8 +46,8 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     values, idx = B.max_pool2d(x._data, kernel, stride, padding, dilation, out)
     indices = wrap(idx, x.device)
     shape = x.shape
-    y = record("max_pool2d", values, (x,), lambda g, i: (_max_pool_grad(g, i, shape),),
-               saved=(indices,))
+    y = record("max_pool2d", values, (x,),
+               lambda ctx, g: (_max_pool_grad(g, ctx.indices, shape),), save={"indices": indices})
     if unbatched:
         y, indices = y.squeeze(0), indices.squeeze(0)
     return (y, indices) if return_indices else y
@@ -59,12 +59,13 @@ def _max_pool_grad(g, indices, shape):
     n, c = shape[:2]
     hw, ohw = shape[2] * shape[3], g.shape[2] * g.shape[3]
 
-    def backward(u, i):  # gather at the indices; a -1 (no element in the plane) gives 0
+    def backward(ctx, u):  # gather at the indices; a -1 (no element in the plane) gives 0
+        i = ctx.indices
         inside = i >= 0
         picked = u.reshape(n, c, hw).gather(2, i.clamp(min=0).reshape(n, c, ohw))
         return (picked.reshape(i.shape) * inside,)
     return record("max_pool2d_backward", B.max_pool2d_backward(g._data, indices._data, shape),
-                  (g,), backward, saved=(indices,))
+                  (g,), backward, save={"indices": indices})
 
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
@@ -113,7 +114,7 @@ def _avg_pool(x, geo, div):
     xpad = B.pad_constant(x._data, ((0, 0), (0, 0), (top, bottom), (left, right)))
     win = B.windows(xpad, geo.kernel, geo.stride, (1, 1), geo.out)
     data = B.div(B.sum(win, (2, 3)), div)
-    return record("avg_pool2d", data, (x,), lambda g: (_avg_pool_grad(g, geo, div),))
+    return record("avg_pool2d", data, (x,), lambda ctx, g: (_avg_pool_grad(g, geo, div),))
 
 
 def _avg_pool_grad(g, geo, div):
@@ -128,4 +129,4 @@ def _avg_pool_grad(g, geo, div):
     dx = B.col2im(share, (n, c, h + top + bottom, w + left + right), geo.stride, (1, 1))
     inner = (slice(None),) * 2 + (slice(top, top + h), slice(left, left + w))
     return record("avg_pool2d_backward", B.getitem(dx, inner), (g,),
-                  lambda u: (_avg_pool(u, geo, div),))
+                  lambda ctx, u: (_avg_pool(u, geo, div),))

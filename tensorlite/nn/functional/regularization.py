@@ -18,5 +18,5 @@ def dropout(input, p=0.5, training=True, inplace=False):
         mask = B.zeros(input.shape, dtype=input.dtype)
     else:
         mask = B.dropout_mask(input.shape, p, input.dtype)
-    m = wrap(mask, input.device)
-    return record("dropout", B.mul(input._data, mask), (input,), lambda g: (g * m,))
+    return record("dropout", B.mul(input._data, mask), (input,), lambda ctx, g: (g * ctx.mask,),
+                  save={"mask": wrap(mask, input.device)})

@@ -42,11 +42,13 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
                              f"weight with {n} rows (valid: 0..{n - 1})")
     shape = weight.shape
 
-    def backward(g):
+    def backward(ctx, g):
+        indices = ctx.indices
         if padding_idx is not None:
-            g = masked_fill(g, (input == padding_idx).unsqueeze(-1), 0.0)
-        return (index_add(g, shape, (idx,)),)
-    return record("embedding", B.getitem(weight._data, idx), (weight,), backward)
+            g = masked_fill(g, (indices == padding_idx).unsqueeze(-1), 0.0)
+        return (index_add(g, shape, (indices._data,)),)
+    return record("embedding", B.getitem(weight._data, idx), (weight,), backward,
+                  save={"indices": input})
 
 
 def one_hot(tensor, num_classes=-1):
