@@ -89,33 +89,34 @@ def _conv(x, w, b, geo):
     data, cols = _conv_data(B, x._data, w._data, geo)
     if b is not None:
         B.iadd(data, B.reshape(b._data, (-1, 1, 1)))
-    want_x, want_w = x.requires_grad, w.requires_grad
-    want_b = b is not None and b.requires_grad
-    cached = cols if want_w else None  # the weight gradient reuses the forward's columns
 
-    def backward(g, x, w):
-        return (_input_grad(g, w, geo) if want_x else None,
-                _weight_grad(x, g, geo, w.shape, cached) if want_w else None,
-                g.sum((0, 2, 3)) if want_b else None)
-    return record("conv2d", data, (x, w, b), backward, saved=(x, w))
+    def backward(ctx, g):
+        return (_input_grad(g, ctx.w, geo) if ctx.needs_input_grad[0] else None,
+                _weight_grad(ctx.x, g, geo, ctx.w.shape, ctx.cols)
+                if ctx.needs_input_grad[1] else None,
+                g.sum((0, 2, 3)) if ctx.needs_input_grad[2] else None)
+    # the weight gradient reuses the forward's columns: kept only where the weight is on the
+    # tape, a choice made here at the forward (what to hold), not a gradient check
+    return record("conv2d", data, (x, w, b), backward,
+                  save={"x": x, "w": w, "cols": cols if w.requires_grad else None})
 
 
 def _input_grad(g, w, geo):
     B = backend_of(g, "conv2d_backward")
-    want_g, want_w = g.requires_grad, w.requires_grad
     return record("conv2d_input_grad", _input_grad_data(B, g._data, w._data, geo), (g, w),
-                  lambda u, g, w: (_conv(u, w, None, geo) if want_g else None,
-                                   _weight_grad(u, g, geo, w.shape) if want_w else None),
-                  saved=(g, w))
+                  lambda ctx, u: (_conv(u, ctx.w, None, geo) if ctx.needs_input_grad[0] else None,
+                                  _weight_grad(u, ctx.g, geo, ctx.w.shape)
+                                  if ctx.needs_input_grad[1] else None),
+                  save={"g": g, "w": w})
 
 
 def _weight_grad(x, g, geo, wshape, cols=None):
     B = backend_of(g, "conv2d_backward")
-    want_x, want_g = x.requires_grad, g.requires_grad
     return record("conv2d_weight_grad", _weight_grad_data(B, x._data, g._data, geo, wshape, cols),
-                  (x, g), lambda v, x, g: (_input_grad(g, v, geo) if want_x else None,
-                                           _conv(x, v, None, geo) if want_g else None),
-                  saved=(x, g))
+                  (x, g),
+                  lambda ctx, v: (_input_grad(ctx.g, v, geo) if ctx.needs_input_grad[0] else None,
+                                  _conv(ctx.x, v, None, geo) if ctx.needs_input_grad[1] else None),
+                  save={"x": x, "g": g})
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):

@@ -77,14 +77,12 @@ def linear(input, weight, bias=None, *, activation=None):
         raise ValueError(f"linear: unknown activation {activation!r}; expected None or one of "
                          f"{', '.join(map(repr, ACTIVATIONS))}")
     b = None if bias is None else bias._data
-    need_x, need_w = input.requires_grad, weight.requires_grad
-    need_b = bias is not None and bias.requires_grad
     xshape = input.shape
 
-    def backward(g, x, w, *rest):
-        """``rest``: () without an activation, (output,) when the activation's backward works
-        from its output (relu, tanh, sigmoid), (bias, pre-activation) otherwise (the GELUs)."""
-        s, bt = rest[-1] if rest else None, rest[0] if len(rest) == 2 else None
+    def backward(ctx, g):
+        """Saved by name: ``x``, ``w``; the activation's output ``y`` when its backward works from
+        it (relu, tanh, sigmoid), or ``bias`` and the pre-activation ``pre`` (the GELUs)."""
+        x, w = ctx.x, ctx.w
         rows = math.prod(xshape[:-1])  # not -1: ambiguous where a feature dim is of size 0
         g2 = g if g.ndim == 2 else g.reshape(rows, out_f)
         x2 = x if x.ndim == 2 else x.reshape(rows, in_f)
@@ -92,29 +90,33 @@ def linear(input, weight, bias=None, *, activation=None):
             if act is None:
                 gz = g2
             else:  # the pre-activation is recomputed, so its dependence on x, w, b counts
-                kept = s if act.from_output else linear(x, w, bt)
+                kept = ctx.y if act.from_output else linear(x, w, ctx.bias)
                 gz = act.grad(g2, kept if kept.ndim == 2 else kept.reshape(rows, out_f))
-            return ((gz @ w).reshape(xshape) if need_x else None,
-                    gz.mT @ x2 if need_w else None, gz.sum(0) if need_b else None)
+            return ((gz @ w).reshape(xshape) if ctx.needs_input_grad[0] else None,
+                    gz.mT @ x2 if ctx.needs_input_grad[1] else None,
+                    gz.sum(0) if ctx.needs_input_grad[2] else None)
         # one backend call for g * act'(.) and the bias gradient (its column sum), then the
         # two matmuls, on the raw arrays: no tape ops where no graph is built
+        s = None if act is None else ctx.y if act.from_output else ctx.pre
         gz, gb = B.linear_act_grad(g2._data,
                                    g2._data if s is None else B.reshape(s._data, g2.shape),
-                                   activation, need_b)
+                                   activation, ctx.needs_input_grad[2])
         dev = g.device
-        return (wrap(B.reshape(B.matmul(gz, w._data), xshape), dev) if need_x else None,
-                wrap(B.matmul(B.transpose(gz), x2._data), dev) if need_w else None,
-                wrap(gb, dev) if need_b else None)
+        return (wrap(B.reshape(B.matmul(gz, w._data), xshape), dev)
+                if ctx.needs_input_grad[0] else None,
+                wrap(B.matmul(B.transpose(gz), x2._data), dev) if ctx.needs_input_grad[1] else None,
+                wrap(gb, dev) if ctx.needs_input_grad[2] else None)
 
     if act is None:
         return record("linear", B.linear(input._data, weight._data, b), (input, weight, bias),
-                      backward, saved=(input, weight))
+                      backward, save={"x": input, "w": weight})
     if not act.from_output:
         y, pre = B.linear(input._data, weight._data, b, activation, keep_pre=True)
         return record("linear", y, (input, weight, bias), backward,
-                      saved=(input, weight, bias, wrap(pre, input.device)))
+                      save={"x": input, "w": weight, "bias": bias,
+                            "pre": wrap(pre, input.device)})
     return record("linear", B.linear(input._data, weight._data, b, activation),
-                  (input, weight, bias), backward, saved=(input, weight), keep_output=True)
+                  (input, weight, bias), backward, save={"x": input, "w": weight}, output="y")
 
 
 # -- Sequential: Linear followed by an activation module as one linear(activation=) node -----------

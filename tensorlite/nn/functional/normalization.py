@@ -18,24 +18,25 @@ def _rstd(B, var, eps):
     return B.div(1.0, B.sqrt(B.add(var, eps)))
 
 
-def _norm_backward(g, x, w, axes, param_axes, bshape, eps, need, xhat, rstd):
-    """The gradients of ``y = xhat * w + b`` with ``xhat`` standardized over ``axes``.
-    ``xhat``/``rstd`` are the forward's (constants); under create_graph they are rebuilt from
-    ``x`` with tensor ops so their dependence on ``x`` is differentiated too."""
-    need_x, need_w, need_b = need
+def _norm_backward(ctx, g, axes, param_axes, bshape, eps):
+    """The gradients of ``y = xhat * w + b`` with ``xhat`` standardized over ``axes``, for the
+    inputs (x, w, b) of ``ctx``.  ``ctx.xhat``/``ctx.rstd`` are the forward's (constants); under
+    create_graph they are rebuilt from ``ctx.x`` with tensor ops so their dependence on ``x`` is
+    differentiated too."""
+    x, w, xhat, rstd = ctx.x, ctx.w, ctx.xhat, ctx.rstd
     if state.grad_enabled:
         xc = x - x.mean(axes, keepdim=True)
         rstd = ((xc * xc).mean(axes, keepdim=True) + eps).rsqrt()
         xhat = xc * rstd
     gx = gw = gb = None
-    if need_x:
+    if ctx.needs_input_grad[0]:
         gxh = g if w is None else g * (w if bshape is None else w.reshape(bshape))
         gx = rstd * (gxh - gxh.mean(axes, keepdim=True)
                      - xhat * (gxh * xhat).mean(axes, keepdim=True))
-    if need_w:
+    if ctx.needs_input_grad[1]:
         gw = g * xhat
         gw = gw.sum(param_axes) if param_axes else gw
-    if need_b:
+    if ctx.needs_input_grad[2]:
         gb = g.sum(param_axes) if param_axes else g
     return gx, gw, gb
 
@@ -61,12 +62,9 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
                                   None if bias is None else bias._data)
     xhat_t = wrap(xhat if y is not xhat else B.copy(xhat), input.device)
     rstd_t = wrap(_rstd(B, var, eps), input.device)
-    need = (input.requires_grad, weight is not None and weight.requires_grad,
-            bias is not None and bias.requires_grad)
     return record("layer_norm", y, (input, weight, bias),
-                  lambda g, x, w: _norm_backward(g, x, w, axes, param_axes, None, eps, need,
-                                                 xhat_t, rstd_t),
-                  saved=(input, weight))
+                  lambda ctx, g: _norm_backward(ctx, g, axes, param_axes, None, eps),
+                  save={"x": input, "w": weight, "xhat": xhat_t, "rstd": rstd_t})
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
@@ -90,8 +88,6 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     axes = (0,) + tuple(range(2, input.ndim))
     bshape = (c,) + (1,) * (input.ndim - 2)
     n = input.numel() // c if c else 0
-    need = (input.requires_grad, weight is not None and weight.requires_grad,
-            bias is not None and bias.requires_grad)
     w = None if weight is None else B.reshape(weight._data, bshape)
     b = None if bias is None else B.reshape(bias._data, bshape)
     if training:
@@ -109,9 +105,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                 running_var.mul_(1 - momentum).add_(
                     wrap(B.mul(B.reshape(var, (c,)), momentum * n / (n - 1)), input.device))
         return record("batch_norm", y, (input, weight, bias),
-                      lambda g, x, wt: _norm_backward(g, x, wt, axes, axes, bshape, eps, need,
-                                                      xhat_t, rstd_t),
-                      saved=(input, weight))
+                      lambda ctx, g: _norm_backward(ctx, g, axes, axes, bshape, eps),
+                      save={"x": input, "w": weight, "xhat": xhat_t, "rstd": rstd_t})
     if running_mean is None or running_var is None:
         raise RuntimeError("batch_norm: running_mean and running_var must be given in "
                            "evaluation mode (training=False)")
@@ -122,13 +117,14 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         B.iadd(y, b)
     mean_t, rstd_t = wrap(B.copy(mean), input.device), wrap(rstd, input.device)
 
-    def backward(g, x, wt):
+    def backward(ctx, g):
         gx = gw = gb = None
-        if need[0]:
-            gx = g * (rstd_t if wt is None else wt.reshape(bshape) * rstd_t)
-        if need[1]:
-            gw = (g * ((x - mean_t) * rstd_t)).sum(axes)
-        if need[2]:
+        if ctx.needs_input_grad[0]:
+            gx = g * (ctx.rstd if ctx.w is None else ctx.w.reshape(bshape) * ctx.rstd)
+        if ctx.needs_input_grad[1]:
+            gw = (g * ((ctx.x - ctx.mean) * ctx.rstd)).sum(axes)
+        if ctx.needs_input_grad[2]:
             gb = g.sum(axes)
         return gx, gw, gb
-    return record("batch_norm", y, (input, weight, bias), backward, saved=(input, weight))
+    return record("batch_norm", y, (input, weight, bias), backward,
+                  save={"x": input, "w": weight, "mean": mean_t, "rstd": rstd_t})
