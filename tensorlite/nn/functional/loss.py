@@ -171,7 +171,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         data = B.asarray(data if denom is None else data / denom, dtype=dt)
     shape = input.shape
 
-    def backward(g, x):
+    def backward(ctx, g):
+        x = ctx.x
         # torch's composition: nll_loss's gradient at logp (upstream scale at each counted
         # target, times -(1-eps) w[t]), plus label smoothing's -(eps/C) w[c] on counted rows,
         # then log_softmax's backward gl - softmax * sum(gl).  'mean' scales by 1/total weight,
@@ -201,7 +202,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
                 smooth = where(wrap(valid.reshape(M, 1), x.device), smooth, 0.0)
             gl = gl + smooth
         return (_from_rows(gl - p * gl.sum(1, keepdim=True), shape),)
-    return record("cross_entropy", data, (input,), backward, saved=(input,))
+    return record("cross_entropy", data, (input,), backward, save={"x": input})
 
 
 def _over_zero(total):
@@ -367,12 +368,13 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     _binary_args("binary_cross_entropy", input, target, weight, check_range=True)
     B = backend_of(input, "binary_cross_entropy")
 
-    def backward(g, x, t):
-        gx = g * (x - t) / (x * (1 - x)).clamp(min=_BCE_EPS)
-        gt = g * ((1 - x).log() - x.log()) if target.requires_grad else None
-        return gx, gt
+    def backward(ctx, g):
+        x = ctx.x
+        return (g * (x - ctx.t) / (x * (1 - x)).clamp(min=_BCE_EPS)
+                if ctx.needs_input_grad[0] else None,
+                g * ((1 - x).log() - x.log()) if ctx.needs_input_grad[1] else None)
     loss = record("binary_cross_entropy", B.binary_cross_entropy(input._data, target._data),
-                  (input, target), backward, saved=(input, target))
+                  (input, target), backward, save={"x": input, "t": target})
     return _reduce(loss if weight is None else loss * weight, reduction)
 
 
@@ -397,25 +399,27 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
         raise ValueError(f"{op}: pos_weight {describe(pos_weight)} must broadcast to the input "
                          f"{describe(input)} without growing it")
 
-    def backward(g, x, t, *pw):
+    def backward(ctx, g):
         # d/dx = lw sigmoid(x) - pos_weight t, with lw = 1 + (pos_weight - 1) t
         # d/dt = log_sigmoid(-x) - pos_weight log_sigmoid(x) = pos_weight softplus(-x) -
         # softplus(x) (torch's form: at x = -inf it is inf, never inf - inf)
-        s = x.sigmoid()
-        if pw:
-            lw = (pw[0] - 1) * t + 1
-            gx = g * (lw * s - pw[0] * t)
-        else:
-            gx = g * (s - t)
-        gt = None
-        if target.requires_grad:
-            if pw:
+        x, t, pw = ctx.x, ctx.t, ctx.pos_weight
+        gx = gt = None
+        if ctx.needs_input_grad[0]:
+            s = x.sigmoid()
+            if pw is not None:
+                lw = (pw - 1) * t + 1
+                gx = g * (lw * s - pw * t)
+            else:
+                gx = g * (s - t)
+        if ctx.needs_input_grad[1]:
+            if pw is not None:
                 log1p_exp = (1 + (-x.abs()).exp()).log()
-                gt = pw[0] * ((-x).relu() + log1p_exp) - (x.relu() + log1p_exp)
+                gt = pw * ((-x).relu() + log1p_exp) - (x.relu() + log1p_exp)
             else:
                 gt = -x
             gt = g * gt
         return gx, gt
-    saved = (input, target) if pos_weight is None else (input, target, pos_weight)
-    loss = record(op, data, (input, target), backward, saved=saved)
+    loss = record(op, data, (input, target), backward,
+                  save={"x": input, "t": target, "pos_weight": pos_weight})
     return _reduce(loss if weight is None else loss * weight, reduction)
