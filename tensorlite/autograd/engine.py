@@ -103,10 +103,7 @@ def execute(outputs, grad_outputs, retain_graph, create_graph, capture=None):
                     g = _hooks_and_retained(node, g, create_graph)
                 if capturing and node in captured:
                     captured[node] = g
-                if node.names is None:  # TRANSITION
-                    in_grads = node.backward(g, *node.unpack(create_graph))
-                else:
-                    in_grads = node.backward(node.context(create_graph), g)
+                in_grads = node.backward(node.context(create_graph), g)
                 if anomaly:
                     _check_finite(node, in_grads)
             # A None gradient still counts down its input's dependencies, or that input's node

@@ -159,8 +159,7 @@ _new = Tensor.__new__
 _new_node = Node.__new__
 
 
-def record(name, data, inputs, backward, save=None, output=None, view_of=None,
-           saved=None, keep_output=False):  # TRANSITION: saved/keep_output, old backward(g, *saved)
+def record(name, data, inputs, backward, save=None, output=None, view_of=None):
     """Wrap ``data`` (the backend result of op ``name`` on ``inputs``) as a tensor, and put the op
     on the tape when grad mode is on and an input requires grad.
 
@@ -191,14 +190,7 @@ def record(name, data, inputs, backward, save=None, output=None, view_of=None,
             else:
                 edges.append(None)
         if wanted:
-            if saved is not None or keep_output or (save is None and output is None and getattr(
-                    backward, "__code__", None) is not None and backward.__code__.co_varnames[:1] != ("ctx",)):  # TRANSITION
-                names, saved = None, tuple(saved or ())
-                if keep_output:
-                    twin = _new(_Output)
-                    twin._data, twin.device, twin._version = data, out.device, out._version
-                    saved = (*saved, twin)
-            elif save:
+            if save:
                 names, saved = tuple(save), tuple(save.values())
             else:
                 names = saved = ()

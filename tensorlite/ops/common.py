@@ -134,7 +134,3 @@ def cast(input, dtype):
         return wrap(data, input.device)
     src = input.dtype
     return record("to", data, (input,), lambda ctx, g: (cast(g, src),))
-
-
-def grad_shape(x):  # TRANSITION: removed once every op reads ctx.needs_input_grad
-    return x._data.shape if isinstance(x, Tensor) and x.requires_grad else None
