@@ -27,11 +27,13 @@ from . import backends  # noqa: E402
 from .backends import available, get_backend, set_backend, use_backend
 from .dtypes import (ALIASES as _ALIASES, bool_, float16, float32, float64, get_default_dtype,
                      int32, int64, set_default_dtype)
-from .tensor import Tensor, device
+from .tensor import Tensor, device, layout, sparse_coo, strided
 from .creation import (arange, as_tensor, empty, empty_like, eye, from_dlpack, from_numpy, full,
                        full_like, initial_seed, linspace, manual_seed, ones, ones_like, rand,
                        rand_like, randint, randn, randn_like, randperm, seed, tensor, zeros,
                        zeros_like)
+from .creation import (BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor,  # legacy
+                       HalfTensor, IntTensor, LongTensor, ShortTensor)
 from .ops import *  # noqa: F401,F403  (every op as a function: tensorlite.exp(x), ...)
 from . import autograd, utils
 # (an import by attribute would find the ops package's own linalg module, star-imported above)

@@ -238,3 +238,127 @@ def initial_seed():
 
 
 seed()  # a fresh stream per process, as PyTorch: unseeded runs must not repeat each other
+
+
+# -- PyTorch's legacy constructors: Tensor(2, 3), FloatTensor([1, 2]), x.new(...) -----------------
+def _legacy_new(what, dtype, args, device, kwargs):
+    """The tensor of PyTorch's legacy constructor ``what(*args, device=...)`` of ``dtype`` (None:
+    the default float dtype): sizes (ints) give a zero-filled tensor of that shape, one sequence
+    or array gives a copy of its data, a tensor gives its storage, nothing an empty tensor."""
+    size = kwargs.pop("size", None)
+    if kwargs:
+        raise TypeError(f"{what}(): unexpected keyword argument {next(iter(kwargs))!r}; the "
+                        "legacy constructor takes sizes or data, and device=; for dtype=, "
+                        "requires_grad=, ... use tensorlite.tensor(data, ...) or "
+                        "tensorlite.zeros(size, ...)")
+    if size is not None:
+        if args:
+            raise TypeError(f"{what}(): got both sizes {args} and size={size}; give one")
+        args = tuple(size)
+        if not all(_is_int(n) for n in args):
+            raise TypeError(f"{what}(): size must be a tuple of ints, got {size!r}")
+    if device is not None:
+        device = str(device).split(":")[0]
+        if device not in ("cpu", "cuda"):
+            raise RuntimeError(f"{what}(): unknown device {device!r}; use 'cpu' or 'cuda'")
+        if what in _LEGACY_BY_NAME and device != "cpu":
+            raise RuntimeError(f"legacy constructor expects device type: cpu but device type: "
+                               f"{device} was passed ({what} is a CPU type; use "
+                               f"tensorlite.tensor(data, dtype=..., device={device!r}))")
+    if len(args) == 1 and isinstance(args[0], Tensor):
+        src = args[0]
+        if dtype is not None and src.dtype != dtype:
+            raise TypeError(f"{what}(): expected a tensor of dtype {dtype}, got {src.dtype} "
+                            f"({list(src.shape)}); convert it with .to({dtype})")
+        if device is not None and device != src.device:
+            raise RuntimeError(f"{what}(): the tensor is on {src.device}, not on {device}; move "
+                               f"it with .to({device!r})")
+        from .tensor import _init
+        t = Tensor.__new__(Tensor)  # the same storage and version counter, as PyTorch's alias
+        _init(t, src._data, src.device, False, version=src._version)
+        t._base = src if src._base is None else src._base
+        return t
+    dtype = dtypes.get_default_dtype() if dtype is None else dtype
+    if all(_is_int(n) for n in args):  # sizes (none: an empty tensor)
+        shape = args if args else (0,)
+        if any(n < 0 for n in shape):
+            bad = next(n for n in shape if n < 0)
+            raise RuntimeError(f"{what}(): trying to create tensor with negative dimension "
+                               f"{bad}: {list(shape)}")
+        return zeros(tuple(int(n) for n in shape), dtype=dtype, device=device)
+    if len(args) == 1:
+        data = args[0]
+        if isinstance(data, (bool, float, complex, str, bytes)) or np.ndim(data) == 0 and \
+                not isinstance(data, (list, tuple)):
+            raise TypeError(f"{what}(): data must be a sequence (got {type(data).__name__}); "
+                            f"for a tensor of size n use {what}(n), for one value use "
+                            f"{what}([value])")
+        return tensor(data, dtype=dtype, device=device)
+    raise TypeError(f"{what}(): expected sizes (ints) or one sequence of data, got "
+                    f"({', '.join(type(a).__name__ for a in args)})")
+
+
+def _is_int(n):
+    return isinstance(n, (int, np.integer)) and not isinstance(n, (bool, np.bool_))
+
+
+class _LegacyType(type):
+    """The metaclass of PyTorch's legacy tensor types: calling one builds a Tensor of its dtype
+    (``FloatTensor(2, 3)``, ``LongTensor([1, 2])``), and ``isinstance(t, FloatTensor)`` asks
+    whether ``t`` is a dense CPU float32 tensor, as in PyTorch."""
+
+    def __call__(cls, *args, device=None, **kwargs):
+        if cls.dtype is None:
+            raise TypeError(f"{cls.__name__}: tensorlite has no {cls.torch_dtype} dtype (it "
+                            f"supports {', '.join(map(str, dtypes.ALL))}); use BoolTensor for "
+                            "masks, IntTensor or LongTensor for integers")
+        return _legacy_new(cls.__name__, cls.dtype, args, device, kwargs)
+
+    def __instancecheck__(cls, obj):
+        return (isinstance(obj, Tensor) and not obj.is_sparse and obj.device == "cpu"
+                and obj.dtype == cls.dtype)
+
+    def __repr__(cls):
+        return f"<class 'tensorlite.{cls.__name__}'>"
+
+
+def _legacy_type(name, dtype, torch_dtype=None):
+    return _LegacyType(name, (), {"dtype": dtype, "torch_dtype": torch_dtype or str(dtype),
+                                  "__module__": "tensorlite", "__slots__": (),
+                                  "__doc__": f"PyTorch's legacy {name}: a CPU tensor of "
+                                             f"{torch_dtype or dtype}."})
+
+
+FloatTensor = _legacy_type("FloatTensor", dtypes.float32)
+DoubleTensor = _legacy_type("DoubleTensor", dtypes.float64)
+HalfTensor = _legacy_type("HalfTensor", dtypes.float16)
+LongTensor = _legacy_type("LongTensor", dtypes.int64)
+IntTensor = _legacy_type("IntTensor", dtypes.int32)
+BoolTensor = _legacy_type("BoolTensor", dtypes.bool_)
+ByteTensor = _legacy_type("ByteTensor", None, "uint8")  # dtypes tensorlite does not have:
+CharTensor = _legacy_type("CharTensor", None, "int8")  # calling one raises, naming them
+ShortTensor = _legacy_type("ShortTensor", None, "int16")
+_LEGACY = (FloatTensor, DoubleTensor, HalfTensor, LongTensor, IntTensor, BoolTensor, ByteTensor,
+           CharTensor, ShortTensor)
+_LEGACY_BY_NAME = {t.__name__: t for t in _LEGACY}
+_LEGACY_BY_DTYPE = {t.dtype: t for t in _LEGACY if t.dtype is not None}
+
+
+def _legacy_type_name(dtype, device):
+    """PyTorch's ``x.type()``: "torch.FloatTensor", "torch.cuda.LongTensor", ..."""
+    return f"torch.{'cuda.' if device == 'cuda' else ''}{_LEGACY_BY_DTYPE[dtype].__name__}"
+
+
+def _legacy_target(arg):
+    """``(dtype, device)`` for ``x.type(arg)``: a dtype, a legacy type, or a legacy type's name
+    ("torch.FloatTensor", "tensorlite.cuda.LongTensor"; device None unless it names cuda)."""
+    if isinstance(arg, _LegacyType):
+        cls, device = arg, None
+    elif isinstance(arg, str) and arg.rpartition(".")[2] in _LEGACY_BY_NAME:
+        prefix, _, name = arg.rpartition(".")
+        cls, device = _LEGACY_BY_NAME[name], "cuda" if prefix.endswith(".cuda") else "cpu"
+    else:
+        return dtypes.as_dtype(arg), None
+    if cls.dtype is None:
+        cls()  # raises: no such dtype
+    return cls.dtype, device

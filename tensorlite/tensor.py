@@ -16,10 +16,14 @@ class Tensor(dtypes.FloatCasts):
     __array_ufunc__ = None  # NumPy operands defer to our operators instead of swallowing us
     __hash__ = object.__hash__  # == is elementwise, identity is the hash
 
-    def __init__(self, data, requires_grad=False):
-        from .creation import tensor
-        t = tensor(data, requires_grad=requires_grad)
-        _init(self, t._data, t.device, requires_grad)
+    def __init__(self, *args, device=None, **kwargs):
+        """PyTorch's legacy constructor: ``Tensor(2, 3)`` a (zero-filled) tensor of that size,
+        ``Tensor([1, 2])`` a copy of the data, ``Tensor()`` an empty one, ``Tensor(t)`` ``t``'s
+        storage, all in the default float dtype (``tensorlite.tensor`` is the modern form)."""
+        from .creation import _legacy_new
+        t = _legacy_new("Tensor", None, args, device, kwargs)
+        _init(self, t._data, t.device, False, version=t._version)
+        self._base = t._base
 
     # -- state ----------------------------------------------------------------------------------
     @property
@@ -33,6 +37,16 @@ class Tensor(dtypes.FloatCasts):
     @property
     def ndim(self):
         return self._data.ndim
+
+    @property
+    def is_cuda(self):
+        return self.device == "cuda"
+
+    is_sparse = False  # a sparse COO tensor is a tensorlite.sparse.SparseTensor
+
+    @property
+    def layout(self):
+        return strided
 
     @property
     def grad(self):
@@ -58,9 +72,9 @@ class Tensor(dtypes.FloatCasts):
                                    f"{describe(self)}); convert it with .to({self.dtype})")
             if value.device != self.device:
                 raise RuntimeError(f"attempting to assign a gradient located on device "
-                                   f"{value.device!r} to a tensor located on device "
-                                   f"{self.device!r}. Please ensure that the gradient and the "
-                                   f"tensor are on the same device (.to({self.device!r}))")
+                                   f"'{value.device}' to a tensor located on device "
+                                   f"'{self.device}'. Please ensure that the gradient and the "
+                                   f"tensor are on the same device (.to('{self.device}'))")
         self._grad = value
 
     @grad.deleter
@@ -119,7 +133,7 @@ class Tensor(dtypes.FloatCasts):
             raise RuntimeError("numpy: can't call numpy() on a tensor that requires grad; "
                                "use tensor.detach().numpy()")
         if self.device != "cpu":
-            raise TypeError(f"numpy: the tensor is on {self.device!r}; copy it to the host first "
+            raise TypeError(f"numpy: the tensor is on '{self.device}'; copy it to the host first "
                             "with tensor.cpu()")
         return self._data
 
@@ -261,9 +275,9 @@ class Tensor(dtypes.FloatCasts):
         if dtype is not None and dtypes.as_dtype(dtype) != self.dtype:
             from .ops import cast
             out = cast(out, dtypes.as_dtype(dtype))
-        if device is not None and device.split(":")[0] != self.device:
+        if device is not None and str(device).split(":")[0] != self.device:
             from .ops import to_device
-            out = to_device(out, device.split(":")[0])
+            out = to_device(out, _device_of(device))
         if copy and out is self:
             out = self.clone()
         return out
@@ -274,8 +288,48 @@ class Tensor(dtypes.FloatCasts):
     def cuda(self):
         return self.to("cuda")
 
-    def type(self, dtype):
-        return self.to(dtype)
+    def type(self, dtype=None, non_blocking=False):
+        """With no argument, PyTorch's type name ("torch.FloatTensor", "torch.cuda.LongTensor");
+        otherwise ``self`` converted to ``dtype``: a dtype, a legacy type (``tensorlite.FloatTensor``)
+        or its name ("torch.DoubleTensor", "torch.cuda.FloatTensor" also moves to the GPU)."""
+        from .creation import _legacy_type_name, _legacy_target
+        if dtype is None:
+            return _legacy_type_name(self.dtype, self.device)
+        dtype, device = _legacy_target(dtype)
+        return self.to(dtype=dtype, device=device)
+
+    # -- PyTorch's new_* factories: the dtype and device of self unless told otherwise ----------
+    def new(self, *args, device=None, **kwargs):
+        """The legacy ``x.new(2, 3)`` / ``x.new([1, 2])`` / ``x.new()``: as ``Tensor(...)`` with
+        ``x``'s dtype and device."""
+        from .creation import _legacy_new
+        return _legacy_new("new", self.dtype, args, self.device if device is None else device,
+                           kwargs)
+
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+        from .creation import tensor
+        return tensor(data, dtype=self.dtype if dtype is None else dtype,
+                      device=self.device if device is None else device,
+                      requires_grad=requires_grad)
+
+    def _new_filled(self, name, size, dtype, device, requires_grad, *fill):
+        from . import creation
+        return getattr(creation, name)(*((size,) + fill if fill else size),
+                                       dtype=self.dtype if dtype is None else dtype,
+                                       device=self.device if device is None else device,
+                                       requires_grad=requires_grad)
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+        return self._new_filled("zeros", size, dtype, device, requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+        return self._new_filled("ones", size, dtype, device, requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
+        return self._new_filled("empty", size, dtype, device, requires_grad)
+
+    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
+        return self._new_filled("full", size, dtype, device, requires_grad, fill_value)
 
     def long(self):
         return self.to(dtypes.int64)
@@ -307,7 +361,7 @@ class _HookHandle:
 
 def _init(t, data, device, requires_grad=False, version=None):
     t._data = data
-    t.device = device
+    t.device = _DEVICES.get(device) or _device_of(device)
     t.requires_grad = requires_grad
     t._grad = t.grad_fn = t._hooks = None
     t._version = [0] if version is None else version
@@ -347,6 +401,36 @@ class device(str):
     def __repr__(self):
         return f"device(type='{self.type}'" + ("" if self.index is None else
                                                 f", index={self.index}") + ")"
+
+
+_DEVICES = {name: device(name) for name in ("cpu", "cuda")}  # one object per device, shared
+
+
+def _device_of(name):
+    """The shared ``device`` object for a device name ("cuda:0" counts as "cuda")."""
+    kind = str(name).partition(":")[0]
+    if kind not in _DEVICES:
+        device(name)  # raises, naming the device
+    return _DEVICES[kind]
+
+
+class layout:
+    """PyTorch's ``torch.layout``: ``tensorlite.strided`` (dense tensors) or
+    ``tensorlite.sparse_coo`` (tensorlite.sparse.SparseTensor)."""
+    __slots__ = ("name",)
+
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return f"tensorlite.{self.name}"
+
+    def __reduce__(self):
+        return self.name  # pickles as the module-level instance
+
+
+strided = layout("strided")
+sparse_coo = layout("sparse_coo")
 
 
 def describe(t):
