@@ -14,10 +14,10 @@ from .arithmetic import Binary, Comparison, LinearAlgebra, Reductions, Unary
 from .losses import Losses
 from .nn_kernels import ConvKernels, NNKernels
 from .optim_kernels import OptimizerSteps
-from .primitives import Conversion, Creation, Indexing, InPlace, Movement, Random
+from .primitives import Conversion, Creation, Indexing, InPlace, Movement, Random, Sparse
 
 GROUPS = (Creation, Conversion, Unary, Binary, Comparison, Reductions, Movement, Indexing,
-          LinearAlgebra, Random, InPlace, NNKernels, ConvKernels, Losses, OptimizerSteps)
+          LinearAlgebra, Random, InPlace, NNKernels, ConvKernels, Losses, OptimizerSteps, Sparse)
 
 # group name -> its primitives, in the order they are defined
 CONTRACT = {group.__name__: tuple(name for name in vars(group) if not name.startswith("_"))

@@ -41,6 +41,8 @@ linalg = __import__("importlib").import_module(".linalg", __name__)
 from .autograd import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled,
                        no_grad, set_grad_enabled)
 from .serialization import load, save
+from . import sparse
+from .sparse import sparse_coo_tensor, spmm
 from .ops.random import Generator, default_generator, get_rng_state, set_rng_state
 
 globals().update(_ALIASES)  # tensorlite.float, tensorlite.long, tensorlite.bool, ...

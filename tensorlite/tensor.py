@@ -285,6 +285,15 @@ class Tensor(dtypes.FloatCasts):
     def cpu(self):
         return self.to("cpu")
 
+    def to_sparse(self, sparse_dim=None):
+        """The non-zero elements as a sparse COO tensor (tensorlite.sparse)."""
+        from .sparse import from_dense
+        return from_dense(self, sparse_dim)
+
+    def to_dense(self, dtype=None):
+        """A dense tensor is its own dense form (``dtype`` converts)."""
+        return self if dtype is None else self.to(dtype)
+
     def cuda(self):
         return self.to("cuda")
 

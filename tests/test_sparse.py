@@ -1,0 +1,306 @@
+"""Sparse COO tensors (tensorlite.sparse) against torch on every backend: construction, coalesce,
+to_dense, to_sparse, and sparse @ dense forward and backward (random upstream gradient) with
+repeated positions before and after coalesce, through every spelling of the product; shapes,
+dtypes and errors."""
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+import tensorlite as tl
+from tensorlite.autograd import gradcheck, gradgradcheck
+
+# torch warns on every sparse_coo_tensor that its invariant checks are off by default
+pytestmark = pytest.mark.filterwarnings("ignore:Sparse invariant checks")
+
+# a 4x5 matrix with positions (1, 2) three times and (3, 0) twice, out of row-major order
+INDICES = [[1, 3, 0, 1, 3, 2, 1], [2, 0, 4, 2, 0, 2, 2]]
+SIZE = (4, 5)
+PRODUCTS = {
+    "sparse.mm": lambda lib, s, d: lib.sparse.mm(s, d),
+    "spmm": lambda lib, s, d: lib.spmm(s, d),
+    "@": lambda lib, s, d: s @ d,
+    "S.mm": lambda lib, s, d: s.mm(d),
+    "S.matmul": lambda lib, s, d: s.matmul(d),
+    "torch.mm": lambda lib, s, d: torch.mm(s, d) if lib is torch else s.mm(d),
+}
+
+
+def to_np(t):
+    return np.asarray(t.detach().cpu()) if isinstance(t, tl.Tensor) else t.detach().numpy()
+
+
+def close(a, b, dtype):
+    tol = 1e-5 if dtype == "float32" else 1e-12
+    np.testing.assert_allclose(to_np(a), to_np(b), rtol=tol, atol=tol)
+
+
+def pair(lib, values, dense, coalesce, dtype, indices=INDICES, size=SIZE):
+    v = lib.tensor(values, dtype=getattr(lib, dtype), requires_grad=True)
+    d = lib.tensor(dense, dtype=getattr(lib, dtype), requires_grad=True)
+    s = lib.sparse_coo_tensor(lib.tensor(indices), v, size)
+    return v, d, (s.coalesce() if coalesce else s)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("coalesce", [False, True], ids=["duplicates", "coalesced"])
+@pytest.mark.parametrize("product", list(PRODUCTS))
+def test_sparse_dense_product_forward_and_backward_match_torch(backend, rng, dtype, coalesce,
+                                                               product):
+    values = rng.standard_normal(len(INDICES[0]))
+    dense = rng.standard_normal((SIZE[1], 3))
+    upstream = rng.standard_normal((SIZE[0], 3))
+    results = []
+    for lib in (torch, tl):
+        v, d, s = pair(lib, values, dense, coalesce, dtype)
+        out = PRODUCTS[product](lib, s, d)
+        assert out.layout == lib.strided and not out.is_sparse
+        out.backward(lib.tensor(upstream, dtype=getattr(lib, dtype)))
+        results.append((out, v.grad, d.grad))
+    (out_th, gv_th, gd_th), (out_tl, gv_tl, gd_tl) = results
+    assert out_tl.shape == tuple(out_th.shape) and str(out_tl.dtype) == dtype
+    assert out_tl.device == backend.device
+    close(out_tl, out_th, dtype)
+    close(gd_tl, gd_th, dtype)
+    close(gv_tl, gv_th, dtype)  # each copy of a repeated position gets that position's gradient
+
+
+@pytest.mark.parametrize("coalesce", [False, True], ids=["duplicates", "coalesced"])
+def test_product_with_a_vector_matches_torch(backend, rng, coalesce):
+    values, vec = rng.standard_normal(len(INDICES[0])), rng.standard_normal(SIZE[1])
+    upstream = rng.standard_normal(SIZE[0])
+    results = []
+    for lib in (torch, tl):
+        v, d, s = pair(lib, values, vec, coalesce, "float64")
+        out = s @ d
+        out.backward(lib.tensor(upstream))
+        results.append((out, v.grad, d.grad))
+    for a, b in zip(*results):
+        close(b, a, "float64")
+
+
+def test_gradients_reach_what_made_the_values(backend, rng):
+    """Edge weights computed from parameters, as in a graph network: the gradient goes through."""
+    w0, x0 = rng.standard_normal(len(INDICES[0])), rng.standard_normal((SIZE[1], 2))
+    grads = []
+    for lib in (torch, tl):
+        w = lib.tensor(w0, requires_grad=True)
+        x = lib.tensor(x0, requires_grad=True)
+        adj = lib.sparse_coo_tensor(lib.tensor(INDICES), w.sigmoid(), SIZE)
+        assert adj.requires_grad and adj.grad_fn is not None
+        (lib.sparse.mm(adj, x).tanh() ** 2).sum().backward()
+        grads.append((w.grad, x.grad))
+    for a, b in zip(*grads):
+        close(b, a, "float64")
+
+
+def test_product_gradients_pass_gradcheck_and_gradgradcheck(backend, rng):
+    v = tl.tensor(rng.standard_normal(len(INDICES[0])), requires_grad=True)
+    d = tl.tensor(rng.standard_normal((SIZE[1], 3)), requires_grad=True)
+    idx = tl.tensor(INDICES)
+
+    def f(v, d):
+        return tl.sparse.mm(tl.sparse_coo_tensor(idx, v, SIZE), d)
+
+    def g(v, d):
+        return tl.sparse_coo_tensor(idx, v, SIZE).coalesce().to_dense() * 2.0
+
+    assert gradcheck(f, (v, d)) and gradgradcheck(f, (v, d))
+    assert gradcheck(g, (v, d.detach()))
+
+
+# -- coalesce, to_dense, indices, values ----------------------------------------------------------
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64"])
+def test_coalesce_and_to_dense_match_torch(backend, rng, dtype):
+    values = rng.integers(-5, 5, len(INDICES[0])).astype(dtype)
+    got = {}
+    for lib in (torch, tl):
+        s = lib.sparse_coo_tensor(lib.tensor(INDICES), lib.tensor(values), SIZE)
+        c = s.coalesce()
+        got[lib] = (s.is_coalesced(), s._nnz(), c.is_coalesced(), c._nnz(), to_np(c.indices()),
+                    to_np(c.values()), to_np(s.to_dense()), to_np(c.to_dense()),
+                    to_np(s._indices()), to_np(s._values()), tuple(s.shape), s.dim(),
+                    s.sparse_dim(), s.dense_dim(), str(s.dtype).replace("torch.", ""),
+                    s.is_sparse)
+    for a, b in zip(got[torch], got[tl]):
+        np.testing.assert_array_equal(b, a)
+    assert tl.sparse_coo_tensor(INDICES, values, SIZE).layout is tl.sparse_coo
+
+
+def test_to_dense_and_coalesce_backward_match_torch(backend, rng):
+    values, upstream = rng.standard_normal(len(INDICES[0])), rng.standard_normal(SIZE)
+    grads = []
+    for lib in (torch, tl):
+        v = lib.tensor(values, requires_grad=True)
+        s = lib.sparse_coo_tensor(lib.tensor(INDICES), v, SIZE)
+        (s.to_dense() * lib.tensor(upstream)).sum().backward()
+        g1 = v.grad.clone()
+        v.grad = None
+        c = lib.sparse_coo_tensor(lib.tensor(INDICES), v, SIZE).coalesce()
+        (c.values() * lib.arange(c._nnz())).sum().backward()
+        grads.append((g1, v.grad))
+    for a, b in zip(*grads):
+        close(b, a, "float64")
+
+
+def test_indices_and_values_of_an_uncoalesced_tensor_raise_as_torch():
+    for lib in (torch, tl):
+        s = lib.sparse_coo_tensor(lib.tensor(INDICES), lib.ones(len(INDICES[0])), SIZE)
+        for name in ("indices", "values"):
+            with pytest.raises(RuntimeError, match="uncoalesced tensor, please call .coalesce"):
+                getattr(s, name)()
+
+
+@pytest.mark.parametrize("indices,values,size", [
+    ([[0, 1, 1], [2, 0, 2]], [1, 2, 3], None),  # size inferred, int64 values
+    ([[0, 1, 1], [2, 0, 2]], [1.0, 2.0, 3.0], (3, 3)),
+    ([[0], [1]], [5.0], (2, 2)),  # one value: coalesced
+    ([[2, 0, 1]], [1.0, 2.0, 3.0], (4,)),  # 1-D
+    ([[0, 1], [0, 1], [1, 0]], [1.0, 2.0], (2, 2, 2)),  # 3-D
+])
+def test_construction_matches_torch(backend, indices, values, size):
+    got = {}
+    for lib in (torch, tl):
+        s = lib.sparse_coo_tensor(lib.tensor(indices), lib.tensor(values),
+                                  *(() if size is None else (size,)))
+        got[lib] = (tuple(s.shape), str(s.dtype).replace("torch.", ""), s.is_coalesced(),
+                    to_np(s.to_dense()))
+    for a, b in zip(got[torch], got[tl]):
+        np.testing.assert_array_equal(b, a)
+
+
+def test_empty_sparse_tensor_matches_torch(backend):
+    for lib in (torch, tl):
+        s = lib.sparse_coo_tensor(lib.zeros((2, 0), dtype=lib.int64), lib.zeros(0), (2, 3))
+        assert s.is_coalesced() and s._nnz() == 0 and s.coalesce()._nnz() == 0
+        assert to_np(s.to_dense()).tolist() == [[0.0] * 3] * 2
+        assert to_np(s @ lib.ones(3, 2)).tolist() == [[0.0] * 2] * 2
+
+
+def test_to_sparse_matches_torch(backend):
+    x = [[0.0, 1.5, 0.0], [2.0, 0.0, -3.0]]
+    got = {}
+    for lib in (torch, tl):
+        s = lib.tensor(x).to_sparse()
+        got[lib] = (s.is_coalesced(), to_np(s.indices()), to_np(s.values()), tuple(s.shape))
+    for a, b in zip(got[torch], got[tl]):
+        np.testing.assert_array_equal(b, a)
+
+
+def test_to_sparse_gradient_reaches_the_stored_elements(backend, rng):
+    """torch's ToSparseBackward gives the whole dense gradient; here the gradient reaches the
+    non-zero elements that the sparse tensor stores (zero elsewhere): the two agree there."""
+    x0 = np.array([[0.0, 1.5, 0.0], [2.0, 0.0, -3.0]])
+    d0 = rng.standard_normal((3, 2))
+    grads = []
+    for lib in (torch, tl):
+        x = lib.tensor(x0, requires_grad=True)
+        (x.to_sparse() @ lib.tensor(d0)).sum().backward()
+        grads.append(to_np(x.grad))
+    mask = x0 != 0
+    np.testing.assert_allclose(grads[1][mask], grads[0][mask], rtol=1e-12)
+    assert (grads[1][~mask] == 0).all()
+
+
+def test_a_sparse_leaf_gets_a_sparse_gradient_as_torch_sparse_mm(backend, rng):
+    values, dense = rng.standard_normal(len(INDICES[0])), rng.standard_normal((SIZE[1], 3))
+    got = {}
+    for lib in (torch, tl):
+        s = lib.sparse_coo_tensor(lib.tensor(INDICES), lib.tensor(values), SIZE,
+                                  requires_grad=True)
+        assert s.is_leaf and s.requires_grad
+        lib.sparse.mm(s, lib.tensor(dense)).sum().backward()
+        g = s.grad.coalesce()
+        got[lib] = (g.is_sparse, tuple(g.shape), to_np(g.indices()), to_np(g.values()))
+    np.testing.assert_array_equal(got[tl][2], got[torch][2])
+    np.testing.assert_allclose(got[tl][3], got[torch][3], rtol=1e-12)
+    assert got[tl][:2] == got[torch][:2]
+
+
+def test_transpose_scale_and_conversions_match_torch(backend, rng):
+    values, dense = rng.standard_normal(len(INDICES[0])), rng.standard_normal((SIZE[0], 2))
+    got = {}
+    for lib in (torch, tl):
+        s = lib.sparse_coo_tensor(lib.tensor(INDICES), lib.tensor(values), SIZE)
+        got[lib] = (to_np(s.t().to_dense()), to_np(s.transpose(0, 1) @ lib.tensor(dense)),
+                    to_np((s * 2.5).to_dense()), to_np((-s / 2).to_dense()),
+                    str(s.float().dtype).replace("torch.", ""), s.t().is_coalesced(),
+                    to_np(s.detach().clone().to_dense()))
+    for a, b in zip(got[torch], got[tl]):
+        np.testing.assert_allclose(b, a, rtol=1e-12) if isinstance(a, np.ndarray) else None
+        assert isinstance(a, np.ndarray) or a == b
+
+
+def test_a_sparse_tensor_is_a_tensor_but_not_a_legacy_dense_type():
+    s = tl.sparse_coo_tensor(INDICES, [1.0] * 7, SIZE)
+    assert isinstance(s, tl.Tensor) and not isinstance(s, tl.FloatTensor)
+    assert isinstance(torch.sparse_coo_tensor(INDICES, [1.0] * 7, SIZE), torch.Tensor)
+    assert s.device.type == "cpu" or s.device == "cuda"
+    t = pickle.loads(pickle.dumps(s))
+    assert t._nnz() == 7 and t.shape == SIZE and np.array_equal(to_np(t.to_dense()),
+                                                                to_np(s.to_dense()))
+    assert "layout=tensorlite.sparse_coo" in repr(s) and "nnz=7" in repr(s)
+
+
+# -- errors -----------------------------------------------------------------------------------------
+def both_raise(fn, match=None):
+    with pytest.raises(Exception) as th:
+        fn(torch)
+    with pytest.raises(th.type, match=match):
+        fn(tl)
+
+
+def test_shape_mismatch_raises_as_torch(backend):
+    both_raise(lambda lib: lib.sparse.mm(lib.sparse_coo_tensor(INDICES, [1.0] * 7, SIZE),
+                                         lib.ones(4, 2)), match=r"cannot be multiplied")
+    both_raise(lambda lib: lib.sparse_coo_tensor(INDICES, [1.0] * 7, SIZE) @ lib.ones(4),
+               match="inner sizes must match")
+
+
+def test_dtype_mismatch_raises_as_torch(backend):
+    both_raise(lambda lib: lib.sparse.mm(lib.sparse_coo_tensor(INDICES, [1.0] * 7, SIZE),
+                                         lib.ones(5, 2, dtype=lib.float64)),
+               match="expected scalar type float32 but found float64")
+
+
+def test_bool_product_raises_as_torch(backend):
+    both_raise(lambda lib: lib.sparse_coo_tensor(INDICES, [True] * 7, SIZE)
+               @ lib.ones(5, 2, dtype=lib.bool))
+
+
+def test_bad_construction_raises_as_torch():
+    both_raise(lambda lib: lib.sparse_coo_tensor(INDICES, [1.0] * 6, SIZE),
+               match="indices and values must have same nnz")
+    both_raise(lambda lib: lib.sparse_coo_tensor(INDICES, [1.0] * 7, (4, 5, 2)),
+               match=r"len\(size\) == sparse_dim \+ dense_dim")
+
+
+def test_out_of_bounds_indices_are_refused():
+    """torch skips its invariant checks by default (and then reads out of bounds); we check."""
+    match = "size is inconsistent with indices: for dim 0, size is 3 but found index 3"
+    with pytest.raises(RuntimeError, match=match):
+        tl.sparse_coo_tensor(INDICES, [1.0] * 7, (3, 5))
+    with pytest.raises(RuntimeError, match=match):
+        with torch.sparse.check_sparse_tensor_invariants():
+            torch.sparse_coo_tensor(INDICES, [1.0] * 7, (3, 5))
+
+
+def test_hybrid_values_are_not_supported():
+    with pytest.raises(NotImplementedError, match="hybrid sparse tensors"):
+        tl.sparse_coo_tensor(INDICES, tl.ones(7, 2), (4, 5, 2))
+
+
+@pytest.mark.parametrize("call,name", [
+    (lambda s: s.exp(), "exp"), (lambda s: s + 1, "__add__"), (lambda s: s.sum(), "sum"),
+    (lambda s: s[0], "__getitem__"), (lambda s: s.view(20), "view"),
+    (lambda s: tl.zeros(3, 4) @ s, "dense @ sparse"), (lambda s: tl.mm(s, tl.ones(5, 2)), "mm"),
+    (lambda s: tl.matmul(s, tl.ones(5, 2)), "matmul"), (lambda s: s @ s, "sparse @ sparse"),
+    (lambda s: s.numpy(), "numpy"), (lambda s: s.backward(), "backward"),
+    (lambda s: s * tl.ones(4, 5), "mul"),
+])
+def test_unsupported_ops_name_themselves_and_suggest_to_dense(call, name):
+    s = tl.sparse_coo_tensor(INDICES, [1.0] * 7, SIZE)
+    with pytest.raises(NotImplementedError, match=r"\.to_dense\(\)") as e:
+        call(s)
+    assert str(e.value).startswith(name), str(e.value)
