@@ -277,6 +277,89 @@ class LinearAlgebra:
         """a @ b, batch dims broadcast."""
         return self.xp.matmul(a, b)
 
+    # The decompositions below take float arrays whose last two dims are the matrices (batch
+    # dims equal where there are two operands); a singular or not positive-definite input
+    # raises the array module's LinAlgError (CuPy: NaNs unless its linalg errstate raises).
+    def einsum(self, equation, *operands):
+        """Einstein summation of ``operands`` by the subscripts ``equation`` (NumPy's)."""
+        return self.xp.einsum(equation, *operands, optimize=len(operands) > 2)
+
+    def inv(self, a):
+        """The inverse of each square matrix."""
+        return self.xp.linalg.inv(a)
+
+    def det(self, a):
+        """The determinant of each square matrix."""
+        return self.xp.linalg.det(a)
+
+    def slogdet(self, a):
+        """(sign, log|det|) of each square matrix."""
+        return tuple(self.xp.linalg.slogdet(a))
+
+    def solve(self, a, b):
+        """X with a @ X == b, for square ``a`` (..., n, n) and matrices ``b`` (..., n, k)."""
+        return self.xp.linalg.solve(a, b)
+
+    def cholesky(self, a):
+        """The lower-triangular L with L @ L.T == a (a's lower triangle is read)."""
+        return self.xp.linalg.cholesky(a)
+
+    def qr(self, a, mode="reduced"):
+        """(Q, R) of a's QR factorization; ``mode`` "reduced" or "complete" (NumPy's)."""
+        q, r = self.xp.linalg.qr(a, mode=mode)
+        return q, r
+
+    def svd(self, a, full_matrices=True, compute_uv=True):
+        """(U, S, Vh) with a == U diag(S) Vh, S descending; only S when not ``compute_uv``."""
+        if not compute_uv:
+            return self.xp.linalg.svd(a, compute_uv=False)
+        u, s, vh = self.xp.linalg.svd(a, full_matrices=full_matrices)
+        return u, s, vh
+
+    def eigh(self, a, UPLO="L"):
+        """(eigenvalues ascending, eigenvectors as columns) of symmetric ``a`` (one triangle
+        read: ``UPLO``)."""
+        w, v = self.xp.linalg.eigh(a, UPLO=UPLO)
+        return w, v
+
+    def pinv(self, a, atol=0.0, rtol=0.0):
+        """The pseudo-inverse, singular values at or below max(atol, rtol * largest) dropped."""
+        xp = self.xp
+        u, s, vh = xp.linalg.svd(a, full_matrices=False)
+        top = s[..., :1] if s.shape[-1] else s
+        cut = xp.maximum(atol, rtol * top)
+        inv_s = xp.where(s > cut, 1 / xp.where(s > cut, s, 1), 0).astype(s.dtype, copy=False)
+        return xp.matmul(xp.swapaxes(vh, -1, -2) * inv_s[..., None, :], xp.swapaxes(u, -1, -2))
+
+    def tril(self, x, k=0):
+        """x with the elements above the k-th diagonal of its last two dims zeroed."""
+        return self.xp.tril(x, k)
+
+    def triu(self, x, k=0):
+        """x with the elements below the k-th diagonal of its last two dims zeroed."""
+        return self.xp.triu(x, k)
+
+    def diagonal(self, x, offset=0, axis1=0, axis2=1):
+        """A copy of the ``offset`` diagonal of the (axis1, axis2) planes, as the last dim."""
+        return self.xp.diagonal(x, offset, axis1, axis2).copy()
+
+    def diagonal_embed(self, v, shape, offset=0, axis1=0, axis2=1):
+        """Zeros of ``shape`` with ``v`` (its last dim along the diagonal, its other dims the
+        remaining dims in order) written on the ``offset`` diagonal of the (axis1, axis2) planes."""
+        xp = self.xp
+        out = xp.zeros(shape, dtype=v.dtype)
+        view = xp.moveaxis(out, (axis1, axis2), (-2, -1))
+        n = v.shape[-1]
+        i = xp.arange(n) + max(-offset, 0)
+        view[..., i, i + offset] = v
+        return out
+
+    def tri_indices(self, row, col, offset=0, upper=False):
+        """The (2, N) int64 coordinates of a row x col matrix's lower (upper) triangle from the
+        ``offset`` diagonal, row by row."""
+        r, c = (self.xp.triu_indices if upper else self.xp.tril_indices)(row, offset, col)
+        return self.xp.stack([r, c]).astype(self.xp.int64)
+
 
 def _integral(x):
     """Whether ``x`` (an array or a Python number) holds integers (not bool, not float)."""
