@@ -34,7 +34,7 @@ def _count_dependencies(roots):
     while stack:
         node = stack.pop()
         if node.backward is None:
-            node.unpack(False)  # raises the "backward a second time" error
+            node.context(False)  # raises the "backward a second time" error
         for nxt in node.next:
             if type(nxt) is Node:
                 deps[nxt] = deps.get(nxt, 0) + 1
@@ -120,7 +120,7 @@ def execute(outputs, grad_outputs, retain_graph, create_graph, capture=None):
                 elif nxt is not None and gi is not None:
                     _accumulate(buffers, leaves, nxt, gi, create_graph)
             if not retain_graph:
-                node.backward, node.saved, node.versions = None, (), ()
+                node.backward, node.saved, node.versions = None, None, ()
         in_grads = gi = None  # let go of the last node's gradients (_owned counts references)
         for key, leaf in leaves.items():
             g = pop_buffer(key)

@@ -154,8 +154,9 @@ def _attach(cls, ctx, args, out):
     saved = {f"t{i}": _saved(t, outs, diff, several) for i, t in enumerate(ctx._to_save)}
     # ctx stays with the node (backward needs it): it must not hold the outputs (a cycle)
     ctx._to_save = ctx._dirty = ctx._non_differentiable = ()
-    backward = _backward(cls, ctx, outs, args, None if several else diff[0])
+    backward = _backward(cls, ctx, outs, args, None if several else diff[0], len(saved))
     anchor = record(name, outs[diff[0]]._data, inputs, backward, save=saved)
+    anchor.grad_fn.output = any(isinstance(t, _Output) for t in saved.values())
     for i in diff:
         node = record(name, outs[i]._data, (anchor,), _slot(i, len(outs))).grad_fn \
             if several else anchor.grad_fn
@@ -226,7 +227,7 @@ def _slot(index, count):
     return backward
 
 
-def _backward(cls, ctx, outs, args, only):
+def _backward(cls, ctx, outs, args, only, saved_count):
     """The node's backward: the gradients of the outputs (the one output ``only``, or Slots)
     to ``cls.backward``, and its result checked against the inputs."""
     outputs = [(o.shape, o.dtype, o.device) if isinstance(o, Tensor) else None for o in outs]
@@ -242,7 +243,7 @@ def _backward(cls, ctx, outs, args, only):
         if ctx.materialize_grads:
             grads = [_zeros(*m) if gi is None and m is not None else gi
                      for gi, m in zip(grads, outputs)]
-        ctx._saved = node_ctx.saved_tensors
+        ctx._saved = tuple(getattr(node_ctx, f"t{i}") for i in range(saved_count))
         try:
             result = cls.backward(ctx, *grads)
         finally:

@@ -1,5 +1,7 @@
 """The tape: one Node per recorded op, linking an output back to the inputs it came from."""
 import traceback
+from itertools import repeat
+from operator import is_not
 
 from ..tensor import Tensor, _HookHandle, wrap
 from .grad_mode import flags, state
@@ -17,7 +19,7 @@ class Node:
     node's name as PyTorch's ``grad_fn.name()`` does ("mulBackward").
     """
 
-    __slots__ = ("op", "backward", "next", "names", "saved", "versions", "hooks", "retained",
+    __slots__ = ("op", "backward", "next", "saved", "versions", "output", "hooks", "retained",
                  "trace")
 
     def __repr__(self):
@@ -67,38 +69,34 @@ class Node:
     def context(self, create_graph):
         """What the backward receives: the saved values by name, checked against in-place
         changes since the op recorded them, and which inputs need a gradient."""
-        ctx = _new_context(Context)
-        saved = ctx.saved_tensors = self.unpack(create_graph)
-        ctx.needs_input_grad = tuple([e is not None for e in self.next])
-        if saved:
-            ctx.__dict__.update(zip(self.names, saved))
-        return ctx
-
-    def unpack(self, create_graph):
-        """The saved values, checked against in-place changes since the op recorded them."""
         if self.backward is None:
             raise RuntimeError(
                 f"{self.op}: trying to backward through the graph a second time (or to use "
                 "saved tensors after they have been freed). Specify retain_graph=True on the "
                 "first backward() or autograd.grad() call if you need to backward twice.")
-        out = []
-        for t, v in zip(self.saved, self.versions):
-            if v is not None and t._version[0] != v:
-                raise RuntimeError(
-                    f"{self.op}: one of the tensors needed for gradient computation has been "
-                    f"modified by an inplace operation: a tensor of shape {list(t.shape)} is at "
-                    f"version {t._version[0]}, expected version {v}. Use an out-of-place op "
-                    "(or .clone() it) before changing it.")
-            if isinstance(t, _Output):
-                t = t.unpack(self, create_graph)
-            out.append(t)
-        return out
+        ctx = _new_context(Context)
+        saved = self.saved
+        if saved is not None:  # (this runs once per op of every backward: written for speed)
+            for t, v in zip(saved.values(), self.versions):
+                if v is not None and t._version[0] != v:
+                    raise RuntimeError(
+                        f"{self.op}: one of the tensors needed for gradient computation has "
+                        f"been modified by an inplace operation: a tensor of shape "
+                        f"{list(t.shape)} is at version {t._version[0]}, expected version {v}. "
+                        "Use an out-of-place op (or .clone() it) before changing it.")
+            if self.output:  # the op's own outputs, reattached to this node
+                saved = {k: t.unpack(self, create_graph) if isinstance(t, _Output) else t
+                         for k, t in saved.items()}
+            ctx.__dict__ = saved
+        ctx.needs_input_grad = tuple(map(is_not, self.next, repeat(None)))
+        return ctx
 
 
 class Context:
     """An op's backward context: ``needs_input_grad`` (per input, whether the engine wants its
-    gradient), ``saved_tensors`` (the saved values in order) and each saved value under the
-    name it was saved with (``ctx.x``).  A custom Function's ``ctx`` offers the same two."""
+    gradient, as a custom Function's ``ctx``) and each saved value under the name it was saved
+    with (``ctx.x``; the attributes are the node's own record of them: read, never set)."""
+    __slots__ = ("needs_input_grad", "__dict__")
 
 
 _new_context = Context.__new__
@@ -190,19 +188,15 @@ def record(name, data, inputs, backward, save=None, output=None, view_of=None):
             else:
                 edges.append(None)
         if wanted:
-            if save:
-                names, saved = tuple(save), tuple(save.values())
-            else:
-                names = saved = ()
             if output is not None:
                 twin = _new(_Output)
                 twin._data, twin.device, twin._version = data, out.device, out._version
-                names, saved = (*names, output), (*saved, twin)
+                save = {**save, output: twin} if save else {output: twin}
             node = _new_node(Node)
-            node.op, node.backward, node.next, node.names, node.saved = \
-                name, backward, edges, names, saved
-            node.versions = [t._version[0] if isinstance(t, Tensor) else None for t in saved] \
-                if saved else ()
+            node.op, node.backward, node.next, node.saved, node.output = \
+                name, backward, edges, save, output is not None
+            node.versions = [t._version[0] if isinstance(t, Tensor) else None
+                             for t in save.values()] if save else ()
             node.hooks = node.retained = None
             node.trace = "".join(traceback.format_stack()[:-1]) if flags.anomaly else None
             out.requires_grad = True

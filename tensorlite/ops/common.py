@@ -84,8 +84,15 @@ def unbroadcast(ctx, *grads):
     """Per input, ``(gradient, shape)``: the gradient summed down to the input's shape, or None
     where the engine wants none (``ctx.needs_input_grad``).  A gradient may be given as a
     function that computes it, so an unwanted one costs nothing."""
-    return tuple(sum_to(g() if callable(g) else g, shape) if need else None
-                 for need, (g, shape) in zip(ctx.needs_input_grad, grads))
+    out = []
+    for need, (g, shape) in zip(ctx.needs_input_grad, grads):  # (a plain loop: one per op)
+        if not need:
+            out.append(None)
+            continue
+        if callable(g):
+            g = g()
+        out.append(g if g._data.shape == shape else sum_to(g, shape))
+    return out
 
 
 def sum_to(g, shape):
