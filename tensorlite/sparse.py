@@ -26,11 +26,14 @@ from .autograd.graph import record
 from .backends import for_device
 from .tensor import Tensor, describe, sparse_coo, wrap
 
-__all__ = ["SparseTensor", "sparse_coo_tensor", "mm", "spmm", "from_dense"]
+__all__ = ["SparseTensor", "sparse_coo_tensor", "mm", "spmm", "matmul", "from_dense"]
 
 SUPPORTED = ("sparse @ dense (tensorlite.sparse.mm, tensorlite.spmm, S @ D, S.mm, S.matmul), "
              "to_dense, coalesce, indices, values, t, transpose, to, detach, clone, and "
              "multiplication or division by a number")
+
+
+_GENERIC = {"fn", "forward", "method", "wrapper", "inner", "call", "apply", "op"}
 
 
 def _unsupported(what, t=None, hint=""):
@@ -63,13 +66,20 @@ class SparseTensor(Tensor):
         # Reached by a dense op given a sparse tensor: none of them takes one.  Name the op: the
         # outermost registered op calling (only on this error path).
         from .ops.registry import REGISTRY
-        frame, name = sys._getframe(1), None
-        for _ in range(8):  # the outermost op of tensorlite's own (mm, not the matmul it calls)
+        frame, name, outer = sys._getframe(1), None, None
+        for _ in range(16):  # the outermost op of tensorlite's own (mm, not the matmul it calls)
             if frame is None or not frame.f_globals.get("__name__", "").startswith("tensorlite"):
                 break
-            if frame.f_code.co_name in REGISTRY:
-                name = frame.f_code.co_name
+            code = frame.f_code.co_name
+            if code in _GENERIC:  # an op built by a factory keeps its name in the closure
+                code = frame.f_locals.get("name")
+                code = code if isinstance(code, str) else "_"
+            if code in REGISTRY:
+                name = code
+            elif not code.startswith(("_", "<")):
+                outer = code  # else the outermost public function (save, ...)
             frame = frame.f_back
+        name = name or outer
         hint = ("for sparse @ dense use tensorlite.sparse.mm(S, D), tensorlite.spmm(S, D) or "
                 "S @ D; otherwise convert with .to_dense() first"
                 if name in ("mm", "matmul", "bmm", "addmm", "dot", "mv") else "")
@@ -457,6 +467,15 @@ def mm(mat1, mat2):
 
 
 spmm = mm
+
+
+def matmul(input, other):
+    """``input @ other`` for a sparse ``input`` (2-D) and a dense 1-D or 2-D ``other``: the
+    product tensorlite.matmul/mm hand a sparse first operand to."""
+    if not isinstance(input, SparseTensor):
+        raise TypeError(f"sparse.matmul: expected a sparse first operand, got "
+                        f"{type(input).__name__}; for dense tensors use tensorlite.matmul")
+    return _matmul("matmul", input, other)
 
 
 def _matmul(what, S, other):
