@@ -1,23 +1,33 @@
 """Check analytic gradients against float64 central differences."""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Union
+
 import numpy as np
 
 from ..tensor import Tensor, wrap
 from .engine import grad
 
 
+# One tensor or a sequence of them (inputs, outputs and grad_outputs of gradcheck)
+TensorOrTensors = Union[Tensor, Sequence[Any]]
+
+
 class GradcheckError(RuntimeError):
     pass
 
 
-def _as_tuple(x):
+def _as_tuple(x: Any) -> tuple[Any, ...]:
     return x if isinstance(x, tuple) else (x,) if isinstance(x, Tensor) else tuple(x)
 
 
-def _host(t):
+def _host(t: Tensor) -> np.ndarray:
     return np.array(t.backend.to_host(t._data), dtype=np.float64)
 
 
-def _numeric_jacobian(fn, inputs, x, out_index, eps):
+def _numeric_jacobian(fn: Callable[..., Any], inputs: tuple[Any, ...], x: Tensor,
+                      out_index: int, eps: float) -> np.ndarray:
     """d(output out_index)/dx by central differences, one input element at a time."""
     data = x._data
     columns = []
@@ -34,7 +44,7 @@ def _numeric_jacobian(fn, inputs, x, out_index, eps):
     return np.stack(columns, axis=1) if columns else np.zeros((n_out, 0))
 
 
-def _analytic_jacobian(output, x):
+def _analytic_jacobian(output: Tensor, x: Tensor) -> np.ndarray:
     rows = []
     flat_shape = (output.numel(),)
     for j in range(output.numel()):
@@ -47,7 +57,8 @@ def _analytic_jacobian(output, x):
     return np.stack(rows) if rows else np.zeros((0, x.numel()))
 
 
-def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
+def gradcheck(fn: Callable[..., Any], inputs: TensorOrTensors, eps: float = 1e-6,
+              atol: float = 1e-5, rtol: float = 1e-3, raise_exception: bool = True) -> bool:
     """True if ``fn``'s gradients with respect to every float64 input that requires grad match
     central differences; otherwise raise GradcheckError (or return False)."""
     inputs = _as_tuple(inputs)
@@ -75,8 +86,9 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
     return True
 
 
-def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
-                  raise_exception=True):
+def gradgradcheck(fn: Callable[..., Any], inputs: TensorOrTensors,
+                  grad_outputs: TensorOrTensors | None = None, eps: float = 1e-6,
+                  atol: float = 1e-5, rtol: float = 1e-3, raise_exception: bool = True) -> bool:
     """gradcheck of the gradient itself: the vector-Jacobian product of ``fn`` with random
     (or given) ``grad_outputs``, differentiated with respect to the inputs and those vectors."""
     inputs = _as_tuple(inputs)
@@ -91,7 +103,7 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
     grad_outputs = list(_as_tuple(grad_outputs))
     n = len(inputs)
 
-    def vjp(*args):
+    def vjp(*args: Any) -> tuple[Tensor, ...]:
         ins, vs = args[:n], args[n:]
         outs = _as_tuple(fn(*ins))
         diff_ins = [x for x in ins if isinstance(x, Tensor) and x.requires_grad]
