@@ -1,17 +1,25 @@
 """Containers, shaped like torch.nn's: Sequential, ModuleList, ModuleDict (modules), and
 ParameterList, ParameterDict (parameters)."""
+from __future__ import annotations
+
 import operator
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, SupportsIndex, cast, overload
 
 from . import functional as F
 from .module import Module, Parameter, _addindent
 from ..tensor import Tensor
 
+if TYPE_CHECKING:
+    from collections.abc import ItemsView, KeysView, ValuesView
+
+    from typing_extensions import Self
+
 __all__ = ["Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict"]
 
 
-def _index(container, idx):
+def _index(container: Any, idx: SupportsIndex) -> int:
     n = len(container)
     idx = int(idx)
     if not -n <= idx < n:
@@ -20,32 +28,35 @@ def _index(container, idx):
     return idx % n
 
 
-class _Numbered:
+class _Numbered(Module):
     """What Sequential and ModuleList share: submodules named "0".."n-1", renumbered after a
     deletion or an insertion, as torch does."""
 
-    def _renumber(self, items):
+    if TYPE_CHECKING:
+        def __getitem__(self, idx: Any) -> Any: ...
+
+    def _renumber(self, items: Iterable[Module | None]) -> None:
         self._modules.clear()
         for i, m in enumerate(items):
             self.add_module(str(i), m)
 
-    def __delitem__(self, idx):
+    def __delitem__(self, idx: SupportsIndex | slice) -> None:
         keys = list(self._modules)
         for k in (keys[idx] if isinstance(idx, slice) else [keys[_index(self, idx)]]):
             del self._modules[k]
         self._renumber(list(self._modules.values()))
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._modules)
 
-    def __iter__(self):
-        return iter(self._modules.values())
+    def __iter__(self) -> Iterator[Module]:
+        return iter(cast("Iterable[Module]", self._modules.values()))
 
-    def append(self, module):
+    def append(self, module: Module) -> Self:
         self.add_module(str(len(self)), module)
         return self
 
-    def pop(self, key):
+    def pop(self, key: SupportsIndex | slice) -> Any:
         v = self[key]
         del self[key]
         return v
@@ -55,7 +66,12 @@ class Sequential(_Numbered, Module):
     """Modules applied in order: ``Sequential(a, b, c)(x) == c(b(a(x)))``.  Also built from an
     OrderedDict of names to modules."""
 
-    def __init__(self, *args):
+    @overload
+    def __init__(self, *args: Module) -> None: ...
+    @overload
+    def __init__(self, arg: OrderedDict[str, Module], /) -> None: ...
+
+    def __init__(self, *args: Any) -> None:
         super().__init__()
         if len(args) == 1 and isinstance(args[0], OrderedDict):
             for name, m in args[0].items():
@@ -64,33 +80,39 @@ class Sequential(_Numbered, Module):
             for i, m in enumerate(args):
                 self.add_module(str(i), m)
 
-    def forward(self, input):
+    def forward(self, input: Any) -> Any:
         """Each module in turn; a Linear directly followed by ReLU, Tanh, Sigmoid or GELU runs
         as one fused op (F.linear(..., activation=)) with the same results, where
         functional/fusion.py says fusing cannot change what the two modules would do."""
         return F.fusion.run_sequential(self._modules.values(), input)
 
-    def __getitem__(self, idx):
-        if isinstance(idx, slice):
-            return type(self)(OrderedDict(list(self._modules.items())[idx]))
-        return list(self._modules.values())[_index(self, idx)]
+    @overload
+    def __getitem__(self, idx: slice) -> Self: ...
+    @overload
+    def __getitem__(self, idx: SupportsIndex) -> Module: ...
 
-    def __setitem__(self, idx, module):
+    def __getitem__(self, idx: SupportsIndex | slice) -> Self | Module:
+        if isinstance(idx, slice):
+            return type(self)(OrderedDict(cast("list[tuple[str, Module]]",
+                                                list(self._modules.items())[idx])))
+        return cast(Module, list(self._modules.values())[_index(self, idx)])
+
+    def __setitem__(self, idx: SupportsIndex, module: Module) -> None:
         key = list(self._modules)[_index(self, idx)]
         self.add_module(key, module)
 
-    def __add__(self, other):
+    def __add__(self, other: Sequential) -> Sequential:
         if not isinstance(other, Sequential):
             raise ValueError("add operator supports only objects of Sequential class, but "
                              f"{type(other)} is given.")
         return Sequential(*self, *other)
 
-    def extend(self, sequential):
+    def extend(self, sequential: Iterable[Module]) -> Self:
         for m in sequential:
             self.append(m)
         return self
 
-    def insert(self, index, module):
+    def insert(self, index: int, module: Module) -> Self:
         if not isinstance(module, Module):
             raise AssertionError(f"module should be of type: {Module}")
         n = len(self)
@@ -106,26 +128,31 @@ class Sequential(_Numbered, Module):
 class ModuleList(_Numbered, Module):
     """A list of modules, registered (so their parameters are found) but not called in order."""
 
-    def __init__(self, modules=None):
+    def __init__(self, modules: Iterable[Module] | None = None) -> None:
         super().__init__()
         if modules is not None:
             self.extend(modules)
 
-    def __getitem__(self, idx):
-        if isinstance(idx, slice):
-            return type(self)(list(self._modules.values())[idx])
-        return self._modules[str(_index(self, idx))]
+    @overload
+    def __getitem__(self, idx: slice) -> Self: ...
+    @overload
+    def __getitem__(self, idx: SupportsIndex) -> Module: ...
 
-    def __setitem__(self, idx, module):
+    def __getitem__(self, idx: SupportsIndex | slice) -> Self | Module:
+        if isinstance(idx, slice):
+            return type(self)(cast("list[Module]", list(self._modules.values())[idx]))
+        return cast(Module, self._modules[str(_index(self, idx))])
+
+    def __setitem__(self, idx: SupportsIndex, module: Module) -> None:
         self.add_module(str(_index(self, idx)), module)
 
-    def __iadd__(self, modules):
+    def __iadd__(self, modules: Iterable[Module]) -> Self:
         return self.extend(modules)
 
-    def __add__(self, other):
+    def __add__(self, other: Iterable[Module]) -> ModuleList:
         return ModuleList(list(self) + list(other))
 
-    def extend(self, modules):
+    def extend(self, modules: Iterable[Module]) -> Self:
         if isinstance(modules, (Module, Tensor)) or not hasattr(modules, "__iter__"):
             raise TypeError("ModuleList.extend should be called with an iterable, but got "
                             + type(modules).__name__)
@@ -133,16 +160,16 @@ class ModuleList(_Numbered, Module):
             self.append(m)
         return self
 
-    def insert(self, index, module):
+    def insert(self, index: int, module: Module) -> None:
         items = list(self)
         items.insert(index, module)
         self._renumber(items)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         reprs = [repr(m) for m in self]
         if not reprs:
             return self._get_name() + "()"
-        blocks = []  # [start, end, repr]: runs of identical reprs are printed once
+        blocks: list[list[Any]] = []  # [start, end, repr]: runs of identical reprs are printed once
         for i, r in enumerate(reprs):
             if blocks and blocks[-1][2] == r:
                 blocks[-1][1] = i
@@ -156,49 +183,50 @@ class ModuleList(_Numbered, Module):
 class ModuleDict(Module):
     """A dict of modules (insertion ordered), registered under their keys."""
 
-    def __init__(self, modules=None):
+    def __init__(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]] | None
+                 = None) -> None:
         super().__init__()
         if modules is not None:
             self.update(modules)
 
-    def __getitem__(self, key):
-        return self._modules[key]
+    def __getitem__(self, key: str) -> Module:
+        return cast(Module, self._modules[key])
 
-    def __setitem__(self, key, module):
+    def __setitem__(self, key: str, module: Module) -> None:
         self.add_module(key, module)
 
-    def __delitem__(self, key):
+    def __delitem__(self, key: str) -> None:
         del self._modules[key]
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._modules)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self._modules)
 
-    def __contains__(self, key):
+    def __contains__(self, key: object) -> bool:
         return key in self._modules
 
-    def clear(self):
+    def clear(self) -> None:
         self._modules.clear()
 
-    def pop(self, key):
+    def pop(self, key: str) -> Module:
         v = self[key]
         del self[key]
         return v
 
-    def keys(self):
+    def keys(self) -> KeysView[str]:
         return self._modules.keys()
 
-    def items(self):
-        return self._modules.items()
+    def items(self) -> ItemsView[str, Module]:
+        return cast("ItemsView[str, Module]", self._modules.items())
 
-    def values(self):
-        return self._modules.values()
+    def values(self) -> ValuesView[Module]:
+        return cast("ValuesView[Module]", self._modules.values())
 
-    def update(self, modules):
+    def update(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]]) -> None:
         if isinstance(modules, (dict, ModuleDict)) or hasattr(modules, "items"):
-            for k, m in modules.items():
+            for k, m in cast("Mapping[str, Module]", modules).items():
                 self[k] = m
         else:
             for j, pair in enumerate(modules):
@@ -208,7 +236,7 @@ class ModuleDict(Module):
                 self[pair[0]] = pair[1]
 
 
-def _describe_entry(key, value):
+def _describe_entry(key: object, value: object) -> str:
     """A line of ParameterList's / ParameterDict's repr, as torch's."""
     if isinstance(value, Tensor):
         size = "x".join(str(n) for n in value.shape)
@@ -223,20 +251,25 @@ class ParameterList(Module):
     ``state_dict()`` find them, as torch's).  A tensor that is not a Parameter becomes one when
     stored; other objects are kept as they are."""
 
-    def __init__(self, values=None):
+    def __init__(self, values: Iterable[Any] | None = None) -> None:
         super().__init__()
         self._size = 0
         if values is not None:
             self += values
 
-    def _key(self, idx):
+    def _key(self, idx: SupportsIndex) -> str:
         """The attribute name of position ``idx`` (negative counts from the end)."""
         idx = operator.index(idx)
         if not -len(self) <= idx < len(self):
             raise IndexError(f"index {idx} is out of range")
         return str(idx % len(self))
 
-    def __getitem__(self, idx):
+    @overload
+    def __getitem__(self, idx: slice) -> Self: ...
+    @overload
+    def __getitem__(self, idx: SupportsIndex) -> Any: ...
+
+    def __getitem__(self, idx: SupportsIndex | slice) -> Any:
         if isinstance(idx, slice):
             out = type(self)()
             for i in range(*idx.indices(len(self))):
@@ -244,29 +277,29 @@ class ParameterList(Module):
             return out
         return getattr(self, self._key(idx))
 
-    def __setitem__(self, idx, param):
+    def __setitem__(self, idx: SupportsIndex, param: Any) -> None:
         if isinstance(param, Tensor) and not isinstance(param, Parameter):
             param = Parameter(param)
         setattr(self, self._key(idx), param)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return self._size
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         return iter(self[i] for i in range(len(self)))
 
-    def __iadd__(self, parameters):
+    def __iadd__(self, parameters: Iterable[Any]) -> Self:
         return self.extend(parameters)
 
-    def __dir__(self):
+    def __dir__(self) -> list[str]:
         return [k for k in super().__dir__() if not k.isdigit()]
 
-    def append(self, value):
+    def append(self, value: Any) -> Self:
         self._size += 1
         self[self._size - 1] = value
         return self
 
-    def extend(self, values):
+    def extend(self, values: Iterable[Any]) -> Self:
         if not isinstance(values, Iterable) or isinstance(values, Tensor):
             raise TypeError("ParameterList.extend should be called with an iterable, but got "
                             + type(values).__name__)
@@ -274,10 +307,10 @@ class ParameterList(Module):
             self.append(value)
         return self
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return "\n".join(_describe_entry(i, p) for i, p in enumerate(self))
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("ParameterList should not be called.")
 
 
@@ -287,84 +320,86 @@ class ParameterDict(Module):
     ``update`` keeps the order of an OrderedDict, a ParameterDict or a sequence of pairs, and
     sorts the keys of any other mapping (a plain dict), as torch does."""
 
-    def __init__(self, parameters=None):
+    def __init__(self, parameters: Mapping[str, Any] | ParameterDict
+                 | Iterable[tuple[str, Any]] | None = None) -> None:
         super().__init__()
-        self._keys = {}
+        self._keys: dict[str, None] = {}
         if parameters is not None:
             self.update(parameters)
 
     @staticmethod
-    def _key_to_attr(key):
+    def _key_to_attr(key: object) -> str:
         if not isinstance(key, str):
             raise TypeError("Index given to ParameterDict cannot be used as a key as it is not a "
                             f"string (type is '{type(key).__name__}'). Open an issue on github "
                             "if you need non-string keys.")
         return key
 
-    def __getitem__(self, key):
+    def __getitem__(self, key: str) -> Any:
         return getattr(self, self._key_to_attr(key))
 
-    def __setitem__(self, key, value):
+    def __setitem__(self, key: str, value: Any) -> None:
         self._keys[key] = None
         if isinstance(value, Tensor) and not isinstance(value, Parameter):
             value = Parameter(value)
         setattr(self, self._key_to_attr(key), value)
 
-    def __delitem__(self, key):
+    def __delitem__(self, key: str) -> None:
         del self._keys[key]
         delattr(self, self._key_to_attr(key))
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._keys)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self._keys)
 
-    def __reversed__(self):
+    def __reversed__(self) -> Iterator[str]:
         return reversed(self._keys)
 
-    def __contains__(self, key):
+    def __contains__(self, key: object) -> bool:
         return key in self._keys
 
-    def copy(self):
+    def copy(self) -> ParameterDict:
         return ParameterDict(OrderedDict((k, self[k]) for k in self._keys))
 
-    def setdefault(self, key, default=None):
+    def setdefault(self, key: str, default: Any = None) -> Any:
         if key not in self:
             self[key] = default
         return self[key]
 
-    def clear(self):
+    def clear(self) -> None:
         for k in list(self._keys):
             del self[k]
 
-    def pop(self, key):
+    def pop(self, key: str) -> Any:
         v = self[key]
         del self[key]
         return v
 
-    def popitem(self):
+    def popitem(self) -> tuple[str, Any]:
         k = next(reversed(self._keys)) if self._keys else None
         if k is None:
             raise KeyError("popitem(): dictionary is empty")
         return k, self.pop(k)
 
-    def get(self, key, default=None):
+    def get(self, key: str, default: Any = None) -> Any:
         return self[key] if key in self else default
 
-    def fromkeys(self, keys, default=None):
+    def fromkeys(self, keys: Iterable[str], default: Any = None) -> ParameterDict:
         return ParameterDict((k, default) for k in keys)
 
-    def keys(self):
+    def keys(self) -> KeysView[str]:
         return self._keys.keys()
 
-    def items(self):
+    def items(self) -> Iterator[tuple[str, Any]]:
         return ((k, self[k]) for k in self._keys)
 
-    def values(self):
+    def values(self) -> Iterator[Any]:
         return (self[k] for k in self._keys)
 
-    def update(self, parameters):
+    def update(self,
+               parameters: Mapping[str, Any] | ParameterDict | Iterable[tuple[str, Any]]) -> None:
         if not isinstance(parameters, Iterable):
             raise TypeError("ParametersDict.update should be called with an iterable of "
                             f"key/value pairs, but got {type(parameters).__name__}")
@@ -384,22 +419,22 @@ class ParameterDict(Module):
                                      f"{len(pair)}; 2 is required")
                 self[pair[0]] = pair[1]
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return "\n".join(_describe_entry(k, p) for k, p in self.items())
 
-    def __call__(self, input):
+    def __call__(self, input: Any) -> Any:
         raise RuntimeError("ParameterDict should not be called.")
 
-    def __or__(self, other):
+    def __or__(self, other: ParameterDict) -> ParameterDict:
         out = self.copy()
         out.update(other)
         return out
 
-    def __ror__(self, other):
+    def __ror__(self, other: ParameterDict) -> ParameterDict:
         out = other.copy()
         out.update(self)
         return out
 
-    def __ior__(self, other):
+    def __ior__(self, other: ParameterDict) -> Self:
         self.update(other)
         return self

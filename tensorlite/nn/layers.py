@@ -1,11 +1,20 @@
 """The basic layers (torch.nn names, arguments, defaults and initializations): Linear, Identity,
 Flatten, Dropout, Embedding, LayerNorm, BatchNorm1d/2d and the activations."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
 
 from .. import dtypes
 from ..creation import empty, ones, tensor, zeros
 from . import functional as F
 from . import init
 from .module import Module, Parameter
+
+if TYPE_CHECKING:
+    from ..dtypes import DTypeLike
+    from ..tensor import Tensor
+
+    _Shape = int | tuple[int, ...] | list[int]
 
 __all__ = ["Linear", "Identity", "Flatten", "Dropout", "Embedding", "LayerNorm", "BatchNorm1d",
            "BatchNorm2d", "ReLU", "Sigmoid", "Tanh", "GELU", "LeakyReLU", "Softplus", "Softmax",
@@ -15,14 +24,15 @@ __all__ = ["Linear", "Identity", "Flatten", "Dropout", "Embedding", "LayerNorm",
 class Identity(Module):
     """Returns its input (arguments are accepted and ignored, as torch)."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__()
 
-    def forward(self, input):
+    def forward(self, input: Tensor) -> Tensor:
         return input
 
 
-def add_weight_and_bias(module, weight_shape, bias, device, dtype):
+def add_weight_and_bias(module: Module, weight_shape: tuple[int, ...], bias: bool,
+                        device: str | None, dtype: DTypeLike | None) -> None:
     """Give ``module`` a ``weight`` of ``weight_shape`` and, if ``bias``, a ``bias`` of its first
     dim, with PyTorch's default init (Linear and Conv2d)."""
     module.weight = Parameter(empty(weight_shape, device=device, dtype=dtype))
@@ -37,32 +47,38 @@ class Linear(Module):
     """``y = x @ weight.T + bias``; weight (out, in) ~ kaiming_uniform_(a=sqrt(5)), i.e.
     U(-1/sqrt(in), 1/sqrt(in)), and bias ~ U(-1/sqrt(in), 1/sqrt(in))."""
 
-    def __init__(self, in_features, out_features, bias=True, device=None, dtype=None):
+    in_features: int
+    out_features: int
+    weight: Parameter
+    bias: Parameter | None
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True,
+                 device: str | None = None, dtype: DTypeLike | None = None) -> None:
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
         add_weight_and_bias(self, (out_features, in_features), bias, device, dtype)
 
     @F.fusion.fusable(F.linear)  # Sequential may fuse it with the activation after it
-    def forward(self, input):
+    def forward(self, input: Tensor) -> Tensor:
         return F.linear(input, self.weight, self.bias)
 
-    def reset_parameters(self):
+    def reset_parameters(self) -> None:
         init._default_layer_init_(self.weight, self.bias)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"bias={self.bias is not None}")
 
 
 class Flatten(Module):
-    def __init__(self, start_dim=1, end_dim=-1):
+    def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
         super().__init__()
         self.start_dim, self.end_dim = start_dim, end_dim
 
-    def forward(self, input):
+    def forward(self, input: Tensor) -> Tensor:
         return input.flatten(self.start_dim, self.end_dim)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
 
@@ -70,16 +86,16 @@ class Dropout(Module):
     """Zeroes elements with probability ``p`` in training mode (scaling the rest by 1/(1-p));
     the identity in eval mode."""
 
-    def __init__(self, p=0.5, inplace=False):
+    def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
         super().__init__()
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
         self.p, self.inplace = p, inplace
 
-    def forward(self, input):
+    def forward(self, input: Tensor) -> Tensor:
         return F.dropout(input, self.p, self.training, self.inplace)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"
 
 
@@ -87,9 +103,13 @@ class Embedding(Module):
     """A lookup table of ``num_embeddings`` vectors; weight ~ N(0, 1), the ``padding_idx`` row
     zero and never updated by the gradient."""
 
-    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, max_norm=None,
-                 norm_type=2.0, scale_grad_by_freq=False, sparse=False, _weight=None,
-                 _freeze=False, device=None, dtype=None):
+    weight: Parameter
+
+    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
+                 max_norm: float | None = None, norm_type: float = 2.0,
+                 scale_grad_by_freq: bool = False, sparse: bool = False,
+                 _weight: Tensor | None = None, _freeze: bool = False,
+                 device: str | None = None, dtype: DTypeLike | None = None) -> None:
         super().__init__()
         if max_norm is not None or scale_grad_by_freq or sparse:
             raise NotImplementedError("Embedding: max_norm, scale_grad_by_freq and sparse are "
@@ -112,29 +132,31 @@ class Embedding(Module):
                                  "embedding_dim")
             self.weight = Parameter(_weight, requires_grad=not _freeze)
 
-    def reset_parameters(self):
+    def reset_parameters(self) -> None:
         init.normal_(self.weight)
         self._fill_padding_idx_with_zero()
 
-    def _fill_padding_idx_with_zero(self):
+    def _fill_padding_idx_with_zero(self) -> None:
         if self.padding_idx is not None:
             from ..autograd.grad_mode import no_grad
             with no_grad():
                 self.weight[self.padding_idx] = 0.0
 
-    def forward(self, input):
+    def forward(self, input: Tensor) -> Tensor:
         return F.embedding(input, self.weight, self.padding_idx)
 
     @classmethod
-    def from_pretrained(cls, embeddings, freeze=True, padding_idx=None, max_norm=None,
-                        norm_type=2.0, scale_grad_by_freq=False, sparse=False):
+    def from_pretrained(cls, embeddings: Tensor, freeze: bool = True,
+                        padding_idx: int | None = None, max_norm: float | None = None,
+                        norm_type: float = 2.0, scale_grad_by_freq: bool = False,
+                        sparse: bool = False) -> Embedding:
         if embeddings.ndim != 2:
             raise ValueError("Embeddings parameter is expected to be 2-dimensional")
         rows, cols = embeddings.shape
         return cls(rows, cols, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse,
                    _weight=embeddings, _freeze=freeze)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         s = f"{self.num_embeddings}, {self.embedding_dim}"
         if self.padding_idx is not None:
             s += f", padding_idx={self.padding_idx}"
@@ -144,8 +166,12 @@ class Embedding(Module):
 class LayerNorm(Module):
     """Normalizes over the trailing ``normalized_shape`` dims; weight ones, bias zeros."""
 
-    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True,
-                 device=None, dtype=None):
+    weight: Parameter | None
+    bias: Parameter | None
+
+    def __init__(self, normalized_shape: _Shape, eps: float = 1e-5,
+                 elementwise_affine: bool = True, bias: bool = True, device: str | None = None,
+                 dtype: DTypeLike | None = None) -> None:
         super().__init__()
         if isinstance(normalized_shape, int):
             normalized_shape = (normalized_shape,)
@@ -162,16 +188,16 @@ class LayerNorm(Module):
             self.register_parameter("bias", None)
         self.reset_parameters()
 
-    def reset_parameters(self):
+    def reset_parameters(self) -> None:
         if self.weight is not None:
             init.ones_(self.weight)
         if self.bias is not None:
             init.zeros_(self.bias)
 
-    def forward(self, input):
+    def forward(self, input: Tensor) -> Tensor:
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return (f"{self.normalized_shape}, eps={self.eps}, "
                 f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}")
 
@@ -180,8 +206,16 @@ class _BatchNorm(Module):
     """Per-channel normalization with batch statistics in training (and running estimates
     updated with ``momentum``; None: a cumulative average) and the running ones in eval."""
 
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
-                 track_running_stats=True, device=None, dtype=None, *, bias=True):
+    weight: Parameter | None
+    bias: Parameter | None
+    running_mean: Tensor | None
+    running_var: Tensor | None
+    num_batches_tracked: Tensor | None
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
+                 affine: bool = True, track_running_stats: bool = True,
+                 device: str | None = None, dtype: DTypeLike | None = None, *,
+                 bias: bool = True) -> None:
         super().__init__()
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
@@ -204,23 +238,26 @@ class _BatchNorm(Module):
                 self.register_buffer(name, None)
         self.reset_parameters()
 
-    def reset_running_stats(self):
+    def reset_running_stats(self) -> None:
         if self.track_running_stats:
+            assert self.running_mean is not None and self.running_var is not None
+            assert self.num_batches_tracked is not None
             init.zeros_(self.running_mean)
             init.ones_(self.running_var)
             init.zeros_(self.num_batches_tracked)
 
-    def reset_parameters(self):
+    def reset_parameters(self) -> None:
         self.reset_running_stats()
         if self.affine:
+            assert self.weight is not None
             init.ones_(self.weight)
             if self.bias is not None:
                 init.zeros_(self.bias)
 
-    def _check_input_dim(self, input):
+    def _check_input_dim(self, input: Tensor) -> None:
         raise NotImplementedError
 
-    def forward(self, input):
+    def forward(self, input: Tensor) -> Tensor:
         self._check_input_dim(input)
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
@@ -233,7 +270,7 @@ class _BatchNorm(Module):
                             self.running_var if use_running else None, self.weight, self.bias,
                             use_batch, factor, self.eps)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
                 f"affine={self.affine}, bias={self.bias is not None}, "
                 f"track_running_stats={self.track_running_stats}")
@@ -242,7 +279,7 @@ class _BatchNorm(Module):
 class BatchNorm1d(_BatchNorm):
     """BatchNorm over (N, C) or (N, C, L) input."""
 
-    def _check_input_dim(self, input):
+    def _check_input_dim(self, input: Tensor) -> None:
         if input.ndim not in (2, 3):
             raise ValueError(f"expected 2D or 3D input (got {input.ndim}D input)")
 
@@ -250,85 +287,87 @@ class BatchNorm1d(_BatchNorm):
 class BatchNorm2d(_BatchNorm):
     """BatchNorm over (N, C, H, W) input."""
 
-    def _check_input_dim(self, input):
+    def _check_input_dim(self, input: Tensor) -> None:
         if input.ndim != 4:
             raise ValueError(f"expected 4D input (got {input.ndim}D input)")
 
 
 # -- activations ---------------------------------------------------------------------------------
 class ReLU(Module):
-    def __init__(self, inplace=False):
+    def __init__(self, inplace: bool = False) -> None:
         super().__init__()
         self.inplace = inplace
 
     @F.fusion.fusable(F.relu)
-    def forward(self, input):
+    def forward(self, input: Tensor) -> Tensor:
         return F.relu(input)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return "inplace=True" if self.inplace else ""
 
 
 class Sigmoid(Module):
     @F.fusion.fusable(F.sigmoid)
-    def forward(self, input):
+    def forward(self, input: Tensor) -> Tensor:
         return F.sigmoid(input)
 
 
 class Tanh(Module):
     @F.fusion.fusable(F.tanh)
-    def forward(self, input):
+    def forward(self, input: Tensor) -> Tensor:
         return F.tanh(input)
 
 
 class GELU(Module):
-    def __init__(self, approximate="none"):
+    def __init__(self, approximate: str = "none") -> None:
         super().__init__()
         self.approximate = approximate
 
     @F.fusion.fusable(F.gelu, "approximate")
-    def forward(self, input):
+    def forward(self, input: Tensor) -> Tensor:
         return F.gelu(input, approximate=self.approximate)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"approximate={self.approximate!r}"
 
 
 class LeakyReLU(Module):
-    def __init__(self, negative_slope=0.01, inplace=False):
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
         super().__init__()
         self.negative_slope, self.inplace = negative_slope, inplace
 
-    def forward(self, input):
+    def forward(self, input: Tensor) -> Tensor:
         return F.leaky_relu(input, self.negative_slope)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
 
 
 class Softplus(Module):
-    def __init__(self, beta=1.0, threshold=20.0):
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
         super().__init__()
         self.beta, self.threshold = beta, threshold
 
-    def forward(self, input):
+    def forward(self, input: Tensor) -> Tensor:
         return F.softplus(input, self.beta, self.threshold)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"beta={self.beta}, threshold={self.threshold}"
 
 
 class _AlongDim(Module):
     """A functional applied along ``dim`` (the subclass names it in ``_fn``)."""
 
-    def __init__(self, dim=None):
+    _fn: Callable[..., Tensor]
+
+    def __init__(self, dim: int | None = None) -> None:
         super().__init__()
         self.dim = dim
 
-    def forward(self, input):
+    def forward(self, input: Tensor) -> Tensor:
         return self._fn(input, self.dim)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"dim={self.dim}"
 
 

@@ -1,6 +1,10 @@
 """Gradient clipping, shaped like torch.nn.utils (clip_grad_norm_, clip_grad_value_, ...)."""
+from __future__ import annotations
+
 import types
 import warnings
+from collections.abc import Iterable
+from typing import Union
 
 from .. import dtypes
 from ..autograd.grad_mode import no_grad
@@ -11,13 +15,17 @@ from ..tensor import Tensor, describe, wrap
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "get_total_norm", "clip_grads_with_norm_"]
 
+# A tensor or an iterable of them (torch's _tensor_or_tensors)
+TensorOrTensors = Union[Tensor, Iterable[Tensor]]
 
-def _as_list(parameters):
+
+def _as_list(parameters: TensorOrTensors) -> list[Tensor]:
     return [parameters] if isinstance(parameters, Tensor) else list(parameters)
 
 
 @no_grad()
-def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False):
+def get_total_norm(tensors: TensorOrTensors, norm_type: float | str = 2.0,
+                   error_if_nonfinite: bool = False) -> Tensor:
     """The ``norm_type``-norm of ``tensors`` viewed as one vector (a 0-d tensor); ``'inf'``
     for the max-abs norm.  Computed as torch does: the norm of the per-tensor norms."""
     tensors = _as_list(tensors)
@@ -39,20 +47,22 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False):
 
 
 @no_grad()
-def clip_grads_with_norm_(parameters, max_norm, total_norm):
+def clip_grads_with_norm_(parameters: TensorOrTensors, max_norm: float,
+                          total_norm: Tensor | float) -> None:
     """Scale the gradients in place by ``min(max_norm / (total_norm + 1e-6), 1)``."""
     grads = [p.grad for p in _as_list(parameters) if p.grad is not None]
     if not grads:
         return
-    if not isinstance(total_norm, Tensor):
-        total_norm = tensor(float(total_norm), dtype=grads[0].dtype, device=grads[0].device)
-    coef = (float(max_norm) / (total_norm + 1e-6)).clamp(max=1.0)
+    norm = total_norm if isinstance(total_norm, Tensor) else \
+        tensor(float(total_norm), dtype=grads[0].dtype, device=grads[0].device)
+    coef = (float(max_norm) / (norm + 1e-6)).clamp(max=1.0)
     for g in grads:
         g.mul_(coef if g.device == coef.device else coef.to(g.device))
 
 
 @no_grad()
-def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False):
+def clip_grad_norm_(parameters: TensorOrTensors, max_norm: float, norm_type: float | str = 2.0,
+                    error_if_nonfinite: bool = False) -> Tensor:
     """Rescale the gradients of ``parameters`` in place so that their total ``norm_type``-norm
     (all gradients as one vector) is at most ``max_norm``.  Returns the total norm before
     clipping (a 0-d tensor)."""
@@ -69,7 +79,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
 
 
 @no_grad()
-def clip_grad_value_(parameters, clip_value):
+def clip_grad_value_(parameters: TensorOrTensors, clip_value: float) -> None:
     """Clamp every gradient of ``parameters`` in place to ``[-clip_value, clip_value]``."""
     clip_value = float(clip_value)
     for p in _as_list(parameters):
