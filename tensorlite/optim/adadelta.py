@@ -1,13 +1,19 @@
 """Adadelta (torch.optim.Adadelta)."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
 from ..autograd.grad_mode import no_grad
 from ..creation import zeros_like
-from .optimizer import Optimizer, check_nonnegative
+from .optimizer import Optimizer, ParamsT, check_nonnegative
 
 __all__ = ["Adadelta"]
 
 
 class Adadelta(Optimizer):
-    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, *, maximize=False):
+    def __init__(self, params: ParamsT, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
+                 weight_decay: float = 0, *, maximize: bool = False) -> None:
         check_nonnegative(lr=lr)
         if not 0.0 <= rho <= 1.0:
             raise ValueError(f"Invalid rho value: {rho}")
@@ -16,7 +22,7 @@ class Adadelta(Optimizer):
         super().__init__(params, defaults)
 
     @no_grad()
-    def step(self, closure=None):
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
         loss = self._begin_step(closure)
         for group in self.param_groups:
             lr = float(group["lr"])

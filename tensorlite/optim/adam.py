@@ -1,14 +1,24 @@
 """Adam and AdamW (torch.optim.Adam, torch.optim.AdamW)."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
 from ..autograd.grad_mode import no_grad
 from ..creation import zeros_like
-from .optimizer import Optimizer, check_nonnegative
+from .optimizer import Optimizer, ParamsT, check_nonnegative
+
+if TYPE_CHECKING:
+    from ..tensor import Tensor
 
 __all__ = ["Adam", "AdamW"]
 
 
 class Adam(Optimizer):
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
-                 amsgrad=False, *, maximize=False, decoupled_weight_decay=False):
+    def __init__(self, params: ParamsT, lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0, amsgrad: bool = False, *, maximize: bool = False,
+                 decoupled_weight_decay: bool = False) -> None:
         check_nonnegative(lr=lr, eps=eps)
         for i, beta in enumerate(betas):
             if not 0.0 <= beta < 1.0:
@@ -20,7 +30,7 @@ class Adam(Optimizer):
         super().__init__(params, defaults)
 
     @no_grad()
-    def step(self, closure=None):
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
         loss = self._begin_step(closure)
         for group in self.param_groups:
             lr, (beta1, beta2) = float(group["lr"]), group["betas"]
@@ -38,12 +48,13 @@ class Adam(Optimizer):
                 step = self._increment(state["step"])
                 m, v, vmax = state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq")
                 B.adam_step(p._data, g._data, m._data, v._data,
-                            vmax._data if amsgrad else None, step, lr, beta1, beta2,
+                            state["max_exp_avg_sq"]._data if amsgrad else None, step, lr,
+                            beta1, beta2,
                             group["eps"], **options)
                 self._bump(p, m, v, vmax if amsgrad else None)
         return loss
 
-    def _check_param(self, p, group, gi, pi):
+    def _check_param(self, p: Tensor, group: dict[str, Any], gi: int, pi: int) -> None:
         state = self.state.get(p)
         if group["amsgrad"] and state and "max_exp_avg_sq" not in state:
             raise RuntimeError(f"{type(self).__name__}: amsgrad=True but the state of parameter "
@@ -55,12 +66,14 @@ class AdamW(Adam):
     """Adam with decoupled weight decay: the parameters shrink by ``lr * weight_decay`` each
     step instead of the decay entering the moment estimates."""
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
-                 amsgrad=False, *, maximize=False):
+    def __init__(self, params: ParamsT, lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 1e-2, amsgrad: bool = False, *,
+                 maximize: bool = False) -> None:
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
                          decoupled_weight_decay=True)
 
-    def __setstate__(self, state):
+    def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
         for group in self.param_groups:
             group["decoupled_weight_decay"] = True

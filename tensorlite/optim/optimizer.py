@@ -4,9 +4,13 @@ A subclass declares its hyperparameters as ``defaults`` and implements ``step``;
 one parameter is one backend primitive call (``Backend.sgd_step``, ``adam_step``, ...) that
 changes the parameter and its state arrays in place.
 """
+from __future__ import annotations
+
 from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
 from copy import deepcopy
 from itertools import chain
+from typing import Any, Union
 
 import numpy as np
 
@@ -18,11 +22,14 @@ from ..tensor import Tensor, describe
 
 __all__ = ["Optimizer", "required"]
 
+# What an optimizer takes (torch's ParamsT): tensors, (name, tensor) pairs, or parameter groups
+ParamsT = Union[Iterable[Tensor], Iterable[tuple[str, Tensor]], Iterable[dict[str, Any]]]
+
 
 class _RequiredParameter:
     """Marks a hyperparameter every parameter group must set (no default)."""
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<required parameter>"
 
 
@@ -31,7 +38,7 @@ required = _RequiredParameter()
 _NAMES = {"lr": "learning rate", "eps": "epsilon value"}  # torch's words for these two
 
 
-def check_nonnegative(**values):
+def check_nonnegative(**values: float) -> None:
     """torch.optim's argument checks: each hyperparameter given must be >= 0 (NaN is not)."""
     for name, value in values.items():
         if not 0.0 <= value:
@@ -45,15 +52,15 @@ class Optimizer:
     entry and optional per-group hyperparameters overriding ``defaults``.
     """
 
-    def __init__(self, params, defaults):
+    def __init__(self, params: ParamsT, defaults: dict[str, Any]) -> None:
         self.defaults = defaults
         if isinstance(params, Tensor):
             raise TypeError("params argument given to the optimizer should be an iterable of "
                             f"Tensors or dicts, but got a Tensor ({describe(params)}); "
                             "wrap it in a list")
-        self.state = defaultdict(dict)
-        self.param_groups = []
-        groups = list(params)
+        self.state: defaultdict[Any, dict[str, Any]] = defaultdict(dict)
+        self.param_groups: list[dict[str, Any]] = []
+        groups: list[Any] = list(params)
         if not groups:
             raise ValueError("optimizer got an empty parameter list")
         if not isinstance(groups[0], dict):
@@ -61,17 +68,17 @@ class Optimizer:
         for group in groups:
             self.add_param_group(group)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         lines = [type(self).__name__ + " ("]
         for i, group in enumerate(self.param_groups):
             lines.append(f"Parameter Group {i}")
             lines += [f"    {k}: {group[k]}" for k in sorted(group) if k != "params"]
         return "\n".join(lines) + "\n)"
 
-    def __getstate__(self):
+    def __getstate__(self) -> dict[str, Any]:
         return {"defaults": self.defaults, "state": self.state, "param_groups": self.param_groups}
 
-    def __setstate__(self, state):
+    def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         for group in self.param_groups:  # a checkpoint from an older version may lack a key
             for name, default in self.defaults.items():
@@ -79,7 +86,7 @@ class Optimizer:
                     group.setdefault(name, default)
 
     # -- parameter groups ------------------------------------------------------------------------
-    def add_param_group(self, param_group):
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
         """Add a group of parameters (a dict with ``"params"``); unset hyperparameters take
         the optimizer's defaults."""
         if not isinstance(param_group, dict):
@@ -126,7 +133,7 @@ class Optimizer:
             raise ValueError("some parameters appear in more than one parameter group")
         self.param_groups.append(param_group)
 
-    def zero_grad(self, set_to_none=True):
+    def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset every parameter's gradient: to None (default), or to zeros in place."""
         for group in self.param_groups:
             for p in group["params"]:
@@ -140,11 +147,11 @@ class Optimizer:
                     with no_grad():
                         g.zero_()
 
-    def step(self, closure=None):
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update the parameters once; ``closure`` re-evaluates the model and returns the loss."""
         raise NotImplementedError
 
-    def _begin_step(self, closure):
+    def _begin_step(self, closure: Callable[[], Any] | None) -> Any:
         """What every ``step`` does first: run ``closure`` (under grad mode) for the loss, then
         check every parameter's gradient and state, so that a bad one raises before any
         parameter or state is touched (a failed step changes nothing)."""
@@ -169,12 +176,12 @@ class Optimizer:
                 self._check_param(p, group, gi, pi)
         return loss
 
-    def _check_param(self, p, group, gi, pi):
+    def _check_param(self, p: Tensor, group: dict[str, Any], gi: int, pi: int) -> None:
         """A subclass's check of parameter ``pi`` of group ``gi`` before a step (its state)."""
 
     # -- the per-parameter loop every step shares ----------------------------------------------
     @staticmethod
-    def _with_grad(group):
+    def _with_grad(group: dict[str, Any]) -> Iterator[tuple[Tensor, Tensor, Any]]:
         """(param, grad, backend) for every parameter of ``group`` that has a gradient (checked
         by ``_begin_step``)."""
         for p in group["params"]:
@@ -186,18 +193,18 @@ class Optimizer:
             yield p, g, B
 
     @staticmethod
-    def _new_step():
+    def _new_step() -> Tensor:
         """The step counter: a 0-d float32 tensor on the host, as torch keeps it."""
         return zeros((), dtype=dtypes.float32, device="cpu")
 
     @staticmethod
-    def _bump(*tensors):
+    def _bump(*tensors: Tensor | None) -> None:
         for t in tensors:
             if t is not None:
                 t._version[0] += 1
 
     @staticmethod
-    def _increment(step_t):
+    def _increment(step_t: Tensor) -> float:
         """step += 1 in place; returns the new count as a Python float."""
         B = backend_of(step_t, "optimizer step")
         B.iadd(step_t._data, 1)
@@ -205,13 +212,13 @@ class Optimizer:
         return float(step_t._data)
 
     # -- checkpoints -------------------------------------------------------------------------------
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         """``{'state': {index: {name: value}}, 'param_groups': [{..., 'params': [index]}]}``,
         parameters numbered in group order, as torch.  The state tensors are the optimizer's
         own (not copies), as torch: deepcopy the result to keep a snapshot while training on."""
-        index = {}
+        index: dict[int, int] = {}
 
-        def pack(group):
+        def pack(group: dict[str, Any]) -> dict[str, Any]:
             packed = {k: v for k, v in group.items() if k != "params"}
             for p in group["params"]:
                 index.setdefault(id(p), len(index))
@@ -223,7 +230,7 @@ class Optimizer:
                  for k, v in self.state.items()}
         return {"state": state, "param_groups": groups}
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Load a ``state_dict()`` saved from an optimizer over parameters of the same shapes.
         State tensors are copied (never aliased) onto each parameter's device and, when
         floating point, its dtype; the hyperparameters of the saved groups replace ours."""
@@ -242,7 +249,7 @@ class Optimizer:
                                  f"{len(s['params'])} parameters saved, {len(g['params'])} here")
         id_map = dict(zip(chain.from_iterable(s["params"] for s in saved_groups),
                           chain.from_iterable(g["params"] for g in groups)))
-        state = defaultdict(dict)
+        state: defaultdict[Any, dict[str, Any]] = defaultdict(dict)
         for k, v in state_dict["state"].items():
             if k in id_map:
                 param = id_map[k]
@@ -256,7 +263,7 @@ class Optimizer:
         self.__setstate__({"state": state, "param_groups": saved_groups})
 
 
-def _cast(param, key, value, index):
+def _cast(param: Tensor, key: str, value: Any, index: Any) -> Any:
     """A copy of one saved state value for ``param``: tensors on its device (floating ones in
     its dtype); 'step' stays a float32 host tensor; NumPy arrays / torch tensors are accepted."""
     if not isinstance(value, Tensor):

@@ -1,14 +1,20 @@
 """SGD with momentum, dampening, Nesterov and weight decay (torch.optim.SGD)."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
 from ..autograd.grad_mode import no_grad
 from ..creation import empty_like
-from .optimizer import Optimizer, check_nonnegative
+from .optimizer import Optimizer, ParamsT, check_nonnegative
 
 __all__ = ["SGD"]
 
 
 class SGD(Optimizer):
-    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False,
-                 *, maximize=False):
+    def __init__(self, params: ParamsT, lr: float = 1e-3, momentum: float = 0,
+                 dampening: float = 0, weight_decay: float = 0, nesterov: bool = False, *,
+                 maximize: bool = False) -> None:
         check_nonnegative(lr=lr, momentum=momentum, weight_decay=weight_decay)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
@@ -17,7 +23,7 @@ class SGD(Optimizer):
         super().__init__(params, defaults)
 
     @no_grad()
-    def step(self, closure=None):
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
         loss = self._begin_step(closure)
         for group in self.param_groups:
             lr, momentum = float(group["lr"]), group["momentum"]
