@@ -41,6 +41,8 @@ a save in progress on another host sharing the directory is not broken).  CUDA t
 from a host copy; ``load`` puts tensors on the default device, or on ``map_location`` ("cpu",
 "cuda", or a dict from saved device to target device, as in PyTorch).
 """
+from __future__ import annotations
+
 import collections
 import hashlib
 import json
@@ -51,6 +53,7 @@ import secrets
 import struct
 import sys
 import time
+from typing import IO, Any, NoReturn, Union
 
 import numpy as np
 
@@ -72,28 +75,36 @@ _ARRAY_DTYPES = dict(_TENSOR_DTYPES, **{n: np.dtype(n) for n in (
 _KINDS = ("tensor", "ndarray", "scalar")
 _ENTRY_KEYS = {"kind", "dtype", "shape", "offset", "nbytes", "device", "requires_grad"}
 
+# What save and load take for ``f``: a path or a binary file object
+FileLike = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]", IO[bytes]]
+# load's map_location: None, a device ("cpu", "cuda") or {saved device: target device}
+MapLocation = Union[None, str, "dict[str, str]"]
+
 
 class CheckpointError(Exception):
     """A file that is not a valid tensorlite checkpoint; ``path`` names it and ``reason`` says
     what is wrong."""
 
-    def __init__(self, path, reason):
+    def __init__(self, path: str | None, reason: str) -> None:
         self.path, self.reason = path, reason
         super().__init__(f"cannot load checkpoint {path!r}: {reason}")
 
 
-def _align(n):
+def _align(n: int) -> int:
     return -(-n // _ALIGN) * _ALIGN
 
 
 # -- save ------------------------------------------------------------------------------------------
 class _Encoder:
-    def __init__(self):
-        self.entries, self.arrays, self.seen = [], [], {}
+    def __init__(self) -> None:
+        self.entries: list[dict[str, Any]] = []
+        self.arrays: list[tuple[int, np.ndarray]] = []
+        self.seen: dict[int, tuple[object, int]] = {}
         self.offset = 0
-        self.stack = set()
+        self.stack: set[int] = set()
 
-    def array(self, kind, host, obj, device="cpu", requires_grad=False):
+    def array(self, kind: str, host: np.ndarray, obj: object, device: str = "cpu",
+              requires_grad: bool = False) -> dict[str, int]:
         key = id(obj)
         if key in self.seen:  # the same object twice: stored once, loaded as one object
             return {kind: self.seen[key][1]}
@@ -109,7 +120,7 @@ class _Encoder:
         self.seen[key] = (obj, len(self.entries) - 1)  # keeps obj alive: its id stays unique
         return {kind: len(self.entries) - 1}
 
-    def encode(self, obj, where):
+    def encode(self, obj: Any, where: str) -> Any:
         t = type(obj)
         if obj is None or t is bool or t is str:
             return obj
@@ -148,7 +159,7 @@ class _Encoder:
             "str, and list, tuple, dict and OrderedDict of those (convert it first, e.g. a "
             "defaultdict with dict(...))")
 
-    def key(self, k, where):
+    def key(self, k: Any, where: str) -> Any:
         t = type(k)
         if k is None or t in (bool, int, float, str):
             return self.encode(k, where)
@@ -158,7 +169,7 @@ class _Encoder:
                         "be str, int, float, bool, None or tuples of them")
 
 
-def _serialize(obj):
+def _serialize(obj: object) -> list[Any]:
     """The file's pieces (bytes-like objects, in order)."""
     enc = _Encoder()
     try:
@@ -167,7 +178,7 @@ def _serialize(obj):
         raise ValueError("save: obj is nested too deeply to save") from None
     header = json.dumps({"format": FORMAT, "root": root, "tensors": enc.entries},
                         separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode("ascii")
-    pieces = [None, bytes(32), header, bytes(_align(len(header)) - len(header))]
+    pieces: list[Any] = [None, bytes(32), header, bytes(_align(len(header)) - len(header))]
     end = 0
     for start, data in enc.arrays:
         if start > end:
@@ -182,7 +193,7 @@ def _serialize(obj):
     return pieces
 
 
-def save(obj, f):
+def save(obj: object, f: FileLike) -> None:
     """Save ``obj`` (a state dict, an optimizer state dict, or nested containers of tensors and
     plain values) to ``f``, a path or a binary file object.  A path is written atomically
     (temporary file in the same directory, fsync, rename)."""
@@ -227,7 +238,7 @@ def save(obj, f):
 _STALE_AFTER_S = 60  # a temporary this recently written may belong to a writer on another host
 
 
-def _writer_alive(pid):
+def _writer_alive(pid: int) -> bool:
     if pid == os.getpid():
         return True  # this process: maybe another thread's save in progress
     try:
@@ -239,7 +250,7 @@ def _writer_alive(pid):
     return True
 
 
-def _remove_stale_temporaries(directory, base):
+def _remove_stale_temporaries(directory: str, base: str) -> None:
     """Remove ``.<base>.<pid>.<hex>.tmp`` files that a save of this same target left behind when
     its process died mid-write; leave every other file, and a live writer's temporary, alone."""
     if os.name != "posix":  # os.kill(pid, 0) would terminate the process on Windows
@@ -265,7 +276,7 @@ def _remove_stale_temporaries(directory, base):
 
 
 # -- load ------------------------------------------------------------------------------------------
-def _sniff(head):
+def _sniff(head: bytes) -> str:
     """What a foreign file looks like, from its first bytes."""
     if head[:1] == b"\x80":
         return ("it looks like a Python pickle (e.g. written by torch.save or pickle.dump); "
@@ -285,7 +296,7 @@ def _sniff(head):
     return "it does not start with the tensorlite checkpoint magic bytes"
 
 
-def _open(f):
+def _open(f: FileLike) -> tuple[Any, str, bool]:
     if isinstance(f, (str, bytes, os.PathLike)):
         path = os.fsdecode(f)
         return open(path, "rb"), path, True
@@ -294,7 +305,7 @@ def _open(f):
     return f, getattr(f, "name", None) or f"<{type(f).__name__}>", False
 
 
-def _file_size(fh):
+def _file_size(fh: Any) -> int:
     try:
         return os.fstat(fh.fileno()).st_size - fh.tell()
     except (AttributeError, OSError, ValueError):
@@ -305,20 +316,20 @@ def _file_size(fh):
 
 
 class _Reader:
-    def __init__(self, fh, name):
+    def __init__(self, fh: Any, name: str) -> None:
         self.fh, self.name = fh, name
 
-    def fail(self, reason):
+    def fail(self, reason: str) -> NoReturn:
         raise CheckpointError(self.name, reason)
 
-    def read(self, n, what):
+    def read(self, n: int, what: str) -> bytes:
         data = self.fh.read(n)
         if len(data) != n:
             self.fail(f"the file is truncated (it ended while reading {what})")
         return data
 
 
-def _check_entries(r, header, payload_len):
+def _check_entries(r: _Reader, header: dict[str, Any], payload_len: int) -> list[Any]:
     """Validate the tensor table; returns entries sorted by offset."""
     table = header["tensors"]
     if not isinstance(table, list):
@@ -355,7 +366,7 @@ def _check_entries(r, header, payload_len):
     return table
 
 
-def _target(map_location, saved):
+def _target(map_location: MapLocation, saved: str) -> str:
     if map_location is None:
         return backends.default_device()
     if isinstance(map_location, dict):
@@ -372,15 +383,16 @@ def _target(map_location, saved):
 
 
 class _Decoder:
-    def __init__(self, r, entries, arrays, map_location):
+    def __init__(self, r: _Reader, entries: list[Any], arrays: list[Any],
+                 map_location: MapLocation) -> None:
         self.r, self.entries, self.arrays = r, entries, arrays
         self.map_location = map_location
-        self.made = {}
+        self.made: dict[int, Any] = {}
 
-    def fail(self, where, what):
+    def fail(self, where: str, what: str) -> NoReturn:
         self.r.fail(f"malformed header: {what} at {where}")
 
-    def item(self, kind, i, where):
+    def item(self, kind: str, i: Any, where: str) -> Any:
         if type(i) is not int or not 0 <= i < len(self.entries):
             self.fail(where, f"{kind} index {i!r} out of range")
         e = self.entries[i]
@@ -389,6 +401,7 @@ class _Decoder:
         if i in self.made:
             return self.made[i]
         arr = self.arrays[i]
+        out: Any
         if kind == "ndarray":
             out = arr
         elif kind == "scalar":
@@ -402,7 +415,7 @@ class _Decoder:
         self.made[i] = out
         return out
 
-    def decode(self, node, where, key=False):
+    def decode(self, node: Any, where: str, key: bool = False) -> Any:
         t = type(node)
         if node is None or t in (bool, int, str):
             return node
@@ -423,7 +436,7 @@ class _Decoder:
         if key:
             self.fail(where, f"a {tag!r} node as a dict key")
         if tag in ("dict", "odict") and type(body) is list:
-            out = {} if tag == "dict" else collections.OrderedDict()
+            out: dict[Any, Any] = {} if tag == "dict" else collections.OrderedDict()
             for pair in body:
                 if type(pair) is not list or len(pair) != 2:
                     self.fail(where, "a dict item that is not a [key, value] pair")
@@ -437,7 +450,7 @@ class _Decoder:
         self.fail(where, f"an unknown node {tag!r}")
 
 
-def load(f, map_location=None, weights_only=True):
+def load(f: FileLike, map_location: MapLocation = None, weights_only: bool = True) -> Any:
     """Load what ``save`` wrote.  ``f`` is a path or a binary file object.  Tensors go to the
     default device, or to ``map_location`` ("cpu", "cuda", or a dict {saved: target}).
     ``weights_only`` is accepted for PyTorch compatibility: the format never holds code, so
@@ -451,7 +464,7 @@ def load(f, map_location=None, weights_only=True):
             fh.close()
 
 
-def _load(r, map_location):
+def _load(r: _Reader, map_location: MapLocation) -> Any:
     size = _file_size(r.fh)
     head = r.fh.read(_FIXED)
     if not head:
@@ -479,12 +492,12 @@ def _load(r, map_location):
     raw = r.read(_align(hlen), "the header")
     digest.update(raw)
 
-    def verify():
+    def verify() -> None:
         if digest.digest() != head[32:64]:
             r.fail("checksum mismatch: the contents do not match the SHA-256 stored in the "
                    "file, so it is corrupt (a flipped bit, a partial copy or an edit)")
 
-    def rest_then_fail(reason):  # a bad header: report corruption if the checksum says so
+    def rest_then_fail(reason: str) -> NoReturn:  # a bad header: report corruption if the checksum says so
         left = plen
         while left:
             chunk = r.read(min(left, _CHUNK), "the payload")
@@ -507,19 +520,20 @@ def _load(r, map_location):
     except CheckpointError as e:
         rest_then_fail(e.reason)
 
-    arrays, pos = [None] * len(entries), 0
+    arrays: list[Any] = [None] * len(entries)
+    pos = 0
     for i in sorted(range(len(entries)), key=lambda i: entries[i]["offset"]):
-        e = entries[i]
-        if e["offset"] > pos:
-            digest.update(r.read(e["offset"] - pos, "the payload"))
-        dtype = _ARRAY_DTYPES[e["dtype"]].newbyteorder("<")
-        arr = np.empty(e["shape"], dtype=dtype)
+        entry = entries[i]
+        if entry["offset"] > pos:
+            digest.update(r.read(entry["offset"] - pos, "the payload"))
+        dtype = _ARRAY_DTYPES[entry["dtype"]].newbyteorder("<")
+        arr = np.empty(entry["shape"], dtype=dtype)
         view = arr.reshape(-1).view(np.uint8)
-        if r.fh.readinto(view) != e["nbytes"]:
+        if r.fh.readinto(view) != entry["nbytes"]:
             r.fail(f"the file is truncated (it ended while reading tensors[{i}])")
-        digest.update(view)
+        digest.update(view.data)
         arrays[i] = arr if sys.byteorder == "little" else arr.astype(dtype.newbyteorder("="))
-        pos = e["offset"] + e["nbytes"]
+        pos = entry["offset"] + entry["nbytes"]
     if plen > pos:
         digest.update(r.read(plen - pos, "the payload"))
     verify()
@@ -529,5 +543,5 @@ def _load(r, map_location):
         r.fail("malformed header: structure nested too deeply")
 
 
-def _no_constant(name):
+def _no_constant(name: str) -> NoReturn:
     raise ValueError(f"unexpected constant {name} in the header")

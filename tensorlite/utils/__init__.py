@@ -1,16 +1,18 @@
 """Debugging helpers."""
+from __future__ import annotations
+
 from ..autograd.graph import Node
 from ..tensor import Tensor
 from .early_stopping import EarlyStopping
 
 
-def to_dot(tensor, name="output"):
+def to_dot(tensor: Tensor, name: str = "output") -> str:
     """The graph that produced ``tensor`` as Graphviz DOT text (render with ``dot -Tpng``)."""
     lines = ["digraph tensorlite {", "  node [shape=box, fontname=monospace];",
              f'  out [label="{name}\\n{list(tensor.shape)} {tensor.dtype}", shape=oval];']
-    ids = {}
+    ids: dict[int, str] = {}
 
-    def ident(obj):
+    def ident(obj: Node | Tensor) -> str:
         if id(obj) not in ids:
             ids[id(obj)] = f"n{len(ids)}"
             if isinstance(obj, Node):
@@ -22,7 +24,8 @@ def to_dot(tensor, name="output"):
 
     root = tensor.grad_fn if tensor.grad_fn is not None else tensor
     lines.append(f"  {ident(root)} -> out;")
-    stack, seen = [root], {id(root)}
+    stack: list[Node | Tensor] = [root]
+    seen = {id(root)}
     while stack:
         node = stack.pop()
         if not isinstance(node, Node):

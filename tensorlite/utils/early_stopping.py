@@ -1,12 +1,27 @@
 """Early stopping: stop training when a validation metric has stopped improving."""
+from __future__ import annotations
+
 import collections
 import copy
 import math
+from typing import Any, Protocol, SupportsFloat, Union
 
 from ..tensor import Tensor, wrap
 
 
-def _snapshot(obj):
+class _HasStateDict(Protocol):
+    """What ``step`` and ``restore`` take as ``model``: a Module, an optimizer, ..."""
+
+    def state_dict(self) -> Any: ...
+
+    def load_state_dict(self, state_dict: Any) -> Any: ...
+
+
+# A number or a one-element tensor
+Metric = Union[SupportsFloat, Tensor]
+
+
+def _snapshot(obj: Any) -> Any:
     """A deep copy of a state dict: tensors cloned (detached, own storage), containers rebuilt,
     anything else deep-copied."""
     if isinstance(obj, Tensor):
@@ -18,7 +33,7 @@ def _snapshot(obj):
     return copy.deepcopy(obj)
 
 
-def _as_float(metric):
+def _as_float(metric: Metric) -> float:
     if isinstance(metric, Tensor):
         if metric.numel() != 1:
             raise ValueError(f"EarlyStopping.step: the metric must be a number or a one-element "
@@ -45,7 +60,8 @@ class EarlyStopping:
     ``model.state_dict()`` with cloned tensors, and ``restore(model)`` loads it back.
     """
 
-    def __init__(self, patience=5, min_delta=0.0, mode="min", restore_best=True):
+    def __init__(self, patience: int = 5, min_delta: float = 0.0, mode: str = "min",
+                 restore_best: bool = True) -> None:
         if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
             raise ValueError(f"EarlyStopping: patience must be a non-negative int, got "
                              f"{patience!r}")
@@ -59,21 +75,21 @@ class EarlyStopping:
         self.restore_best = bool(restore_best)
         self.reset()
 
-    def reset(self):
+    def reset(self) -> None:
         """Forget every epoch seen so far."""
         self.best = math.inf if self.mode == "min" else -math.inf
-        self.best_epoch = None
-        self.best_state = None
+        self.best_epoch: int | None = None
+        self.best_state: Any = None
         self.num_bad_epochs = 0
         self.epoch = 0          # how many epochs step() has seen
         self.should_stop = False
 
-    def is_better(self, metric, best):
+    def is_better(self, metric: float, best: float) -> bool:
         if self.mode == "min":
             return metric < best - self.min_delta
         return metric > best + self.min_delta
 
-    def step(self, metric, model=None):
+    def step(self, metric: Metric, model: _HasStateDict | None = None) -> bool:
         """Record one epoch's ``metric``; returns True when training should stop."""
         value = _as_float(metric)
         first = self.best_epoch is None and not math.isnan(value)
@@ -90,7 +106,7 @@ class EarlyStopping:
 
     __call__ = step
 
-    def restore(self, model):
+    def restore(self, model: _HasStateDict) -> Any:
         """Load the best epoch's weights into ``model``; returns what ``load_state_dict``
         returns."""
         if not self.restore_best:
@@ -101,18 +117,18 @@ class EarlyStopping:
                                "model to step(metric, model) on every epoch")
         return model.load_state_dict(_snapshot(self.best_state))
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         """The tracker's own state (for checkpoints; ``tensorlite.save`` can hold it)."""
         return {"best": self.best, "best_epoch": self.best_epoch, "best_state": self.best_state,
                 "num_bad_epochs": self.num_bad_epochs, "epoch": self.epoch,
                 "should_stop": self.should_stop}
 
-    def load_state_dict(self, state):
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         for key in ("best", "best_epoch", "best_state", "num_bad_epochs", "epoch",
                     "should_stop"):
             setattr(self, key, state[key])
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"EarlyStopping(patience={self.patience}, min_delta={self.min_delta}, "
                 f"mode={self.mode!r}, best={self.best}, best_epoch={self.best_epoch}, "
                 f"bad_epochs={self.num_bad_epochs})")

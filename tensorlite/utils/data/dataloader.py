@@ -5,22 +5,30 @@ as ``random_split`` returns) with the default collate: each batch is then one ad
 call per tensor with the batch's index array, instead of indexing every sample and stacking.
 Both paths give the same batches (same values, dtypes, devices and container types).
 """
+from __future__ import annotations
+
 import collections.abc
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
 from ... import backends, dtypes
 from ...creation import tensor as _tensor
-from ...ops import getitem, stack
+from ...ops import getitem
+from ...ops.movement import stack
 from ...tensor import Tensor, wrap
-from .dataset import Subset, TensorDataset
-from .sampler import BatchSampler, RandomSampler, SequentialSampler, _rng_type_check
+from .dataset import Dataset, Subset, TensorDataset
+from .sampler import (BatchSampler, GeneratorLike, RandomSampler, Sampler, SequentialSampler,
+                      _rng_type_check)
+
+_T_co = TypeVar("_T_co", covariant=True)
 
 _BAD_KINDS = "SUaOV"  # strings, bytes, objects, void: no tensor holds them
 
 
 # -- collate ---------------------------------------------------------------------------------------
-def _stack_tensors(batch):
+def _stack_tensors(batch: Sequence[Any]) -> Tensor:
     first = batch[0]
     device, dtype, shape = first.device, first.dtype, first.shape
     for t in batch:
@@ -32,7 +40,7 @@ def _stack_tensors(batch):
     return wrap(first.backend.stack([t._data for t in batch]), device)
 
 
-def _from_host(array, who):
+def _from_host(array: np.ndarray, who: str) -> Tensor:
     if array.dtype.kind in _BAD_KINDS:
         raise TypeError(f"{who}: cannot make a tensor of numpy dtype {array.dtype}; batches "
                         "must hold tensors, numpy numeric arrays, numbers, dicts or lists")
@@ -42,7 +50,12 @@ def _from_host(array, who):
     return _tensor(array)
 
 
-def default_collate(batch):
+def _type_of(obj: object) -> Any:
+    """``type(obj)``, as a constructor of unknown signature (a Mapping or Sequence subclass)."""
+    return type(obj)
+
+
+def default_collate(batch: Sequence[Any]) -> Any:
     """Merge a list of samples into a batch, recursively (as ``torch.utils.data.default_collate``):
     tensors are stacked along a new dim 0; NumPy arrays and NumPy scalars become stacked tensors of
     their dtype; Python floats a float64 tensor, ints int64, bools bool; strings are returned
@@ -75,7 +88,7 @@ def default_collate(batch):
     if isinstance(elem, collections.abc.Mapping):
         merged = {key: default_collate([d[key] for d in batch]) for key in elem}
         try:
-            return type(elem)(merged)
+            return _type_of(elem)(merged)
         except TypeError:  # a mapping type that cannot be built from a dict
             return merged
     if isinstance(elem, tuple) and hasattr(elem, "_fields"):  # namedtuple
@@ -89,14 +102,14 @@ def default_collate(batch):
         if isinstance(elem, tuple):
             return columns
         try:
-            return type(elem)(columns)
+            return _type_of(elem)(columns)
         except TypeError:
             return columns
     raise TypeError(f"default_collate: batch must contain tensors, numpy arrays, numbers, "
                     f"strings, dicts or lists; found {type(elem).__name__}")
 
 
-def default_convert(data):
+def default_convert(data: Any) -> Any:
     """What a DataLoader with ``batch_size=None`` yields: NumPy arrays and scalars become tensors,
     containers are converted recursively, everything else is returned unchanged."""
     if isinstance(data, Tensor):
@@ -110,7 +123,7 @@ def default_convert(data):
     if isinstance(data, collections.abc.Mapping):
         merged = {k: default_convert(v) for k, v in data.items()}
         try:
-            return type(data)(merged)
+            return _type_of(data)(merged)
         except TypeError:
             return merged
     if isinstance(data, tuple) and hasattr(data, "_fields"):
@@ -119,17 +132,17 @@ def default_convert(data):
         return [default_convert(d) for d in data]
     if isinstance(data, collections.abc.Sequence):
         try:
-            return type(data)([default_convert(d) for d in data])
+            return _type_of(data)([default_convert(d) for d in data])
         except TypeError:
             return [default_convert(d) for d in data]
     return data
 
 
 # -- the loader ------------------------------------------------------------------------------------
-def _tensor_source(dataset):
+def _tensor_source(dataset: Any) -> tuple[tuple[Tensor, ...], np.ndarray | None] | None:
     """``(tensors, index_map)`` when ``dataset`` is a TensorDataset, possibly behind Subsets
     (``index_map`` composes their indices; None for no Subset), else None."""
-    index_map = None
+    index_map: np.ndarray | None = None
     while isinstance(dataset, Subset) and type(dataset).__getitem__ is Subset.__getitem__:
         idx = np.asarray(dataset.indices, dtype=np.int64).reshape(-1)
         index_map = idx if index_map is None else idx[index_map]
@@ -140,13 +153,14 @@ def _tensor_source(dataset):
     return None
 
 
-def _take(tensors, index_map, idx):
+def _take(tensors: Sequence[Tensor], index_map: np.ndarray | None,
+          idx: np.ndarray) -> list[Tensor]:
     """One batch of a TensorDataset: each tensor indexed once with the batch's index array
     (copies, like stacking; recorded on the tape when a tensor requires grad)."""
     if index_map is not None:
         idx = index_map[idx]
-    index = {}
-    out = []
+    index: dict[str, Tensor] = {}
+    out: list[Tensor] = []
     for t in tensors:
         i = index.get(t.device)
         if i is None:
@@ -156,7 +170,7 @@ def _take(tensors, index_map, idx):
     return out
 
 
-class DataLoader:
+class DataLoader(Generic[_T_co]):
     """Iterates over ``dataset`` in batches, shaped like ``torch.utils.data.DataLoader``.
 
     - ``batch_size`` samples per batch (the last one shorter unless ``drop_last``);
@@ -171,9 +185,16 @@ class DataLoader:
       loaded in the calling process and ``pin_memory`` has no effect.
     """
 
-    def __init__(self, dataset, batch_size=1, shuffle=None, sampler=None, batch_sampler=None,
-                 num_workers=0, collate_fn=None, pin_memory=False, drop_last=False,
-                 generator=None):
+    sampler: Sampler[Any] | Iterable[Any]
+    batch_sampler: Sampler[list[Any]] | Iterable[list[Any]] | None
+    collate_fn: Callable[[Any], Any]
+
+    def __init__(self, dataset: Dataset[_T_co], batch_size: int | None = 1,
+                 shuffle: bool | None = None, sampler: Sampler[Any] | Iterable[Any] | None = None,
+                 batch_sampler: Sampler[list[Any]] | Iterable[list[Any]] | None = None,
+                 num_workers: int = 0, collate_fn: Callable[[Any], Any] | None = None,
+                 pin_memory: bool = False, drop_last: bool = False,
+                 generator: GeneratorLike = None) -> None:
         if not hasattr(dataset, "__getitem__"):
             raise TypeError(f"DataLoader: dataset must be a map-style dataset (with __getitem__ "
                             f"and __len__), got {type(dataset).__name__}")
@@ -215,25 +236,27 @@ class DataLoader:
         self.collate_fn = collate_fn if collate_fn is not None else (
             default_collate if self._auto_collation else default_convert)
 
-    def __len__(self):
-        return len(self.batch_sampler if self._auto_collation else self.sampler)
+    def __len__(self) -> int:
+        return len(self.batch_sampler if self._auto_collation  # type: ignore[arg-type]
+                   else self.sampler)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         dataset = self.dataset
         if not self._auto_collation:
             for i in self.sampler:
                 yield self.collate_fn(dataset[i])
             return
+        batch_sampler: Any = self.batch_sampler
         source = _tensor_source(dataset) if self._default_collate else None
         if source is not None:  # the hot path: one indexing call per tensor per batch
             tensors, index_map = source
-            batches = (self.batch_sampler._index_batches()
-                       if type(self.batch_sampler) is BatchSampler else
-                       (np.asarray(b, dtype=np.int64) for b in self.batch_sampler))
+            batches = (batch_sampler._index_batches()
+                       if type(batch_sampler) is BatchSampler else
+                       (np.asarray(b, dtype=np.int64) for b in batch_sampler))
             for idx in batches:
                 yield _take(tensors, index_map, idx)
             return
         getitems = getattr(dataset, "__getitems__", None)
-        for batch in self.batch_sampler:
+        for batch in batch_sampler:
             samples = getitems(batch) if getitems is not None else [dataset[i] for i in batch]
             yield self.collate_fn(samples)

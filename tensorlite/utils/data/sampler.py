@@ -11,9 +11,16 @@ sample.  An epoch is never materialized whole: ``RandomSampler(ds, replacement=T
 num_samples=10**10)`` (the "infinite loader") draws ``_CHUNK`` indices at a time, as PyTorch draws
 32 at a time, and a long chain of permutations is drawn one permutation at a time.
 """
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence, Sized
+from typing import Any, Generic, TypeVar, Union
+
 import numpy as np
 
 from ... import backends
+
+_T_co = TypeVar("_T_co", covariant=True)
 
 _U64 = 1 << 64
 _CHUNK = 1 << 12  # indices drawn at once with replacement (PyTorch draws 32): 32 KiB of int64
@@ -30,14 +37,14 @@ class Generator:
     ``device`` argument exists for PyTorch compatibility and must be "cpu".
     """
 
-    def __init__(self, device="cpu"):
+    def __init__(self, device: str = "cpu") -> None:
         if str(device).split(":")[0] != "cpu":
             raise ValueError(f"Generator: data-loading generators run on the host; got device "
                              f"{device!r}, use 'cpu'")
         self.device = "cpu"
         self.seed()
 
-    def manual_seed(self, seed):
+    def manual_seed(self, seed: int) -> Generator:
         """Seed the generator with an int (any sign, taken modulo 2**64); returns ``self``."""
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
             raise TypeError(f"Generator.manual_seed: expected an int seed, got "
@@ -46,28 +53,32 @@ class Generator:
         self._rng = np.random.Generator(np.random.PCG64(self._seed))
         return self
 
-    def seed(self):
+    def seed(self) -> int:
         """Reseed from OS entropy; returns the new seed."""
         self.manual_seed(int(np.random.SeedSequence().generate_state(1, np.uint64)[0]))
         return self._seed
 
-    def initial_seed(self):
+    def initial_seed(self) -> int:
         return self._seed
 
-    def get_state(self):
+    def get_state(self) -> dict[str, Any]:
         return {"seed": self._seed, "bit_generator": self._rng.bit_generator.state}
 
-    def set_state(self, state):
+    def set_state(self, state: dict[str, Any]) -> Generator:
         self._seed = state["seed"]
         self._rng = np.random.Generator(np.random.PCG64())
         self._rng.bit_generator.state = state["bit_generator"]
         return self
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<tensorlite.data.Generator seed={self._seed}>"
 
 
-def _rng(generator, who):
+# What ``generator=`` accepts: a data Generator, a NumPy Generator, or None (the global seed)
+GeneratorLike = Union[Generator, np.random.Generator, None]
+
+
+def _rng(generator: GeneratorLike, who: str) -> np.random.Generator:
     """The NumPy generator to draw one epoch from: the given generator's own stream, or a fresh
     one seeded from the global stream (``tensorlite.manual_seed``)."""
     if generator is None:
@@ -82,44 +93,45 @@ def _rng(generator, who):
                     f"numpy.random.Generator), got {type(generator).__name__}")
 
 
-def _permutation(n, generator, who):
+def _permutation(n: int, generator: GeneratorLike, who: str) -> np.ndarray:
     return _rng(generator, who).permutation(n).astype(np.int64, copy=False)
 
 
-class Sampler:
+class Sampler(Generic[_T_co]):
     """Base class: iterates over dataset indices.  Subclasses define ``__iter__`` (and usually
     ``__len__``)."""
 
-    def __init__(self, data_source=None):
+    def __init__(self, data_source: Sized | None = None) -> None:
         pass
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[_T_co]:
         raise NotImplementedError(f"{type(self).__name__} must define __iter__")
 
 
-class SequentialSampler(Sampler):
+class SequentialSampler(Sampler[int]):
     """0, 1, ..., len(data_source) - 1."""
 
-    def __init__(self, data_source):
+    def __init__(self, data_source: Sized) -> None:
         self.data_source = data_source
 
-    def _chunks(self):
+    def _chunks(self) -> Iterator[np.ndarray]:
         n = len(self.data_source)
         for start in range(0, n, _CHUNK * 16):
             yield np.arange(start, min(n, start + _CHUNK * 16), dtype=np.int64)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[int]:
         return iter(range(len(self.data_source)))
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.data_source)
 
 
-class RandomSampler(Sampler):
+class RandomSampler(Sampler[int]):
     """A random order of the indices: a permutation per epoch (``num_samples`` beyond the dataset
     size chains several permutations), or ``num_samples`` draws with replacement."""
 
-    def __init__(self, data_source, replacement=False, num_samples=None, generator=None):
+    def __init__(self, data_source: Sized, replacement: bool = False,
+                 num_samples: int | None = None, generator: GeneratorLike = None) -> None:
         if not isinstance(replacement, bool):
             raise TypeError(f"RandomSampler: replacement should be a boolean value, got "
                             f"{replacement!r}")
@@ -134,10 +146,10 @@ class RandomSampler(Sampler):
         _rng_type_check(generator, "RandomSampler")
 
     @property
-    def num_samples(self):
+    def num_samples(self) -> int:
         return len(self.data_source) if self._num_samples is None else self._num_samples
 
-    def _chunks(self):
+    def _chunks(self) -> Iterator[np.ndarray]:
         """The epoch's indices, drawn lazily: ``_CHUNK`` at a time with replacement, else one
         permutation at a time (the last one cut short when ``num_samples`` is not a multiple
         of the dataset size).  The random stream is picked on the first draw."""
@@ -154,39 +166,40 @@ class RandomSampler(Sampler):
         if k % n:
             yield rng.permutation(n)[:k % n].astype(np.int64, copy=False)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[int]:
         for chunk in self._chunks():
             yield from chunk.tolist()
 
-    def __len__(self):
+    def __len__(self) -> int:
         return self.num_samples
 
 
-class SubsetRandomSampler(Sampler):
+class SubsetRandomSampler(Sampler[int]):
     """The given indices, in a random order each epoch."""
 
-    def __init__(self, indices, generator=None):
+    def __init__(self, indices: Sequence[int], generator: GeneratorLike = None) -> None:
         self.indices = indices
         self.generator = generator
         _rng_type_check(generator, "SubsetRandomSampler")
 
-    def _chunks(self):
+    def _chunks(self) -> Iterator[np.ndarray]:
         idx = np.asarray(self.indices, dtype=np.int64).reshape(-1)
         yield idx[_permutation(len(idx), self.generator, "SubsetRandomSampler")]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[int]:
         for chunk in self._chunks():
             yield from chunk.tolist()
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.indices)
 
 
-class BatchSampler(Sampler):
+class BatchSampler(Sampler[list[int]]):
     """Groups another sampler's indices into lists of ``batch_size`` (the last one shorter
     unless ``drop_last``)."""
 
-    def __init__(self, sampler, batch_size, drop_last):
+    def __init__(self, sampler: Sampler[int] | Iterable[int], batch_size: int,
+                 drop_last: bool) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
             raise ValueError(f"BatchSampler: batch_size should be a positive integer value, "
                              f"but got batch_size={batch_size!r}")
@@ -197,7 +210,7 @@ class BatchSampler(Sampler):
         self.batch_size = batch_size
         self.drop_last = drop_last
 
-    def _index_batches(self):
+    def _index_batches(self) -> Iterator[np.ndarray]:
         """The batches as int64 arrays: for the built-in samplers their ``_chunks()`` cut by
         slicing (a batch spanning two chunks is joined), for any other sampler its indices
         grouped as they come."""
@@ -206,7 +219,8 @@ class BatchSampler(Sampler):
                 yield np.asarray(batch, dtype=np.int64)
             return
         bs, rest = self.batch_size, None
-        for chunk in self.sampler._chunks():
+        chunks: Iterator[np.ndarray] = self.sampler._chunks()  # type: ignore[union-attr]
+        for chunk in chunks:
             if rest is not None:
                 chunk = np.concatenate((rest, chunk))
             stop = len(chunk) - len(chunk) % bs
@@ -216,8 +230,8 @@ class BatchSampler(Sampler):
         if rest is not None and not self.drop_last:
             yield rest
 
-    def _lists(self):
-        batch = []
+    def _lists(self) -> Iterator[list[int]]:
+        batch: list[int] = []
         for idx in self.sampler:
             batch.append(idx)
             if len(batch) == self.batch_size:
@@ -226,19 +240,19 @@ class BatchSampler(Sampler):
         if batch and not self.drop_last:
             yield batch
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[list[int]]:
         if type(self.sampler) not in _ARRAY_SAMPLERS:
             yield from self._lists()
             return
         for batch in self._index_batches():
             yield batch.tolist()
 
-    def __len__(self):
-        n = len(self.sampler)
+    def __len__(self) -> int:
+        n = len(self.sampler)  # type: ignore[arg-type]
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
 
-def _rng_type_check(generator, who):
+def _rng_type_check(generator: object, who: str) -> None:
     if generator is not None and not isinstance(generator, (Generator, np.random.Generator)):
         raise TypeError(f"{who}: generator must be a tensorlite.data.Generator (or a "
                         f"numpy.random.Generator), got {type(generator).__name__}")
