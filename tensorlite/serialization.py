@@ -497,7 +497,8 @@ def _load(r: _Reader, map_location: MapLocation) -> Any:
             r.fail("checksum mismatch: the contents do not match the SHA-256 stored in the "
                    "file, so it is corrupt (a flipped bit, a partial copy or an edit)")
 
-    def rest_then_fail(reason: str) -> NoReturn:  # a bad header: report corruption if the checksum says so
+    def rest_then_fail(reason: str) -> NoReturn:
+        # a bad header: report corruption if the checksum says so
         left = plen
         while left:
             chunk = r.read(min(left, _CHUNK), "the payload")
