@@ -26,7 +26,8 @@ from .autograd.graph import record
 from .backends import for_device
 from .tensor import Tensor, describe, sparse_coo, wrap
 
-__all__ = ["SparseTensor", "sparse_coo_tensor", "mm", "spmm", "matmul", "from_dense"]
+__all__ = ["SparseTensor", "sparse_coo_tensor", "mm", "spmm", "matmul", "from_dense", "FloatTensor",
+           "DoubleTensor", "HalfTensor", "LongTensor", "IntTensor", "BoolTensor"]
 
 SUPPORTED = ("sparse @ dense (tensorlite.sparse.mm, tensorlite.spmm, S @ D, S.mm, S.matmul), "
              "to_dense, coalesce, indices, values, t, transpose, to, detach, clone, and "
@@ -58,6 +59,7 @@ class SparseTensor(Tensor):
         t = Tensor.__new__(cls)
         t._idx, t._vals, t._size, t._coalesced = indices, values, tuple(size), coalesced
         t.device, t._version, t._hooks, t._base = values.device, values._version, None, None
+        t._grad = None  # (the gradient lives on the values: see grad)
         return t
 
     # -- state ----------------------------------------------------------------------------------
@@ -251,8 +253,10 @@ class SparseTensor(Tensor):
         return self.to("cuda")
 
     def type(self, dtype=None, non_blocking=False):
-        if dtype is None:
-            raise _unsupported("type()", self)
+        if dtype is None:  # torch's name: "torch.sparse.FloatTensor", "torch.cuda.sparse...."
+            from .creation import _LEGACY_BY_DTYPE
+            return (f"torch.{'cuda.' if self.device == 'cuda' else ''}sparse."
+                    f"{_LEGACY_BY_DTYPE[self.dtype].__name__}")
         return Tensor.type(self, dtype)
 
     def float(self):
@@ -447,6 +451,48 @@ def from_dense(x, sparse_dim=None):
     idx = wrap(B.ascontiguousarray(B.transpose(B.nonzero(x._data), (1, 0))), x.device)
     values = x[tuple(idx[d] for d in range(x.ndim))]
     return SparseTensor._make(idx, values, x.shape, True)
+
+
+# -- PyTorch's legacy sparse types: torch.sparse.FloatTensor(indices, values, size) ------------------
+class _LegacySparseType(type):
+    """``sparse.FloatTensor(indices, values, size)`` (values given as data take the type's dtype;
+    a values tensor keeps its own, as in torch), ``sparse.FloatTensor(2, 3)`` an empty sparse
+    tensor of that size; ``isinstance`` asks for a CPU sparse tensor of the dtype."""
+
+    def __call__(cls, *args, device=None):
+        from .creation import _is_int, zeros
+        if all(_is_int(n) for n in args):
+            size = tuple(int(n) for n in args) or (0,)
+            return sparse_coo_tensor(zeros((len(size), 0), dtype=dtypes.int64, device=device),
+                                     zeros(0, dtype=cls.dtype, device=device), size)
+        if len(args) not in (2, 3):
+            raise TypeError(f"sparse.{cls.__name__}: expected (indices, values[, size]) or sizes, "
+                            f"got {len(args)} arguments")
+        indices, values = args[:2]
+        if not isinstance(values, Tensor):
+            from .creation import tensor
+            values = tensor(values, dtype=cls.dtype, device=device)
+        return sparse_coo_tensor(indices, values, args[2] if len(args) == 3 else None,
+                                 device=device)
+
+    def __instancecheck__(cls, obj):
+        return isinstance(obj, SparseTensor) and obj.device == "cpu" and obj.dtype == cls.dtype
+
+    def __repr__(cls):
+        return f"<class 'tensorlite.sparse.{cls.__name__}'>"
+
+
+def _legacy(name, dtype):
+    return _LegacySparseType(name, (), {"dtype": dtype, "__module__": __name__, "__slots__": (),
+                                        "__doc__": f"PyTorch's legacy sparse {name} ({dtype})."})
+
+
+FloatTensor = _legacy("FloatTensor", dtypes.float32)
+DoubleTensor = _legacy("DoubleTensor", dtypes.float64)
+HalfTensor = _legacy("HalfTensor", dtypes.float16)
+LongTensor = _legacy("LongTensor", dtypes.int64)
+IntTensor = _legacy("IntTensor", dtypes.int32)
+BoolTensor = _legacy("BoolTensor", dtypes.bool_)
 
 
 # -- sparse @ dense -----------------------------------------------------------------------------

@@ -14,7 +14,9 @@ from tensorlite.autograd import gradcheck, gradgradcheck
 from cupy_standin import host_cuda, host_cupy  # noqa: F401  (pytest fixtures used by name)
 
 # torch warns on every sparse_coo_tensor that its invariant checks are off by default
-pytestmark = pytest.mark.filterwarnings("ignore:Sparse invariant checks")
+# (and that the legacy torch.sparse.FloatTensor(...) is deprecated)
+pytestmark = [pytest.mark.filterwarnings("ignore:Sparse invariant checks"),
+              pytest.mark.filterwarnings("ignore:torch.sparse.SparseTensor")]
 
 # a 4x5 matrix with positions (1, 2) three times and (3, 0) twice, out of row-major order
 INDICES = [[1, 3, 0, 1, 3, 2, 1], [2, 0, 4, 2, 0, 2, 2]]
@@ -371,3 +373,99 @@ def test_sparse_on_the_cupy_host_stand_in_matches_the_cpu(host_sparse_cuda, rng,
     assert host_sparse_cuda.sparse_products.built == 2  # the forward and the dense gradient
     moved = tl.sparse_coo_tensor(INDICES, values, SIZE).to("cuda")
     assert moved.device == "cuda" and moved._indices().device == "cuda"
+
+
+# -- a whole program: Kipf's pygcn, written for torch, run with `import tensorlite as torch` -------
+def _pygcn(torch, adj_scipy, features, labels, weights, epochs=5):
+    """pygcn's model, utils and training loop (github.com/tkipf/pygcn), as written for torch:
+    legacy FloatTensor/LongTensor, torch.sparse.FloatTensor, torch.spmm, Parameter(...).data.
+    (Its `from torch.nn.parameter import Parameter` is torch.nn.Parameter here: an import
+    statement would find the real torch, whichever library ``torch`` names.)"""
+    import math
+
+    nn, optim, F, Parameter = torch.nn, torch.optim, torch.nn.functional, torch.nn.Parameter
+
+    def sparse_mx_to_torch_sparse_tensor(sparse_mx):
+        sparse_mx = sparse_mx.tocoo().astype(np.float32)
+        indices = torch.from_numpy(np.vstack((sparse_mx.row, sparse_mx.col)).astype(np.int64))
+        values = torch.from_numpy(sparse_mx.data)
+        shape = torch.Size(sparse_mx.shape)
+        return torch.sparse.FloatTensor(indices, values, shape)
+
+    class GraphConvolution(nn.Module):
+        def __init__(self, in_features, out_features, bias=True):
+            super().__init__()
+            self.weight = Parameter(torch.FloatTensor(in_features, out_features))
+            self.bias = Parameter(torch.FloatTensor(out_features)) if bias else None
+            stdv = 1. / math.sqrt(self.weight.size(1))
+            self.weight.data.uniform_(-stdv, stdv)
+            self.bias.data.uniform_(-stdv, stdv)
+
+        def forward(self, input, adj):
+            support = torch.mm(input, self.weight)
+            output = torch.spmm(adj, support)
+            return output + self.bias
+
+    class GCN(nn.Module):
+        def __init__(self, nfeat, nhid, nclass):
+            super().__init__()
+            self.gc1 = GraphConvolution(nfeat, nhid)
+            self.gc2 = GraphConvolution(nhid, nclass)
+
+        def forward(self, x, adj):
+            x = F.relu(self.gc1(x, adj))
+            x = self.gc2(x, adj)
+            return F.log_softmax(x, dim=1)
+
+    adj = sparse_mx_to_torch_sparse_tensor(adj_scipy)
+    features = torch.FloatTensor(features)
+    labels = torch.LongTensor(labels)
+    idx_train = torch.LongTensor(range(len(labels) // 2))
+    model = GCN(features.shape[1], weights[0].shape[1], int(labels.max()) + 1)
+    with torch.no_grad():  # the same start for both libraries
+        for p, w in zip(model.parameters(), weights):
+            p.copy_(torch.from_numpy(w))
+    optimizer = optim.Adam(model.parameters(), lr=0.01, weight_decay=5e-4)
+    losses = []
+    for _ in range(epochs):
+        model.train()
+        optimizer.zero_grad()
+        output = model(features, adj)
+        loss_train = F.nll_loss(output[idx_train], labels[idx_train])
+        loss_train.backward()
+        optimizer.step()
+        losses.append(loss_train.item())
+    return losses, [p.detach().numpy().copy() for p in model.parameters()]
+
+
+def test_pygcn_runs_as_with_torch(rng):
+    import scipy.sparse
+    n, nfeat, nhid, nclass = 30, 6, 8, 3
+    a = scipy.sparse.random(n, n, density=0.15, random_state=0, format="coo")
+    adj = a + a.T + scipy.sparse.eye(n)
+    deg = np.asarray(adj.sum(1)).ravel()
+    adj = scipy.sparse.diags(1.0 / deg) @ adj  # row-normalized, as pygcn
+    features = rng.standard_normal((n, nfeat)).astype(np.float32)
+    labels = rng.integers(0, nclass, n)
+    weights = [rng.uniform(-0.3, 0.3, s).astype(np.float32)
+               for s in ((nfeat, nhid), (nhid,), (nhid, nclass), (nclass,))]
+    got = _pygcn(tl, adj, features, labels, weights)
+    expected = _pygcn(torch, adj, features, labels, weights)
+    np.testing.assert_allclose(got[0], expected[0], rtol=1e-5)
+    for a_, b_ in zip(got[1], expected[1]):
+        np.testing.assert_allclose(a_, b_, rtol=1e-4, atol=1e-6)
+
+
+def test_legacy_sparse_types_match_torch():
+    idx, vals = [[0, 1, 1], [1, 0, 1]], [1.0, 2.0, 3.0]
+    for name, dtype in (("FloatTensor", "float32"), ("DoubleTensor", "float64"),
+                        ("LongTensor", "int64")):
+        got = {}
+        for lib in (torch, tl):
+            cls = getattr(lib.sparse, name)
+            s = cls(lib.tensor(idx), lib.tensor(vals, dtype=getattr(lib, dtype)), (2, 2))
+            e = cls(2, 3)
+            got[lib] = (str(s.dtype).replace("torch.", ""), s.is_sparse, s.type(),
+                        isinstance(s, cls), isinstance(lib.zeros(2), cls), tuple(e.shape),
+                        e._nnz(), to_np(s.to_dense()).tolist())
+        assert got[tl] == got[torch]
