@@ -21,6 +21,8 @@ class Node:
 
     __slots__ = ("op", "backward", "next", "saved", "versions", "output", "hooks", "retained",
                  "trace")
+    op: str
+    next: list
 
     def __repr__(self):
         return f"<{self.op}Backward>"
