@@ -107,6 +107,10 @@ class SparseTensor(Tensor):
     def requires_grad(self):
         return self._vals.requires_grad or self._vals.grad_fn is not None
 
+    @requires_grad.setter
+    def requires_grad(self, value):
+        self._vals.requires_grad_(value)
+
     @property
     def grad_fn(self):
         return self._vals.grad_fn

@@ -219,6 +219,10 @@ def test_a_sparse_leaf_gets_a_sparse_gradient_as_torch_sparse_mm(backend, rng):
         assert s.is_leaf and s.requires_grad
         lib.sparse.mm(s, lib.tensor(dense)).sum().backward()
         g = s.grad.coalesce()
+        s.grad = None
+        assert s.grad is None
+        s.requires_grad = False
+        assert not s.requires_grad
         got[lib] = (g.is_sparse, tuple(g.shape), to_np(g.indices()), to_np(g.values()))
     np.testing.assert_array_equal(got[tl][2], got[torch][2])
     np.testing.assert_allclose(got[tl][3], got[torch][3], rtol=1e-12)
