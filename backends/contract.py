@@ -15,11 +15,12 @@ from .losses import Losses
 from .nn_kernels import ConvKernels, NNKernels
 from .optim_kernels import OptimizerSteps
 from .primitives import Conversion, Creation, Indexing, InPlace, Movement, Random, Sparse
+from .scans import Scans
 from .sorting import Sorting
 
 GROUPS = (Creation, Conversion, Unary, Binary, Comparison, Reductions, Movement, Indexing,
           LinearAlgebra, Random, InPlace, NNKernels, ConvKernels, Losses, OptimizerSteps, Sparse,
-          Sorting)
+          Sorting, Scans)
 
 # group name -> its primitives, in the order they are defined
 CONTRACT = {group.__name__: tuple(name for name in vars(group) if not name.startswith("_"))
