@@ -30,7 +30,7 @@ from .dtypes import (ALIASES as _ALIASES, bool_, float16, float32, float64, get_
 from .tensor import Tensor, device, layout, sparse_coo, strided
 from .creation import (arange, as_tensor, empty, empty_like, eye, from_dlpack, from_numpy, full,
                        full_like, initial_seed, linspace, manual_seed, ones, ones_like, rand,
-                       rand_like, randint, randn, randn_like, randperm, seed, tensor, zeros,
+                       randint, randn, randperm, seed, tensor, zeros,
                        zeros_like)
 from .creation import (BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor,  # legacy
                        HalfTensor, IntTensor, LongTensor, ShortTensor)

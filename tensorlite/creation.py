@@ -145,14 +145,6 @@ def full_like(input, fill_value, dtype=None, device=None, requires_grad=False):
     return _like(full, input, dtype, device, requires_grad, fill_value)
 
 
-def rand_like(input, dtype=None, device=None, requires_grad=False):
-    return _like(rand, input, dtype, device, requires_grad)
-
-
-def randn_like(input, dtype=None, device=None, requires_grad=False):
-    return _like(randn, input, dtype, device, requires_grad)
-
-
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
     if end is None:
         start, end = 0, start
@@ -174,33 +166,38 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False):
                    requires_grad)
 
 
-def _random(name, size, dtype, device, requires_grad, *args):
+def _random(name, size, dtype, device, requires_grad, generator, *args):
     device, B = _device(device)
-    data = getattr(B, name)(*args, _size(size), _dtype(dtype))
+    from .ops.random import native  # (the ops package imports this module)
+    data = getattr(B, name)(*args, _size(size), _dtype(dtype), native(name, generator, device))
     return _finish(data, device, requires_grad)
 
 
-def rand(*size, dtype=None, device=None, requires_grad=False):
+def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
     """Uniform on [0, 1)."""
-    return _random("rand", size, dtype, device, requires_grad)
+    return _random("rand", size, dtype, device, requires_grad, generator)
 
 
-def randn(*size, dtype=None, device=None, requires_grad=False):
+def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
     """Standard normal."""
-    return _random("randn", size, dtype, device, requires_grad)
+    return _random("randn", size, dtype, device, requires_grad, generator)
 
 
-def randint(low=0, high=None, size=None, dtype=None, device=None, requires_grad=False):
+def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None,
+            requires_grad=False):
     """Integers uniform on [low, high); ``randint(high, size)`` as in PyTorch."""
     if size is None:
         low, high, size = 0, low, high
-    return _random("randint", (size,), dtype or dtypes.int64, device, requires_grad, low, high)
+    return _random("randint", (size,), dtype or dtypes.int64, device, requires_grad, generator,
+                   low, high)
 
 
-def randperm(n, dtype=None, device=None):
+def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
     """A random permutation of 0..n-1."""
     device, B = _device(device)
-    return wrap(B.argsort(B.rand((n,), dtypes.float64)).astype(dtype or dtypes.int64), device)
+    from .ops.random import native
+    keys = B.rand((n,), dtypes.float64, native("randperm", generator, device))
+    return _finish(B.astype(B.argsort(keys), dtype or dtypes.int64), device, requires_grad)
 
 
 _initial_seed = [None]  # the seed of the global random stream, as torch.initial_seed() reports

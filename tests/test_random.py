@@ -152,3 +152,17 @@ def test_generator_device_must_match(backend):
         tl.randn_like(tl.zeros(2), generator=g)
     with pytest.raises(TypeError, match="tensorlite.Generator"):
         tl.empty(2).normal_(generator=object())
+
+
+def test_factories_take_a_generator(backend):
+    g = tl.Generator().manual_seed(4)
+    draws = [tl.rand(3, generator=g), tl.randn(2, 2, generator=g),
+             tl.randint(0, 10, (5,), generator=g), tl.randperm(6, generator=g)]
+    g.manual_seed(4)
+    again = [tl.rand(3, generator=g), tl.randn(2, 2, generator=g),
+             tl.randint(0, 10, (5,), generator=g), tl.randperm(6, generator=g)]
+    for a, b in zip(draws, again):
+        assert np.array_equal(a.numpy(), b.numpy())
+    assert sorted(draws[3].tolist()) == list(range(6)) and draws[3].dtype == tl.int64
+    # torch's keyword-only generator and argument order
+    assert tl.randint(5, (3,), generator=g).shape == torch.randint(5, (3,)).shape
