@@ -6,12 +6,12 @@ import warnings
 from collections.abc import Iterable
 from typing import Union
 
-from .. import dtypes
-from ..autograd.grad_mode import no_grad
-from ..creation import tensor
-from ..ops.common import backend_of
-from ..ops.inplace import check_inplace
-from ..tensor import Tensor, describe, wrap
+from ... import dtypes
+from ...autograd.grad_mode import no_grad
+from ...creation import tensor
+from ...ops.common import backend_of
+from ...ops.inplace import check_inplace
+from ...tensor import Tensor, describe, wrap
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "get_total_norm", "clip_grads_with_norm_"]
 
