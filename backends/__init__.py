@@ -113,6 +113,14 @@ def default_device():
     return _default[0]
 
 
+def set_default_device(device):
+    """Create new tensors on ``device`` ('cpu' or 'cuda') when no ``device=`` is given, as
+    ``torch.set_default_device``; the device needs a backend that runs here."""
+    device = str(device).split(":")[0]
+    for_device(device)  # raises, naming what to install, when no backend runs there
+    _default[0] = device
+
+
 def manual_seed(seed):
     _seed[0] = seed
     for backend in _built.values():

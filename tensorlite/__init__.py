@@ -24,7 +24,7 @@ def _backends_from_source_tree():
 
 _backends_from_source_tree()
 from . import backends  # noqa: E402
-from .backends import available, get_backend, set_backend, use_backend
+from .backends import available, get_backend, set_backend, set_default_device, use_backend
 from .dtypes import (ALIASES as _ALIASES, bool_, float16, float32, float64, get_default_dtype,
                      int32, int64, set_default_dtype)
 from .tensor import Tensor, device, layout, sparse_coo, strided
@@ -41,6 +41,9 @@ linalg = __import__("importlib").import_module(".linalg", __name__)
 from .autograd import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled,
                        no_grad, set_grad_enabled)
 from .serialization import load, save
+from .tensor import is_floating_point, is_tensor, numel
+from .dtypes import can_cast, finfo, iinfo, promote_types, result_type
+from . import cuda
 from . import sparse
 from .sparse import sparse_coo_tensor, spmm
 from .ops.random import Generator, default_generator, get_rng_state, set_rng_state

@@ -99,3 +99,60 @@ class FloatCasts:
 
     def half(self) -> Self:
         return self.to(float16)
+
+
+# -- PyTorch's dtype queries ----------------------------------------------------------------
+class finfo:
+    """The limits of a floating-point dtype, as ``torch.finfo`` (the default dtype when none)."""
+
+    def __init__(self, type: DTypeLike | None = None) -> None:
+        d = get_default_dtype() if type is None else as_dtype(type)
+        if _KIND[d] != 2:
+            raise TypeError(f"finfo: {d} is not a floating point dtype; use iinfo")
+        info = np.finfo(d)
+        self.bits, self.eps = info.bits, float(info.eps)
+        self.resolution = 10.0 ** -info.precision  # (a power of ten, as torch reports it)
+        self.max, self.min = float(info.max), float(info.min)
+        self.tiny = self.smallest_normal = float(info.smallest_normal)
+        self.dtype = str(d)
+
+    def __repr__(self) -> str:
+        return (f"finfo(resolution={self.resolution}, min={self.min:g}, max={self.max:g}, "
+                f"eps={self.eps:g}, smallest_normal={self.smallest_normal:g}, "
+                f"tiny={self.tiny:g}, dtype={self.dtype})")
+
+
+class iinfo:
+    """The limits of an integer dtype, as ``torch.iinfo``."""
+
+    def __init__(self, type: DTypeLike) -> None:
+        d = as_dtype(type)
+        if _KIND[d] != 1:
+            raise TypeError(f"iinfo: {d} is not an integer dtype; use finfo")
+        info = np.iinfo(d)
+        self.bits, self.max, self.min, self.dtype = info.bits, int(info.max), int(info.min), str(d)
+
+    def __repr__(self) -> str:
+        return f"iinfo(min={self.min}, max={self.max}, dtype={self.dtype})"
+
+
+def promote_types(type1: DTypeLike, type2: DTypeLike) -> np.dtype:
+    """The dtype two tensors of these dtypes promote to (``torch.promote_types``)."""
+    return promote(as_dtype(type1), 1, as_dtype(type2), 1)
+
+
+def result_type(tensor1: Any, tensor2: Any) -> np.dtype:
+    """The dtype of an arithmetic op on two tensors or numbers (``torch.result_type``)."""
+    a, b = (getattr(x, "dtype", None) for x in (tensor1, tensor2))
+    if a is not None and b is not None:
+        return promote(a, tensor1.ndim, b, tensor2.ndim)
+    if a is not None or b is not None:
+        t, n = (tensor1, tensor2) if a is not None else (tensor2, tensor1)
+        return promote_scalar(t.dtype, n)
+    return _DEFAULT_OF_KIND[max(scalar_kind(tensor1), scalar_kind(tensor2))]
+
+
+def can_cast(from_: DTypeLike, to: DTypeLike) -> bool:
+    """Whether PyTorch's casting rules allow ``from_`` into ``to`` in an op's result: never to a
+    lower kind (float to integer, number to bool)."""
+    return _KIND[as_dtype(from_)] <= _KIND[as_dtype(to)]

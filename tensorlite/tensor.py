@@ -150,6 +150,8 @@ class Tensor(dtypes.FloatCasts):
     def numel(self):
         return self._data.size
 
+    nelement = numel
+
     def __len__(self):
         if self.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
@@ -486,3 +488,18 @@ sparse_coo = layout("sparse_coo")
 def describe(t):
     """'float32[3, 4] on cpu': how error messages name a tensor."""
     return f"{t.dtype}{list(t.shape)} on {t.device}"
+
+
+def is_tensor(obj):
+    """Whether ``obj`` is a tensorlite Tensor (``torch.is_tensor``)."""
+    return isinstance(obj, Tensor)
+
+
+def numel(input):
+    """The number of elements of ``input``."""
+    return input.numel()
+
+
+def is_floating_point(input):
+    """Whether ``input``'s dtype is a floating-point one."""
+    return input.is_floating_point()
