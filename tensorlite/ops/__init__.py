@@ -2,6 +2,8 @@
 registry.py: its function, Tensor method and in-place method); this package exports every
 registered op as a function (``tensorlite.exp``, ...) and installs the operators and PyTorch's
 other names for Tensor methods, below."""
+from typing import TYPE_CHECKING, Any
+
 from ..tensor import Tensor, wrap
 from . import indexing, linalg, movement, pointwise, random, reduce, scan, sorting  # noqa: F401  (they register their ops)
 from .. import dtypes
@@ -17,6 +19,8 @@ from .pointwise import (abs, add, div, eq, ge, gt, le, logical_and, logical_not,
                         pow, sub)
 
 globals().update((name, entry.fn) for name, entry in REGISTRY.items())
+if TYPE_CHECKING:  # every registered op is an attribute, installed by the line above
+    def __getattr__(name: str) -> Any: ...
 # The out-of-place ops that are Tensor methods, by name (tests/test_fuzz.py reads it; REGISTRY
 # has every op).
 _METHODS = [name for name, entry in REGISTRY.items() if entry.method and not name.endswith("_")]
