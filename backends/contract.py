@@ -11,6 +11,7 @@ numbers) not supplied, or an override whose signature refuses a call the referen
 import inspect
 
 from .arithmetic import Binary, Comparison, LinearAlgebra, Reductions, Unary
+from .elementwise import Elementwise
 from .losses import Losses
 from .nn_kernels import ConvKernels, NNKernels
 from .optim_kernels import OptimizerSteps
@@ -20,7 +21,7 @@ from .sorting import Sorting
 
 GROUPS = (Creation, Conversion, Unary, Binary, Comparison, Reductions, Movement, Indexing,
           LinearAlgebra, Random, InPlace, NNKernels, ConvKernels, Losses, OptimizerSteps, Sparse,
-          Sorting, Scans)
+          Sorting, Elementwise, Scans)
 
 # group name -> its primitives, in the order they are defined
 CONTRACT = {group.__name__: tuple(name for name in vars(group) if not name.startswith("_"))
