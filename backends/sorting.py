@@ -23,6 +23,31 @@ class Sorting:
         idx = xp.argsort(xp.flip(x, axis), axis=axis, kind="stable").astype(np.int64, copy=False)
         return (x.shape[axis] - 1) - xp.flip(idx, axis)
 
+    def select_kth(self, x, k, axis=-1):
+        """The int64 index along ``axis`` of the ``k``-th smallest element (from 0) of each
+        slice of ``x`` (NaN largest), ``axis`` kept with size 1: among equal elements, the one
+        PyTorch's CPU kthvalue picks (its quickselect, run on the host for slices where the
+        k-th value is tied; elsewhere the stable sort's position is the only choice)."""
+        xp = self.xp
+        order = self.sort_indices(x, axis)
+        srt = xp.take_along_axis(x, order, axis)
+        n = x.shape[axis]
+        at = xp.moveaxis(srt, axis, -1)
+        kth = at[..., k]
+        tied = xp.zeros(kth.shape, dtype=bool)
+        for j in (k - 1, k + 1):
+            if 0 <= j < n:
+                tied |= (at[..., j] == kth) | ((at[..., j] != at[..., j]) & (kth != kth))
+        idx = xp.moveaxis(order, axis, -1)[..., k:k + 1]
+        rows = xp.nonzero(tied.reshape(-1))[0]
+        if rows.size:
+            fixed = np.array(self.to_host(idx.reshape(-1)), dtype=np.int64)
+            host = self.to_host(xp.moveaxis(x, axis, -1).reshape(-1, n)[rows])
+            for r, row in zip(self.to_host(rows).tolist(), host):
+                fixed[r] = _quickselect(row.tolist(), k)
+            idx = self.asarray(fixed.reshape(idx.shape), np.int64)
+        return xp.moveaxis(idx, -1, axis)
+
     def searchsorted(self, sorted_sequence, values, right=False, sorter=None):
         """For each of ``values``, the int64 insertion index into ``sorted_sequence`` along its
         last axis (1-d: one sequence for all values; else its leading dims are the values'):
@@ -101,3 +126,50 @@ class Sorting:
         pos = ((xp.where(keep, flat, lo) - lo) * t(bins) / (hi - lo)).astype(np.int64)
         pos = xp.where(keep, xp.minimum(pos, bins - 1), bins)  # outside: one bin past the end
         return xp.bincount(pos, minlength=bins + 1)[:bins].astype(x.dtype)
+
+
+def _greater(a, b):
+    """a > b with NaN the largest value (NaNs equal to each other)."""
+    return (a != a and b == b) or a > b
+
+
+def _quickselect(values, k):
+    """The index PyTorch's CPU kthvalue returns for the k-th smallest (from 0) of the list
+    ``values``: Sedgewick's quickselect with a median-of-three pivot, as its
+    quick_select_template, swapping values and their indices together."""
+    arr, idx = list(values), list(range(len(values)))
+
+    def swap(i, j):
+        arr[i], arr[j] = arr[j], arr[i]
+        idx[i], idx[j] = idx[j], idx[i]
+
+    lo, hi = 0, len(arr) - 1
+    while hi > lo:
+        if hi == lo + 1:
+            if _greater(arr[lo], arr[hi]):
+                swap(lo, hi)
+            break
+        swap((lo + hi) >> 1, lo + 1)
+        if _greater(arr[lo + 1], arr[hi]):
+            swap(lo + 1, hi)
+        if _greater(arr[lo], arr[hi]):
+            swap(lo, hi)
+        if _greater(arr[lo + 1], arr[lo]):
+            swap(lo + 1, lo)
+        i, j, pivot = lo + 1, hi, arr[lo]
+        while True:
+            i += 1
+            while _greater(pivot, arr[i]):
+                i += 1
+            j -= 1
+            while _greater(arr[j], pivot):
+                j -= 1
+            if j < i:
+                break
+            swap(i, j)
+        swap(lo, j)
+        if j <= k:
+            lo = i
+        if j >= k:
+            hi = j - 1
+    return idx[k]

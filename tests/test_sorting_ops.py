@@ -104,30 +104,34 @@ def test_topk_without_ties_is_torchs(backend, rng, sorted_):
         _eq(got.indices, want.indices)
 
 
-def test_topk_and_kthvalue_on_short_dims_are_torchs_with_ties(backend, rng):
+def test_topk_on_short_dims_is_torchs_with_ties(backend, rng):
     x = _ties(rng, (200, 3))
     a, e = _both(x)
     for k in range(4):
         for largest in (True, False):
             _eq(a.topk(k, largest=largest).indices, e.topk(k, largest=largest).indices)
-    y = _ties(rng, (200, 2))
-    a, e = _both(y)
-    for k in (1, 2):
-        _eq(a.kthvalue(k).indices, e.kthvalue(k).indices)
 
 
-def test_kthvalue_ties_are_the_stable_sorts_position(backend, rng):
-    x = _ties(rng, (10, 25))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int64])
+def test_kthvalue_is_torchs_with_ties_and_nan(backend, rng, dtype):
+    for n in (1, 2, 3, 5, 17, 40):
+        x = _ties(rng, (6, n, 2), dtype)
+        a, e = _both(x)
+        for k in sorted({1, 2, n // 2 + 1, n} & set(range(1, n + 1))):
+            for keepdim in (False, True):
+                got, want = tl.kthvalue(a, k, 1, keepdim), torch.kthvalue(e, k, 1, keepdim)
+                _eq(got.values, want.values)
+                _eq(got.indices, want.indices)
+
+
+def test_int_arguments_take_numpy_ints_and_0d_tensors(backend):
+    x = np.array([[4.0, 1.0, 3.0], [0.0, 2.0, 2.0]])
     a, e = _both(x)
-    for k in (1, 7, 25):
-        for keepdim in (False, True):
-            got, want = tl.kthvalue(a, k, 1, keepdim), torch.kthvalue(e, k, 1, keepdim)
-            _eq(got.values, want.values)
-            idx = _stable(x, False)[:, k - 1:k]
-            _eq(got.indices, torch.from_numpy(idx if keepdim else idx[:, 0]))
-    z = rng.permuted(np.tile(np.arange(25.0), (4, 1)), axis=1)
-    a, e = _both(z)
-    _eq(a.kthvalue(9, dim=1).indices, e.kthvalue(9, dim=1).indices)
+    _eq(a.topk(np.int64(2)).indices, e.topk(np.int64(2)).indices)
+    _eq(tl.kthvalue(a, tl.tensor(2)).indices, torch.kthvalue(e, torch.tensor(2)).indices)
+    _eq(tl.histc(a, np.int32(4)), torch.histc(e, np.int32(4)))
+    i = tl_tensor(np.array([1, 1, 3]))
+    assert tl.bincount(i, minlength=np.int64(6)).tolist() == [0, 2, 0, 1, 0, 0]
 
 
 # -- gradients ----------------------------------------------------------------------------------
@@ -234,6 +238,17 @@ def test_bincount_and_histc_against_torch_on_larger_inputs(backend, rng):
             _eq(got, want)
 
 
+def test_histc_of_one_value_widens_the_range_as_torch(backend):
+    # a range of one value is widened by 1 each side, and at least to the next values of the
+    # dtype: 1e30 - 1 == 1e30, so the value lands in the middle bin, as torch's
+    for dtype in (np.float64, np.float32):
+        for v in ([1e30, 1e30], [1e20], [3.0], [0.0], []):
+            for bins in (1, 2, 3, 4, 7):
+                a, e = _both(np.array(v, dtype=dtype))
+                _eq(tl.histc(a, bins), torch.histc(e, bins))
+                _eq(a.histc(bins, min=5, max=5), e.histc(bins, min=5, max=5))
+
+
 # -- searching -----------------------------------------------------------------------------------
 def test_searchsorted_and_bucketize_against_torch(backend, rng):
     seq = np.sort(np.concatenate([rng.integers(0, 20, 60).astype(float), [NAN, NAN]]))
@@ -269,6 +284,8 @@ def test_searchsorted_and_bucketize_against_torch(backend, rng):
     (lambda a, i: tl.topk(a > 0, 1), RuntimeError, "topk: bool"),
     (lambda a, i: tl.kthvalue(a > 0, 1), NotImplementedError, "kthvalue: not implemented for bool"),
     (lambda a, i: tl.sort(a, 2), IndexError, "sort: dimension out of range"),
+    (lambda a, i: tl.topk(a, 2.0), TypeError, "topk: argument 'k' must be int, not float"),
+    (lambda a, i: tl.histc(a, True), TypeError, "histc: argument 'bins' must be int, not bool"),
     (lambda a, i: tl.bincount(a), NotImplementedError, "bincount: not implemented for float64"),
     (lambda a, i: tl.bincount(i - 1), RuntimeError, "negative"),
     (lambda a, i: tl.bincount(i, minlength=-1), RuntimeError, "minlength should be >= 0"),

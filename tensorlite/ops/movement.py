@@ -1,6 +1,9 @@
 """Shape ops: they move or repeat elements, and their gradients move them back."""
+import warnings
+
+from ..autograd.grad_mode import no_grad, state
 from ..autograd.graph import record
-from ..tensor import describe
+from ..tensor import Tensor, describe
 from .. import dtypes
 from .common import backend_of, dims, sum_to
 from .indexing import getitem
@@ -164,7 +167,11 @@ def repeat(input, *sizes):
 
 
 @op(method=False)
-def cat(tensors, dim=0):
+def cat(tensors, dim=0, *, out=None):
+    """The tensors joined along ``dim``.  ``out=``: the result is written into ``out`` (resized
+    when its shape differs), which PyTorch allows only while no gradient is involved."""
+    if out is not None:
+        return _into(out, "cat", tensors, lambda: cat(tensors, dim))
     tensors = list(tensors)
     if not tensors:
         raise ValueError("cat: expected a non-empty list of tensors")
@@ -198,7 +205,9 @@ def cat(tensors, dim=0):
 
 
 @op(method=False)
-def stack(tensors, dim=0):
+def stack(tensors, dim=0, *, out=None):
+    if out is not None:
+        return _into(out, "stack", tensors, lambda: stack(tensors, dim))
     tensors = list(tensors)
     if not tensors:
         raise ValueError("stack: expected a non-empty list of tensors")
@@ -207,6 +216,42 @@ def stack(tensors, dim=0):
         raise RuntimeError(f"stack: expects each tensor to be equal size, got "
                            f"{[list(t_.shape) for t_ in tensors]}")
     return cat([unsqueeze(t_, dim) for t_ in tensors], dim)
+
+
+def _into(out, name, tensors, compute):
+    """``compute()`` written into ``out`` (an op's ``out=``): refused while a gradient is
+    involved, as PyTorch (the result would have to take ``out``'s place on the tape); ``out``
+    takes the result's shape (a warning when it had elements, as PyTorch) and keeps its dtype,
+    which the result must be castable to."""
+    tensors = list(tensors)
+    if not isinstance(out, Tensor):
+        raise TypeError(f"{name}: out must be a Tensor, got {type(out).__name__}")
+    if state.grad_enabled and (out.requires_grad or any(
+            isinstance(t_, Tensor) and t_.requires_grad for t_ in tensors)):
+        raise RuntimeError(f"{name}(): functions with out=... arguments don't support automatic "
+                           "differentiation, but one of the arguments requires grad; call "
+                           f"{name} without out= (or under tensorlite.no_grad())")
+    with no_grad():
+        y = compute()
+    if out.device != y.device:
+        raise RuntimeError(f"{name}: out is {describe(out)} but the result is on {y.device}")
+    if dtypes.kind(y.dtype) > dtypes.kind(out.dtype):
+        raise TypeError(f"{name}: input types can't be cast to the desired output type "
+                        f"{out.dtype} (the result is {y.dtype}, out is {describe(out)})")
+    B = backend_of(out, name)
+    if out.shape != y.shape:
+        if out._base is not None:
+            raise RuntimeError(f"{name}: out ({describe(out)}) is a view and cannot be resized to "
+                               f"the result's shape {list(y.shape)}")
+        if out.numel():
+            warnings.warn(f"{name}: an output with one or more elements was resized since it had "
+                          f"shape {list(out.shape)}, which does not match the required output "
+                          f"shape {list(y.shape)}", UserWarning, stacklevel=3)
+        out._data = B.astype(y._data, out.dtype) if y.dtype != out.dtype else y._data
+    else:
+        B.copyto(out._data, y._data)
+    out._version[0] += 1
+    return out
 
 
 @op()

@@ -4,19 +4,23 @@ Order of equal elements (and NaN, which sorts as the largest value, as in PyTorc
 here is stable, descending ones too (equal elements keep their index order).  PyTorch's CPU sort
 is stable with ``stable=True``; with ``stable=False`` it is stable for up to 16 elements along
 the dim (std::sort's insertion sort) and leaves the order of ties unspecified beyond, where we
-keep the stable order.  ``topk`` picks, among equal candidates, the ones of lowest index and
-returns them in index order (with ``sorted=False`` too: the values still come in sorted order);
-``kthvalue`` returns the index the stable sort puts at position k.  PyTorch's CPU topk
-(std::nth_element / partial_sort) and kthvalue (its quickselect) agree with that on inputs
-without ties and on short dims (topk up to 3 elements, kthvalue up to 2), and can pick another
-of equal elements beyond: the values always match, the indices then point at equal values.
+keep the stable order.  ``kthvalue`` returns PyTorch's CPU index exactly, ties included (its
+quickselect is replayed on the slices where the k-th value is tied).  ``topk`` picks, among
+equal candidates, the ones of lowest index, in index order, and returns them sorted with
+``sorted=False`` too; PyTorch's CPU topk (std::nth_element / std::partial_sort) agrees on
+inputs without ties and on dims of up to 3 elements, and may pick and order equal elements
+otherwise beyond: the values always match, the indices then point at equal values.
 
 Values outputs (``sort``, ``topk``, ``kthvalue``, ``msort``) carry the gradient to the
 positions they were taken from (gather's adjoint); indices, ``unique``, ``bincount``, ``histc``
 and the searches carry none (PyTorch has no derivative for them).
 """
+import builtins
 import math
+import operator
 from collections import namedtuple
+
+import numpy as np
 
 from .. import dtypes
 from ..autograd.graph import record
@@ -77,15 +81,26 @@ def msort(input):
     return sort(input, 0).values
 
 
+def _int(name, arg, value):
+    """An int argument: a Python int, a NumPy integer or a 0-d integer tensor (as PyTorch)."""
+    if isinstance(value, bool) or isinstance(value, float):
+        raise TypeError(f"{name}: argument '{arg}' must be int, not {type(value).__name__}")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name}: argument '{arg}' must be int, not "
+                        f"{type(value).__name__}") from None
+
+
 def _check_k(name, input, k, axis, what):
-    if not isinstance(k, int) or isinstance(k, bool):
-        raise TypeError(f"{name}: k must be an int, got {type(k).__name__}")
+    k = _int(name, "k", k)
     n = input.shape[axis] if axis is not None else 1
     lo = 1 if name == "kthvalue" else 0
     if not lo <= k <= n:
         raise RuntimeError(f"{name}: selected {what} k = {k} out of range for dimension "
                            f"{axis or 0} of size {n} (input {describe(input)}); k must lie in "
                            f"[{lo}, {n}]")
+    return k
 
 
 @op()
@@ -97,7 +112,7 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
         raise RuntimeError(f"topk: bool tensors are not supported (input {describe(input)}); "
                            "convert with .int() or .float() first")
     axis = _axis("topk", input, dim)
-    _check_k("topk", input, k, axis, "index")
+    k = _check_k("topk", input, k, axis, "index")
     if axis is None:  # one element: itself, at index 0 (k = 0 too, as PyTorch)
         v, i = topk(input.reshape(1), 1, 0, largest, sorted)
         return _Topk(v.reshape(()), i.reshape(()))
@@ -111,7 +126,7 @@ def kthvalue(input, k, dim=-1, keepdim=False):
     """``(values, indices)`` of the k-th smallest element (k from 1) along ``dim``."""
     B = backend_of(input, "kthvalue")
     axis = _axis("kthvalue", input, dim)
-    _check_k("kthvalue", input, k, axis, "number")
+    k = _check_k("kthvalue", input, k, axis, "number")
     if axis is None:  # one element: itself, at index 0 (any dtype, as PyTorch)
         idx = B.zeros((1,), dtypes.int64)
         return _Kthvalue(_taken("kthvalue", input.reshape(1), 0, idx).reshape(()),
@@ -119,8 +134,7 @@ def kthvalue(input, k, dim=-1, keepdim=False):
     if input.dtype == dtypes.bool_:
         raise NotImplementedError(f"kthvalue: not implemented for bool tensors (input "
                                   f"{describe(input)}); convert with .int() or .float() first")
-    idx = _order("kthvalue", input, axis, False)
-    idx = B.getitem(idx, (slice(None),) * axis + (slice(k - 1, k),))
+    idx = B.select_kth(input._data, k - 1, axis)
     values, indices = _taken("kthvalue", input, axis, idx), wrap(idx, input.device)
     if not keepdim:
         values, indices = values.squeeze(axis), indices.squeeze(axis)
@@ -180,7 +194,8 @@ def bincount(input, weights=None, minlength=0):
     if dtypes.kind(input.dtype) != 1:
         raise NotImplementedError(f"bincount: not implemented for {describe(input)}; the input "
                                   "must be a 1-d tensor of non-negative integers (.long())")
-    if not isinstance(minlength, int) or minlength < 0:
+    minlength = _int("bincount", "minlength", minlength)
+    if minlength < 0:
         raise RuntimeError(f"bincount: minlength should be >= 0, got {minlength}")
     if input.ndim == 1 and input.numel() == 0:  # as PyTorch: int64 zeros, weights or not
         return wrap(B.zeros((minlength,), dtypes.int64), input.device)
@@ -211,20 +226,30 @@ def histc(input, bins=100, min=0, max=0):
     if dtypes.kind(input.dtype) != 2:
         raise NotImplementedError(f"histc: not implemented for {describe(input)}; convert the "
                                   "input to a floating dtype first (.float())")
-    if not isinstance(bins, int) or bins <= 0:
+    bins = _int("histc", "bins", bins)
+    if bins <= 0:
         raise RuntimeError(f"histc: bins must be > 0, but got {bins}")
     lo, hi = float(number("histc", min)), float(number("histc", max))
     if lo == hi and input.numel():
         lo, hi = (float(v) for v in B.to_host(B.stack(
             [B.amin(input._data), B.amax(input._data)])))
-    if lo == hi:
-        lo, hi = lo - 1, hi + 1
+    if lo == hi:  # widened by 1 each side, and at least to the neighbouring values of the
+        # dtype (so that a value as large as 1e30 still gets a range), as PyTorch
+        lo, hi = _widen(input.dtype, lo, hi)
     if not (math.isfinite(lo) and math.isfinite(hi)):
         raise RuntimeError(f"histc: range of [{lo}, {hi}] is not finite (input "
                            f"{describe(input)}); pass a finite min and max")
     if not lo < hi:
         raise RuntimeError(f"histc: max must be larger than min, got min={min}, max={max}")
     return wrap(B.histc(input._data, bins, lo, hi), input.device)
+
+
+def _widen(dtype, lo, hi):
+    if dtype not in (dtypes.float32, dtypes.float64):
+        return lo - 1, hi + 1
+    t = np.dtype(dtype).type
+    down, up = np.nextafter(t(lo), t(-np.inf)), np.nextafter(t(hi), t(np.inf))
+    return builtins.min(float(down), lo - 1), builtins.max(float(up), hi + 1)
 
 
 # ----------------------------------------------------------------------------- searching
