@@ -58,13 +58,17 @@ def getitem(input, index):
         return getitem(getitem(input, split[0]), split[1])
     B = backend_of(input, "index")
     idx = _raw_index("index", index, input, B)
+    basic = is_basic_index(idx)
     try:
-        data = B.getitem(input._data, idx)
+        # a basic index always gives a view, even of one element: NumPy gives a copy (a scalar)
+        # for x[0, 1] but a 0-d view for x[0, 1, ...], and x[0, 1].add_(1) must change x
+        data = B.getitem(input._data, idx + (Ellipsis,) if basic and not any(
+            i is Ellipsis for i in idx) else idx)
     except IndexError as e:
         raise IndexError(f"index: {e} (indexing a tensor of shape {list(input.shape)})") from None
     shape = input.shape
     return record("index", data, (input,), lambda ctx, g: (index_add(g, shape, idx),),
-                  view_of=input if is_basic_index(idx) else None)
+                  view_of=input if basic else None)
 
 
 def index_add(values, shape, idx):
@@ -78,7 +82,7 @@ def index_add(values, shape, idx):
 def setitem(input, index, value):
     """``input[index] = value`` in place.  With no gradient flowing the values are written
     straight into the storage; when one flows (``input`` or ``value`` requires grad) it is
-    ``index_put`` through inplace.apply_, so the overwritten positions get no gradient and
+    ``put`` through inplace.apply_, so the overwritten positions get no gradient and
     ``value`` gets the gradient of the positions it fills."""
     from .inplace import _grad_flows, apply_, check_inplace
     if (split := _ints_first(index)) is not None:  # through the view the ints select
@@ -89,32 +93,130 @@ def setitem(input, index, value):
         raise RuntimeError(f"setitem: value is {describe(value)} but the tensor is "
                            f"{describe(input)}")
     if _grad_flows(input, (value,)):
-        apply_("setitem", input, index_put, idx, value)
+        apply_("setitem", input, put, idx, value)
         return
     check_inplace("setitem", input)
-    input._data[idx] = value._data if isinstance(value, Tensor) else value
+    try:
+        input._data[idx] = value._data if isinstance(value, Tensor) else value
+    except ValueError:
+        input._data[idx] = _fit(B, input._data, idx, value)._data
     input._version[0] += 1
 
 
-def index_put(input, idx, value):
+def put(input, idx, value):
     """A copy of ``input`` with ``value`` (a number or a tensor that broadcasts to the indexed
     region) written at the backend index ``idx``: setitem's out-of-place form.  Its backward
     gives the input the gradient with the written positions zeroed, and the value the
     gradient at ``idx`` summed back to its shape (cast to its dtype)."""
     B = backend_of(input, "setitem")
     data = B.copy(input._data)
-    data[idx] = value._data if isinstance(value, Tensor) else value
+    try:
+        data[idx] = value._data if isinstance(value, Tensor) else value
+    except ValueError:
+        return put(input, idx, _fit(B, data, idx, value))
     if dtypes.kind(input.dtype) < 2:  # an integer or bool result carries no gradient
         return wrap(data, input.device)
     if not isinstance(value, Tensor):
-        return record("index_put", data, (input,), lambda ctx, g: (index_put(g, idx, 0),))
+        return record("index_put", data, (input,), lambda ctx, g: (put(g, idx, 0),))
     vshape, vdtype, vdevice = shape_of(value), value.dtype, value.device
 
     def backward(ctx, g):
         need_input, need_value = ctx.needs_input_grad
-        return (index_put(g, idx, 0) if need_input else None,
+        return (put(g, idx, 0) if need_input else None,
                 cast(sum_to(getitem(g, idx), vshape), vdtype).to(vdevice) if need_value else None)
     return record("index_put", data, (input, value), backward)
+
+
+def _fit(B, data, idx, value):
+    """``value`` without the leading dims of size 1 that it has beyond the region ``idx`` of
+    ``data`` (PyTorch accepts them), or the error a value that does not fit gets."""
+    region = B.getitem(data, idx).shape
+    if not isinstance(value, Tensor) or value.ndim <= len(region) or any(
+            n != 1 for n in value.shape[:value.ndim - len(region)]):
+        raise RuntimeError(f"setitem: shape mismatch: value tensor of shape "
+                           f"{list(getattr(value, 'shape', ()))} cannot be broadcast to indexing "
+                           f"result of shape {list(region)}") from None
+    return value.reshape(value.shape[value.ndim - len(region):])
+
+
+@op(inplace=True)
+def index_put(input, indices, values, accumulate=False):
+    """A copy of ``input`` with ``values`` written at ``input[indices]`` (``indices``: a tuple of
+    int64 or bool tensors, one per leading dim; ``values``: a tensor of ``input``'s dtype that
+    broadcasts to the indexed region).  ``accumulate=True`` adds instead, repeated indices
+    adding up.  PyTorch's ``index_put``; ``index_put_`` is ``input[indices] = values`` in place,
+    recorded on the tape like setitem."""
+    B = backend_of(input, "index_put")
+    if not isinstance(indices, (tuple, list)):
+        raise TypeError(f"index_put: indices must be a tuple of tensors, got "
+                        f"{type(indices).__name__}")
+    for k, i in enumerate(indices):
+        if not isinstance(i, Tensor):
+            raise TypeError(f"index_put: expected Tensor as element {k} in indices, but got "
+                            f"{type(i).__name__}")
+    if not isinstance(values, Tensor):
+        raise TypeError(f"index_put: values must be a Tensor, got {type(values).__name__}")
+    if values.dtype != input.dtype:
+        raise RuntimeError(f"index_put: requires the source and destination dtypes to match, got "
+                           f"{input.dtype} for the destination and {values.dtype} for the source "
+                           "(convert values with .to(input.dtype))")
+    if values.device != input.device:
+        raise RuntimeError(f"index_put: values is {describe(values)} but the tensor is "
+                           f"{describe(input)}")
+    idx = _raw_index("index_put", tuple(indices), input, B)
+    try:
+        region = B.getitem(input._data, idx).shape
+    except IndexError as e:
+        raise IndexError(f"index_put: {e} (indexing a tensor of shape {list(input.shape)})") \
+            from None
+    if _broadcast_shape(values.shape, region) != region:
+        raise RuntimeError(f"index_put: shape mismatch: value tensor of shape "
+                           f"{list(values.shape)} cannot be broadcast to indexing result of shape "
+                           f"{list(region)}")
+    if accumulate:
+        return input + index_add(values.expand(region), input.shape, idx)
+    return put(input, idx, values)
+
+
+def _broadcast_shape(a, b):
+    """The shape that shapes ``a`` and ``b`` broadcast to, or None when they do not."""
+    n = max(len(a), len(b))
+    out = []
+    for m, k in zip((1,) * (n - len(a)) + tuple(a), (1,) * (n - len(b)) + tuple(b)):
+        if m != k and 1 not in (m, k):
+            return None
+        out.append(k if m == 1 else m)
+    return tuple(out)
+
+
+@op(inplace=True)
+def masked_scatter(input, mask, source):
+    """``input`` with its elements where the bool ``mask`` is True replaced, in order, by the
+    leading elements of ``source`` (PyTorch's masked_scatter: ``input`` and ``mask``
+    broadcast together; ``source`` needs at least as many elements as ``mask`` has True)."""
+    backend_of(input, "masked_scatter")
+    if not isinstance(mask, Tensor) or mask.dtype != dtypes.bool_:
+        raise RuntimeError(f"masked_scatter: only supports boolean masks, but got mask with dtype "
+                           f"{getattr(mask, 'dtype', type(mask).__name__)}")
+    if not isinstance(source, Tensor):
+        raise TypeError(f"masked_scatter: source must be a Tensor, got {type(source).__name__}")
+    if source.dtype != input.dtype:
+        raise RuntimeError(f"masked_scatter: expected self and source to have same dtypes but got "
+                           f"{input.dtype} and {source.dtype}")
+    for t in (mask, source):
+        if t.device != input.device:
+            raise RuntimeError(f"masked_scatter: expected all tensors on the same device, got "
+                               f"{describe(input)} and {describe(t)}")
+    shape = _broadcast_shape(input.shape, mask.shape)
+    if shape is None:
+        raise RuntimeError(f"masked_scatter: mask of shape {list(mask.shape)} and input of shape "
+                           f"{list(input.shape)} cannot be broadcast together")
+    input, mask = input.expand(shape), mask.expand(shape)
+    n = int(mask.sum().item())
+    if source.numel() < n:
+        raise RuntimeError(f"masked_scatter: number of elements of source ({source.numel()}) < "
+                           f"number of ones in mask ({n})")
+    return put(input, (mask._data,), source.reshape(-1)[:n])
 
 
 @op()

@@ -5,14 +5,20 @@ Each is its out-of-place op plus one rule, as in PyTorch:
   result goes straight into the storage (the optimizers' and initializers' path);
 - when one flows, the out-of-place op is recorded on a copy of ``t``'s old values (its backward
   may need them) and ``t`` takes the op's place on the tape; a leaf that requires grad may
-  change only under ``no_grad``, and a view (whose base's gradient would miss the change) not at
-  all yet.
+  change only under ``no_grad``;
+- a view ``t`` of a base ``b`` (``buf[0][1] = v``, ``row = buf[0]; row.add_(w)``) changes ``b``
+  too, so ``b`` takes a place on the tape as well, as PyTorch's CopySlices: its new value is its
+  old value with the view's elements replaced by the op's result, so the overwritten elements
+  get no gradient and the op's operands get the gradient of the elements they wrote.  A view
+  of a leaf that requires grad is refused, as the leaf itself; so is, for now, a view of a
+  tensor computed by other ops than writes (see ``_apply_to_view``).
 Every change bumps the tensor's version, so a backward that saved the old values fails instead
 of lying.  The result keeps ``t``'s shape and dtype: a result that would broadcast ``t`` to a
 larger shape, or need a cast from floating point to integer (or to bool), is refused.
 """
 from .. import dtypes
 from ..autograd.grad_mode import no_grad, state
+from ..autograd.graph import record
 from ..tensor import Tensor, describe, wrap
 from .common import backend_of, cast, number
 
@@ -30,9 +36,9 @@ def _refuse(op, t):
                            "used in an in-place operation; do it inside "
                            "`with tensorlite.no_grad():`")
     if t._base is not None:
-        raise RuntimeError(f"{op}: in-place change of a view ({describe(t)}) while a gradient "
-                           "flows is not supported (the gradient of the tensor it views would "
-                           "miss it); change the base tensor, or use the out-of-place op")
+        raise RuntimeError(f"{op}: in-place change of a view ({describe(t)}) that requires grad "
+                           "outside the tape (the gradient of the tensor it views would miss "
+                           "it); use the in-place op itself, or the out-of-place op")
 
 
 def _storage(op, t):
@@ -41,9 +47,10 @@ def _storage(op, t):
     return B
 
 
-def _grad_flows(t, args):
+def _grad_flows(t, args, kwargs=None):
     return state.grad_enabled and (t.requires_grad or any(
-        isinstance(a, Tensor) and a.requires_grad for a in args))
+        isinstance(a, Tensor) and a.requires_grad for a in args) or (kwargs is not None and any(
+            isinstance(a, Tensor) and a.requires_grad for a in kwargs.values())))
 
 
 def _store(op, t, y, B):
@@ -76,23 +83,118 @@ def apply_(op, t, fn, *args, **kwargs):
     """``t`` <- ``fn(t, *args, **kwargs)`` in place (see the module docstring); returns ``t``."""
     if not isinstance(t, Tensor):
         raise TypeError(f"{op}: expected a Tensor, got {type(t).__name__}")
-    if not _grad_flows(t, args):
+    if not _grad_flows(t, args, kwargs):
         B = _storage(op, t)
         with no_grad():
             y = _call(op, fn, t, args, kwargs)
         _store(op, t, y, B)
         return t
-    if t.requires_grad:
+    base = t._base
+    if base is not None:
+        pos = _positions(op, t, base)
+        if pos is not None:
+            return _apply_to_view(op, t, base, pos, fn, args, kwargs)
+    if t.requires_grad and t.grad_fn is None:
         _refuse(op, t)
     B = _storage(op, t)
     old = wrap(B.copy(t._data), t.device, t.requires_grad)
     old.grad_fn = t.grad_fn
-    y = _call(op, fn, old, args, kwargs)
-    if y.dtype != t.dtype and dtypes.kind(y.dtype) <= dtypes.kind(t.dtype):
-        y = cast(y, t.dtype)  # e.g. float32 += float64: the gradient is cast back
+    y = _result(op, fn, old, args, kwargs, t)
     _store(op, t, y, B)
     t.grad_fn, t.requires_grad = y.grad_fn, y.requires_grad
     return t
+
+
+def _result(op, fn, old, args, kwargs, t):
+    y = _call(op, fn, old, args, kwargs)
+    if y.dtype != t.dtype and dtypes.kind(y.dtype) <= dtypes.kind(t.dtype):
+        y = cast(y, t.dtype)  # e.g. float32 += float64: the gradient is cast back
+    return y
+
+
+# The nodes that a write of values into a tensor leaves as its grad_fn: a tensor whose history
+# ends in one of them is a buffer, whose views may be written while a gradient flows.
+BUFFER_WRITES = frozenset({"copy_slices", "index_put", "copy_"})
+
+
+def _apply_to_view(op, t, base, pos, fn, args, kwargs):
+    """``t`` <- ``fn(t, ...)`` for a view ``t`` of ``base`` whose elements are at the flat
+    positions ``pos`` of ``base``: the op is recorded on the view's old values, taken from a copy
+    of the base's old values, and the base takes the place of "its old values with ``pos``
+    replaced by the result" on the tape (PyTorch's CopySlices); the view, whose values are the
+    result, takes the op's place.
+
+    Done for a base that does not require grad or is a buffer (its history ends in a write:
+    ``BUFFER_WRITES``); a view of a tensor computed by other ops is still refused while a
+    gradient flows (PyTorch allows that too; this one rule keeps the documented refusal)."""
+    from .indexing import getitem, put
+    if base.requires_grad:
+        if base.grad_fn is None:
+            raise RuntimeError(f"{op}: a view of a leaf tensor that requires grad "
+                               f"({describe(base)}) is being used in an in-place operation; do it "
+                               "inside `with tensorlite.no_grad():`")
+        if base.grad_fn.op not in BUFFER_WRITES:
+            raise RuntimeError(
+                f"{op}: in-place change of a view ({describe(t)}) of a tensor computed by "
+                f"{base.grad_fn.op} ({describe(base)}) while a gradient flows is not supported "
+                "(PyTorch allows it); views of buffers can be written (tensors that do not "
+                "require grad, or whose last change was a write: setitem, index_put_, "
+                "masked_scatter_, copy_); change the base tensor, or use the out-of-place op")
+    B = _storage(op, base)
+    old = wrap(B.copy(base._data), base.device, base.requires_grad)
+    old.grad_fn = base.grad_fn
+    y = _result(op, fn, getitem(old.reshape(-1), pos), args, kwargs, t)
+    _store(op, t, y, B)  # writes into the base's storage too
+    shape, idx = base.shape, (pos._data,)
+
+    def copy_slices(ctx, g):
+        flat = g.reshape(-1)
+        need_old, need_y = ctx.needs_input_grad
+        return (put(flat, idx, 0).reshape(shape) if need_old else None,
+                getitem(flat, idx) if need_y else None)
+    new = record("copy_slices", base._data, (old, y), copy_slices)
+    base.grad_fn, base.requires_grad = new.grad_fn, new.requires_grad
+    t.grad_fn, t.requires_grad = y.grad_fn, y.requires_grad
+    return t
+
+
+def _positions(op, t, base):
+    """The flat (C order) positions in ``base`` of the elements of its view ``t``, as an int64
+    tensor of ``t``'s shape; None when ``t`` does not share ``base``'s storage (a reshape that
+    had to copy: then ``t`` changes alone)."""
+    a, b = t._data, base._data
+    if type(a) is not type(b) or a.dtype != b.dtype or not a.size:
+        return None
+    size = b.itemsize
+    off = _address(a) - _address(b)
+    lo, hi = _extent(a)
+    blo, bhi = _extent(b)
+    if off + hi < blo or off + lo > bhi:
+        return None  # no element of t lies in base's storage
+    steps = a.strides
+    if not b.flags.c_contiguous or off % size or any(s % size for s in steps):
+        raise RuntimeError(f"{op}: in-place change of a view ({describe(t)}) of a tensor that is "
+                           f"not contiguous ({describe(base)}) while a gradient flows is not "
+                           "supported; make that tensor contiguous (.contiguous()) before taking "
+                           "the view, or use the out-of-place op")
+    B = backend_of(base, "index")
+    pos = B.arange(off // size, off // size + 1, dtype=dtypes.int64).reshape(())
+    for n, s in zip(a.shape, steps):
+        pos = pos.reshape(pos.shape + (1,)) + B.arange(n, dtype=dtypes.int64) * (s // size)
+    return wrap(pos, t.device)
+
+
+def _extent(a):
+    """The lowest and highest byte offset of an element of ``a`` from its first element."""
+    lo = sum(s * (n - 1) for s, n in zip(a.strides, a.shape) if s < 0 and n)
+    hi = sum(s * (n - 1) for s, n in zip(a.strides, a.shape) if s > 0 and n)
+    return lo, hi + a.itemsize - 1
+
+
+def _address(a):
+    """Where an array's first element lives (the NumPy and CUDA array interfaces)."""
+    face = getattr(a, "__array_interface__", None)
+    return (face or a.__cuda_array_interface__)["data"][0]
 
 
 def inplace(op, fn, fast=None):
