@@ -47,8 +47,9 @@ class DevArray(np.ndarray):
 
 
 def _map(fn, obj):
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_map(fn, o) for o in obj)
+    if isinstance(obj, (list, tuple)):  # (NumPy's linalg results are named tuples)
+        items = [_map(fn, o) for o in obj]
+        return type(obj)(*items) if hasattr(obj, "_fields") else type(obj)(items)
     if isinstance(obj, dict):
         return {k: _map(fn, v) for k, v in obj.items()}
     return fn(obj)
