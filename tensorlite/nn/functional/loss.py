@@ -89,12 +89,12 @@ def _class_targets(op, input, target, weight, ignore_index):
                                f"or no classes but got weight tensor of shape {list(weight.shape)}")
         _same_dtype(op, "weight", weight, input)
     B = backend_of(input, op)
-    t = target._data.reshape(-1)
+    t = B.reshape(target._data, (-1,))
     bad, ignored = B.class_target_stats(t, C, ignore_index)
     valid = B.ne(t, ignore_index) if bad or ignored else None
-    if bad:
-        kept = B.to_host(t[valid])
-        first = int(kept[(kept < 0) | (kept >= C)][0])
+    if bad:  # the first counted target outside [0, C)
+        outside = B.logical_and(valid, B.logical_not(B.logical_and(B.ge(t, 0), B.lt(t, C))))
+        first = int(B.to_host(B.getitem(t, outside))[0])
         raise IndexError(f"{op}: target {first} is out of bounds for {C} classes (input "
                          f"{describe(input)}); class indices must lie in [0, {C - 1}] or equal "
                          f"ignore_index={ignore_index}")
@@ -106,12 +106,12 @@ def _class_targets(op, input, target, weight, ignore_index):
 def _to_rows(x):
     """(N, C, d1, ...) logits as (M, C) rows (a backend array), the class dim last."""
     if x.ndim == 1:
-        return x._data.reshape(1, -1)
+        return backend_of(x, "cross_entropy").reshape(x._data, (1, -1))
     if x.ndim == 2:
         return x._data
     B = backend_of(x, "cross_entropy")
     order = (0,) + tuple(range(2, x.ndim)) + (1,)
-    return B.ascontiguousarray(B.transpose(x._data, order)).reshape(-1, x.shape[1])
+    return B.reshape(B.ascontiguousarray(B.transpose(x._data, order)), (-1, x.shape[1]))
 
 
 def _from_rows(g, shape):
@@ -142,11 +142,10 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     logp, picked = B.log_softmax_pick(_to_rows(input), ts)
     dt, M = input.dtype, picked.shape[0]
     eps = float(label_smoothing)
-    # per row: loss = -(1-eps) w[t] logp[t] - eps/C sum_c w[c] logp[c], zero where ignored
     # per row: loss = -(1-eps) w[t] logp[t] - eps/C sum_c w[c] logp[c]; ignored rows are
     # exactly 0 (masked, as torch, so a NaN in an ignored row never reaches the loss)
     wt = None if weight is None else B.take_along_axis(weight._data, ts, 0)
-    rows = -picked if wt is None else -picked * wt
+    rows = B.neg(picked) if wt is None else B.mul(B.neg(picked), wt)
     spread = None
     if eps:
         spread = B.sum(logp, 1) if weight is None else B.matmul(logp, weight._data)
@@ -159,16 +158,17 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     if reduction == "mean":
         denom = float(M if counted is None else B.sum(counted))
     if reduction == "none":
-        data = rows if spread is None else (1 - eps) * rows - (eps / C) * spread
-        data = data.reshape(target.shape)
+        data = rows if spread is None else B.sub(B.mul(rows, 1 - eps), B.mul(spread, eps / C))
+        data = B.reshape(data, target.shape)
     elif denom == 0:  # each part over 0 on its own, as torch: 0/0 + x/0 is nan, not inf
         data = _over_zero(B.sum(rows))
         if spread is not None:
             data = (1 - eps) * data + (eps / C) * _over_zero(-B.sum(spread))
         data = B.asarray(data, dtype=dt)
     else:
-        data = B.sum(rows if spread is None else (1 - eps) * rows - (eps / C) * spread)
-        data = B.asarray(data if denom is None else data / denom, dtype=dt)
+        data = B.sum(rows if spread is None
+                     else B.sub(B.mul(rows, 1 - eps), B.mul(spread, eps / C)))
+        data = B.asarray(data if denom is None else B.div(data, denom), dtype=dt)
     shape = input.shape
 
     def backward(ctx, g):
@@ -190,16 +190,17 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
             p = _rows_tensor(x).softmax(1)
         else:
             p = wrap(B.exp(logp), x.device)
-        at_target = B.eq(ts.reshape(M, 1), B.arange(C))
+        at_target = B.eq(B.reshape(ts, (M, 1)), B.arange(C))
         if valid is not None:
-            at_target = B.logical_and(at_target, valid.reshape(M, 1))
-        coef = -(1 - eps) * (wt.reshape(M, 1) if wt is not None else 1.0)
+            at_target = B.logical_and(at_target, B.reshape(valid, (M, 1)))
+        coef = -(1 - eps) if wt is None else B.mul(B.reshape(wt, (M, 1)), -(1 - eps))
         gl = where(wrap(at_target, x.device), scale * _const(coef, x), 0.0)
         if eps:
-            c = -(eps / C) * (weight._data.reshape(1, C) if weight is not None else 1.0)
+            c = -(eps / C) if weight is None else B.mul(B.reshape(weight._data, (1, C)),
+                                                        -(eps / C))
             smooth = scale * _const(c, x)
             if valid is not None:
-                smooth = where(wrap(valid.reshape(M, 1), x.device), smooth, 0.0)
+                smooth = where(wrap(B.reshape(valid, (M, 1)), x.device), smooth, 0.0)
             gl = gl + smooth
         return (_from_rows(gl - p * gl.sum(1, keepdim=True), shape),)
     return record("cross_entropy", data, (input,), backward, save={"x": input})
@@ -215,7 +216,9 @@ def _over_zero(total):
 def _const(value, like):
     """A number or a backend array as an operand of tensor ops with ``like`` (no gradient)."""
     if hasattr(value, "shape") and value.shape:
-        return wrap(value.astype(like.dtype, copy=False), like.device)
+        if value.dtype != like.dtype:
+            value = backend_of(like, "cross_entropy").astype(value, like.dtype)
+        return wrap(value, like.device)
     return float(value)
 
 
@@ -267,13 +270,13 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     C, ts, valid = _class_targets("nll_loss", input, target, weight, ignore_index)
     B = backend_of(input, "nll_loss")
     dim = 1 if input.ndim > 1 else 0
-    index = wrap(ts.reshape(target.shape), input.device).unsqueeze(dim)
+    index = wrap(B.reshape(ts, target.shape), input.device).unsqueeze(dim)
     picked = input.gather(dim, index).squeeze(dim)
     wt = None if weight is None else B.take_along_axis(weight._data, ts, 0)
-    loss = -picked if wt is None else -picked * wrap(wt.reshape(target.shape), input.device)
+    loss = -picked if wt is None else -picked * wrap(B.reshape(wt, target.shape), input.device)
     if valid is not None:  # ignored rows are exactly 0 (masked, never 0 * their input), as torch
         wt = B.astype(valid, input.dtype) if wt is None else B.where(valid, wt, 0)
-        loss = where(wrap(valid.reshape(target.shape), input.device), loss, 0.0)
+        loss = where(wrap(B.reshape(valid, target.shape), input.device), loss, 0.0)
     if reduction != "mean":
         return _reduce(loss, reduction)
     if wt is None:
