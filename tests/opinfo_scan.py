@@ -62,6 +62,15 @@ def _scan_sample(dtype_choice=True):
     return sample
 
 
+def _scan_(name):
+    def fn(lib, a, dim, dtype=None, form=None):
+        c = a.clone()
+        out = getattr(c, name + "_")(dim, **_kw(dtype=getattr(lib, dtype) if dtype else None))
+        assert out is c
+        return c
+    return fn
+
+
 def _cumext(name):
     def fn(lib, a, dim):
         return tuple(getattr(lib, name)(a, dim))  # (values, indices)
@@ -139,11 +148,14 @@ def _quantile(name):
 
 
 def _quantile_sample(g):
-    shape = g.shape()
+    """At most 16 elements per reduced slice: PyTorch's quantile sorts with std::sort, which
+    keeps tied elements in order (so the gradient goes where ours does) only up to 16."""
+    with_dim = g.flag()
+    shape = g.shape() if with_dim else g.shape(max_dims=2)
     args = [g.tensor(shape)]
     kw = {"keepdim": g.flag(),
           "interpolation": g.pick("linear", "lower", "higher", "midpoint", "nearest")}
-    if g.flag():
+    if with_dim:
         kw["dim"] = g.dim(len(shape))
     if g.flag():
         args.append(g.fixed((g.int(0, 3),), "unit"))  # a 1-d q tensor
@@ -198,6 +210,8 @@ TABLE = [
     OpInfo("prod", _prod, _prod_sample, dtypes=ALL, accum=True),
     OpInfo("cumsum", _scan("cumsum"), _scan_sample(), dtypes=ALL, accum=True),
     OpInfo("cumprod", _scan("cumprod"), _scan_sample(), dtypes=ALL, accum=True),
+    OpInfo("cumsum_", _scan_("cumsum"), _scan_sample(), dtypes=ALL, accum=True),
+    OpInfo("cumprod_", _scan_("cumprod"), _scan_sample(), dtypes=ALL, accum=True),
     OpInfo("cummax", _cumext("cummax"), _dim_sample(), dtypes=ALL),
     OpInfo("cummin", _cumext("cummin"), _dim_sample(), dtypes=ALL),
     OpInfo("logcumsumexp", _scan("logcumsumexp"), _scan_sample(dtype_choice=False),

@@ -105,6 +105,19 @@ def test_integer_dtype_for_an_input_that_requires_grad_raises_as_torch(backend):
             f()
 
 
+def test_cumsum_cumprod_in_place_as_torch(backend):
+    d = backend.device
+    check_op(lambda lib, x: (x * 1).cumsum_(1).cumprod_(dim=0), N(3, 4))
+    x = tl.tensor([1, 2, 3], dtype=tl.int32, device=d)
+    assert x.cumsum_(0) is x and x.dtype == tl.int32 and to_np(x).tolist() == [1, 3, 6]
+    with pytest.raises(RuntimeError, match="Bad in-place call"):
+        tl.tensor([1.0, 2.0], device=d).cumsum_(0, dtype=tl.float64)
+    with pytest.raises(NotImplementedError, match="cumprod"):
+        tl.tensor([True, False], device=d).cumprod_(0)
+    with pytest.raises(NotImplementedError, match="cumsum"):
+        tl.cumsum(tl.tensor([True, False], device=d), 0, dtype=tl.bool)
+
+
 # ----------------------------------------------------------------------------- cummax, cummin
 def test_cummax_cummin_ties_nan_and_gradient_to_the_indices(backend):
     v = [1.0, 3.0, 3.0, NAN, 2.0, NAN, 5.0]

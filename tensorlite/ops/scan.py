@@ -124,11 +124,12 @@ def _cumsum(x, axis, reverse=False):
                   lambda ctx, g: (_cumsum(g, axis, not reverse),))
 
 
-@op()
+@op(inplace=True)
 def cumsum(input, dim, *, dtype=None):
     """Running sums along ``dim``; integers and bools sum in int64 unless ``dtype`` is given."""
     axis = _scan_input("cumsum", input, dim)
     x = _int64_if_integral(input, dtype, "cumsum")
+    _no_bool_scan("cumsum", x)
     if axis is None or x.numel() <= 1:
         return x.clone() if x is input else x * 1 if dtypes.kind(x.dtype) == 2 else x
     return _cumsum(x, axis)
@@ -194,14 +195,42 @@ def _cumprod_backward(g, x, axis, out):
     return cat(parts, axis)
 
 
-@op()
+@op(inplace=True)
 def cumprod(input, dim, *, dtype=None):
     """Running products along ``dim``; integers and bools multiply in int64 unless ``dtype``."""
     axis = _scan_input("cumprod", input, dim)
     x = _int64_if_integral(input, dtype, "cumprod")
+    _no_bool_scan("cumprod", x)
     if axis is None or x.numel() <= 1:
         return x.clone() if x is input else x * 1 if dtypes.kind(x.dtype) == 2 else x
     return _cumprod(x, axis)
+
+
+def _no_bool_scan(name, x):
+    """PyTorch has no bool kernel for its scans (reached with dtype=bool or in place)."""
+    if x.dtype == dtypes.bool_ and x.ndim and x.numel():
+        raise NotImplementedError(f"{name}: not implemented for bool results ({describe(x)}); "
+                                  "scan an integer copy, e.g. .long()")
+
+
+def _inplace_scan(name):
+    """``Tensor.cumsum_``/``cumprod_``: the registry's in-place method, refusing a ``dtype``
+    other than the tensor's as PyTorch does ('Bad in-place call')."""
+    method = getattr(Tensor, name)
+
+    def scan_(self, dim, *, dtype=None):
+        if dtype is not None and dtypes.as_dtype(dtype) != self.dtype:
+            raise RuntimeError(f"{name}: Bad in-place call: input tensor dtype {self.dtype} and "
+                               f"output tensor dtype {dtypes.as_dtype(dtype)} should match; use "
+                               f"the out-of-place {name[:-1]}(dim, dtype=...)")
+        return method(self, dim, dtype=self.dtype)  # (in the tensor's dtype, as PyTorch)
+    scan_.__name__ = scan_.__qualname__ = name
+    scan_.__doc__ = method.__doc__
+    setattr(Tensor, name, scan_)
+
+
+_inplace_scan("cumsum_")
+_inplace_scan("cumprod_")
 
 
 # ----------------------------------------------------------------------------- prod
