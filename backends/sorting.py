@@ -48,6 +48,31 @@ class Sorting:
             idx = self.asarray(fixed.reshape(idx.shape), np.int64)
         return xp.moveaxis(idx, -1, axis)
 
+    def select_top(self, x, k, axis=-1, largest=True, sorted=True):
+        """The int64 indices along ``axis`` of the ``k`` largest (``largest=False``: smallest)
+        elements of each slice of ``x`` (NaN largest), in order (largest first; smallest
+        first): those PyTorch's CPU topk returns, equal elements included (its std::nth_element
+        / std::partial_sort / std::sort are replayed on the host for the slices where a tie
+        decides; elsewhere the stable sort's first k are the only choice).  With ``sorted``
+        False such a slice comes in PyTorch's order (its selection's), the others sorted."""
+        xp = self.xp
+        n = x.shape[axis]
+        order = self.sort_indices(x, axis, largest)
+        idx = xp.moveaxis(order, axis, -1)[..., :k]
+        if k == 0 or n < 2:
+            return xp.moveaxis(idx, -1, axis)
+        at = xp.moveaxis(xp.take_along_axis(x, order, axis), axis, -1)[..., :min(k + 1, n)]
+        a, b = at[..., :-1], at[..., 1:]
+        tied = xp.any((a == b) | ((a != a) & (b != b)), axis=-1).reshape(-1)
+        rows = xp.nonzero(tied)[0]
+        if rows.size:
+            fixed = np.array(self.to_host(idx.reshape(-1, k)), dtype=np.int64)
+            host = self.to_host(xp.moveaxis(x, axis, -1).reshape(-1, n)[rows])
+            for r, row in zip(self.to_host(rows).tolist(), host):
+                fixed[r] = _torch_topk(row.tolist(), k, largest, sorted)
+            idx = self.asarray(fixed.reshape(idx.shape), np.int64)
+        return xp.moveaxis(idx, -1, axis)
+
     def searchsorted(self, sorted_sequence, values, right=False, sorter=None):
         """For each of ``values``, the int64 insertion index into ``sorted_sequence`` along its
         last axis (1-d: one sequence for all values; else its leading dims are the values'):
@@ -173,3 +198,159 @@ def _quickselect(values, k):
         if j >= k:
             hi = j - 1
     return idx[k]
+
+
+def _torch_topk(values, k, largest, sorted):
+    """The indices PyTorch's CPU topk returns for the list ``values``: (value, index) pairs
+    ordered by a comparison that puts NaN first (largest) or last, selected by libstdc++'s
+    std::partial_sort when k * 64 <= n, else std::nth_element at k - 1 followed, when
+    ``sorted``, by std::sort of the first k - 1; the algorithms are replayed step for step
+    (their pivots and swaps decide which of equal elements come out, and in which order)."""
+    if largest:
+        def before(p, q):
+            return (p[0] != p[0] and q[0] == q[0]) or p[0] > q[0]
+    else:
+        def before(p, q):
+            return (p[0] == p[0] and q[0] != q[0]) or p[0] < q[0]
+    algo = _StdAlgorithms([(v, j) for j, v in enumerate(values)], before)
+    n = len(values)
+    if k * 64 <= n:
+        algo.partial_sort(0, k, n)
+    else:
+        algo.nth_element(0, k - 1, n)
+        if sorted:
+            algo.sort(0, k - 1)
+    return [j for _, j in algo.a[:k]]
+
+
+class _StdAlgorithms:
+    """libstdc++'s introselect (nth_element), heap selection (partial_sort) and introsort
+    (sort) on the list ``a`` with the strict order ``before``, as GCC's <algorithm> runs them:
+    same pivots (median of three moved to the front), same unguarded Hoare partition, same
+    insertion sorts (16 elements) and heap operations, so that equal elements land where they
+    land in C++."""
+
+    def __init__(self, a, before):
+        self.a, self.before = a, before
+
+    def _swap(self, i, j):
+        a = self.a
+        a[i], a[j] = a[j], a[i]
+
+    def _median_to_first(self, result, x, y, z):
+        a, lt = self.a, self.before
+        if lt(a[x], a[y]):
+            m = y if lt(a[y], a[z]) else z if lt(a[x], a[z]) else x
+        else:
+            m = x if lt(a[x], a[z]) else z if lt(a[y], a[z]) else y
+        self._swap(result, m)
+
+    def _partition(self, first, last):
+        """Pivot (median of first + 1, middle, last - 1) moved to first; Hoare partition of
+        the rest around it; returns the cut."""
+        a, lt = self.a, self.before
+        self._median_to_first(first, first + 1, first + (last - first) // 2, last - 1)
+        pivot, lo, hi = a[first], first + 1, last
+        while True:
+            while lt(a[lo], pivot):
+                lo += 1
+            hi -= 1
+            while lt(pivot, a[hi]):
+                hi -= 1
+            if not lo < hi:
+                return lo
+            self._swap(lo, hi)
+            lo += 1
+
+    def _insertion_sort(self, first, last, guarded=True):
+        a, lt = self.a, self.before
+        for i in range(first + 1 if guarded else first, last):
+            v = a[i]
+            if guarded and lt(v, a[first]):
+                a[first + 1:i + 1] = a[first:i]
+                a[first] = v
+                continue
+            j = i
+            while lt(v, a[j - 1]):
+                a[j] = a[j - 1]
+                j -= 1
+            a[j] = v
+
+    def _adjust_heap(self, first, hole, length, value):
+        a, lt = self.a, self.before
+        top, child = hole, hole
+        while child < (length - 1) // 2:
+            child = 2 * (child + 1)
+            if lt(a[first + child], a[first + child - 1]):
+                child -= 1
+            a[first + hole] = a[first + child]
+            hole = child
+        if length % 2 == 0 and child == (length - 2) // 2:
+            child = 2 * (child + 1)
+            a[first + hole] = a[first + child - 1]
+            hole = child - 1
+        parent = (hole - 1) // 2
+        while hole > top and lt(a[first + parent], value):
+            a[first + hole] = a[first + parent]
+            hole = parent
+            parent = (hole - 1) // 2
+        a[first + hole] = value
+
+    def _make_heap(self, first, last):
+        length = last - first
+        for parent in range((length - 2) // 2, -1, -1) if length >= 2 else ():
+            self._adjust_heap(first, parent, length, self.a[first + parent])
+
+    def _pop_heap(self, first, last, result):
+        a = self.a
+        value, a[result] = a[result], a[first]
+        self._adjust_heap(first, 0, last - first, value)
+
+    def _heap_select(self, first, middle, last):
+        self._make_heap(first, middle)
+        for i in range(middle, last):
+            if self.before(self.a[i], self.a[first]):
+                self._pop_heap(first, middle, i)
+
+    def partial_sort(self, first, middle, last):
+        self._heap_select(first, middle, last)
+        while middle - first > 1:
+            middle -= 1
+            self._pop_heap(first, middle, middle)
+
+    def nth_element(self, first, nth, last):
+        if first == last or nth == last:
+            return
+        depth = 2 * ((last - first).bit_length() - 1)
+        while last - first > 3:
+            if depth == 0:
+                self._heap_select(first, nth + 1, last)
+                self._swap(first, nth)
+                return
+            depth -= 1
+            cut = self._partition(first, last)
+            if cut <= nth:
+                first = cut
+            else:
+                last = cut
+        self._insertion_sort(first, last)
+
+    def _introsort_loop(self, first, last, depth):
+        while last - first > 16:
+            if depth == 0:
+                self.partial_sort(first, last, last)
+                return
+            depth -= 1
+            cut = self._partition(first, last)
+            self._introsort_loop(cut, last, depth)
+            last = cut
+
+    def sort(self, first, last):
+        if last - first < 2:
+            return
+        self._introsort_loop(first, last, 2 * ((last - first).bit_length() - 1))
+        if last - first > 16:
+            self._insertion_sort(first, first + 16)
+            self._insertion_sort(first + 16, last, guarded=False)
+        else:
+            self._insertion_sort(first, last)

@@ -4,12 +4,12 @@ Order of equal elements (and NaN, which sorts as the largest value, as in PyTorc
 here is stable, descending ones too (equal elements keep their index order).  PyTorch's CPU sort
 is stable with ``stable=True``; with ``stable=False`` it is stable for up to 16 elements along
 the dim (std::sort's insertion sort) and leaves the order of ties unspecified beyond, where we
-keep the stable order.  ``kthvalue`` returns PyTorch's CPU index exactly, ties included (its
-quickselect is replayed on the slices where the k-th value is tied).  ``topk`` picks, among
-equal candidates, the ones of lowest index, in index order, and returns them sorted with
-``sorted=False`` too; PyTorch's CPU topk (std::nth_element / std::partial_sort) agrees on
-inputs without ties and on dims of up to 3 elements, and may pick and order equal elements
-otherwise beyond: the values always match, the indices then point at equal values.
+keep the stable order.  ``topk`` and ``kthvalue`` return PyTorch's CPU indices exactly, ties
+included: where a tie decides, the slice is run through the same algorithms on the host
+(libstdc++'s nth_element / partial_sort / sort for topk, torch's quickselect for kthvalue).
+With ``sorted=False``, topk's slices without such a tie come sorted (PyTorch's own order there
+is its selection's, which its documentation leaves unspecified; the set of elements is the
+same).
 
 Values outputs (``sort``, ``topk``, ``kthvalue``, ``msort``) carry the gradient to the
 positions they were taken from (gather's adjoint); indices, ``unique``, ``bincount``, ``histc``
@@ -116,8 +116,7 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
     if axis is None:  # one element: itself, at index 0 (k = 0 too, as PyTorch)
         v, i = topk(input.reshape(1), 1, 0, largest, sorted)
         return _Topk(v.reshape(()), i.reshape(()))
-    idx = _order("topk", input, axis, bool(largest))
-    idx = B.getitem(idx, (slice(None),) * axis + (slice(0, k),))
+    idx = B.select_top(input._data, k, axis, bool(largest), bool(sorted))
     return _Topk(_taken("topk", input, axis, idx), wrap(idx, input.device))
 
 
