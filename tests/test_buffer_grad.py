@@ -12,6 +12,7 @@ import pytest
 import torch
 
 import tensorlite as tl
+from cupy_standin import host_cuda, host_cupy  # noqa: F401  (pytest fixtures used by name)
 from helpers import N, P, check_op, check_second_order
 
 
@@ -386,3 +387,13 @@ def test_cat_and_stack_into_out(backend, lib):
     with lib.no_grad():
         lib.cat([w, w], out=out)
     assert not out.requires_grad and out.tolist() == [1.0] * 4
+
+
+@pytest.mark.parametrize("name", ["int_rows_in_a_loop", "bool_mask_elements", "view_chain_int_int",
+                                  "transposed_view", "view_of_buffer_that_took_writes",
+                                  "index_put_accumulate_repeated", "masked_scatter_view"])
+def test_buffer_writes_on_the_device_backend_host_stand_in(host_cuda, name):
+    """The device backend's path (views located through the CUDA array interface) on the host
+    stand-in of tests/cupy_standin.py, against torch."""
+    fn, specs, *opts = PROGRAMS[name]
+    check_op(fn, *specs, **(opts[0] if opts else {}))

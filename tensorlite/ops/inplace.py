@@ -193,8 +193,8 @@ def _extent(a):
 
 def _address(a):
     """Where an array's first element lives (the NumPy and CUDA array interfaces)."""
-    face = getattr(a, "__array_interface__", None)
-    return (face or a.__cuda_array_interface__)["data"][0]
+    face = getattr(a, "__cuda_array_interface__", None) or a.__array_interface__
+    return face["data"][0]
 
 
 def inplace(op, fn, fast=None):
