@@ -3,7 +3,7 @@ opinfo.TABLE): cumulative ops, products, norms and distances, medians, modes, qu
 NaN-ignoring reductions, var_mean/std_mean, count_nonzero and aminmax."""
 import math
 
-from opinfo import ALL, FLOAT, NUMERIC, OpInfo, _kw, reduction
+from opinfo import ALL, NUMERIC, OpInfo, _kw, reduction
 
 INF = math.inf
 

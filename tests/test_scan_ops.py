@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import tensorlite as tl
-from helpers import A, N, P, Const, assert_close, check_op, check_second_order, to_np
+from helpers import A, N, Const, assert_close, check_op, check_second_order, to_np
 
 INF, NAN = math.inf, math.nan
 

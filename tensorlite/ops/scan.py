@@ -2,10 +2,9 @@
 
 Every op here follows PyTorch's CPU semantics, gradients included: the backward formulas are
 PyTorch's (FunctionsManual.cpp), written with tensor ops so that they differentiate again.
-``torch.norm`` (and ``Tensor.norm``), ``dist`` and ``cdist`` reduce through ``vector_norm``
-here, the same computation as ``tensorlite.linalg.vector_norm`` with PyTorch's norm_backward.
+``torch.norm`` (and ``Tensor.norm``), ``dist`` and ``cdist`` reduce through
+``tensorlite.linalg``'s norms (ops/linalg.py, PyTorch's norm_backward).
 """
-import builtins
 import math
 from collections import namedtuple
 
@@ -15,6 +14,7 @@ from ..autograd.graph import record
 from ..tensor import Tensor, describe, wrap
 from .common import backend_of, binary, cast, dims, sum_to
 from .indexing import gather, getitem
+from .linalg import _norm_backward, matrix_norm, vector_norm
 from .movement import cat
 from .pointwise import where
 from .registry import op
@@ -361,126 +361,10 @@ def logcumsumexp(input, dim):
 
 
 # ----------------------------------------------------------------------------- norms
-def _ord_value(name, ord):
-    if isinstance(ord, bool) or not isinstance(ord, (int, float)):
-        raise TypeError(f"{name}: ord must be a number, got {type(ord).__name__}")
-    return float(ord)
-
-
-def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
-    """``torch.linalg.vector_norm``: the ``ord``-norm of ``x`` over ``dim`` (None: every
-    element), for any real ``ord`` (inf: max |x|, -inf: min |x|, 0: the count of nonzeros).
-    The gradient is PyTorch's norm_backward (0 at a zero norm for ord 2 and above)."""
-    name = "linalg.vector_norm"
-    backend_of(x, name)
-    p = _ord_value(name, ord)
-    if dtypes.kind(x.dtype) != 2:
-        raise RuntimeError(f"{name}: Expected a floating point or complex tensor as input. Got "
-                           f"{describe(x)}; convert it with .float() or pass dtype=")
-    if dtype is not None:
-        if dtypes.kind(dtypes.as_dtype(dtype)) != 2:
-            raise RuntimeError(f"{name}: dtype should be floating point, got {dtype}")
-        x = cast(x, dtype)
-    if isinstance(dim, int) and not isinstance(dim, bool):
-        dim = (dim,)
-    axes = dims(name, dim, x.ndim) if dim is not None and len(dim) else tuple(range(x.ndim))
-    if p < 0 or math.isinf(p):
-        if x.numel() == 0 and (dim is None or not len(dim)):
-            raise RuntimeError(f"{name} cannot compute the {ord} norm on an empty tensor "
-                               "because the operation does not have an identity")
-        for a in axes:
-            if x.shape[a] == 0:
-                raise RuntimeError(f"{name} cannot compute the {ord} norm on the dimension {a} "
-                                   "because this dimension is empty and the operation does not "
-                                   "have an identity")
-    return _pnorm(x, p, axes, keepdim)
-
-
-def _pnorm(x, p, axes, keepdim):
-    """The p-norm over ``axes`` as one tape node with PyTorch's norm_backward."""
-    ndim = x.ndim
-    with no_grad():
-        a = x.abs()
-        if p == 2:
-            y = (x * x).sum(axes, keepdim=keepdim).sqrt()
-        elif p == 1:
-            y = a.sum(axes, keepdim=keepdim)
-        elif p == math.inf:
-            y = a.amax(axes, keepdim=keepdim) if x.numel() else a.sum(axes, keepdim=keepdim)
-        elif p == -math.inf:
-            y = a.amin(axes, keepdim=keepdim) if x.numel() else a.sum(axes, keepdim=keepdim)
-        elif p == 0:
-            y = cast(x != 0, x.dtype).sum(axes, keepdim=keepdim)
-        else:
-            y = (a ** p).sum(axes, keepdim=keepdim) ** (1.0 / p)
-
-    def backward(ctx, g):
-        return (_norm_backward(g, ctx.x, p, ctx.y, axes, ndim, keepdim),)
-    return record("linalg_vector_norm", y._data, (x,), backward, save={"x": x}, output="y")
-
-
-def _norm_backward(g, x, p, y, axes, ndim, keepdim):
-    """PyTorch's norm_backward."""
-    if ndim:
-        g, y = _kept(g, axes, ndim, keepdim), _kept(y, axes, ndim, keepdim)
-    if p == 0:
-        return None
-    if p == 1:
-        return x.sign() * g
-    if p == 2:
-        return g * where(y == 0, 0.0, x / y)
-    if math.isinf(p):
-        a = x.abs()
-        mask = _either(a == y, a.isnan())
-        return x.sign() * ((g / cast(mask, x.dtype).sum(axes, keepdim=True)) * mask)
-    if p < 1:
-        scaled = x.sign() * where(x == 0, 0.0, x.abs() ** (p - 1))
-        return scaled * g * y ** (1 - p)
-    if p < 2:
-        scaled = x.sign() * x.abs() ** (p - 1)
-        return scaled * where(y == 0, 0.0, g / y ** (p - 1))
-    scaled = x * x.abs() ** (p - 2)
-    return scaled * where(y == 0, 0.0, g / y ** (p - 1))
-
-
-def _matrix_norm(A, ord, dim, keepdim, dtype):
-    """torch.norm's matrix norms: 'fro' or 'nuc' over two dims (other names raise)."""
-    name = "linalg.matrix_norm"
-    if A.ndim < 2:
-        raise RuntimeError(f"{name}: The input tensor A must have at least 2 dimensions, got "
-                           f"{describe(A)}")
-    if dtypes.kind(A.dtype) != 2:
-        raise RuntimeError(f"{name}: Expected a floating point or complex tensor as input. Got "
-                           f"{describe(A)}; convert it with .float()")
-    dim = tuple(dim)
-    if len(dim) != 2:
-        raise RuntimeError(f"{name}: dim must be a 2-tuple. Got {' '.join(map(str, dim))}")
-    d0, d1 = dims(name, dim[0], A.ndim)[0], dims(name, dim[1], A.ndim)[0]
-    if d0 == d1:
-        raise RuntimeError(f"{name}: dims must be different. Got ({dim[0]}, {dim[1]})")
-    if ord == "fro":
-        return vector_norm(A, 2, (d0, d1), keepdim, dtype=dtype)
-    if ord != "nuc":
-        raise RuntimeError(f"{name}: Order {ord} not supported.")
-    from .. import linalg  # the nuclear norm: the sum of the singular values
-    svdvals = getattr(linalg, "svdvals", None)
-    if svdvals is None:
-        raise NotImplementedError(f"{name}: ord='nuc' needs singular values "
-                                  "(tensorlite.linalg.svdvals), which this build lacks")
-    if dtype is not None:
-        A = cast(A, dtype)
-    rest = tuple(i for i in range(A.ndim) if i not in (d0, d1))
-    y = svdvals(A.permute(rest + (d0, d1))).sum(-1)
-    if keepdim:
-        for d in sorted((d0, d1)):
-            y = y.unsqueeze(d)
-    return y
-
-
 @op()
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     """``torch.norm``: ``p`` 'fro' (the 2-norm over ``dim`` or everything), 'nuc', or a
-    number (a vector norm over ``dim``)."""
+    number (a vector norm over ``dim``), through tensorlite.linalg's norms as PyTorch's."""
     backend_of(input, "norm")
     _dim = [dim] if isinstance(dim, int) and not isinstance(dim, bool) else dim
     if isinstance(p, str):
@@ -488,7 +372,10 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
             return vector_norm(input, 2, _dim, keepdim, dtype=dtype)
         if _dim is None:
             _dim = list(range(input.ndim))
-        return _matrix_norm(input, p, _dim, keepdim, dtype)
+        if input.ndim < 2 or len(_dim) != 2:
+            raise RuntimeError(f"norm: linalg.matrix_norm: dim must be a 2-tuple for p={p!r}, "
+                               f"got dim {list(_dim)} for {describe(input)}")
+        return matrix_norm(input, p, _dim, keepdim, dtype=dtype)
     return vector_norm(input, 2.0 if p is None else p, _dim, keepdim, dtype=dtype)
 
 
@@ -504,7 +391,7 @@ def dist(input, other, p=2):
         raise RuntimeError(f"dist: norm(): input dtype should be either floating point or "
                            f"complex. Got {a.dtype} instead (inputs {describe(input)} and "
                            f"{describe(other)}); convert them with .float()")
-    pv = _ord_value("dist", p)
+    pv = float(p)
     with no_grad():
         d = a - b
         y = vector_norm(d, pv)
@@ -518,7 +405,7 @@ def dist(input, other, p=2):
                                    "cannot negate it for other (Expected a proper Tensor but "
                                    "got None); use p > 0 or detach other")
             return None, None
-        gd = _norm_backward(g, ctx.a - ctx.b, pv, ctx.y, (), d.ndim, False)
+        gd = _norm_backward(g, ctx.a - ctx.b, pv, ctx.y, tuple(range(d.ndim)), False)
         return (sum_to(gd, sa) if need_a else None, sum_to(-gd, sb) if need_b else None)
     return record("dist", y._data, (a, b), backward, save={"a": a, "b": b}, output="y")
 
@@ -544,7 +431,7 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
     if x1.dtype != x2.dtype:
         raise RuntimeError(f"cdist: expected both inputs of one dtype, got {describe(x1)} and "
                            f"{describe(x2)}; convert one with .to()")
-    p = _ord_value("cdist", p)
+    p = float(p)
     if not p >= 0:
         raise RuntimeError(f"cdist only supports non-negative p values, got {p}")
     diff = x1.unsqueeze(-2) - x2.unsqueeze(-3)  # (…, P, R, M)
@@ -557,7 +444,7 @@ def _cdist_norm(diff, p):
             a = diff.abs()
             y = where(a.isnan(), 0.0, a).amax(-1) if diff.shape[-1] else a.sum(-1)
         else:
-            y = _pnorm(diff, p, (diff.ndim - 1,), False)
+            y = vector_norm(diff, p, -1)
 
     def backward(ctx, g):
         d, y = ctx.d, ctx.y.unsqueeze(-1)
