@@ -178,9 +178,10 @@ def _positions(op, t, base):
                            "supported; make that tensor contiguous (.contiguous()) before taking "
                            "the view, or use the out-of-place op")
     B = backend_of(base, "index")
-    pos = B.arange(off // size, off // size + 1, dtype=dtypes.int64).reshape(())
+    pos = B.reshape(B.arange(off // size, off // size + 1, dtype=dtypes.int64), ())
     for n, s in zip(a.shape, steps):
-        pos = pos.reshape(pos.shape + (1,)) + B.arange(n, dtype=dtypes.int64) * (s // size)
+        pos = B.add(B.reshape(pos, pos.shape + (1,)),
+                    B.mul(B.arange(n, dtype=dtypes.int64), s // size))
     return wrap(pos, t.device)
 
 
