@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import tensorlite as tl
+from cupy_standin import host_cuda, host_cupy  # noqa: F401  (pytest fixtures used by name)
 from helpers import A, N, Const, assert_close, check_op, check_second_order, to_np
 
 INF, NAN = math.inf, math.nan
@@ -323,3 +324,36 @@ def test_float64_gradcheck(backend, fn):
     x = tl.tensor(np.random.default_rng(0).uniform(0.5, 2.0, (3, 4)), device=backend.device,
                   requires_grad=True)
     assert tl.autograd.gradcheck(fn, (x,)) is True
+
+
+# ----------------------------------------------------------------------------- CuPy (host stand-in)
+def test_scans_on_the_cupy_host_stand_in(host_cuda):
+    """Every op here on the CuPy backend's code (device arrays that refuse host arrays) gives
+    the CPU's values and gradients: no host array leaks into a device computation."""
+    rng = np.random.default_rng(3)
+    v = rng.standard_normal((3, 5))
+    v[0, 1] = v[0, 3] = 0.0
+    v[1, 2] = v[1, 4]
+    q = np.array([0.2, 0.5])
+    ops = [
+        lambda x: x.prod(1) + x.prod(),
+        lambda x: x.cumsum(0) * x.cumprod(1),
+        lambda x: x.cummax(1).values + tl.cummin(x, 0)[0] + x.logcumsumexp(1),
+        lambda x: x.norm(3, dim=1) + tl.dist(x, x * 2.0) + tl.cdist(x, x * 0.5).sum(1),
+        lambda x: x.median(1).values + x.nanmedian() + tl.mode(x, 1).values,
+        lambda x: tl.quantile(x, tl.tensor(q, device=x.device), dim=1).sum(0)
+        + x.nanquantile(0.3, 1, interpolation="nearest"),
+        lambda x: x.nansum(1) + x.nanmean(1) + tl.var_mean(x, 1)[0] + tl.std_mean(x, 1)[1],
+        lambda x: x.aminmax(dim=1).max + x.count_nonzero(1),
+    ]
+    for fn in ops:
+        results = []
+        for device in ("cuda", "cpu"):
+            x = tl.tensor(v, device=device, requires_grad=True)
+            out = fn(x)
+            g = np.linspace(-1.0, 1.0, out.numel()).reshape(tuple(out.shape))
+            out.backward(tl.tensor(g, device=device))
+            assert out.device == device
+            results.append((to_np(out), to_np(x.grad)))
+        for a, b in zip(*results):
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
