@@ -6,3 +6,4 @@ from .layers import *  # noqa: F401,F403  Linear, activations, normalization, dr
 from .conv import *  # noqa: F401,F403  Conv2d, MaxPool2d, AvgPool2d
 from .loss import *  # noqa: F401,F403  CrossEntropyLoss, MSELoss, ...
 from .rnn import *  # noqa: F401,F403  RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell
+from .transformer import *  # noqa: F401,F403  MultiheadAttention, Transformer*

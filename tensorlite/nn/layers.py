@@ -377,3 +377,39 @@ class Softmax(_AlongDim):
 
 class LogSoftmax(_AlongDim):
     _fn = staticmethod(F.log_softmax)
+
+
+__all__ += ["RMSNorm"]
+
+
+class RMSNorm(Module):
+    """Root mean square normalization over the trailing ``normalized_shape`` dims:
+    ``x / sqrt(mean(x^2) + eps) * weight``; weight ones.  ``eps`` None: the machine epsilon of
+    the input's computation dtype (as torch)."""
+
+    weight: Parameter | None
+
+    def __init__(self, normalized_shape: _Shape, eps: float | None = None,
+                 elementwise_affine: bool = True, device: str | None = None,
+                 dtype: DTypeLike | None = None) -> None:
+        super().__init__()
+        if isinstance(normalized_shape, int):
+            normalized_shape = (normalized_shape,)
+        self.normalized_shape = tuple(normalized_shape)
+        self.eps, self.elementwise_affine = eps, elementwise_affine
+        if elementwise_affine:
+            self.weight = Parameter(empty(self.normalized_shape, device=device, dtype=dtype))
+        else:
+            self.register_parameter("weight", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        if self.weight is not None:
+            init.ones_(self.weight)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.rms_norm(x, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}")

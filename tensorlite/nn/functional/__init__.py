@@ -23,3 +23,4 @@ from .normalization import *  # noqa: F401,F403
 from .regularization import *  # noqa: F401,F403
 from .sparse import *  # noqa: F401,F403
 from .loss import *  # noqa: F401,F403
+from .attention import *  # noqa: F401,F403

@@ -128,3 +128,40 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         return gx, gw, gb
     return record("batch_norm", y, (input, weight, bias), backward,
                   save={"x": input, "w": weight, "mean": mean_t, "rstd": rstd_t})
+
+
+__all__ += ["rms_norm"]
+
+
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    """``input / sqrt(mean(input^2) + eps) * weight`` over the trailing ``normalized_shape``
+    dims (torch.nn.functional.rms_norm).  ``eps`` None: the machine epsilon of the computation
+    type (float32's for float16/float32 inputs, float64's for float64).  A composition of tensor
+    ops (its gradients, and theirs, come from the tape); half inputs are computed in float32 and
+    the result has the input's dtype."""
+    import numpy as _np  # only for finfo of a dtype, no array arithmetic
+    from ... import dtypes as _dt
+
+    float_backend("rms_norm", input)
+    ns = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    k = len(ns)
+    if k == 0:
+        raise RuntimeError("rms_norm: Expected normalized_shape to be at least 1-dimensional, "
+                           "i.e., containing at least one element, but got normalized_shape = []")
+    if input.ndim < k or tuple(input.shape[input.ndim - k:]) != ns:
+        raise RuntimeError(f"rms_norm: Given normalized_shape={list(ns)}, expected input with "
+                           f"shape [*, {', '.join(map(str, ns))}], but got input of size "
+                           f"{list(input.shape)}")
+    if weight is not None and tuple(weight.shape) != ns:
+        raise RuntimeError(f"rms_norm: Expected weight to be of same shape as normalized_shape, "
+                           f"but got weight of shape {list(weight.shape)} and normalized_shape = "
+                           f"{list(ns)}")
+    opmath = _dt.float64 if input.dtype == _dt.float64 else _dt.float32
+    if eps is None:
+        eps = float(_np.finfo(opmath).eps)
+    x = input if input.dtype == opmath else input.to(opmath)
+    axes = tuple(range(input.ndim - k, input.ndim))
+    y = x * (x * x).mean(axes, keepdim=True).add(eps).rsqrt()
+    if weight is not None:
+        y = y * weight
+    return y if y.dtype == input.dtype else y.to(input.dtype)
