@@ -9,13 +9,14 @@ singular_values).  A singular or non positive-definite input raises ``LinAlgErro
 RuntimeError, as ``torch.linalg.LinAlgError``).
 """
 from .ops.linalg import (LinAlgError, cholesky, det, eigh, eigvalsh, inv, lstsq, matmul,
-                         matrix_norm, matrix_power, pinv, qr, slogdet, solve, svd, svdvals,
-                         vector_norm)
+                         matrix_norm, matrix_power, matrix_rank, multi_dot, pinv, qr, slogdet,
+                         solve, solve_triangular, svd, svdvals, vecdot, vector_norm)
 from .ops.linalg import _cross, norm as _norm
 
-__all__ = ["LinAlgError", "cholesky", "cross", "det", "eigh", "eigvalsh", "inv", "lstsq",
-           "matmul", "matrix_norm", "matrix_power", "norm", "pinv", "qr", "slogdet", "solve",
-           "svd", "svdvals", "vector_norm", "diagonal"]
+__all__ = ["LinAlgError", "cholesky", "cross", "det", "diagonal", "eigh", "eigvalsh", "inv",
+           "lstsq", "matmul", "matrix_norm", "matrix_power", "matrix_rank", "multi_dot", "norm",
+           "pinv", "qr", "slogdet", "solve", "solve_triangular", "svd", "svdvals", "vecdot",
+           "vector_norm"]
 
 
 def cross(input, other, *, dim=-1):

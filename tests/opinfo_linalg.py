@@ -20,7 +20,7 @@ def _batch(g, max_dims=2):
     return g.shape(max_dims=max_dims, max_side=2)
 
 
-def _mat(g, shape, kind="plain", mode=None):
+def _mat(g, shape, kind="plain", mode=None, flip=True):
     """A data tensor of ``shape``; ``kind`` "plain" keeps the drawn values, "square" adds a
     separated diagonal (well conditioned), "singular" zeroes one row of some matrices."""
     arg = g.tensor(shape, mode=mode or ("normal" if kind != "plain" else None))
@@ -31,7 +31,7 @@ def _mat(g, shape, kind="plain", mode=None):
     k = min(m, n)
     d = np.zeros((m, n))
     d[np.arange(k), np.arange(k)] = 2.0 * np.arange(k, 0, -1) + 1.0  # 2k+1, ..., 3
-    if g.flag():
+    if flip and g.flag():
         d = -d[:, ::-1].copy() if m == n else d  # negative determinants too
     v = v + d
     if kind == "singular" and k and g.int(0, 3) == 0:
@@ -399,6 +399,47 @@ def _matrix_norm(lib, a, ord="fro", dim=(-2, -1), keepdim=False, form="matrix_no
     return lib.linalg.matrix_norm(a, ord, dim, keepdim)
 
 
+def solve_triangular_sample(g):
+    n = g.int(0, 4)
+    ba = _batch(g)
+    # (nonsingular: torch's triangular solve divides by a zero pivot, tensorlite's solver
+    # raises LinAlgError)
+    A = _mat(g, ba + (n, n), "square", flip=False)
+    left = g.flag()
+    k = g.int(0, 3)
+    bshape = g.broadcast_to_shape(ba) + ((n, k) if left else (k, n))
+    if g.int(0, 9) == 0:
+        bshape = bshape[-1:]  # a 1-D right side: torch raises
+    return [A, _mat(g, bshape, "plain", mode="normal")], {
+        "upper": g.flag(), "left": left, "unitriangular": g.int(0, 3) == 0}
+
+
+def _solve_triangular(lib, a, b, **kw):
+    return lib.linalg.solve_triangular(a, b, **kw)
+
+
+def matrix_rank_sample(g):
+    shape = _batch(g) + (g.int(0, 4), g.int(0, 4))
+    arg = _mat(g, shape, "singular" if shape[-1] == shape[-2] else "square")
+    return [arg], _kw(atol=g.pick(None, 0.0, 4.0), rtol=g.pick(None, 0.0, 0.5))
+
+
+def vecdot_sample(g):
+    (sa, sb), out = g.bshapes(2, min_dims=1)
+    return [g.tensor(sa), g.tensor(sb)], {"dim": g.dim(len(out))}
+
+
+def multi_dot_sample(g):
+    k = g.int(2, 4)
+    sizes = [g.int(0, 3) for _ in range(k + 1)]
+    shapes = [(sizes[i], sizes[i + 1]) for i in range(k)]
+    if g.flag():
+        shapes[0] = shapes[0][1:]
+    if g.flag():
+        shapes[-1] = shapes[-1][:1]
+    return [g.tensor(s) for s in shapes], {}
+
+
 def _mm_like(name):
     return lambda lib, *ts, **kw: getattr(lib, name)(*ts, **kw)
 
@@ -464,6 +505,14 @@ TABLE = [
         dtypes=MATRIX_DTYPES),
     OpInfo("linalg.matmul", lambda lib, a, b: lib.linalg.matmul(a, b),
            lambda g: __import__("opinfo").matmul_sample(g), dtypes=FLOAT, accum=True, covers=()),
+    OpInfo("linalg.solve_triangular", _solve_triangular, solve_triangular_sample,
+           dtypes=MATRIX_DTYPES, covers=()),
+    OpInfo("linalg.matrix_rank", lambda lib, a, **kw: lib.linalg.matrix_rank(a, **kw),
+           matrix_rank_sample, dtypes=MATRIX_DTYPES, grad=False, covers=()),
+    OpInfo("linalg.vecdot", lambda lib, a, b, dim: lib.linalg.vecdot(a, b, dim=dim),
+           vecdot_sample, accum=True, covers=()),
+    OpInfo("linalg.multi_dot", lambda lib, *ts: lib.linalg.multi_dot(ts), multi_dot_sample,
+           accum=True, covers=()),
     OpInfo("linalg.vector_norm", _vector_norm, vector_norm_sample, accum=True, covers=()),
     OpInfo("linalg.matrix_norm", _matrix_norm, matrix_norm_sample, dtypes=MATRIX_DTYPES,
            accum=True, covers=()),

@@ -35,7 +35,7 @@ def _spd(lib, a):
     return a @ a.mT + lib.eye(a.shape[-1], dtype=a.dtype)
 
 
-# -- float64 gradcheck ------------------------------------------------------------------------------
+# -- float64 gradcheck ---------------------------------------------------------------------------
 GRADCHECK = {
     "inv": (lambda a: tl.linalg.inv(a), [(2, 3, 3)]),
     "det": (lambda a: tl.linalg.det(a), [(2, 3, 3)]),
@@ -55,6 +55,9 @@ GRADCHECK = {
     "matrix_power": (lambda a: tl.linalg.matrix_power(a, -3), [(3, 3)]),
     "einsum": (lambda a, b: tl.einsum("bij,jk->bik", a, b), [(2, 3, 4), (4, 2)]),
     "matrix_norm_nuc": (lambda a: tl.linalg.matrix_norm(a, "nuc"), [(3, 4)]),
+    "solve_triangular": (lambda a, b: tl.linalg.solve_triangular(a, b, upper=True, left=False),
+                         [(2, 3, 3), (2, 3)]),
+    "multi_dot": (lambda a, b, c: tl.linalg.multi_dot([a, b, c]), [(3, 3), (3, 4), (4,)]),
 }
 
 
@@ -170,6 +173,10 @@ def test_keyword_forms_match_torch(rng):
         lambda a, b: tl.kron(b, a[0]),
         lambda a, b: tl.inner(b, a[0]),
         lambda a, b: tl.outer(b[0, 0], a[0, 0]),
+        lambda a, b: tl.linalg.solve_triangular(a, b.mT, upper=False, unitriangular=True),
+        lambda a, b: tl.linalg.matrix_rank(a, rtol=0.3),
+        lambda a, b: tl.linalg.vecdot(a, b[..., :1, :], dim=-1),
+        lambda a, b: tl.linalg.multi_dot([b[0, 0], a[0], a[1], b[1].mT]),
     ]
     for call in calls:
         got = call(tl_tensor(a), tl_tensor(b))
@@ -274,7 +281,7 @@ def test_qr_and_svd_backward_refusals_match_torch(rng):
             lib.autograd.grad(r.sum(), a)
 
 
-# -- the CuPy host stand-in ---------------------------------------------------------------------------
+# -- the CuPy host stand-in ------------------------------------------------------------------------
 def test_the_ops_on_the_cupy_host_stand_in(host_cuda, rng):
     x = _well(rng, (2, 3, 3))
     y = rng.standard_normal((3, 2))

@@ -263,7 +263,7 @@ def tensordot(a, b, dims=2):
         da, db = _dim_list(dims[0]), _dim_list(dims[1])
         if len(da) != len(db):
             raise RuntimeError(f"both dimension lists should have same length, got {da} and {db}")
-        da, db = list(dims_("tensordot", da, a.ndim)), list(dims_("tensordot", db, b.ndim))
+        da, db = list(_axes("tensordot", da, a.ndim)), list(_axes("tensordot", db, b.ndim))
     for x, y in zip(da, db):
         if a.shape[x] != b.shape[y]:
             raise RuntimeError(f"tensordot: contracted dimensions need to match, but first has "
@@ -278,9 +278,9 @@ def tensordot(a, b, dims=2):
     return matmul(am, bm).reshape(out_shape)
 
 
-def dims_(op, d, ndim):
-    out = dims(op, tuple(d), ndim) if d else ()
-    return out
+def _axes(op, d, ndim):
+    """The dims of list ``d`` normalized (an empty list: none, not every dim)."""
+    return dims(op, tuple(d), ndim) if d else ()
 
 
 @op()
@@ -613,8 +613,8 @@ def _tri_indices(name, row, col, offset, dtype, device):
                            f"{name}: col must be non-negative, got {col}")
     dtype = dtypes.int64 if dtype is None else dtypes.as_dtype(dtype)
     if dtype not in (dtypes.int64, dtypes.int32):
-        raise NotImplementedError(f"\"{name}\" not implemented for {dtype}; use dtype=tensorlite.long "
-                           "or tensorlite.int")
+        raise NotImplementedError(f"\"{name}\" not implemented for {dtype}; use "
+                                  "dtype=tensorlite.long or tensorlite.int")
     device, B = _device(device)
     data = B.tri_indices(row, col, offset, name == "triu_indices")
     return wrap(data if dtype == dtypes.int64 else B.astype(data, dtype), device)
@@ -757,7 +757,12 @@ def solve(A, B, *, left=True):
                                f"dimensions, got shape {list(B.shape)}")
         return _mH(solve(_mH(A), _mH(B)))
     vector = B.ndim == 1 or (B.ndim == A.ndim - 1 and tuple(B.shape) == tuple(A.shape[:-1]))
-    Bm = B.unsqueeze(-1) if vector else B
+    X = _solve_matrices(A, B.unsqueeze(-1) if vector else B)
+    return X.squeeze(-1) if vector else X
+
+
+def _solve_matrices(A, Bm):
+    """linalg.solve for a batch of right-hand-side matrices Bm (..., n, k)."""
     if Bm.ndim < 2 or Bm.shape[-2] != A.shape[-1]:
         raise RuntimeError(f"linalg.solve: Incompatible shapes of A and B for the equation "
                            f"AX = B ({A.shape[-2]}x{A.shape[-1]} and "
@@ -769,7 +774,7 @@ def solve(A, B, *, left=True):
         X = _empty_solution(Ae, Be)
     else:
         X = _solve_raw(Ae, Be)
-    return X.squeeze(-1) if vector else X
+    return X
 
 
 def _empty_solution(A, Bm):
@@ -1030,7 +1035,7 @@ def _pinv_backward(g, pinvA, A):
             - pinvAhK @ pinvA @ A)
 
 
-def _number(v, what):
+def _number(v):
     if isinstance(v, Tensor):
         return v.item()
     return v
@@ -1043,7 +1048,7 @@ def pinv(A, *, atol=None, rtol=None, hermitian=False):
     _check_matrix("linalg.pinv", A, square=hermitian)
     B = backend_of(A, "linalg.pinv")
     m, n = A.shape[-2], A.shape[-1]
-    atol, rtol = _number(atol, "atol"), _number(rtol, "rtol")
+    atol, rtol = _number(atol), _number(rtol)
     if rtol is None:
         rtol = 0.0 if atol is not None and atol > 0 else _eps(A) * builtins.max(m, n)
     atol = 0.0 if atol is None else atol
@@ -1108,6 +1113,109 @@ def lstsq(A, B, rcond=None, *, driver=None):
     if X.shape[:-2] != batch:
         X = X.expand(batch + tuple(X.shape[-2:]))
     return linalg_lstsq(X.squeeze(-1) if vector else X, residuals, rank, sv)
+
+
+def solve_triangular(A, B, *, upper, left=True, unitriangular=False):
+    """X with A @ X == B (``left=False``: X @ A == B) reading only A's upper (``upper``) or
+    lower triangle (its diagonal taken as ones with ``unitriangular``); the gradient of A is
+    that triangle's, as PyTorch's."""
+    _check_float("linalg.solve_triangular", A, B)
+    _check_matrix("linalg.solve_triangular", A)
+    if B.ndim < 2:
+        raise RuntimeError(f"linalg.solve_triangular: The input tensor B must have at least 2 "
+                           f"dimensions, got shape {list(B.shape)}")
+    T = A.triu(1 if unitriangular else 0) if upper else A.tril(-1 if unitriangular else 0)
+    if unitriangular:
+        T = T + _eye(A, A.shape[-1])
+    _same_dtype("linalg.solve_triangular", A, B)
+    return _solve_matrices(T, B) if left else _mH(_solve_matrices(_mH(T), _mH(B)))
+
+
+def matrix_rank(A, *, atol=None, rtol=None, hermitian=False):
+    """The number of singular values above max(atol, rtol * the largest) (rtol defaults to
+    eps * max(m, n) when neither is given), as int64."""
+    _check_float("linalg.matrix_rank", A)
+    _check_matrix("linalg.matrix_rank", A, square=hermitian)
+    m, n = A.shape[-2], A.shape[-1]
+    atol, rtol = _number(atol), _number(rtol)
+    if rtol is None:
+        rtol = 0.0 if atol is not None and atol > 0 else _eps(A) * builtins.max(m, n)
+    S = svdvals(A.detach())
+    if S.shape[-1] == 0:
+        return wrap(backend_of(A, "linalg.matrix_rank").zeros(tuple(S.shape[:-1]),
+                                                              dtype=dtypes.int64), A.device)
+    cut = (S[..., :1] * rtol).clamp(min=0.0 if atol is None else atol)
+    return (S > cut).sum(-1)
+
+
+def vecdot(x, y, *, dim=-1):
+    """The dot products of ``x`` and ``y`` (broadcast) along ``dim``."""
+    _check_float("linalg.vecdot", x, y)
+    if x.ndim == 1 and y.ndim == 1 and x.shape != y.shape:  # (PyTorch's dot: no broadcasting)
+        raise RuntimeError(f"linalg.vecdot: inconsistent tensor size, expected vectors of the "
+                           f"same size, got {list(x.shape)} and {list(y.shape)}")
+    return (x * y).sum(dim)
+
+
+def multi_dot(tensors):
+    """The product of a chain of matrices (the first and last may be vectors), left to right."""
+    tensors = list(tensors)
+    if len(tensors) < 2:
+        raise RuntimeError(f"multi_dot(): expected at least 2 tensors but got {len(tensors)}")
+    for i, t in enumerate(tensors):
+        want = (1, 2) if i in (0, len(tensors) - 1) else (2,)
+        if t.ndim not in want:
+            raise RuntimeError(f"multi_dot(): tensor {i} must be "
+                               f"{'1D or 2D' if len(want) == 2 else '2D'} but got "
+                               f"{t.ndim}D (shape {list(t.shape)})")
+    _same_dtype("multi_dot()", *tensors)
+    first, last = tensors[0].ndim == 1, tensors[-1].ndim == 1
+    mats = list(tensors)
+    if first:
+        mats[0] = mats[0].unsqueeze(0)
+    if last:
+        mats[-1] = mats[-1].unsqueeze(-1)
+    for i in range(len(mats) - 1):
+        if mats[i].shape[1] != mats[i + 1].shape[0]:
+            raise RuntimeError(f"multi_dot(): tensors {i} and {i + 1} with shapes "
+                               f"{list(tensors[i].shape)} and {list(tensors[i + 1].shape)} "
+                               "cannot be multiplied")
+    out = _chain(mats)
+    if first:
+        out = out.squeeze(0)
+    if last:
+        out = out.squeeze(-1)
+    return out
+
+
+def _chain(mats):
+    """The product of matrices in PyTorch's order (the cheapest, its tie rules), so inf and NaN
+    meet zeros where they do there."""
+    n = len(mats)
+    if n == 2:
+        return mats[0] @ mats[1]
+    p = [m.shape[0] for m in mats] + [mats[-1].shape[1]]
+    if n == 3:
+        a, b, c, d = p
+        return mats[0] @ (mats[1] @ mats[2]) if a * c * (b + d) > b * d * (a + c) else \
+            (mats[0] @ mats[1]) @ mats[2]
+    cost = [[0] * n for _ in range(n)]
+    split = [[0] * n for _ in range(n)]
+    for length in range(1, n):
+        for i in range(n - length):
+            j = i + length
+            cost[i][j] = None
+            for k in range(i, j):
+                q = cost[i][k] + cost[k + 1][j] + p[i] * p[k + 1] * p[j + 1]
+                if cost[i][j] is None or q < cost[i][j]:
+                    cost[i][j], split[i][j] = q, k
+
+    def product(i, j):
+        if i == j:
+            return mats[i]
+        k = split[i][j]
+        return product(i, k) @ product(k + 1, j)
+    return product(0, n - 1)
 
 
 # ----------------------------------------------------------------------------- matrix_power
