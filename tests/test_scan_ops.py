@@ -169,6 +169,8 @@ def test_norm_gradient_at_the_origin_as_torch(backend, p):
 def test_norm_second_order(backend):
     check_second_order(lambda lib, x: lib.norm(x, 3, dim=0), N(3, 2))
     check_second_order(lambda lib, x: x.norm(), N(4))
+    check_second_order(lambda lib, a, b: lib.dist(a, b, 1.5), N(2, 3), N(3))
+    # (cdist: PyTorch has no derivative of _cdist_backward; ours differentiates again)
 
 
 def test_dist_and_cdist(backend):
