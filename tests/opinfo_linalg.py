@@ -440,6 +440,25 @@ def multi_dot_sample(g):
     return [g.tensor(s) for s in shapes], {}
 
 
+def _svd_legacy(lib, a, some=True, compute_uv=True, form="function"):
+    U, S, V = lib.svd(a, some=some, compute_uv=compute_uv) if form == "function" else \
+        a.svd(some, compute_uv)
+    if not compute_uv:
+        return U, S, V  # (zero-filled U and V)
+    k = S.shape[-1]
+    U, V = U[..., :, :k], V[..., :, :k]
+    return U * U, S, V * V, (U * S.unsqueeze(-2)) @ V.mT
+
+
+def _qr_legacy(lib, a, some=True):
+    return tuple(lib.qr(a, some=some))
+
+
+def _cholesky_legacy(lib, a, upper=False, pd=True):
+    s = a @ a.mT + lib.eye(a.shape[-1], dtype=a.dtype)
+    return lib.cholesky(s, upper=upper) if pd else (-s).cholesky(upper)  # (-s: raises)
+
+
 def _mm_like(name):
     return lambda lib, *ts, **kw: getattr(lib, name)(*ts, **kw)
 
@@ -513,6 +532,13 @@ TABLE = [
            vecdot_sample, accum=True, covers=()),
     OpInfo("linalg.multi_dot", lambda lib, *ts: lib.linalg.multi_dot(ts), multi_dot_sample,
            accum=True, covers=()),
+    # torch.svd (V, not Vh), torch.qr (some=), torch.cholesky
+    OpInfo("svd", _svd_legacy, rect_sample({"some": lambda g: g.flag(),
+                                            "compute_uv": lambda g: g.int(0, 4) > 0,
+                                            "form": lambda g: g.pick("function", "method")}),
+           dtypes=MATRIX_DTYPES),
+    OpInfo("qr", _qr_legacy, rect_sample({"some": lambda g: g.flag()}), dtypes=MATRIX_DTYPES),
+    OpInfo("cholesky", _cholesky_legacy, cholesky_sample, dtypes=MATRIX_DTYPES),
     OpInfo("linalg.vector_norm", _vector_norm, vector_norm_sample, accum=True, covers=()),
     OpInfo("linalg.matrix_norm", _matrix_norm, matrix_norm_sample, dtypes=MATRIX_DTYPES,
            accum=True, covers=()),

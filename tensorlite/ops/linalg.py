@@ -1243,6 +1243,50 @@ def matrix_power(input, n):
     return result
 
 
+# ----------------------------------------------------------------------------- torch.svd, qr, cholesky
+# PyTorch's older top-level forms (still in real programs): torch.svd returns V, not Vh
+svd_result = namedtuple("svd", ["U", "S", "V"])
+qr_result = namedtuple("qr", ["Q", "R"])
+
+
+def _legacy(name):
+    """Register the function below as the op ``name`` (its linalg namesake keeps the module
+    attribute of that name)."""
+    def register(fn):
+        fn.__name__ = fn.__qualname__ = name
+        return op()(fn)
+    return register
+
+
+@_legacy("svd")
+def _svd_op(input, some=True, compute_uv=True):
+    """``torch.svd``: (U, S, V) with input == U diag(S) V^T, reduced unless ``some=False``;
+    with ``compute_uv=False`` U and V are zero-filled (m, m) and (n, n) matrices."""
+    _check_float("svd", input)
+    _check_matrix("svd", input, square=False)
+    if not compute_uv:
+        B = backend_of(input, "svd")
+        m, n = input.shape[-2], input.shape[-1]
+        lead = tuple(input.shape[:-2])
+        return svd_result(_const(input, B.zeros(lead + (m, m), dtype=input.dtype)),
+                          svdvals(input),
+                          _const(input, B.zeros(lead + (n, n), dtype=input.dtype)))
+    U, S, Vh = svd(input, full_matrices=not some)
+    return svd_result(U, S, _mH(Vh))
+
+
+@_legacy("qr")
+def _qr_op(input, some=True):
+    """``torch.qr``: linalg.qr with mode "reduced" (``some``) or "complete"."""
+    return qr_result(*qr(input, "reduced" if some else "complete"))
+
+
+@_legacy("cholesky")
+def _cholesky_op(input, upper=False):
+    """``torch.cholesky``: linalg.cholesky (``upper``: the upper factor)."""
+    return cholesky(input, upper=upper)
+
+
 # ----------------------------------------------------------------------------- norms
 def _norm_backward(g, x, p, norm, axes, keepdim):
     """PyTorch's norm_backward."""
