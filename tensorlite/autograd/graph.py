@@ -1,7 +1,5 @@
 """The tape: one Node per recorded op, linking an output back to the inputs it came from."""
 import traceback
-from itertools import repeat
-from operator import is_not
 
 from ..tensor import Tensor, _HookHandle, wrap
 from .grad_mode import flags, state
@@ -19,8 +17,8 @@ class Node:
     node's name as PyTorch's ``grad_fn.name()`` does ("mulBackward").
     """
 
-    __slots__ = ("op", "backward", "next", "saved", "versions", "output", "hooks", "retained",
-                 "trace")
+    __slots__ = ("op", "backward", "next", "needs", "saved", "versions", "output", "hooks",
+                 "retained", "trace")
     op: str
     next: list
 
@@ -90,7 +88,7 @@ class Node:
                 saved = {k: t.unpack(self, create_graph) if isinstance(t, _Output) else t
                          for k, t in saved.items()}
             ctx.__dict__ = saved
-        ctx.needs_input_grad = tuple(map(is_not, self.next, repeat(None)))
+        ctx.needs_input_grad = self.needs
         return ctx
 
 
@@ -182,21 +180,23 @@ def record(name, data, inputs, backward, save=None, output=None, view_of=None):
         out._version, out._base = view_of._version, view_of if base is None else base
     out.requires_grad = False
     if state.grad_enabled:
-        edges, wanted = [], False  # per input: its Node, the leaf that takes its grad, or None
-        for t in inputs:
+        edges, needs, wanted = [], [], False  # per input: its Node, the leaf that takes its
+        for t in inputs:  # gradient, or None; and whether it wants a gradient
             if isinstance(t, Tensor) and (t.grad_fn is not None or t.requires_grad):
                 edges.append(t.grad_fn or t)
+                needs.append(True)
                 wanted = True
             else:
                 edges.append(None)
+                needs.append(False)
         if wanted:
             if output is not None:
                 twin = _new(_Output)
                 twin._data, twin.device, twin._version = data, out.device, out._version
                 save = {**save, output: twin} if save else {output: twin}
             node = _new_node(Node)
-            node.op, node.backward, node.next, node.saved, node.output = \
-                name, backward, edges, save, output is not None
+            node.op, node.backward, node.next, node.needs, node.saved, node.output = \
+                name, backward, edges, needs, save, output is not None
             node.versions = [t._version[0] if isinstance(t, Tensor) else None
                              for t in save.values()] if save else ()
             node.hooks = node.retained = None

@@ -84,14 +84,13 @@ def unbroadcast(ctx, *grads):
     """Per input, ``(gradient, shape)``: the gradient summed down to the input's shape, or None
     where the engine wants none (``ctx.needs_input_grad``).  A gradient may be given as a
     function that computes it, so an unwanted one costs nothing."""
-    out = []
-    for need, (g, shape) in zip(ctx.needs_input_grad, grads):  # (a plain loop: one per op)
-        if not need:
-            out.append(None)
-            continue
-        if callable(g):
-            g = g()
-        out.append(g if g._data.shape == shape else sum_to(g, shape))
+    out = [None] * len(grads)  # (runs for every binary op of a backward: kept lean)
+    for i, need in enumerate(ctx.needs_input_grad):
+        if need:
+            g, shape = grads[i]
+            if not isinstance(g, Tensor):  # a function that computes it
+                g = g()
+            out[i] = g if g._data.shape == shape else sum_to(g, shape)
     return out
 
 
