@@ -25,6 +25,7 @@ import numpy as np
 
 from . import numba_kernels as K
 from .base import REFCOUNTS_KNOWN
+from .numba_sorting import NumbaSorting
 from .numpy_backend import NumpyBackend
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -134,7 +135,7 @@ class Workspace:
             self.nbytes = 0
 
 
-class NumbaBackend(NumpyBackend):
+class NumbaBackend(NumbaSorting, NumpyBackend):
     name = "numba"
     device = "cpu"
 

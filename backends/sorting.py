@@ -43,8 +43,7 @@ class Sorting:
         if rows.size:
             fixed = np.array(self.to_host(idx.reshape(-1)), dtype=np.int64)
             host = self.to_host(xp.moveaxis(x, axis, -1).reshape(-1, n)[rows])
-            for r, row in zip(self.to_host(rows).tolist(), host):
-                fixed[r] = _quickselect(row.tolist(), k)
+            fixed[self.to_host(rows)] = self._replay_kth(host, k)
             idx = self.asarray(fixed.reshape(idx.shape), np.int64)
         return xp.moveaxis(idx, -1, axis)
 
@@ -68,10 +67,18 @@ class Sorting:
         if rows.size:
             fixed = np.array(self.to_host(idx.reshape(-1, k)), dtype=np.int64)
             host = self.to_host(xp.moveaxis(x, axis, -1).reshape(-1, n)[rows])
-            for r, row in zip(self.to_host(rows).tolist(), host):
-                fixed[r] = _torch_topk(row.tolist(), k, largest, sorted)
+            fixed[self.to_host(rows)] = self._replay_top(host, k, largest, sorted)
             idx = self.asarray(fixed.reshape(idx.shape), np.int64)
         return xp.moveaxis(idx, -1, axis)
+
+    # The host replays of PyTorch's selection on the rows of a 2-d NumPy array (a backend may
+    # compile them: numba's does); not primitives, helpers of select_kth and select_top.
+    def _replay_kth(self, rows, k):
+        return np.array([_quickselect(row.tolist(), k) for row in rows], dtype=np.int64)
+
+    def _replay_top(self, rows, k, largest, sorted):
+        return np.array([_torch_topk(row.tolist(), k, largest, sorted) for row in rows],
+                        dtype=np.int64).reshape(len(rows), k)
 
     def searchsorted(self, sorted_sequence, values, right=False, sorter=None):
         """For each of ``values``, the int64 insertion index into ``sorted_sequence`` along its

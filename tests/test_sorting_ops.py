@@ -311,6 +311,24 @@ def _on_torch(call):
                               call.__defaults__, call.__closure__)
 
 
+# -- the numba backend's compiled replays ---------------------------------------------------------
+def test_the_numba_replays_equal_the_reference_ones(rng):
+    if "numba" not in tl.backends.available():
+        pytest.skip(tl.backends.unavailable_reason("numba") or "numba is not available")
+    numba_backend, reference = tl.backends.get("numba"), tl.backends.get("numpy")
+    for n in (1, 2, 3, 4, 16, 17, 40, 70, 200):
+        for dtype in (np.float64, np.float32, np.int64, np.int32):
+            rows = _ties(rng, (5, n), dtype)
+            for k in sorted({0, 1, 2, n // 2, n - 1} & set(range(n))):
+                np.testing.assert_array_equal(numba_backend._replay_kth(rows, k),
+                                              reference._replay_kth(rows, k))
+                for largest in (True, False):
+                    for sorted_ in (True, False):
+                        args = (rows, k + 1, largest, sorted_)
+                        np.testing.assert_array_equal(numba_backend._replay_top(*args),
+                                                      reference._replay_top(*args))
+
+
 # -- the primitives on the CuPy host stand-in ---------------------------------------------------
 def test_the_ops_on_the_cupy_host_stand_in(host_cuda, rng):
     x = _ties(rng, (4, 9))
