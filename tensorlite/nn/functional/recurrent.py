@@ -19,6 +19,7 @@ special case of equal batch sizes.  A sequence's final state is its state after 
 so padding never reaches h_n.  These functions are tensorlite's (torch keeps them in
 ``torch._VF``); the modules in nn/rnn.py call them.
 """
+from ...autograd.function import Function
 from ...ops.movement import cat, stack
 from .fusion import linear
 from .regularization import dropout as _dropout
@@ -99,13 +100,28 @@ def gru_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
 
 
 # ----------------------------------------------------------------------------- sequences
+class _Steps(Function):
+    """The rows of each time step (``x.split(sizes)``) as ONE node whose backward joins the
+    steps' gradients with one cat.  (Separate slices would each send back a zeros-filled
+    gradient of all of ``x``: quadratic in the number of steps.)"""
+
+    @staticmethod
+    def forward(ctx, x, sizes):
+        return tuple(x.split(sizes))
+
+    @staticmethod
+    def backward(ctx, *grads):
+        return cat(grads), None
+
+
 def _direction(step, gi, batch_sizes, h0, c0, w_hh, b_hh, w_hr, reverse):
     """Run ``step`` over the packed rows ``gi`` (N, G) of the time steps with ``batch_sizes``
     from the initial states h0 (B, H_out), c0 (B, H) or None, forward or in reverse.  Returns
     the outputs (N, H_out) in the rows of gi, and the final h (B, H_out) and c."""
     T = len(batch_sizes)
     B = h0.shape[0]
-    pieces = gi.split(B) if batch_sizes.count(B) == T else gi.split(batch_sizes)
+    pieces = (gi,) if T == 1 else _Steps.apply(gi, B if batch_sizes.count(B) == T
+                                               else batch_sizes)
     outs = [None] * T
     h, c = h0, c0
     if not reverse:  # a sequence's last step leaves its rows (the shortest ones) in place
