@@ -340,8 +340,13 @@ class LinearAlgebra:
         return self.xp.triu(x, k)
 
     def diagonal(self, x, offset=0, axis1=0, axis2=1):
-        """A copy of the ``offset`` diagonal of the (axis1, axis2) planes, as the last dim."""
-        return self.xp.diagonal(x, offset, axis1, axis2).copy()
+        """A view of the ``offset`` diagonal of the (axis1, axis2) planes, as the last dim
+        (writes to it reach ``x``, as PyTorch's diagonal)."""
+        d = self.xp.diagonal(x, offset, axis1, axis2)
+        flags = getattr(d, "flags", None)  # (NumPy's view is read-only; CuPy's is not)
+        if not getattr(flags, "writeable", True) and getattr(x.flags, "writeable", False):
+            d.flags.writeable = True
+        return d
 
     def diagonal_embed(self, v, shape, offset=0, axis1=0, axis2=1):
         """Zeros of ``shape`` with ``v`` (its last dim along the diagonal, its other dims the

@@ -215,6 +215,25 @@ def test_svd_and_eigh_on_a_larger_batch_are_gauge_invariant_equal_to_torch(backe
         np.testing.assert_allclose(got, exp, rtol=1e-9, atol=1e-10)
 
 
+def test_diagonal_is_a_view_as_torch(backend):
+    """Writes through diagonal reach the tensor (masking a diagonal in place is common), and a
+    change of the tensor shows in the diagonal."""
+    out = []
+    for lib in (tl, torch):
+        x = lib.zeros(3, 4)
+        x.diagonal(1).fill_(1.0)
+        x.diagonal().add_(2.0)
+        lib.diagonal(x, -1).copy_(lib.tensor([5.0, 6.0]))
+        y = lib.ones(2, 3, 3)
+        y.diagonal(0, -2, -1).zero_()
+        z = lib.arange(9.0).reshape(3, 3)
+        d = z.diagonal()
+        z.add_(1.0)
+        out.append([to_np(x), to_np(y), to_np(d)])
+    for got, exp in zip(*out):
+        np.testing.assert_array_equal(got, exp)
+
+
 # -- errors ------------------------------------------------------------------------------------
 def test_singular_matrices_raise_linalg_error_a_runtime_error(backend):
     assert issubclass(tl.linalg.LinAlgError, RuntimeError)

@@ -516,8 +516,8 @@ def _diagonal_embed(v, shape, offset, d1, d2):
 
 @op()
 def diagonal(input, offset=0, dim1=0, dim2=1):
-    """The ``offset`` diagonal of the (dim1, dim2) planes, as the last dim (a copy: writing to
-    it does not change ``input``)."""
+    """The ``offset`` diagonal of the (dim1, dim2) planes, as the last dim: a view, as PyTorch's
+    (``x.diagonal().zero_()`` changes ``x``)."""
     B = backend_of(input, "diagonal")
     if input.ndim < 2:
         raise IndexError(f"diagonal: expected a tensor of at least 2 dimensions, got shape "
@@ -533,7 +533,8 @@ def diagonal(input, offset=0, dim1=0, dim2=1):
     else:
         data = B.diagonal(input._data, offset, d1, d2)
     return record("diagonal", data, (input,),
-                  lambda ctx, g: (_diagonal_embed(g, shape, offset, d1, d2),))
+                  lambda ctx, g: (_diagonal_embed(g, shape, offset, d1, d2),),
+                  view_of=None if _diag_length(shape, offset, d1, d2) == 0 else input)
 
 
 @op()
