@@ -281,8 +281,10 @@ class LinearAlgebra:
     # dims equal where there are two operands); a singular or not positive-definite input
     # raises the array module's LinAlgError (CuPy: NaNs unless its linalg errstate raises).
     def einsum(self, equation, *operands):
-        """Einstein summation of ``operands`` by the subscripts ``equation`` (NumPy's)."""
-        return self.xp.einsum(equation, *operands, optimize=len(operands) > 2)
+        """Einstein summation of ``operands`` by the subscripts ``equation`` (NumPy's), in a
+        new array (NumPy gives a view of a single operand for a permutation or diagonal)."""
+        out = self.xp.einsum(equation, *operands, optimize=len(operands) > 2)
+        return out.copy() if getattr(out, "base", None) is not None else out
 
     def inv(self, a):
         """The inverse of each square matrix."""
