@@ -122,6 +122,7 @@ PROGRAMS = {
     "flat_view": (lambda lib, v: _set_view(lib, v, lambda b: b.view(-1), slice(3, 5)), (N(2),)),
     "reshape_view": (lambda lib, v: _set_view(lib, v, lambda b: b.reshape(2, 2, 3)[1], 0),
                      (N(3),)),
+    "diagonal_view": (lambda lib, w: _inplace_diagonal(lib, w), (N(3),)),
     "augmented_into_view": (_augmented_into_view, (P(4),)),
     "view_of_buffer_that_took_writes": (_view_of_written_buffer, (N(2, 3), N(3))),
     "view_add_": (lambda lib, w: _inplace_view(lib, w, "add_"), (N(3),)),
@@ -178,6 +179,13 @@ def _set_view(lib, v, view, index):
 def _inplace_view(lib, w, name):
     buf = _buffer(lib, w, 2, 3)
     getattr(buf[1], name)(w)
+    return buf
+
+
+def _inplace_diagonal(lib, w):
+    buf = _buffer(lib, w, 3, 4)
+    buf.diagonal(1).mul_(w)  # strided positions: every fifth element
+    buf.diagonal(-1)[1] = w[0]
     return buf
 
 
