@@ -105,12 +105,6 @@ def _scatter_to(g, shape, axis, index):
                   lambda ctx, gg: (gather(gg, axis, index),))
 
 
-def _float_only(name, x, error=RuntimeError):
-    if dtypes.kind(x.dtype) != 2:
-        raise error(f"{name}(): expected a floating point input, got {describe(x)}; convert it "
-                    "first with .float() or .double()")
-
-
 def _scan_input(name, input, dim):
     backend_of(input, name)
     return _axis(name, dim, input.ndim)
@@ -155,7 +149,6 @@ def _flip(x, axis):
     index = (slice(None),) * axis + (slice(None, None, -1),)
     return record("flip", B.copy(B.getitem(x._data, index)), (x,),
                   lambda ctx, g: (_flip(g, axis),))
-
 
 
 def _cumprod_backward(g, x, axis, out):
@@ -237,8 +230,9 @@ _inplace_scan("cumprod_")
 @op()
 def prod(input, dim=None, keepdim=False, *, dtype=None):
     """The product of all elements, or along ``dim`` (one int); integers and bools give int64
-    unless ``dtype``.  The gradient is PyTorch's: exact with one zero in a slice, zero with
-    several (except at the zeros' neighbours' zero)."""
+    unless ``dtype``.  The gradient is PyTorch's: ``g * prod / x`` without zeros, else the
+    product of the other elements (exact at a zero; zero everywhere in a slice with several
+    zeros)."""
     B = backend_of(input, "prod")
     if dim is not None and (not isinstance(dim, int) or isinstance(dim, bool)):
         raise TypeError(f"prod(): argument 'dim' must be int, not {type(dim).__name__}; "
@@ -443,6 +437,8 @@ def _cdist_norm(diff, p):
         if math.isinf(p):  # PyTorch's kernel takes max(agg, |d|) from 0: a NaN is skipped
             a = diff.abs()
             y = where(a.isnan(), 0.0, a).amax(-1) if diff.shape[-1] else a.sum(-1)
+        elif p == 0:  # PyTorch's kernel counts min(ceil(|d|), 1): a NaN stays NaN
+            y = where(diff.isnan(), math.nan, cast(diff != 0, diff.dtype)).sum(-1)
         else:
             y = vector_norm(diff, p, -1)
 
@@ -511,7 +507,7 @@ def _median_all(name, input, ignore_nan):
         return wrap(B.full((), fill, dtype=input.dtype), input.device)
     if dtypes.kind(input.dtype) == 0:
         raise NotImplementedError(f"{name}: not implemented for {describe(input)}")
-    values, _ = B.median(input._data.reshape(-1), 0, ignore_nan)
+    values, _ = B.median(B.reshape(input._data, (-1,)), 0, ignore_nan)
     y = B.reshape(values, ())
 
     def backward(ctx, g):
