@@ -181,6 +181,11 @@ def test_dist_and_cdist(backend):
     # equal rows: distance 0, gradient 0 for p = 2 (PyTorch's masked formula)
     check_op(lambda lib, a, b: lib.cdist(a, b), A([[1.0, 2.0], [0.0, 1.0]]),
              A([[1.0, 2.0]]), gradcheck=False)
+    # NaN differences (inf - inf) as PyTorch's kernels: NaN for p = 0, skipped for p = inf
+    a, b = np.array([[INF, 1.0], [2.0, NAN]]), np.array([[INF, 0.0]])
+    for p in (0.0, INF, 1.0):
+        out = tl.cdist(tl.tensor(a, device=backend.device), tl.tensor(b, device=backend.device), p)
+        assert_close(out, torch.cdist(torch.tensor(a), torch.tensor(b), p), 0, 0, f"cdist p={p}")
     out = tl.cdist(tl.ones(2, 3, device=backend.device), tl.ones(4, 3, device=backend.device),
                    compute_mode="donot_use_mm_for_euclid_dist")
     assert out.shape == (2, 4)
