@@ -270,10 +270,10 @@ def _legacy_new(what, dtype, args, device, kwargs):
         if device is not None and device != src.device:
             raise RuntimeError(f"{what}(): the tensor is on {src.device}, not on {device}; move "
                                f"it with .to({device!r})")
-        from .tensor import _init
+        from .tensor import _init, make_view
         t = Tensor.__new__(Tensor)  # the same storage and version counter, as PyTorch's alias
         _init(t, src._data, src.device, False, version=src._version)
-        t._base = src if src._base is None else src._base
+        make_view(t, src)
         return t
     dtype = dtypes.get_default_dtype() if dtype is None else dtype
     if all(_is_int(n) for n in args):  # sizes (none: an empty tensor)

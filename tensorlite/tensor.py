@@ -12,9 +12,10 @@ from .backends import for_device
 
 
 class Tensor(dtypes.FloatCasts):
-    # _base: the tensor this one is a view of (None if it owns its storage)
+    # _base: the tensor this one is a view of (None if it owns its storage); _seen: for a view,
+    # its base's grad_fn when the view's own history was made (see autograd/graph.py, rebase)
     __slots__ = ("_data", "device", "requires_grad", "_grad", "grad_fn", "_version", "_hooks",
-                 "_base", "__weakref__")
+                 "_base", "_seen", "__weakref__")
     __array_ufunc__ = None  # NumPy operands defer to our operators instead of swallowing us
     __hash__ = object.__hash__  # == is elementwise, identity is the hash
     device: str
@@ -64,7 +65,8 @@ class Tensor(dtypes.FloatCasts):
         from .creation import _legacy_new
         t = _legacy_new("Tensor", None, args, device, kwargs)
         _init(self, t._data, t.device, False, version=t._version)
-        self._base = t._base
+        if t._base is not None:
+            make_view(self, t._base)
 
     # -- state ----------------------------------------------------------------------------------
     @property
@@ -417,7 +419,13 @@ def _init(t, data, device, requires_grad=False, version=None):
     t.requires_grad = requires_grad
     t._grad = t.grad_fn = t._hooks = None
     t._version = [0] if version is None else version
-    t._base = None
+    t._base = t._seen = None
+
+
+def make_view(t, of):
+    """Make ``t`` (sharing ``of``'s storage) a view of ``of``'s root base, its history current."""
+    root = of if of._base is None else of._base
+    t._base, t._seen = root, root.grad_fn
 
 
 def wrap(data, device, requires_grad=False, version=None):

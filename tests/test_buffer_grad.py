@@ -405,3 +405,31 @@ def test_buffer_writes_on_the_device_backend_host_stand_in(host_cuda, name):
     stand-in of tests/cupy_standin.py, against torch."""
     fn, specs, *opts = PROGRAMS[name]
     check_op(fn, *specs, **(opts[0] if opts else {}))
+
+
+# -- a view taken before its base was written keeps up with the base's history ------------------
+@pytest.mark.parametrize("backend_name", ["numpy", "numba"])
+@pytest.mark.parametrize("case", ["row", "column", "transposed", "view_of_view", "two_writes"])
+def test_a_view_taken_before_a_write_sees_it_on_the_tape(backend_name, case):
+    rng = np.random.default_rng(0)
+    enc_np, up = rng.standard_normal((2, 3)), rng.standard_normal(3)
+
+    def run(lib):
+        enc = lib.tensor(enc_np, requires_grad=True)
+        buf = lib.zeros(2, 3, dtype=enc.dtype)
+        view = {"row": lambda: buf[0], "column": lambda: buf[:, 1],
+                "transposed": lambda: buf.t()[1],
+                "view_of_view": lambda: buf[0][1:], "two_writes": lambda: buf[1]}[case]()
+        buf[0, 1] = enc[0, 0] * 2
+        buf[1] = enc[1] ** 2
+        if case == "two_writes":
+            buf[1, 2] = enc[0, 2]
+        w = lib.tensor(up[:view.shape[0]])
+        (view * w).sum().backward()
+        return view.detach().numpy(), enc.grad.numpy()
+
+    with tl.use_backend(backend_name):
+        ours = run(tl)
+    theirs = run(torch)
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)

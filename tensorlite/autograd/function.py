@@ -25,7 +25,7 @@ import functools
 import inspect
 
 from .. import dtypes
-from ..tensor import Tensor, describe, wrap
+from ..tensor import Tensor, describe, make_view, wrap
 from .grad_mode import no_grad, state
 from .graph import Slots, _new, _Output, record
 
@@ -185,7 +185,7 @@ def _own_outputs(name, ctx, inputs, outs):
         elif (any(o is t for t in inputs) or any(o is s for s in seen)
               or o.grad_fn is not None or o.requires_grad):
             view = wrap(o._data, o.device, version=o._version)
-            view._base = o if o._base is None else o._base
+            make_view(view, o)
             outs[i] = view
         seen.append(o)
 

@@ -157,6 +157,11 @@ _new = Tensor.__new__
 _new_node = Node.__new__
 
 
+def rebase(view):
+    from ..ops.inplace import rebase as rebase_view  # (the ops package imports this module)
+    rebase_view(view)
+
+
 def record(name, data, inputs, backward, save=None, output=None, view_of=None):
     """Wrap ``data`` (the backend result of op ``name`` on ``inputs``) as a tensor, and put the op
     on the tape when grad mode is on and an input requires grad.
@@ -174,14 +179,18 @@ def record(name, data, inputs, backward, save=None, output=None, view_of=None):
     out.device = first.device if isinstance(first, Tensor) else inputs[1].device
     out._grad = out.grad_fn = out._hooks = None
     if view_of is None:
-        out._version, out._base = [0], None
+        out._version, out._base, out._seen = [0], None, None
     else:
         base = view_of._base
-        out._version, out._base = view_of._version, view_of if base is None else base
+        if base is None:
+            base = view_of
+        out._version, out._base, out._seen = view_of._version, base, base.grad_fn
     out.requires_grad = False
     if state.grad_enabled:
         edges, needs, wanted = [], [], False  # per input: its Node, the leaf that takes its
         for t in inputs:  # gradient, or None; and whether it wants a gradient
+            if isinstance(t, Tensor) and t._base is not None and t._base.grad_fn is not t._seen:
+                rebase(t)
             if isinstance(t, Tensor) and (t.grad_fn is not None or t.requires_grad):
                 edges.append(t.grad_fn or t)
                 needs.append(True)

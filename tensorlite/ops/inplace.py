@@ -154,8 +154,32 @@ def _apply_to_view(op, t, base, pos, fn, args, kwargs):
                 getitem(flat, idx) if need_y else None)
     new = record("copy_slices", base._data, (old, y), copy_slices)
     base.grad_fn, base.requires_grad = new.grad_fn, new.requires_grad
-    t.grad_fn, t.requires_grad = y.grad_fn, y.requires_grad
+    t.grad_fn, t.requires_grad, t._seen = y.grad_fn, y.requires_grad, base.grad_fn
     return t
+
+
+def rebase(view):
+    """Give ``view`` a history read from its base's current one: its base was changed in place
+    while a gradient flowed after the view's own history was made, so the view's values (which
+    share the base's storage) come from that change, and so must its gradient (PyTorch
+    regenerates such a view's grad_fn the same way).  ``record`` calls this for such a view."""
+    from .indexing import index_put
+    base = view._base
+    view._seen = base.grad_fn
+    pos = _positions("view", view, base)
+    if pos is None:  # it no longer shares the base's storage
+        return
+    if not base.requires_grad:
+        view.grad_fn, view.requires_grad = None, False
+        return
+    B, shape, n = backend_of(base, "view"), base.shape, base.numel()
+    flat = pos.reshape(-1)
+
+    def as_strided(ctx, g):  # the view's gradient, put back at its places in the base
+        zeros = wrap(B.zeros((n,), dtype=g.dtype), g.device)
+        return (index_put(zeros, (flat,), g.reshape(-1), accumulate=True).reshape(shape),)
+    new = record("as_strided", view._data, (base,), as_strided)
+    view.grad_fn, view.requires_grad = new.grad_fn, new.requires_grad
 
 
 def _positions(op, t, base):
