@@ -80,6 +80,20 @@ class Sorting:
         return np.array([_torch_topk(row.tolist(), k, largest, sorted) for row in rows],
                         dtype=np.int64).reshape(len(rows), k)
 
+    def _replay_unique_dim_order(self, rows):
+        rows = rows.tolist()
+
+        def before(a, b):  # PyTorch's unique_dim order: the first column where a < b or a > b
+            for p, q in zip(rows[a], rows[b]):
+                if p < q:
+                    return True
+                if p > q:
+                    return False
+            return False
+        algo = _StdAlgorithms(list(range(len(rows))), before)
+        algo.sort(0, len(rows))
+        return np.array(algo.a, dtype=np.int64)
+
     def searchsorted(self, sorted_sequence, values, right=False, sorter=None):
         """For each of ``values``, the int64 insertion index into ``sorted_sequence`` along its
         last axis (1-d: one sequence for all values; else its leading dims are the values'):
@@ -121,7 +135,12 @@ class Sorting:
             rows = moved.reshape(moved.shape[0], int(np.prod(moved.shape[1:])))
         n = rows.shape[0]
         order = xp.arange(n, dtype=np.int64)
-        if not consecutive:  # lexicographic: stable sorts from the last column to the first
+        if not consecutive and axis is not None and rows.dtype.kind == "f" and n > 1 and bool(
+                xp.any(rows != rows)):
+            # slices holding NaN: PyTorch's std::sort by a lexicographic < under which a NaN
+            # compares as neither smaller nor larger; its order, replayed on the host
+            order = self.asarray(self._replay_unique_dim_order(self.to_host(rows)), np.int64)
+        elif not consecutive:  # lexicographic: stable sorts from the last column to the first
             for c in range(rows.shape[1] - 1, -1, -1):
                 order = order[xp.argsort(rows[order, c], kind="stable")]
         srt = rows[order]

@@ -172,7 +172,8 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
     ``dim``), in ascending order (``sorted=False`` gives that order too, as PyTorch's CPU
     kernel); with ``return_inverse`` the index of each element's value (input's shape; with
     ``dim``, one per slice), with ``return_counts`` how often each value occurs.  NaNs are all
-    distinct."""
+    distinct, each its own value: on more than 16 elements PyTorch's (unstable) sort decides
+    which NaN element maps to which NaN value, here the one of lower index to the first."""
     return _unique("unique", input, dim, False, return_inverse, return_counts)
 
 
