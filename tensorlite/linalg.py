@@ -8,15 +8,16 @@ named tuples as in PyTorch: ``slogdet`` -> (sign, logabsdet), ``qr`` -> (Q, R), 
 singular_values).  A singular or non positive-definite input raises ``LinAlgError`` (a
 RuntimeError, as ``torch.linalg.LinAlgError``).
 """
-from .ops.linalg import (LinAlgError, cholesky, det, eigh, eigvalsh, inv, lstsq, matmul,
+from .ops.linalg import (LinAlgError, cholesky, cond, det, eigh, eigvalsh, inv, lstsq, matmul,
                          matrix_norm, matrix_power, matrix_rank, multi_dot, pinv, qr, slogdet,
-                         solve, solve_triangular, svd, svdvals, vecdot, vector_norm)
+                         solve, solve_triangular, svd, svdvals, tensorinv, tensorsolve, vecdot,
+                         vector_norm)
 from .ops.linalg import _cross, norm as _norm
 
-__all__ = ["LinAlgError", "cholesky", "cross", "det", "diagonal", "eigh", "eigvalsh", "inv",
+__all__ = ["LinAlgError", "cholesky", "cond", "cross", "det", "diagonal", "eigh", "eigvalsh", "inv",
            "lstsq", "matmul", "matrix_norm", "matrix_power", "matrix_rank", "multi_dot", "norm",
-           "pinv", "qr", "slogdet", "solve", "solve_triangular", "svd", "svdvals", "vecdot",
-           "vector_norm"]
+           "pinv", "qr", "slogdet", "solve", "solve_triangular", "svd", "svdvals", "tensorinv",
+           "tensorsolve", "vecdot", "vector_norm"]
 
 
 def cross(input, other, *, dim=-1):

@@ -459,6 +459,35 @@ def _cholesky_legacy(lib, a, upper=False, pd=True):
     return lib.cholesky(s, upper=upper) if pd else (-s).cholesky(upper)  # (-s: raises)
 
 
+def tensorinv_sample(g):
+    ind = g.int(1, 2)
+    n = g.pick(1, 2, 4, 6)
+    shapes = {1: [(n,)], 2: [(n,), (1, n)], 4: [(4,), (2, 2)], 6: [(6,), (2, 3), (3, 2)]}[n]
+    rows, cols = g.pick(*shapes), g.pick(*shapes)
+    if ind == 2 and len(rows) == 1:
+        rows = (1,) + rows
+    A = _mat(g, (n, n), "singular")
+    A.values = A.values.reshape(rows + cols)
+    A.layout = "C"
+    return [A], {"ind": len(rows)}
+
+
+def tensorsolve_sample(g):
+    n = g.pick(1, 2, 4, 6)
+    shapes = {1: [(1,)], 2: [(2,), (1, 2)], 4: [(4,), (2, 2)], 6: [(6,), (2, 3)]}[n]
+    bshape, xshape = g.pick(*shapes), g.pick(*shapes)
+    A = _mat(g, (n, n), "singular")
+    A.values = A.values.reshape(bshape + xshape)
+    A.layout = "C"
+    kw = {}
+    if g.flag() and len(xshape) > 0:  # move the solution dims from the front
+        nd = len(bshape) + len(xshape)
+        A.values = np.moveaxis(A.values, list(range(len(bshape), nd)),
+                               list(range(len(xshape))))
+        kw["dims"] = tuple(range(len(xshape)))
+    return [A, _mat(g, bshape, "plain", mode="normal")], kw
+
+
 def _mm_like(name):
     return lambda lib, *ts, **kw: getattr(lib, name)(*ts, **kw)
 
@@ -539,6 +568,17 @@ TABLE = [
            dtypes=MATRIX_DTYPES),
     OpInfo("qr", _qr_legacy, rect_sample({"some": lambda g: g.flag()}), dtypes=MATRIX_DTYPES),
     OpInfo("cholesky", _cholesky_legacy, cholesky_sample, dtypes=MATRIX_DTYPES),
+    OpInfo("linalg.cond", lambda lib, a, p=None: lib.linalg.cond(a, p),
+           rect_sample({"p": lambda g: g.pick(None, 2, -2)}), dtypes=MATRIX_DTYPES, covers=()),
+    # (torch's backward of the other norms fails: it changes inv_ex's output in place)
+    OpInfo("linalg.cond_norms", lambda lib, a, p: lib.linalg.cond(a, p),
+           square_sample("singular", {"p": lambda g: g.pick("fro", "nuc", float("inf"),
+                                                            float("-inf"), 1, -1)}),
+           dtypes=MATRIX_DTYPES, grad=False, covers=()),
+    OpInfo("linalg.tensorinv", lambda lib, a, ind: lib.linalg.tensorinv(a, ind=ind),
+           tensorinv_sample, dtypes=MATRIX_DTYPES, covers=()),
+    OpInfo("linalg.tensorsolve", lambda lib, a, b, **kw: lib.linalg.tensorsolve(a, b, **kw),
+           tensorsolve_sample, dtypes=MATRIX_DTYPES, covers=()),
     OpInfo("linalg.vector_norm", _vector_norm, vector_norm_sample, accum=True, covers=()),
     OpInfo("linalg.matrix_norm", _matrix_norm, matrix_norm_sample, dtypes=MATRIX_DTYPES,
            accum=True, covers=()),

@@ -177,6 +177,9 @@ def test_keyword_forms_match_torch(rng):
         lambda a, b: tl.linalg.matrix_rank(a, rtol=0.3),
         lambda a, b: tl.linalg.vecdot(a, b[..., :1, :], dim=-1),
         lambda a, b: tl.linalg.multi_dot([b[0, 0], a[0], a[1], b[1].mT]),
+        lambda a, b: tl.linalg.cond(a, p="nuc") + tl.linalg.cond(a),
+        lambda a, b: tl.linalg.tensorinv(a[0].reshape(4, 2, 2), ind=1),
+        lambda a, b: tl.linalg.tensorsolve(a[0].reshape(4, 2, 2), b[0, :2, :2], dims=(0,)),
     ]
     for call in calls:
         got = call(tl_tensor(a), tl_tensor(b))

@@ -1219,6 +1219,60 @@ def _chain(mats):
     return product(0, n - 1)
 
 
+def cond(A, p=None):
+    """The condition number in the ``p`` norm (None or 2: the ratio of the extreme singular
+    values, -2 its inverse; "fro", "nuc", inf, -inf, 1, -1: norm(A) * norm(inv(A)), inf for
+    a singular matrix)."""
+    _check_float("linalg.cond", A)
+    _check_matrix("linalg.cond", A, square=p not in (None, 2, -2))
+    if A.numel() == 0:  # zeros without a gradient, as PyTorch
+        return _const(A, backend_of(A, "linalg.cond").zeros(tuple(A.shape[:-2]), dtype=A.dtype))
+    if p in (None, 2, -2):
+        S = svdvals(A)
+        big, small = S[..., 0], S[..., -1]
+        return big / small if p != -2 else small / big
+    from .pointwise import where
+    n = A.shape[-1]
+    singular = det(A.detach()) == 0
+    mask = singular.unsqueeze(-1).unsqueeze(-1)
+    Ai = inv(where(mask, _eye(A, n), A))
+    return where(singular, math.inf, matrix_norm(A, p) * matrix_norm(Ai, p))
+
+
+def tensorinv(A, ind=2):
+    """The inverse of ``A`` as a tensor of its first ``ind`` dims by its others: the result's
+    shape is A.shape[ind:] + A.shape[:ind]."""
+    if ind <= 0:
+        raise RuntimeError(f"linalg.tensorinv: Expected a strictly positive integer for 'ind', "
+                           f"but got {ind}")
+    rows, cols = tuple(A.shape[:ind]), tuple(A.shape[ind:])
+    if math.prod(rows) != math.prod(cols):
+        raise RuntimeError(f"linalg.tensorinv: Expected self to satisfy the requirement "
+                           f"prod(self.shape[ind:]) == prod(self.shape[:ind]), but got "
+                           f"{math.prod(cols)} != {math.prod(rows)} (shape {list(A.shape)}, "
+                           f"ind={ind})")
+    return inv(A.reshape(math.prod(rows), math.prod(cols))).reshape(cols + rows)
+
+
+def tensorsolve(A, B, dims=None):
+    """X with tensordot(A, X, X.ndim) == B; ``dims``: A's dims moved to the end first."""
+    _same_dtype("linalg.tensorsolve", A, B)
+    if dims is not None:
+        moved = list(_axes("linalg.tensorsolve", list(dims), A.ndim))
+        A = A.permute([i for i in range(A.ndim) if i not in moved] + moved)
+    lead = tuple(A.shape[:B.ndim])
+    if lead != tuple(B.shape):
+        raise RuntimeError(f"linalg.tensorsolve: the leading dims of A {list(A.shape)} must be "
+                           f"B's shape {list(B.shape)}")
+    rest = tuple(A.shape[B.ndim:])
+    if math.prod(rest) != math.prod(lead):
+        raise RuntimeError(f"linalg.tensorsolve: Expected self to satisfy the requirement "
+                           f"prod(self.shape[other.ndim:]) == prod(self.shape[:other.ndim]), "
+                           f"but got {math.prod(rest)} != {math.prod(lead)}")
+    k = math.prod(lead)
+    return solve(A.reshape(k, k), B.reshape(k)).reshape(rest)
+
+
 # ----------------------------------------------------------------------------- matrix_power
 @op()
 def matrix_power(input, n):
