@@ -112,34 +112,19 @@ def _result(op, fn, old, args, kwargs, t):
     return y
 
 
-# The nodes that a write of values into a tensor leaves as its grad_fn: a tensor whose history
-# ends in one of them is a buffer, whose views may be written while a gradient flows.
-BUFFER_WRITES = frozenset({"copy_slices", "index_put", "copy_"})
-
-
 def _apply_to_view(op, t, base, pos, fn, args, kwargs):
     """``t`` <- ``fn(t, ...)`` for a view ``t`` of ``base`` whose elements are at the flat
     positions ``pos`` of ``base``: the op is recorded on the view's old values, taken from a copy
     of the base's old values, and the base takes the place of "its old values with ``pos``
     replaced by the result" on the tape (PyTorch's CopySlices); the view, whose values are the
-    result, takes the op's place.
-
-    Done for a base that does not require grad or is a buffer (its history ends in a write:
-    ``BUFFER_WRITES``); a view of a tensor computed by other ops is still refused while a
-    gradient flows (PyTorch allows that too; this one rule keeps the documented refusal)."""
+    result, takes the op's place.  Other views of the base, taken before, catch up when next
+    used (``rebase``).  A view of a leaf that requires grad is refused, as in PyTorch."""
     from .indexing import getitem, put
     if base.requires_grad:
         if base.grad_fn is None:
             raise RuntimeError(f"{op}: a view of a leaf tensor that requires grad "
                                f"({describe(base)}) is being used in an in-place operation; do it "
                                "inside `with tensorlite.no_grad():`")
-        if base.grad_fn.op not in BUFFER_WRITES:
-            raise RuntimeError(
-                f"{op}: in-place change of a view ({describe(t)}) of a tensor computed by "
-                f"{base.grad_fn.op} ({describe(base)}) while a gradient flows is not supported "
-                "(PyTorch allows it); views of buffers can be written (tensors that do not "
-                "require grad, or whose last change was a write: setitem, index_put_, "
-                "masked_scatter_, copy_); change the base tensor, or use the out-of-place op")
     B = _storage(op, base)
     old = wrap(B.copy(base._data), base.device, base.requires_grad)
     old.grad_fn = base.grad_fn
