@@ -157,6 +157,21 @@ def test_unbatched_batch_first(backend, batch_first):
     compare(ours, th, [xt], [xh], [xt], [xh], F64)
 
 
+@pytest.mark.parametrize("mode", list(LAYERS))
+def test_empty_batch_and_empty_sequence(backend, mode):
+    kind, extra = LAYERS[mode]
+    th, ours = twin(kind, F64, I, H, num_layers=2, bidirectional=True, **extra)
+    out_th, hid_th = th(torch.zeros(3, 0, I, dtype=torch.float64))
+    out_tl, hid_tl = ours(tl_tensor(np.zeros((3, 0, I))))
+    for a, e in zip(flat((out_tl, hid_tl)), flat((out_th, hid_th))):
+        assert tuple(a.shape) == tuple(e.shape)
+    with pytest.raises(RuntimeError) as e_th:
+        th(torch.zeros(0, 2, I, dtype=torch.float64))
+    with pytest.raises(RuntimeError) as e_tl:
+        ours(tl_tensor(np.zeros((0, 2, I))))
+    assert str(e_tl.value) == str(e_th.value)
+
+
 # ----------------------------------------------------------------------------- packed input
 PACKED = [pytest.param([5, 3, 3, 1], True, id="sorted"),
           pytest.param([2, 5, 1, 5, 3], False, id="unsorted"),
@@ -365,11 +380,13 @@ def test_default_init_statistics(kind):
     bound = 1 / math.sqrt(hidden)
     theirs = dict(th.named_parameters())
     for name, p in ours.named_parameters():
-        a, b = to_np(p.detach()).ravel(), theirs[name].detach().numpy().ravel()
-        assert np.abs(a).max() <= bound and np.abs(a).max() > 0.95 * bound, name
-        assert abs(a.mean() - b.mean()) < 0.15 * bound, name
-        assert abs(a.std() - bound / math.sqrt(3)) < 0.08 * bound, name
-        assert abs(a.std() - b.std()) < 0.1 * bound, name
+        a = to_np(p.detach()).ravel()
+        assert np.abs(a).max() <= bound and np.abs(a).max() > 0.9 * bound, name
+        if p.ndim == 2:  # thousands of values (a bias's 64 are too few for these bounds)
+            b = theirs[name].detach().numpy().ravel()
+            assert abs(a.mean() - b.mean()) < 0.1 * bound, name
+            assert abs(a.std() - bound / math.sqrt(3)) < 0.03 * bound, name
+            assert abs(a.std() - b.std()) < 0.05 * bound, name
 
 
 def test_constructor_errors_as_torch():

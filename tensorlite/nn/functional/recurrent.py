@@ -120,7 +120,7 @@ def _direction(step, gi, batch_sizes, h0, c0, w_hh, b_hh, w_hr, reverse):
     the outputs (N, H_out) in the rows of gi, and the final h (B, H_out) and c."""
     T = len(batch_sizes)
     B = h0.shape[0]
-    pieces = (gi,) if T == 1 else _Steps.apply(gi, B if batch_sizes.count(B) == T
+    pieces = (gi,) if T == 1 else _Steps.apply(gi, B if B and batch_sizes.count(B) == T
                                                else batch_sizes)
     outs = [None] * T
     h, c = h0, c0
@@ -169,6 +169,8 @@ def rnn_layers(mode, input, batch_sizes, h0, c0, weights, num_layers, dropout, t
     w_hr) of layer l, direction d (None for absent ones).  Dropout with probability
     ``dropout`` applies to the outputs of every layer but the last when ``training``.  Returns
     (output (N, D*H_out), h_n (L*D, B, H_out), c_n or None)."""
+    if not batch_sizes:
+        raise RuntimeError("Expected sequence length to be larger than 0 in RNN")
     step = STEPS[mode]
     D = 2 if bidirectional else 1
     x, hs, cs = input, [], []
