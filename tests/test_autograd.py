@@ -559,3 +559,12 @@ def test_step_intermediates_freed_by_refcount_alone(backend):
     finally:
         gc.enable()
     assert alive == 0, f"{alive} step tensors only collectable by the cycle collector"
+
+
+def test_backward_gradient_takes_the_output_dtype():
+    import torch
+    for lib in (tl, torch):
+        x = lib.ones(3, requires_grad=True)
+        (x * 2).backward(lib.full((3,), 0.1, dtype=lib.float64))
+        assert str(x.grad.dtype).endswith("float32")
+        assert abs(float(x.grad[0]) - 0.2) < 1e-7

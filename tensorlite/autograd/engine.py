@@ -22,6 +22,8 @@ def _seed_grads(outputs, grad_outputs):
         elif g.shape != out.shape or g.device != out.device:
             raise RuntimeError(f"backward: gradient is {describe(g)} but the output is "
                                f"{describe(out)}; they must match")
+        elif g.dtype != out.dtype:  # as PyTorch: the gradient takes the output's dtype
+            g = g.to(out.dtype)
         grads.append(g)
     return grads
 
