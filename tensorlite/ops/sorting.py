@@ -280,9 +280,11 @@ def _search(name, seq, values, out_int32, right, sorter):
     v = v if v.dtype == dt else B.astype(v, dt)
     srt = None
     if sorter is not None:
-        if not isinstance(sorter, Tensor) or sorter.dtype != dtypes.int64:
-            raise TypeError(f"{name}: sorter must be an int64 tensor, got "
-                            f"{describe(sorter) if isinstance(sorter, Tensor) else sorter!r}")
+        if not isinstance(sorter, Tensor):
+            raise TypeError(f"{name}: sorter must be a Tensor, got {type(sorter).__name__}")
+        if sorter.dtype != dtypes.int64:
+            raise RuntimeError(f"{name}: sorter must be a tensor of long dtype but got "
+                               f"{describe(sorter)}; convert it with .long()")
         if tuple(sorter.shape) != tuple(seq.shape):
             raise RuntimeError(f"{name}: sorter {describe(sorter)} must have the shape of the "
                                f"sorted sequence {describe(seq)}")
