@@ -283,7 +283,9 @@ class LinearAlgebra:
     def einsum(self, equation, *operands):
         """Einstein summation of ``operands`` by the subscripts ``equation`` (NumPy's), in a
         new array (NumPy gives a view of a single operand for a permutation or diagonal)."""
-        out = self.xp.einsum(equation, *operands, optimize=len(operands) > 2)
+        # NumPy's optimized path (BLAS where it can) costs ~30 us to plan: large operands only
+        big = len(operands) > 1 and sum(o.size for o in operands) > 4096
+        out = self.xp.einsum(equation, *operands, optimize=big)
         return out.copy() if getattr(out, "base", None) is not None else out
 
     def inv(self, a):

@@ -218,6 +218,31 @@ def test_svd_and_eigh_on_a_larger_batch_are_gauge_invariant_equal_to_torch(backe
         np.testing.assert_allclose(got, exp, rtol=1e-9, atol=1e-10)
 
 
+@pytest.mark.parametrize("equation, shapes", [
+    ("bij,bjk->bik", [(4, 40, 50), (4, 50, 30)]),
+    ("bhqd,bhkd->bhqk", [(2, 3, 20, 16), (2, 3, 24, 16)]),
+    ("ij,jk->ik", [(60, 70), (70, 40)]),
+    ("ij,kj", [(60, 70), (40, 70)]),
+    ("...ij,jk", [(3, 30, 40), (40, 20)]),
+])
+def test_einsum_on_large_operands_matches_torch_with_inf_and_nan(backend, rng, equation, shapes):
+    """Large operands take the backend's optimized (BLAS) path: values, NaN/inf positions and
+    gradients as torch's."""
+    arrays = [rng.standard_normal(s) for s in shapes]
+    arrays[0].reshape(-1)[::97] = np.inf
+    arrays[1].reshape(-1)[5::211] = np.nan
+    out = []
+    for lib in (tl, torch):
+        ts = [tl_tensor(a, True) if lib is tl else torch.from_numpy(a.copy()).requires_grad_()
+              for a in arrays]
+        y = lib.einsum(equation, *ts)
+        g = np.cos(np.arange(y.numel())).reshape(tuple(y.shape))
+        grads = lib.autograd.grad(y, ts, lib.tensor(g) if lib is tl else torch.from_numpy(g))
+        out.append([to_np(y)] + [to_np(x) for x in grads])
+    for got, exp in zip(*out):
+        np.testing.assert_allclose(got, exp, rtol=1e-9, atol=1e-9)
+
+
 def test_diagonal_is_a_view_as_torch(backend):
     """Writes through diagonal reach the tensor (masking a diagonal in place is common), and a
     change of the tensor shows in the diagonal."""
