@@ -168,6 +168,28 @@ class Movement:
         """``x`` itself if C-contiguous, else a C-contiguous copy (a 0-d ``x`` comes back 1-d)."""
         return self.xp.ascontiguousarray(x)
 
+    def view_positions(self, view, base):
+        """The flat C-order positions (int64, ``view``'s shape) in the C-contiguous ``base`` of
+        the elements of ``view``, an array sharing its memory; None when ``view`` has no element
+        in ``base``'s memory (or none at all).  ValueError when ``base`` is not C-contiguous or
+        the view's steps are not whole elements."""
+        if type(view) is not type(base) or view.dtype != base.dtype or not view.size:
+            return None
+        size = base.itemsize
+        off = _address(view) - _address(base)
+        lo, hi = _extent(view)
+        blo, bhi = _extent(base)
+        if off + hi < blo or off + lo > bhi:
+            return None
+        if not base.flags.c_contiguous or off % size or any(s % size for s in view.strides):
+            raise ValueError("the base is not C-contiguous, or the view's steps are not whole "
+                             "elements")
+        xp = self.xp
+        pos = xp.asarray(off // size, dtype=np.int64)
+        for n, s in zip(view.shape, view.strides):
+            pos = pos[..., None] + xp.arange(n, dtype=np.int64) * (s // size)
+        return pos
+
 
 class Indexing:
     """Indexing, and its adjoints that scatter values back with accumulation."""
@@ -350,3 +372,16 @@ class Sparse:
                                     shape=tuple(shape))
         out = s @ dense.astype(work, copy=False)
         return np.asarray(out, dtype=dtype)
+
+
+def _extent(a):
+    """The lowest and highest byte offset of an element of ``a`` from its first element."""
+    lo = sum(s * (n - 1) for s, n in zip(a.strides, a.shape) if s < 0 and n)
+    hi = sum(s * (n - 1) for s, n in zip(a.strides, a.shape) if s > 0 and n)
+    return lo, hi + a.itemsize - 1
+
+
+def _address(a):
+    """Where an array's first element lives (the NumPy and CUDA array interfaces)."""
+    face = getattr(a, "__cuda_array_interface__", None) or a.__array_interface__
+    return face["data"][0]

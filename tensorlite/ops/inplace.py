@@ -171,40 +171,15 @@ def _positions(op, t, base):
     """The flat (C order) positions in ``base`` of the elements of its view ``t``, as an int64
     tensor of ``t``'s shape; None when ``t`` does not share ``base``'s storage (a reshape that
     had to copy: then ``t`` changes alone)."""
-    a, b = t._data, base._data
-    if type(a) is not type(b) or a.dtype != b.dtype or not a.size:
-        return None
-    size = b.itemsize
-    off = _address(a) - _address(b)
-    lo, hi = _extent(a)
-    blo, bhi = _extent(b)
-    if off + hi < blo or off + lo > bhi:
-        return None  # no element of t lies in base's storage
-    steps = a.strides
-    if not b.flags.c_contiguous or off % size or any(s % size for s in steps):
+    B = backend_of(base, op)
+    try:
+        pos = B.view_positions(t._data, base._data)
+    except ValueError:
         raise RuntimeError(f"{op}: in-place change of a view ({describe(t)}) of a tensor that is "
                            f"not contiguous ({describe(base)}) while a gradient flows is not "
                            "supported; make that tensor contiguous (.contiguous()) before taking "
-                           "the view, or use the out-of-place op")
-    B = backend_of(base, "index")
-    pos = B.reshape(B.arange(off // size, off // size + 1, dtype=dtypes.int64), ())
-    for n, s in zip(a.shape, steps):
-        pos = B.add(B.reshape(pos, pos.shape + (1,)),
-                    B.mul(B.arange(n, dtype=dtypes.int64), s // size))
-    return wrap(pos, t.device)
-
-
-def _extent(a):
-    """The lowest and highest byte offset of an element of ``a`` from its first element."""
-    lo = sum(s * (n - 1) for s, n in zip(a.strides, a.shape) if s < 0 and n)
-    hi = sum(s * (n - 1) for s, n in zip(a.strides, a.shape) if s > 0 and n)
-    return lo, hi + a.itemsize - 1
-
-
-def _address(a):
-    """Where an array's first element lives (the NumPy and CUDA array interfaces)."""
-    face = getattr(a, "__cuda_array_interface__", None) or a.__array_interface__
-    return face["data"][0]
+                           "the view, or use the out-of-place op") from None
+    return None if pos is None else wrap(pos, t.device)
 
 
 def inplace(op, fn, fast=None):
