@@ -16,6 +16,7 @@ import torch.nn.utils.rnn as thR
 import tensorlite as tl
 import tensorlite.nn as nn
 import tensorlite.nn.utils.rnn as R
+from cupy_standin import host_cuda, host_cupy  # noqa: F401  (pytest fixtures used by name)
 from helpers import FWD_TOL, GRAD_TOL, assert_close, tl_tensor, to_np
 
 F64, F32 = np.dtype(np.float64), np.dtype(np.float32)
@@ -522,3 +523,33 @@ def test_packing_errors_as_torch():
         R.pad_sequence([tl.zeros(2)], padding_side="middle")
     assert nn.utils.rnn.PackedSequence is R.PackedSequence
     from tensorlite.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence  # noqa: F401
+
+
+# ----------------------------------------------------------------------------- the cupy backend
+@pytest.mark.parametrize("mode", list(LAYERS))
+def test_layers_on_the_cupy_host_stand_in(host_cuda, mode):
+    """The same layer on "cpu" and on "cuda" (the CuPy backend on the host stand-in, whose
+    device arrays refuse host arrays): packed unsorted input with initial states, padding back,
+    and every gradient agree; nothing leaks between host and device."""
+    kind, extra = LAYERS[mode]
+    cpu = getattr(nn, kind)(I, H, num_layers=2, bidirectional=True, **extra).double()
+    x = np.random.standard_normal((5, 4, I))
+    h = np.random.standard_normal((4, 4, H))
+    on = {}
+    for device in ("cpu", "cuda"):
+        m = getattr(nn, kind)(I, H, num_layers=2, bidirectional=True, **extra).double()
+        m.load_state_dict(cpu.state_dict())
+        m.to(device)
+        xt = tl.tensor(x, device=device, requires_grad=True)
+        ht = tl.tensor(h, device=device, requires_grad=True)
+        hx = (ht, ht * 0.5) if kind == "LSTM" else ht
+        packed = R.pack_padded_sequence(xt, [2, 5, 1, 4], enforce_sorted=False)
+        out, hid = m(packed, hx)
+        padded, lengths = R.pad_packed_sequence(out)
+        res = [padded] + flat(hid)
+        sum((r * r).sum() for r in res).backward()
+        assert str(padded.device) == device and str(lengths.device) == "cpu"
+        on[device] = [to_np(r) for r in res] + [to_np(xt.grad), to_np(ht.grad)] + [
+            to_np(p.grad) for p in m.parameters()]
+    for c, g in zip(on["cpu"], on["cuda"]):
+        np.testing.assert_allclose(c, g, rtol=1e-10, atol=1e-12)
