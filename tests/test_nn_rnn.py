@@ -292,8 +292,10 @@ def test_gradcheck_lstm_and_second_order_gru(backend):
     assert tl.autograd.gradgradcheck(packed_gru, (y,))
 
 
-def test_second_order_against_torch(backend):
-    th, ours = twin("GRU", F64, I, H, num_layers=2)
+@pytest.mark.parametrize("mode", list(LAYERS))
+def test_second_order_against_torch(backend, mode):
+    kind, extra = LAYERS[mode]
+    th, ours = twin(kind, F64, I, H, num_layers=2, **extra)
     xt, xh = leaf(np.random.standard_normal((4, 2, I)))
     (gt,) = tl.autograd.grad(ours(xt)[0].pow(2).sum(), xt, create_graph=True)
     (gh,) = torch.autograd.grad(th(xh)[0].pow(2).sum(), xh, create_graph=True)
