@@ -241,10 +241,12 @@ _NO_TORCH_GRAD = {"asinh": "real", "acosh": "pos", "atanh": "symunit", "arcsinh"
                   "arccosh": "pos", "arctanh": "symunit"}
 INPLACE_UNARY = dict(_UNARY, arcsin="symunit", arccos="symunit", arctan="real", logit="unit",
                      floor="real", ceil="real", trunc="real", fix="real", round="real",
-                     frac="real", sgn="real", nan_to_num="real", logical_not="real",
-                     bitwise_not="real")
+                     frac="real", nan_to_num="real")
 for _n in _NO_TORCH_GRAD:
     INPLACE_UNARY.pop(_n, None)
+# and no gradient for logical_not_ / bitwise_not_ (see INPLACE_LOGICAL below), nor for sgn_
+# (torch's gradient is a ZeroTensor, which the checkers cannot read)
+_NO_TORCH_GRAD.update(logical_not="real", bitwise_not="real", sgn="real")
 
 
 def _inplace_unary(lib, a, name):
@@ -257,26 +259,29 @@ def _inplace_unary_sample(g):
 
 
 INPLACE_BINARY = {"atan2": "real", "arctan2": "real", "hypot": "real", "fmod": "real",
-                  "remainder": "real", "xlogy": "pos", "logical_and": "real",
-                  "logical_or": "real", "logical_xor": "real", "bitwise_and": "real",
-                  "bitwise_or": "real", "bitwise_xor": "real", "float_power": "exponent"}
+                  "remainder": "real", "xlogy": "pos", "float_power": "exponent"}
+# the logical and bitwise in-place ops give no gradient: fuzzed without one (torch's in-place
+# logical ops on a float tensor keep its old grad_fn, so a gradient passes them as if they were
+# the identity; tensorlite's result, as the out-of-place op's, carries none)
+INPLACE_LOGICAL = {"logical_and": "real", "logical_or": "real", "logical_xor": "real",
+                   "bitwise_and": "real", "bitwise_or": "real", "bitwise_xor": "real"}
 
 
 def _inplace_binary(lib, a, b=None, name="atan2", value=None):
     return _updated(a, name + "_", b if b is not None else value)
 
 
-def _inplace_binary_sample(g):
-    name = g.pick(*INPLACE_BINARY)
+def _inplace_binary_sample(g, table=INPLACE_BINARY):
+    name = g.pick(*table)
     shape = g.shape()
     a = g.tensor(shape, "pos" if name == "float_power" else "real")
     if g.flag():  # mostly an operand that broadcasts to the updated tensor's shape
         other = g.broadcast_to_shape(shape) if g.int(0, 5) else g.shape()
-        return [a, g.tensor(other, INPLACE_BINARY[name], dtype=g.pick(g.dtype, *ALL))], \
+        return [a, g.tensor(other, table[name], dtype=g.pick(g.dtype, *ALL))], \
             {"name": name}
     if name == "logical_and":  # (it takes a number, torch's does not: `&` needs it for now)
         name = "logical_or"
-    return [a], {"name": name, "value": g.number(INPLACE_BINARY[name], ("float", "int"))}
+    return [a], {"name": name, "value": g.number(table[name], ("float", "int"))}
 
 
 def _inplace_three(lib, a, b, c=None, name="lerp", value=None, weight=None):
@@ -307,6 +312,9 @@ TABLE += [
            grad=False, covers=tuple(n + "_" for n in _NO_TORCH_GRAD)),
     OpInfo("math_inplace_binary", _inplace_binary, _inplace_binary_sample, dtypes=ALL,
            covers=tuple(n + "_" for n in INPLACE_BINARY)),
+    OpInfo("math_inplace_logical", _inplace_binary,
+           lambda g: _inplace_binary_sample(g, INPLACE_LOGICAL), dtypes=ALL, grad=False,
+           covers=tuple(n + "_" for n in INPLACE_LOGICAL)),
     OpInfo("math_inplace_three", _inplace_three, _inplace_three_sample, dtypes=ALL,
            covers=("lerp_", "addcmul_", "addcdiv_")),
 ]

@@ -149,6 +149,14 @@ def test_clamp_bounds_that_broadcast_the_input():
         assert_close(a, e, rtol=1e-12, atol=0)
 
 
+def test_clamp_of_bool_with_one_tensor_bound_as_torch():
+    b, t = [True, False], [False, True]
+    assert tl.clamp(tl.tensor(b), tl.tensor(t)).tolist() == \
+        torch.clamp(torch.tensor(b), torch.tensor(t)).tolist()
+    assert tl.clamp(tl.tensor(b), None, tl.tensor(t)).tolist() == \
+        torch.clamp(torch.tensor(b), None, torch.tensor(t)).tolist()
+
+
 def test_clamp_in_place_with_tensor_bounds_through_a_graph():
     x = tl.tensor([-2.0, 0.5, 3.0], requires_grad=True)
     lo, hi = tl.tensor([-1.0, -1.0, -1.0], requires_grad=True), tl.tensor(1.0)
@@ -183,6 +191,8 @@ def test_clamp_in_place_with_tensor_bounds_through_a_graph():
     (lambda: tl.frac(tl.tensor([1])), NotImplementedError, ("frac", "int64")),
     (lambda: tl.floor(tl.tensor([True])), NotImplementedError, ("floor", "bool")),
     (lambda: tl.round(tl.tensor([1]), decimals=1), NotImplementedError, ("round", "decimals")),
+    (lambda: tl.round(tl.tensor([1]), decimals=0), NotImplementedError, ("round", "int64")),
+    (lambda: tl.clamp(tl.tensor([True]), False, True), NotImplementedError, ("clamp", "bool")),
     (lambda: tl.round(tl.tensor([1.0]), decimals=1.0), TypeError, ("round", "decimals")),
     (lambda: tl.tensor([1.0]).float_power_(2), RuntimeError, ("float_power_", "float64")),
     (lambda: tl.addcdiv(tl.tensor([1.0]), tl.tensor([1]), tl.tensor([2])), RuntimeError,
@@ -192,8 +202,8 @@ def test_clamp_in_place_with_tensor_bounds_through_a_graph():
     (lambda: tl.clamp(tl.tensor([1.0])), RuntimeError, ("clamp", "min", "max")),
     (lambda: tl.clamp(tl.tensor([1.0]), tl.tensor([0.0]), 1.0), TypeError,
      ("clamp", "tensor bound", "number")),
-    (lambda: tl.clamp(tl.tensor([True]), tl.tensor([False])), NotImplementedError,
-     ("clamp", "bool")),
+    (lambda: tl.clamp(tl.tensor([True]), tl.tensor([False]), tl.tensor([True])),
+     NotImplementedError, ("clamp", "bool")),
     (lambda: tl.logical_or(tl.tensor([True]), True), TypeError, ("logical_or", "Tensor")),
     (lambda: tl.addcmul(tl.ones(2), tl.ones(3), tl.ones(2)), ValueError,
      ("addcmul", "[2]", "[3]", "broadcast")),
@@ -219,6 +229,10 @@ def test_torch_raises_the_same_types():
         (lambda: torch.clamp(torch.tensor([1.0])), RuntimeError),
         (lambda: torch.clamp(torch.tensor([1.0]), torch.tensor([0.0]), 1.0), TypeError),
         (lambda: torch.logical_or(torch.tensor([True]), True), TypeError),
+        (lambda: torch.round(torch.tensor([1]), decimals=0), NotImplementedError),
+        (lambda: torch.clamp(torch.tensor([True]), False, True), NotImplementedError),
+        (lambda: torch.clamp(torch.tensor([True]), torch.tensor([False]), torch.tensor([True])),
+         NotImplementedError),
     ]
     for call, exc in cases:
         with pytest.raises(exc):

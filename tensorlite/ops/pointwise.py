@@ -135,6 +135,9 @@ def clamp(input, min=None, max=None):
     for bound in (min, max):
         if bound is not None:
             dt = dtypes.promote_scalar(dt, number("clamp", bound))
+    if dt == dtypes.bool_:
+        raise NotImplementedError(f"clamp: not implemented for bool ({describe(input)}) with "
+                                  "number bounds; convert with .long() or .float() first")
     input = cast(input, dt)
     lo, hi = -float("inf") if min is None else min, float("inf") if max is None else max
     return record("clamp", B.clip(input._data, min, max), (input,),
@@ -427,9 +430,10 @@ def logit(input, eps=None):
     lo, hi = (wrap(v, x.device) if not isinstance(v, float) else v for v in (lo, hi))
     outside = float("nan") if eps is None else 0.0
 
-    def backward(ctx, g):
+    def backward(ctx, g):  # at 0 and 1, g * inf (not g / +-0), as PyTorch's kernel
         x = ctx.x
-        return (where((x < lo) | (x > hi), outside, g / (x * (1 - x))),)
+        inner = where((x == 0) | (x == 1), g * float("inf"), g / (x * (1 - x)))
+        return (where((x < lo) | (x > hi), outside, inner),)
     return record("logit", data, (x,), backward, save={"x": x})
 
 
@@ -460,14 +464,17 @@ def trunc(input):
 
 
 @op(inplace=True)
-def round(input, *, decimals=0):
-    """Round half to even, to ``decimals`` decimal places (negative: to tens, hundreds...)."""
+def round(input, *, decimals=None):
+    """Round half to even, to ``decimals`` decimal places (negative: to tens, hundreds...).
+    As PyTorch, integer tensors pass through unchanged only when ``decimals`` is not given."""
+    if decimals is None:
+        return _rounding("round", input, "round", 0)
     if not isinstance(decimals, int) or isinstance(decimals, bool):
         raise TypeError(f"round(): argument 'decimals' must be int, not "
                         f"{type(decimals).__name__}")
-    if decimals and isinstance(input, Tensor) and dtypes.kind(input.dtype) < 2:
-        raise NotImplementedError(f"round: decimals={decimals} is not implemented for integer "
-                                  f"tensors ({describe(input)}); convert with .float() first")
+    if isinstance(input, Tensor) and dtypes.kind(input.dtype) < 2:
+        raise NotImplementedError(f"round: decimals= is not implemented for integer tensors "
+                                  f"({describe(input)}); convert with .float() first")
     return _rounding("round", input, "round", decimals)
 
 
@@ -872,8 +879,9 @@ def _clamp_tensors(input, lo, hi):
     if not isinstance(input, Tensor):
         raise TypeError(f"clamp(): argument 'input' must be Tensor, not {type(input).__name__}")
     dt = _result_type("clamp", input, lo, hi)
-    if dt == dtypes.bool_:
-        raise NotImplementedError(f"clamp: not implemented for bool ({describe(input)})")
+    if dt == dtypes.bool_ and lo is not None and hi is not None:  # (one bound is max / min)
+        raise NotImplementedError(f"clamp: not implemented for bool ({describe(input)}) with "
+                                  "both bounds; convert with .long() or .float() first")
     x, lo, hi = (cast(t, dt) if isinstance(t, Tensor) else t for t in (input, lo, hi))
     for t in (lo, hi):
         if isinstance(t, Tensor) and t.device != x.device:
