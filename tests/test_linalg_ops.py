@@ -225,6 +225,7 @@ def test_svd_and_eigh_on_a_larger_batch_are_gauge_invariant_equal_to_torch(backe
     ("ij,kj", [(60, 70), (40, 70)]),
     ("...ij,jk", [(3, 30, 40), (40, 20)]),
 ])
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # (NumPy's inf * 0 in BLAS)
 def test_einsum_on_large_operands_matches_torch_with_inf_and_nan(backend, rng, equation, shapes):
     """Large operands take the backend's optimized (BLAS) path: values, NaN/inf positions and
     gradients as torch's."""
@@ -241,6 +242,15 @@ def test_einsum_on_large_operands_matches_torch_with_inf_and_nan(backend, rng, e
         out.append([to_np(y)] + [to_np(x) for x in grads])
     for got, exp in zip(*out):
         np.testing.assert_allclose(got, exp, rtol=1e-9, atol=1e-9)
+
+
+def test_matrix_power_zero_is_the_identity_even_for_nan_input(backend):
+    for lib in (tl, torch):
+        a = lib.tensor([[float("nan"), 1.0], [2.0, 3.0]], requires_grad=True)
+        r = lib.linalg.matrix_power(a, 0)
+        assert r.requires_grad and to_np(r).tolist() == [[1.0, 0.0], [0.0, 1.0]]
+        (g,) = lib.autograd.grad(r, a, lib.ones(2, 2))
+        assert to_np(g).tolist() == [[0.0, 0.0], [0.0, 0.0]]
 
 
 def test_diagonal_is_a_view_as_torch(backend):

@@ -23,6 +23,9 @@ class LinAlgError(RuntimeError):
     positive-definite): PyTorch's ``torch.linalg.LinAlgError``, a RuntimeError."""
 
 
+LinAlgError.__module__ = "tensorlite.linalg"
+
+
 # PyTorch's result types (torch.return_types.*): tuples with named fields
 linalg_slogdet = namedtuple("linalg_slogdet", ["sign", "logabsdet"])
 linalg_qr = namedtuple("linalg_qr", ["Q", "R"])
@@ -1282,9 +1285,13 @@ def matrix_power(input, n):
         raise TypeError(f"matrix_power(): argument 'n' must be int, not {type(n).__name__}")
     _check_matrix("linalg.matrix_power", input)
     if n == 0:
-        eye = _eye(input, input.shape[-1]).expand(tuple(input.shape))
-        return eye + input * 0 if input.requires_grad and dtypes.kind(input.dtype) == 2 else \
-            eye.contiguous()
+        data = backend_of(input, "linalg.matrix_power").copy(
+            _eye(input, input.shape[-1]).expand(tuple(input.shape))._data)
+        # the identity, recorded with a zero gradient (NaN in the input stays out of it)
+        return record("linalg_matrix_power", data, (input,),
+                      lambda ctx, g: (_const(g, backend_of(g, "linalg.matrix_power").zeros_like(
+                          g._data)),)) if dtypes.kind(input.dtype) == 2 else \
+            wrap(data, input.device)
     A = input
     if n < 0:
         A, n = inv(input), -n
