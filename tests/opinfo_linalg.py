@@ -47,37 +47,40 @@ def bmm_sample(g):
     return [g.tensor((b, n, m)), g.tensor((b2, m2, p))], {}
 
 
-def _coeffs(g):
+def _coeffs(g, shape, out):
     """beta and alpha; integer tensors take integer ones (torch truncates a float one or
-    fails on a cast depending on the shapes; tensorlite raises)."""
+    fails on a cast depending on the shapes; tensorlite raises).  The in-place form when the
+    input has the result's shape (torch's answers for a broadcast or empty one vary)."""
+    inplace = g.int(0, 3) == 0 and tuple(shape) == tuple(out) and 0 not in out
     if g.dtype.kind != "f":
-        return {"beta": g.pick(1, 0, 2), "alpha": g.pick(1, 2, -1)}
-    return {"beta": g.pick(1, 0, 2, 0.5), "alpha": g.pick(1, 2, 0.5, -1)}
+        return {"beta": g.pick(1, 0, 2), "alpha": g.pick(1, 2, -1), "inplace": inplace}
+    return {"beta": g.pick(1, 0, 2, 0.5), "alpha": g.pick(1, 2, 0.5, -1), "inplace": inplace}
 
 
 def addmm_sample(g):
     n, m, p = g.int(0, 3), g.int(0, 3), g.int(0, 3)
     inp = g.broadcast_to_shape((n, p)) if g.int(0, 5) else (g.int(1, 3),)
-    return [g.tensor(inp), g.tensor((n, m)), g.tensor((m, p))], _coeffs(g)
+    return [g.tensor(inp), g.tensor((n, m)), g.tensor((m, p))], _coeffs(g, inp, (n, p))
 
 
 def addmv_sample(g):
     n, m = g.int(0, 3), g.int(0, 3)
     # (torch returns a 0-d result for a 0-d input and an empty product: a resize quirk)
-    return [g.tensor(g.broadcast_to_shape((n,)) if n and m else (n,)), g.tensor((n, m)),
-            g.tensor((m if g.int(0, 9) else g.int(0, 3),))], _coeffs(g)
+    inp = g.broadcast_to_shape((n,)) if n and m else (n,)
+    return [g.tensor(inp), g.tensor((n, m)),
+            g.tensor((m if g.int(0, 9) else g.int(0, 3),))], _coeffs(g, inp, (n,))
 
 
 def baddbmm_sample(g):
     b, n, m, p = g.int(0, 2), g.int(0, 3), g.int(0, 3), g.int(0, 3)
-    return [g.tensor(g.broadcast_to_shape((b, n, p))), g.tensor((b, n, m)),
-            g.tensor((b, m, p))], _coeffs(g)
+    inp = g.broadcast_to_shape((b, n, p))
+    return [g.tensor(inp), g.tensor((b, n, m)), g.tensor((b, m, p))], _coeffs(g, inp, (b, n, p))
 
 
 def addbmm_sample(g):
     b, n, m, p = g.int(0, 2), g.int(0, 3), g.int(0, 3), g.int(0, 3)
-    return [g.tensor(g.broadcast_to_shape((n, p))), g.tensor((b, n, m)),
-            g.tensor((b, m, p))], _coeffs(g)
+    inp = g.broadcast_to_shape((n, p))
+    return [g.tensor(inp), g.tensor((b, n, m)), g.tensor((b, m, p))], _coeffs(g, inp, (n, p))
 
 
 def mv_sample(g):
@@ -489,16 +492,27 @@ def tensorsolve_sample(g):
 
 
 def _mm_like(name):
-    return lambda lib, *ts, **kw: getattr(lib, name)(*ts, **kw)
+    def fn(lib, *ts, inplace=False, **kw):
+        if not inplace:
+            return getattr(lib, name)(*ts, **kw)
+        c = ts[0].clone()  # (a broadcast input cannot take the result: torch raises)
+        out = getattr(c, name + "_")(*ts[1:], **kw)
+        assert out is c
+        return c
+    return fn
 
 
 TABLE = [
     # products
     OpInfo("bmm", lambda lib, a, b: a.bmm(b), bmm_sample, dtypes=NUMERIC, accum=True),
-    OpInfo("addmm", _mm_like("addmm"), addmm_sample, dtypes=NUMERIC, accum=True),
-    OpInfo("addmv", _mm_like("addmv"), addmv_sample, dtypes=NUMERIC, accum=True),
-    OpInfo("baddbmm", _mm_like("baddbmm"), baddbmm_sample, dtypes=NUMERIC, accum=True),
-    OpInfo("addbmm", _mm_like("addbmm"), addbmm_sample, dtypes=NUMERIC, accum=True),
+    OpInfo("addmm", _mm_like("addmm"), addmm_sample, dtypes=NUMERIC, accum=True,
+           covers=("addmm", "addmm_")),
+    OpInfo("addmv", _mm_like("addmv"), addmv_sample, dtypes=NUMERIC, accum=True,
+           covers=("addmv", "addmv_")),
+    OpInfo("baddbmm", _mm_like("baddbmm"), baddbmm_sample, dtypes=NUMERIC, accum=True,
+           covers=("baddbmm", "baddbmm_")),
+    OpInfo("addbmm", _mm_like("addbmm"), addbmm_sample, dtypes=NUMERIC, accum=True,
+           covers=("addbmm", "addbmm_")),
     OpInfo("mv", lambda lib, a, b: a.mv(b), mv_sample, dtypes=NUMERIC, accum=True),
     OpInfo("vdot", lambda lib, a, b: lib.vdot(a, b), vec_pair, dtypes=NUMERIC, accum=True),
     OpInfo("outer", lambda lib, a, b, form: getattr(lib, form)(a, b), outer_sample,

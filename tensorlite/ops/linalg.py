@@ -209,25 +209,25 @@ def _add_product(op, input, product, beta, alpha):
     return _scaled(input, beta) + out
 
 
-@op()
+@op(inplace=True)
 def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     """beta * input + alpha * (mat1 @ mat2)."""
     return _add_product("addmm", input, mm(mat1, mat2), beta, alpha)
 
 
-@op()
+@op(inplace=True)
 def addmv(input, mat, vec, *, beta=1, alpha=1):
     """beta * input + alpha * (mat @ vec)."""
     return _add_product("addmv", input, mv(mat, vec), beta, alpha)
 
 
-@op()
+@op(inplace=True)
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
     """beta * input + alpha * bmm(batch1, batch2)."""
     return _add_product("baddbmm", input, bmm(batch1, batch2), beta, alpha)
 
 
-@op()
+@op(inplace=True)
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
     """beta * input + alpha * the sum over the batch of bmm(batch1, batch2)."""
     return _add_product("addbmm", input, bmm(batch1, batch2).sum(0), beta, alpha)
