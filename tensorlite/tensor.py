@@ -3,12 +3,32 @@
 Differentiable ops live in ``tensorlite.ops`` and are installed here as methods and operators
 (see ``ops/__init__.py``), so this file holds only state, conversion and the autograd entry points.
 """
-from typing import TYPE_CHECKING, Any
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Union, overload
 
 import numpy as np
 
 from . import dtypes
 from .backends import for_device
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from typing_extensions import Self
+
+    from .autograd.graph import Node
+    from .dtypes import DTypeLike
+    from .sparse import SparseTensor
+
+# The builtins under names the Tensor methods int(), bool(), float() and type() don't shadow.
+_int = builtins.int
+_bool = builtins.bool
+_float = builtins.float
+# What a device argument accepts: a name ("cpu", "cuda:0") or a ``device``.
+DeviceLike = Union[str, "device"]
 
 
 class Tensor(dtypes.FloatCasts):
@@ -20,8 +40,13 @@ class Tensor(dtypes.FloatCasts):
     __hash__ = object.__hash__  # == is elementwise, identity is the hash
     device: str
     requires_grad: bool
-    grad_fn: Any
-    _version: list
+    grad_fn: Node | None
+    _version: list[_int]
+    _data: Any  # the backend's array
+    _grad: Tensor | None
+    _hooks: list[Any] | None
+    _base: Tensor | None
+    _seen: Node | None
 
     if TYPE_CHECKING:  # the ops install these at run time (ops/registry.py, ops/__init__.py)
         def __getattr__(self, name: str) -> Any: ...
@@ -58,7 +83,7 @@ class Tensor(dtypes.FloatCasts):
         def __getitem__(self, index: Any) -> "Tensor": ...
         def __setitem__(self, index: Any, value: Any) -> None: ...
 
-    def __init__(self, *args, device=None, **kwargs):
+    def __init__(self, *args: Any, device: DeviceLike | None = None, **kwargs: Any) -> None:
         """PyTorch's legacy constructor: ``Tensor(2, 3)`` a (zero-filled) tensor of that size,
         ``Tensor([1, 2])`` a copy of the data, ``Tensor()`` an empty one, ``Tensor(t)`` ``t``'s
         storage, all in the default float dtype (``tensorlite.tensor`` is the modern form)."""
@@ -70,34 +95,34 @@ class Tensor(dtypes.FloatCasts):
 
     # -- state ----------------------------------------------------------------------------------
     @property
-    def shape(self):
+    def shape(self) -> tuple[_int, ...]:
         return self._data.shape
 
     @property
-    def dtype(self):
+    def dtype(self) -> np.dtype:
         return self._data.dtype
 
     @property
-    def ndim(self):
+    def ndim(self) -> _int:
         return self._data.ndim
 
     @property
-    def is_cuda(self):
+    def is_cuda(self) -> _bool:
         return self.device == "cuda"
 
     is_sparse = False  # a sparse COO tensor is a tensorlite.sparse.SparseTensor
 
     @property
-    def layout(self):
+    def layout(self) -> layout:
         return strided
 
     @property
-    def grad(self):
+    def grad(self) -> Tensor | None:
         """The accumulated gradient (a tensor of this tensor's shape, dtype and device) or None."""
         return self._grad
 
     @grad.setter
-    def grad(self, value):
+    def grad(self, value: Tensor | None) -> None:
         # As torch: a gradient must be a Tensor (or None) of the tensor's size, dtype and device.
         # The engine writes ``_grad`` directly; this check guards what user code assigns.
         if value is not None:
@@ -121,59 +146,65 @@ class Tensor(dtypes.FloatCasts):
         self._grad = value
 
     @grad.deleter
-    def grad(self):
+    def grad(self) -> None:
         self._grad = None
 
     @property
-    def is_leaf(self):
+    def is_leaf(self) -> _bool:
         return self.grad_fn is None
 
     @property
-    def data(self):
+    def data(self) -> Tensor:
         """The same storage, detached from the tape (PyTorch's ``.data``)."""
         return self.detach()
 
     @data.setter
-    def data(self, value):
+    def data(self, value: Tensor) -> None:
         if value.shape != self.shape or value.dtype != self.dtype or value.device != self.device:
             raise ValueError(f"data: cannot replace {describe(self)} with {describe(value)}")
         self._data = value._data
         self._version[0] += 1
 
-    def is_floating_point(self):
+    def is_floating_point(self) -> _bool:
         return dtypes.is_floating_point(self.dtype)
 
-    def size(self, dim=None):
+    @overload
+    def size(self, dim: None = None) -> tuple[_int, ...]: ...
+
+    @overload
+    def size(self, dim: _int) -> _int: ...
+
+    def size(self, dim: _int | None = None) -> tuple[_int, ...] | _int:
         return self.shape if dim is None else self.shape[dim]
 
-    def dim(self):
+    def dim(self) -> _int:
         return self._data.ndim
 
-    def numel(self):
+    def numel(self) -> _int:
         return self._data.size
 
     nelement = numel
 
-    def __len__(self):
+    def __len__(self) -> _int:
         if self.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
         return self.shape[0]
 
     @property
-    def backend(self):
+    def backend(self) -> Any:
         return for_device(self.device)
 
     # -- conversion -----------------------------------------------------------------------------
-    def item(self):
+    def item(self) -> Any:
         if self._data.size != 1:
             raise ValueError(f"item: only a one-element tensor converts to a Python number, "
                              f"got shape {tuple(self.shape)}")
         return self.backend.to_host(self._data).reshape(()).item()
 
-    def tolist(self):
+    def tolist(self) -> Any:
         return self.backend.to_host(self._data).tolist()
 
-    def numpy(self):
+    def numpy(self) -> np.ndarray:
         if self.requires_grad:
             raise RuntimeError("numpy: can't call numpy() on a tensor that requires grad; "
                                "use tensor.detach().numpy()")
@@ -182,7 +213,7 @@ class Tensor(dtypes.FloatCasts):
                             "with tensor.cpu()")
         return self._data
 
-    def __array__(self, dtype=None, copy=None):
+    def __array__(self, dtype: DTypeLike | None = None, copy: _bool | None = None) -> np.ndarray:
         # NumPy's protocol: copy=True must return a copy (np.array(t) is a snapshot, as with
         # torch), copy=None shares the host storage where it can (np.asarray(t)).
         arr = self.backend.to_host(self._data)
@@ -192,30 +223,30 @@ class Tensor(dtypes.FloatCasts):
             return arr.copy()
         return arr
 
-    def __dlpack__(self, *args, **kwargs):
+    def __dlpack__(self, *args: Any, **kwargs: Any) -> Any:
         return self._data.__dlpack__(*args, **kwargs)
 
-    def __dlpack_device__(self):
+    def __dlpack_device__(self) -> tuple[_int, _int]:
         return self._data.__dlpack_device__()
 
-    def __bool__(self):
+    def __bool__(self) -> _bool:
         if self._data.size != 1:
             raise RuntimeError(f"the truth value of a tensor of shape {tuple(self.shape)} is "
                                "ambiguous; use .any() or .all()")
         return bool(self.item())
 
-    def __float__(self):
+    def __float__(self) -> _float:
         return float(self.item())
 
-    def __int__(self):
+    def __int__(self) -> _int:
         return int(self.item())
 
-    def __index__(self):
+    def __index__(self) -> _int:
         if dtypes.kind(self.dtype) == 2:
             raise TypeError("only integer tensors of a single element can be used as an index")
         return int(self.item())
 
-    def __format__(self, format_spec):
+    def __format__(self, format_spec: str) -> str:
         # As torch's Tensor.__format__: a 0-d tensor formats its value (f"{loss:.4f}"); any
         # other tensor (a one-element 1-d one too) takes only the empty spec, giving str(t).
         if self._data.ndim == 0 and type(self) is Tensor:
@@ -227,7 +258,7 @@ class Tensor(dtypes.FloatCasts):
                             "format t.item() (one element) or t.tolist() instead")
         return str(self)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         arr = self.backend.to_host(self._data)
         # PyTorch shows 4 decimals unless every value is whole ("1., 2.")
         finite = arr[np.isfinite(arr)] if arr.dtype.kind == "f" else arr
@@ -248,21 +279,23 @@ class Tensor(dtypes.FloatCasts):
         return "tensor(" + ", ".join([body] + extras) + ")"
 
     # -- autograd -------------------------------------------------------------------------------
-    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+    def backward(self, gradient: Tensor | None = None, retain_graph: _bool | None = None,
+                 create_graph: _bool = False, inputs: Tensor | Sequence[Tensor] | None = None
+                 ) -> None:
         from .autograd.engine import backward
         backward((self,), None if gradient is None else (gradient,), retain_graph, create_graph,
                  inputs)
 
-    def detach(self):
+    def detach(self) -> Tensor:
         """The same storage, cut from the tape."""
         return wrap(self._data, self.device, version=self._version)
 
-    def detach_(self):
+    def detach_(self) -> Self:
         self.grad_fn = None
         self.requires_grad = False
         return self
 
-    def requires_grad_(self, requires_grad=True):
+    def requires_grad_(self, requires_grad: _bool = True) -> Self:
         if not self.is_leaf:
             raise RuntimeError("requires_grad_: only leaf tensors can change requires_grad; "
                                "use .detach() to get a leaf")
@@ -272,7 +305,7 @@ class Tensor(dtypes.FloatCasts):
         self.requires_grad = requires_grad
         return self
 
-    def retain_grad(self):
+    def retain_grad(self) -> None:
         """Keep ``.grad`` on this non-leaf tensor after backward (leaves always keep theirs)."""
         if self.grad_fn is not None:
             import weakref
@@ -280,7 +313,7 @@ class Tensor(dtypes.FloatCasts):
         elif not self.requires_grad:
             raise RuntimeError("retain_grad: the tensor does not require grad")
 
-    def register_hook(self, hook):
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> _HookHandle:
         """Call ``hook(grad)`` when this tensor's gradient is computed; a returned tensor
         replaces the gradient.  Returns a handle whose ``remove()`` unregisters it."""
         if not self.requires_grad:
@@ -293,7 +326,8 @@ class Tensor(dtypes.FloatCasts):
         hooks.append(hook)
         return _HookHandle(hooks, hook)
 
-    def register_post_accumulate_grad_hook(self, hook):
+    def register_post_accumulate_grad_hook(self, hook: Callable[[Tensor], None]
+                                           ) -> _HookHandle:
         """Call ``hook(self)`` each time backward has accumulated a gradient into this leaf's
         ``.grad`` (e.g. to step an optimizer per parameter).  Returns a handle with ``remove()``."""
         if not self.requires_grad:
@@ -308,7 +342,8 @@ class Tensor(dtypes.FloatCasts):
         return _HookHandle(hooks, entry)
 
     # -- devices and dtypes ---------------------------------------------------------------------
-    def to(self, *args, dtype=None, device=None, copy=False):
+    def to(self, *args: Any, dtype: DTypeLike | None = None, device: DeviceLike | None = None,
+           copy: _bool = False) -> Tensor:
         for a in args:  # .to("cuda"), .to(tensorlite.float64), .to(other_tensor), .to("cpu", dtype)
             if isinstance(a, Tensor):
                 device, dtype = a.device, a.dtype
@@ -321,28 +356,29 @@ class Tensor(dtypes.FloatCasts):
             from .ops import cast
             out = cast(out, dtypes.as_dtype(dtype))
         if device is not None and str(device).split(":")[0] != self.device:
-            from .ops import to_device
+            from .ops.pointwise import to_device
             out = to_device(out, _device_of(device))
         if copy and out is self:
             out = self.clone()
         return out
 
-    def cpu(self):
+    def cpu(self) -> Tensor:
         return self.to("cpu")
 
-    def to_sparse(self, sparse_dim=None):
+    def to_sparse(self, sparse_dim: _int | None = None) -> SparseTensor:
         """The non-zero elements as a sparse COO tensor (tensorlite.sparse)."""
         from .sparse import from_dense
         return from_dense(self, sparse_dim)
 
-    def to_dense(self, dtype=None):
+    def to_dense(self, dtype: DTypeLike | None = None) -> Tensor:
         """A dense tensor is its own dense form (``dtype`` converts)."""
         return self if dtype is None else self.to(dtype)
 
-    def cuda(self):
+    def cuda(self) -> Tensor:
         return self.to("cuda")
 
-    def type(self, dtype=None, non_blocking=False):
+    def type(self, dtype: DTypeLike | None = None, non_blocking: _bool = False
+             ) -> str | Tensor:
         """With no argument, PyTorch's type name ("torch.FloatTensor", "torch.cuda.LongTensor");
         otherwise ``self`` converted to ``dtype``: a dtype, a legacy type (``tensorlite.FloatTensor``)
         or its name ("torch.DoubleTensor", "torch.cuda.FloatTensor" also moves to the GPU)."""
@@ -353,45 +389,51 @@ class Tensor(dtypes.FloatCasts):
         return self.to(dtype=dtype, device=device)
 
     # -- PyTorch's new_* factories: the dtype and device of self unless told otherwise ----------
-    def new(self, *args, device=None, **kwargs):
+    def new(self, *args: Any, device: DeviceLike | None = None, **kwargs: Any) -> Tensor:
         """The legacy ``x.new(2, 3)`` / ``x.new([1, 2])`` / ``x.new()``: as ``Tensor(...)`` with
         ``x``'s dtype and device."""
         from .creation import _legacy_new
         return _legacy_new("new", self.dtype, args, self.device if device is None else device,
                            kwargs)
 
-    def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+    def new_tensor(self, data: Any, dtype: DTypeLike | None = None,
+                   device: DeviceLike | None = None, requires_grad: _bool = False) -> Tensor:
         from .creation import tensor
         return tensor(data, dtype=self.dtype if dtype is None else dtype,
                       device=self.device if device is None else device,
                       requires_grad=requires_grad)
 
-    def _new_filled(self, name, size, dtype, device, requires_grad, *fill):
+    def _new_filled(self, name: str, size: Any, dtype: DTypeLike | None,
+                    device: DeviceLike | None, requires_grad: _bool, *fill: Any) -> Tensor:
         from . import creation
         return getattr(creation, name)(*((size,) + fill if fill else size),
                                        dtype=self.dtype if dtype is None else dtype,
                                        device=self.device if device is None else device,
                                        requires_grad=requires_grad)
 
-    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+    def new_zeros(self, *size: Any, dtype: DTypeLike | None = None,
+                  device: DeviceLike | None = None, requires_grad: _bool = False) -> Tensor:
         return self._new_filled("zeros", size, dtype, device, requires_grad)
 
-    def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+    def new_ones(self, *size: Any, dtype: DTypeLike | None = None,
+                 device: DeviceLike | None = None, requires_grad: _bool = False) -> Tensor:
         return self._new_filled("ones", size, dtype, device, requires_grad)
 
-    def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
+    def new_empty(self, *size: Any, dtype: DTypeLike | None = None,
+                  device: DeviceLike | None = None, requires_grad: _bool = False) -> Tensor:
         return self._new_filled("empty", size, dtype, device, requires_grad)
 
-    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
+    def new_full(self, size: Any, fill_value: _float, dtype: DTypeLike | None = None,
+                 device: DeviceLike | None = None, requires_grad: _bool = False) -> Tensor:
         return self._new_filled("full", size, dtype, device, requires_grad, fill_value)
 
-    def long(self):
+    def long(self) -> Tensor:
         return self.to(dtypes.int64)
 
-    def int(self):
+    def int(self) -> Tensor:
         return self.to(dtypes.int32)
 
-    def bool(self):
+    def bool(self) -> Tensor:
         return self.to(dtypes.bool_)
 
 
@@ -400,20 +442,21 @@ class PostAccumulateGradHook:
     leaf's hook list, which the engine otherwise runs on the gradient before accumulating."""
     __slots__ = ("fn",)
 
-    def __init__(self, fn):
+    def __init__(self, fn: Callable[[Tensor], None]) -> None:
         self.fn = fn
 
 
 class _HookHandle:
-    def __init__(self, hooks, hook):
+    def __init__(self, hooks: list[Any], hook: Any) -> None:
         self._hooks, self._hook = hooks, hook
 
-    def remove(self):
+    def remove(self) -> None:
         if self._hook in self._hooks:
             self._hooks.remove(self._hook)
 
 
-def _init(t, data, device, requires_grad=False, version=None):
+def _init(t: Tensor, data: Any, device: DeviceLike, requires_grad: bool = False,
+          version: list[int] | None = None) -> None:
     t._data = data
     t.device = _DEVICES.get(device) or _device_of(device)
     t.requires_grad = requires_grad
@@ -422,13 +465,14 @@ def _init(t, data, device, requires_grad=False, version=None):
     t._base = t._seen = None
 
 
-def make_view(t, of):
+def make_view(t: Tensor, of: Tensor) -> None:
     """Make ``t`` (sharing ``of``'s storage) a view of ``of``'s root base, its history current."""
     root = of if of._base is None else of._base
     t._base, t._seen = root, root.grad_fn
 
 
-def wrap(data, device, requires_grad=False, version=None):
+def wrap(data: Any, device: DeviceLike, requires_grad: bool = False,
+         version: list[int] | None = None) -> Tensor:
     """A tensor around a backend array, with no history (the fast constructor the ops use)."""
     t = Tensor.__new__(Tensor)
     _init(t, data, device, requires_grad, version)
@@ -441,7 +485,7 @@ class device(str):
     ``.to()``) and compares equal to a tensor's ``.device``."""
     __slots__ = ()
 
-    def __new__(cls, type, index=None):
+    def __new__(cls, type: str, index: int | None = None) -> Self:
         name = str(type) if index is None else f"{type}:{int(index)}"
         kind, _, number = name.partition(":")
         if kind not in ("cpu", "cuda") or (_ and not number.isdigit()):
@@ -450,15 +494,15 @@ class device(str):
         return super().__new__(cls, name)
 
     @property
-    def type(self):
+    def type(self) -> str:
         return self.partition(":")[0]
 
     @property
-    def index(self):
+    def index(self) -> int | None:  # type: ignore[override]
         number = self.partition(":")[2]
         return int(number) if number else None
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"device(type='{self.type}'" + ("" if self.index is None else
                                                 f", index={self.index}") + ")"
 
@@ -466,7 +510,7 @@ class device(str):
 _DEVICES = {name: device(name) for name in ("cpu", "cuda")}  # one object per device, shared
 
 
-def _device_of(name):
+def _device_of(name: DeviceLike) -> device:
     """The shared ``device`` object for a device name ("cuda:0" counts as "cuda")."""
     kind = str(name).partition(":")[0]
     if kind not in _DEVICES:
@@ -479,13 +523,13 @@ class layout:
     ``tensorlite.sparse_coo`` (tensorlite.sparse.SparseTensor)."""
     __slots__ = ("name",)
 
-    def __init__(self, name):
+    def __init__(self, name: str) -> None:
         self.name = name
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"tensorlite.{self.name}"
 
-    def __reduce__(self):
+    def __reduce__(self) -> str:
         return self.name  # pickles as the module-level instance
 
 
@@ -493,21 +537,21 @@ strided = layout("strided")
 sparse_coo = layout("sparse_coo")
 
 
-def describe(t):
+def describe(t: Tensor) -> str:
     """'float32[3, 4] on cpu': how error messages name a tensor."""
     return f"{t.dtype}{list(t.shape)} on {t.device}"
 
 
-def is_tensor(obj):
+def is_tensor(obj: object) -> bool:
     """Whether ``obj`` is a tensorlite Tensor (``torch.is_tensor``)."""
     return isinstance(obj, Tensor)
 
 
-def numel(input):
+def numel(input: Tensor) -> int:
     """The number of elements of ``input``."""
     return input.numel()
 
 
-def is_floating_point(input):
+def is_floating_point(input: Tensor) -> bool:
     """Whether ``input``'s dtype is a floating-point one."""
     return input.is_floating_point()

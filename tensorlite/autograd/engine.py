@@ -1,13 +1,21 @@
 """Backward: replay the tape in reverse, iteratively (no recursion limit on deep graphs)."""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
 from itertools import zip_longest
 from sys import getrefcount
+from typing import Any, Union
 
 from ..tensor import PostAccumulateGradHook, Tensor, describe, wrap
 from .grad_mode import enable_grad, flags, no_grad
-from .graph import Node
+from .graph import Node, Slots
+
+# A gradient as the engine carries it: a tensor, or the Slots of a Function's outputs.
+Grad = Union[Tensor, Slots]
 
 
-def _seed_grads(outputs, grad_outputs):
+def _seed_grads(outputs: Sequence[Tensor], grad_outputs: Sequence[Tensor | None] | None
+                ) -> list[Tensor]:
     grads = []
     for i, out in enumerate(outputs):
         g = None if grad_outputs is None else grad_outputs[i]
@@ -28,10 +36,10 @@ def _seed_grads(outputs, grad_outputs):
     return grads
 
 
-def _count_dependencies(roots):
+def _count_dependencies(roots: Sequence[Node | Tensor]) -> dict[Node, int]:
     """How many edges reach each node of the graph below ``roots``."""
-    deps = {}
-    stack = [r for r in roots if type(r) is Node]
+    deps: dict[Node, int] = {}
+    stack: list[Node] = [r for r in roots if type(r) is Node]
     seen = set(stack)
     while stack:
         node = stack.pop()
@@ -46,7 +54,7 @@ def _count_dependencies(roots):
     return deps
 
 
-def _hooks_and_retained(node, g, create_graph):
+def _hooks_and_retained(node: Node, g: Any, create_graph: bool) -> Any:
     """A non-leaf's hooks may replace its gradient; retain_grad() keeps it in ``.grad``."""
     if node.hooks:
         g = _run_hooks(node.hooks, g)
@@ -55,7 +63,7 @@ def _hooks_and_retained(node, g, create_graph):
     return g
 
 
-def _run_hooks(hooks, g):
+def _run_hooks(hooks: Iterable[Callable[[Any], Any]], g: Any) -> Any:
     for hook in hooks:
         if type(hook) is PostAccumulateGradHook:
             continue  # runs after the leaf's .grad was accumulated, not on its gradient
@@ -65,7 +73,7 @@ def _run_hooks(hooks, g):
     return g
 
 
-def _check_finite(node, grads):
+def _check_finite(node: Node, grads: Sequence[Any]) -> None:
     for i, g in enumerate(grads):
         if isinstance(g, Tensor) and not g.backend.isfinite(g._data).all():
             raise RuntimeError(
@@ -74,7 +82,9 @@ def _check_finite(node, grads):
                 f"{node.trace or '(not recorded: the op was created outside detect_anomaly)'}")
 
 
-def execute(outputs, grad_outputs, retain_graph, create_graph, capture=None):
+def execute(outputs: Sequence[Tensor], grad_outputs: Sequence[Tensor | None] | None,
+            retain_graph: bool | None, create_graph: bool,
+            capture: Sequence[Tensor] | None = None) -> dict[Node | int, Tensor | None]:
     """Run backward from ``outputs``.  Without ``capture``, leaf gradients accumulate into
     ``.grad``; with it (a list of tensors), their gradients are returned instead."""
     grads = _seed_grads(outputs, grad_outputs)
@@ -86,13 +96,14 @@ def execute(outputs, grad_outputs, retain_graph, create_graph, capture=None):
             raise RuntimeError(f"backward: element of {describe(o)} does not require grad and "
                                "has no grad_fn; call requires_grad_() on a leaf first")
     deps = _count_dependencies(roots)
-    captured = {} if capture is None else {_key(t): None for t in capture}
-    buffers = {}  # node, or id(leaf), -> the gradient summed so far
-    leaves = {}
+    captured: dict[Node | int, Any] = {} if capture is None else {_key(t): None for t in capture}
+    buffers: dict[Node | int, Any] = {}  # node, or id(leaf), -> the gradient summed so far
+    leaves: dict[int, Tensor] = {}
     for root, g in zip(roots, grads):
         _accumulate(buffers, leaves, root, g, create_graph)
     ready = [r for r in dict.fromkeys(roots) if type(r) is Node and deps.get(r, 0) == 0]
     anomaly, capturing = flags.anomaly, capture is not None
+    in_grads: Sequence[Any] | None
     pop_ready, push_ready, pop_buffer, get_buffer = ready.pop, ready.append, buffers.pop, buffers.get
     with (enable_grad() if create_graph else no_grad()):
         while ready:  # the hot loop: one pass per recorded op, so locals and few branches
@@ -105,7 +116,7 @@ def execute(outputs, grad_outputs, retain_graph, create_graph, capture=None):
                     g = _hooks_and_retained(node, g, create_graph)
                 if capturing and node in captured:
                     captured[node] = g
-                in_grads = node.backward(node.context(create_graph), g)
+                in_grads = node.backward(node.context(create_graph), g)  # type: ignore[misc]
                 if anomaly:
                     _check_finite(node, in_grads)
             # A None gradient still counts down its input's dependencies, or that input's node
@@ -136,11 +147,12 @@ def execute(outputs, grad_outputs, retain_graph, create_graph, capture=None):
     return captured
 
 
-def _key(t):
+def _key(t: Tensor) -> Node | int:
     return t.grad_fn if t.grad_fn is not None else id(t)
 
 
-def _accumulate(buffers, leaves, target, g, create_graph):
+def _accumulate(buffers: dict[Any, Any], leaves: dict[Any, Any], target: Node | Tensor, g: Any,
+                create_graph: bool) -> None:
     key = target if type(target) is Node else id(target)
     if type(target) is not Node:
         leaves[key] = target
@@ -148,7 +160,7 @@ def _accumulate(buffers, leaves, target, g, create_graph):
     buffers[key] = g if prev is None else _add(prev, g, create_graph)
 
 
-def _add(a, b, create_graph):
+def _add(a: Any, b: Any, create_graph: bool) -> Any:
     """The sum of two gradients; a plain backend add unless it must be recorded (or is not a
     plain tensor: the Slots of a custom Function's outputs add themselves)."""
     if create_graph or type(a) is not Tensor:
@@ -156,7 +168,7 @@ def _add(a, b, create_graph):
     return wrap(a.backend.add(a._data, b._data), a.device)
 
 
-def _accumulate_into_leaf(leaf, g, create_graph):
+def _accumulate_into_leaf(leaf: Tensor, g: Tensor, create_graph: bool) -> None:
     if create_graph:
         leaf._grad = g if leaf._grad is None else leaf._grad + g
     elif leaf.grad is None:
@@ -172,7 +184,7 @@ def _accumulate_into_leaf(leaf, g, create_graph):
                 hook.fn(leaf)
 
 
-def _owned(g):
+def _owned(g: Tensor) -> bool:
     """Whether gradient ``g`` can become a ``.grad`` as it is, instead of a copy: nothing outside
     the engine references it or its array, and the backend says no other array shares that
     memory (``Backend.private``).  Counted references: to ``g``, execute's local,
@@ -184,7 +196,9 @@ def _owned(g):
             and g.backend.private(data))
 
 
-def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
+def backward(tensors: Sequence[Tensor], grad_tensors: Sequence[Tensor | None] | None = None,
+             retain_graph: bool | None = None, create_graph: bool = False,
+             inputs: Tensor | Iterable[Tensor] | None = None) -> None:
     """Accumulate d(tensors)/d(leaf) into every leaf's ``.grad`` (``inputs`` narrows the leaves)."""
     if inputs is not None:
         inputs = tuple(inputs)
@@ -197,18 +211,20 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     execute(tensors, grad_tensors, retain_graph, create_graph)
 
 
-def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
-         allow_unused=False):
+def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
+         grad_outputs: Tensor | Sequence[Tensor | None] | None = None,
+         retain_graph: bool | None = None, create_graph: bool = False,
+         allow_unused: bool = False) -> tuple[Tensor | None, ...]:
     """The gradients of ``outputs`` with respect to ``inputs``, returned (``.grad`` untouched)."""
     single = isinstance(inputs, Tensor)
     outputs = (outputs,) if isinstance(outputs, Tensor) else tuple(outputs)
-    inputs = (inputs,) if single else tuple(inputs)
+    inputs = (inputs,) if single else tuple(inputs)  # type: ignore[assignment]
     if isinstance(grad_outputs, Tensor):
         grad_outputs = (grad_outputs,)
-    for t in inputs:
+    for t in inputs:  # type: ignore[union-attr]
         if not t.requires_grad:
             raise RuntimeError(f"grad: one of the inputs ({describe(t)}) does not require grad")
-    got = execute(outputs, grad_outputs, retain_graph, create_graph, capture=inputs)
+    got = execute(outputs, grad_outputs, retain_graph, create_graph, capture=inputs)  # type: ignore[arg-type]
     result = []
     for i, t in enumerate(inputs):
         g = got[_key(t)]

@@ -1,8 +1,18 @@
 """The tape: one Node per recorded op, linking an output back to the inputs it came from."""
+from __future__ import annotations
+
 import traceback
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Union
 
 from ..tensor import Tensor, _HookHandle, wrap
 from .grad_mode import flags, state
+
+# An op's backward: ``backward(ctx, g)`` gives one gradient (or None) per input.
+Backward = Callable[..., Sequence[Any]]
+# Where an input's gradient goes: the node that produced it, the leaf that accumulates it, or
+# nowhere (None).
+Edge = Union["Node", Tensor, None]
 
 
 class Node:
@@ -20,31 +30,41 @@ class Node:
     __slots__ = ("op", "backward", "next", "needs", "saved", "versions", "output", "hooks",
                  "retained", "trace")
     op: str
-    next: list
+    backward: Backward | None
+    next: list[Edge]
+    needs: list[bool]
+    saved: dict[str, Any] | None
+    versions: Sequence[int | None]
+    output: bool
+    hooks: list[Callable[[Any], Any]] | None
+    retained: Callable[[], Tensor | None] | None
+    trace: str | None
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<{self.op}Backward>"
 
     @property
-    def name(self):
+    def name(self) -> _Name:
         return _Name(self.op)
 
     @property
-    def next_functions(self):
+    def next_functions(self) -> tuple[tuple[Node | AccumulateGrad | None, int], ...]:
         """Per input, ``(node, 0)``: the Node that produced it, an ``AccumulateGrad`` for a leaf
         that requires grad, or None (PyTorch's ``grad_fn.next_functions``)."""
         return tuple((AccumulateGrad(e) if isinstance(e, Tensor) else e, 0) for e in self.next)
 
-    def register_prehook(self, hook):
+    def register_prehook(self, hook: Callable[[tuple[Tensor | None, ...]], Any]
+                         ) -> _HookHandle:
         """``hook(grad_outputs)`` before this node's backward; a returned tuple replaces them."""
-        def prehook(g):
+        def prehook(g: Any) -> Any:
             new = hook(tuple(g.grads) if isinstance(g, Slots) else (g,))
             return None if new is None else Slots(list(new)) if isinstance(g, Slots) else new[0]
         hooks = self.hooks = self.hooks or []
         hooks.append(prehook)
         return _HookHandle(hooks, prehook)
 
-    def register_hook(self, hook):
+    def register_hook(self, hook: Callable[[tuple[Any, ...], tuple[Any, ...]], Any]
+                      ) -> _HookHandle:
         """``hook(grad_inputs, grad_outputs)`` after this node's backward; a returned tuple
         replaces the gradients it sends to its inputs."""
         if self.backward is None:
@@ -54,19 +74,19 @@ class Node:
         if post is None:
             inner, post = self.backward, []
 
-            def backward(ctx, g):
+            def backward(ctx: Context, g: Any) -> tuple[Any, ...]:
                 grads = tuple(inner(ctx, g))
                 for h in post:
                     new = h(grads, tuple(g.grads) if isinstance(g, Slots) else (g,))
                     if new is not None:
                         grads = tuple(new)
                 return grads
-            backward.post_hooks = post
+            backward.post_hooks = post  # type: ignore[attr-defined]
             self.backward = backward
         post.append(hook)
         return _HookHandle(post, hook)
 
-    def context(self, create_graph):
+    def context(self, create_graph: bool) -> Context:
         """What the backward receives: the saved values by name, checked against in-place
         changes since the op recorded them, and which inputs need a gradient."""
         if self.backward is None:
@@ -97,6 +117,10 @@ class Context:
     gradient, as a custom Function's ``ctx``) and each saved value under the name it was saved
     with (``ctx.x``; the attributes are the node's own record of them: read, never set)."""
     __slots__ = ("needs_input_grad", "__dict__")
+    needs_input_grad: list[bool]
+
+    if TYPE_CHECKING:  # the saved values, by name
+        def __getattr__(self, name: str) -> Any: ...
 
 
 _new_context = Context.__new__
@@ -107,7 +131,7 @@ class _Output(Tensor):
     and reattached to the node on unpacking, so the saved output stays differentiable."""
     __slots__ = ()
 
-    def unpack(self, node, create_graph):
+    def unpack(self, node: Node, create_graph: bool) -> Tensor:
         t = wrap(self._data, self.device, version=self._version)
         if create_graph:
             t.grad_fn, t.requires_grad = node, True
@@ -119,7 +143,7 @@ class _Name(str):
     ``node.name() == "mulBackward"``."""
     __slots__ = ()
 
-    def __call__(self):
+    def __call__(self) -> str:
         return f"{self}Backward"
 
 
@@ -129,13 +153,13 @@ class AccumulateGrad:
     __slots__ = ("variable",)
     next_functions = ()
 
-    def __init__(self, variable):
+    def __init__(self, variable: Tensor) -> None:
         self.variable = variable
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<AccumulateGrad>"
 
-    def name(self):
+    def name(self) -> str:
         return "AccumulateGrad"
 
 
@@ -145,10 +169,10 @@ class Slots:
     op from different outputs add slot by slot."""
     __slots__ = ("grads",)
 
-    def __init__(self, grads):
+    def __init__(self, grads: list[Tensor | None]) -> None:
         self.grads = grads
 
-    def __add__(self, other):
+    def __add__(self, other: Slots) -> Slots:
         return Slots([b if a is None else a if b is None else a + b
                       for a, b in zip(self.grads, other.grads)])
 
@@ -157,12 +181,14 @@ _new = Tensor.__new__
 _new_node = Node.__new__
 
 
-def rebase(view):
+def rebase(view: Tensor) -> None:
     from ..ops.inplace import rebase as rebase_view  # (the ops package imports this module)
     rebase_view(view)
 
 
-def record(name, data, inputs, backward, save=None, output=None, view_of=None):
+def record(name: str, data: Any, inputs: Sequence[Any], backward: Backward,
+           save: dict[str, Any] | None = None, output: str | None = None,
+           view_of: Tensor | None = None) -> Tensor:
     """Wrap ``data`` (the backend result of op ``name`` on ``inputs``) as a tensor, and put the op
     on the tape when grad mode is on and an input requires grad.
 
@@ -187,6 +213,8 @@ def record(name, data, inputs, backward, save=None, output=None, view_of=None):
         out._version, out._base, out._seen = view_of._version, base, base.grad_fn
     out.requires_grad = False
     if state.grad_enabled:
+        edges: list[Edge]
+        needs: list[bool]
         edges, needs, wanted = [], [], False  # per input: its Node, the leaf that takes its
         for t in inputs:  # gradient, or None; and whether it wants a gradient
             if isinstance(t, Tensor) and t._base is not None and t._base.grad_fn is not t._seen:

@@ -1,11 +1,23 @@
 """What every op needs: its backend, coerced operands, and the adjoint of broadcasting."""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Union, overload
+
 from .. import dtypes
 from ..autograd.graph import record
 from ..backends import active, for_device
 from ..tensor import Tensor, describe, wrap
 
+if TYPE_CHECKING:
+    from ..autograd.graph import Context
+    from ..dtypes import DTypeLike
 
-def backend_of(t, op):
+# A Python number operand of an op (bool, int or float).
+Number = Union[bool, int, float]
+
+
+def backend_of(t: Tensor, op: str) -> Any:
     """The backend that runs ``op`` on tensor ``t`` (a TypeError names the op if ``t`` is no tensor)."""
     try:
         return active[t.device]
@@ -15,17 +27,18 @@ def backend_of(t, op):
         return for_device(t.device)
 
 
-def number(op, value):
+def number(op: str, value: object) -> Number:
     """A Python number operand (NumPy scalars become Python numbers); anything else is an error."""
     if isinstance(value, (int, float, bool)):
         return value
     if hasattr(value, "dtype") and getattr(value, "shape", None) == ():  # numpy scalar / 0-d array
-        return value.item()
+        return value.item()  # type: ignore[attr-defined]
     raise TypeError(f"{op}: unsupported operand type {type(value).__name__}; expected a Tensor "
                     "or a Python number")
 
 
-def binary(op, a, b):
+def binary(op: str, a: Tensor | Number, b: Tensor | Number
+           ) -> tuple[Tensor | Number, Tensor | Number, Any]:
     """Coerce the operands of a binary op: tensors on one device with one dtype (PyTorch's
     promotion), Python numbers kept as numbers.  Returns ``(a, b, backend)``."""
     if isinstance(a, Tensor):
@@ -56,12 +69,13 @@ def binary(op, a, b):
     return a, b, backend_of(b, op)
 
 
-def raw(x):
+def raw(x: Tensor | Number) -> Any:
     """The backend array of a tensor; a number stays a number."""
     return x._data if isinstance(x, Tensor) else x
 
 
-def broadcasting(op, fn, a, b):
+def broadcasting(op: str, fn: Callable[[Any, Any], Any], a: Tensor | Number,
+                 b: Tensor | Number) -> Any:
     """``fn(a, b)`` on the raw operands, with a broadcasting failure reported in our words."""
     try:
         return fn(a._data if isinstance(a, Tensor) else a, b._data if isinstance(b, Tensor) else b)
@@ -71,20 +85,21 @@ def broadcasting(op, fn, a, b):
                          "operand)") from None
 
 
-def _shape_str(x):
+def _shape_str(x: Tensor | Number) -> list[int] | str:
     return list(x.shape) if isinstance(x, Tensor) else "(scalar)"
 
 
-def shape_of(x):
+def shape_of(x: Tensor | Number) -> tuple[int, ...] | None:
     """The shape of an operand (a number has none: it takes no gradient)."""
     return x._data.shape if isinstance(x, Tensor) else None
 
 
-def unbroadcast(ctx, *grads):
+def unbroadcast(ctx: Context, *grads: tuple[Tensor | Callable[[], Tensor], tuple[int, ...] | None]
+                ) -> list[Tensor | None]:
     """Per input, ``(gradient, shape)``: the gradient summed down to the input's shape, or None
     where the engine wants none (``ctx.needs_input_grad``).  A gradient may be given as a
     function that computes it, so an unwanted one costs nothing."""
-    out = [None] * len(grads)  # (runs for every binary op of a backward: kept lean)
+    out: list[Tensor | None] = [None] * len(grads)  # (runs for every binary op of a backward: kept lean)
     for i, need in enumerate(ctx.needs_input_grad):
         if need:
             g, shape = grads[i]
@@ -94,7 +109,13 @@ def unbroadcast(ctx, *grads):
     return out
 
 
-def sum_to(g, shape):
+@overload
+def sum_to(g: Tensor, shape: tuple[int, ...]) -> Tensor: ...
+@overload
+def sum_to(g: Tensor, shape: None) -> None: ...
+
+
+def sum_to(g: Tensor, shape: tuple[int, ...] | None) -> Tensor | None:
     """The adjoint of broadcasting: sum ``g`` down to ``shape`` (None: no gradient wanted)."""
     if shape is None or g._data.shape == shape:
         return g if shape is not None else None
@@ -104,7 +125,7 @@ def sum_to(g, shape):
     return g.sum(axes, keepdim=True).reshape(shape) if axes else g.reshape(shape)
 
 
-def dims(op, dim, ndim):
+def dims(op: str, dim: int | Sequence[int] | None, ndim: int) -> tuple[int, ...]:
     """Normalize ``dim`` (None, an int or a sequence, negative allowed) to a tuple of axes."""
     if dim is None:
         return tuple(range(ndim))
@@ -124,13 +145,13 @@ def dims(op, dim, ndim):
     return tuple(out)
 
 
-def floating(x, op):
+def floating(x: Tensor, op: str) -> Tensor:
     """``x`` as a floating point tensor: ops like exp give float32 for integer input, as PyTorch."""
     backend_of(x, op)
     return x if dtypes.kind(x.dtype) == 2 else cast(x, dtypes.float32)
 
 
-def cast(input, dtype):
+def cast(input: Tensor, dtype: DTypeLike) -> Tensor:
     """``input`` as ``dtype``; the gradient is cast back to the input's dtype."""
     dtype = dtypes.as_dtype(dtype)
     if dtype == input.dtype:
