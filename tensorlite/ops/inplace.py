@@ -16,21 +16,29 @@ Every change bumps the tensor's version, so a backward that saved the old values
 of lying.  The result keeps ``t``'s shape and dtype: a result that would broadcast ``t`` to a
 larger shape, or need a cast from floating point to integer (or to bool), is refused.
 """
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
 from .. import dtypes
 from ..autograd.grad_mode import no_grad, state
 from ..autograd.graph import record
 from ..tensor import Tensor, describe, wrap
 from .common import backend_of, cast, number
 
+if TYPE_CHECKING:
+    from ..autograd.graph import Context
 
-def check_inplace(op, t):
+
+def check_inplace(op: str, t: Tensor) -> Any:
     """The backend of ``t``, once ``t`` may be changed in place with no gradient flowing."""
     if state.grad_enabled and t.requires_grad:
         _refuse(op, t)
     return _storage(op, t)
 
 
-def _refuse(op, t):
+def _refuse(op: str, t: Tensor) -> None:
     if t.grad_fn is None:
         raise RuntimeError(f"{op}: a leaf tensor that requires grad ({describe(t)}) is being "
                            "used in an in-place operation; do it inside "
@@ -41,19 +49,19 @@ def _refuse(op, t):
                            "it); use the in-place op itself, or the out-of-place op")
 
 
-def _storage(op, t):
+def _storage(op: str, t: Tensor) -> Any:
     B = backend_of(t, op)
     t._data = B.ensure_array(t._data)  # a NumPy scalar from a 0-d op gets storage
     return B
 
 
-def _grad_flows(t, args, kwargs=None):
+def _grad_flows(t: Tensor, args: Sequence[Any], kwargs: dict[str, Any] | None = None) -> bool:
     return state.grad_enabled and (t.requires_grad or any(
         isinstance(a, Tensor) and a.requires_grad for a in args) or (kwargs is not None and any(
             isinstance(a, Tensor) and a.requires_grad for a in kwargs.values())))
 
 
-def _store(op, t, y, B):
+def _store(op: str, t: Tensor, y: Tensor, B: Any) -> None:
     """Write ``y``'s values into ``t``'s storage, refusing a change of shape or kind."""
     if y.shape != t.shape:
         raise RuntimeError(f"{op}: the result has shape {list(y.shape)}, but an in-place op must "
@@ -68,7 +76,8 @@ def _store(op, t, y, B):
     t._version[0] += 1
 
 
-def _call(op, fn, t, args, kwargs):
+def _call(op: str, fn: Callable[..., Tensor], t: Tensor, args: Sequence[Any],
+          kwargs: dict[str, Any]) -> Tensor:
     """``fn(t, *args, **kwargs)``; an error it raises in its own name is raised in ``op``'s."""
     try:
         return fn(t, *args, **kwargs)
@@ -79,7 +88,7 @@ def _call(op, fn, t, args, kwargs):
         raise
 
 
-def apply_(op, t, fn, *args, **kwargs):
+def apply_(op: str, t: Tensor, fn: Callable[..., Tensor], *args: Any, **kwargs: Any) -> Tensor:
     """``t`` <- ``fn(t, *args, **kwargs)`` in place (see the module docstring); returns ``t``."""
     if not isinstance(t, Tensor):
         raise TypeError(f"{op}: expected a Tensor, got {type(t).__name__}")
@@ -105,14 +114,16 @@ def apply_(op, t, fn, *args, **kwargs):
     return t
 
 
-def _result(op, fn, old, args, kwargs, t):
+def _result(op: str, fn: Callable[..., Tensor], old: Tensor, args: Sequence[Any],
+            kwargs: dict[str, Any], t: Tensor) -> Tensor:
     y = _call(op, fn, old, args, kwargs)
     if y.dtype != t.dtype and dtypes.kind(y.dtype) <= dtypes.kind(t.dtype):
         y = cast(y, t.dtype)  # e.g. float32 += float64: the gradient is cast back
     return y
 
 
-def _apply_to_view(op, t, base, pos, fn, args, kwargs):
+def _apply_to_view(op: str, t: Tensor, base: Tensor, pos: Tensor, fn: Callable[..., Tensor],
+                   args: Sequence[Any], kwargs: dict[str, Any]) -> Tensor:
     """``t`` <- ``fn(t, ...)`` for a view ``t`` of ``base`` whose elements are at the flat
     positions ``pos`` of ``base``: the op is recorded on the view's old values, taken from a copy
     of the base's old values, and the base takes the place of "its old values with ``pos``
@@ -132,7 +143,7 @@ def _apply_to_view(op, t, base, pos, fn, args, kwargs):
     _store(op, t, y, B)  # writes into the base's storage too
     shape, idx = base.shape, (pos._data,)
 
-    def copy_slices(ctx, g):
+    def copy_slices(ctx: Context, g: Tensor) -> tuple[Tensor | None, Tensor | None]:
         flat = g.reshape(-1)
         need_old, need_y = ctx.needs_input_grad
         return (put(flat, idx, 0).reshape(shape) if need_old else None,
@@ -143,13 +154,13 @@ def _apply_to_view(op, t, base, pos, fn, args, kwargs):
     return t
 
 
-def rebase(view):
+def rebase(view: Tensor) -> None:
     """Give ``view`` a history read from its base's current one: its base was changed in place
     while a gradient flowed after the view's own history was made, so the view's values (which
     share the base's storage) come from that change, and so must its gradient (PyTorch
     regenerates such a view's grad_fn the same way).  ``record`` calls this for such a view."""
     from .indexing import index_put
-    base = view._base
+    base: Tensor = view._base  # type: ignore[assignment]  # (a view's base is set)
     view._seen = base.grad_fn
     pos = _positions("view", view, base)
     if pos is None:  # it no longer shares the base's storage
@@ -160,14 +171,14 @@ def rebase(view):
     B, shape, n = backend_of(base, "view"), base.shape, base.numel()
     flat = pos.reshape(-1)
 
-    def as_strided(ctx, g):  # the view's gradient, put back at its places in the base
+    def as_strided(ctx: Context, g: Tensor) -> tuple[Tensor]:  # the view's gradient, put back at its places in the base
         zeros = wrap(B.zeros((n,), dtype=g.dtype), g.device)
         return (index_put(zeros, (flat,), g.reshape(-1), accumulate=True).reshape(shape),)
     new = record("as_strided", view._data, (base,), as_strided)
     view.grad_fn, view.requires_grad = new.grad_fn, new.requires_grad
 
 
-def _positions(op, t, base):
+def _positions(op: str, t: Tensor, base: Tensor) -> Tensor | None:
     """The flat (C order) positions in ``base`` of the elements of its view ``t``, as an int64
     tensor of ``t``'s shape; None when ``t`` does not share ``base``'s storage (a reshape that
     had to copy: then ``t`` changes alone)."""
@@ -182,11 +193,11 @@ def _positions(op, t, base):
     return None if pos is None else wrap(pos, t.device)
 
 
-def inplace(op, fn, fast=None):
+def inplace(op: str, fn: Callable[..., Tensor], fast: str | None = None) -> Callable[..., Tensor]:
     """The in-place method ``op`` of out-of-place ``fn``; ``fast`` names a backend primitive
     that updates the storage directly when no gradient flows (no temporary).  A bool operand
     takes the op itself, so the op's own dtype rules (PyTorch refuses bool subtraction) hold."""
-    def method(self, *args, **kwargs):
+    def method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
         if fast is not None and not kwargs and not _grad_flows(self, args) \
                 and not _any_bool(self, args):
             return _update(op, fast, self, *args)
@@ -196,14 +207,14 @@ def inplace(op, fn, fast=None):
     return method
 
 
-def _any_bool(t, args):
+def _any_bool(t: Tensor, args: Sequence[Any]) -> bool:
     return t.dtype == dtypes.bool_ or any(
         isinstance(a, bool) or (isinstance(a, Tensor) and a.dtype == dtypes.bool_) for a in args)
 
 
-def _update(op, prim, t, *args):
+def _update(op: str, prim: str, t: Tensor, *args: Any) -> Tensor:
     B = _storage(op, t)
-    values = []
+    values: list[Any] = []
     for other in args:
         if isinstance(other, Tensor):
             if other.device != t.device:

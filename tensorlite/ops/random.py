@@ -6,7 +6,11 @@ A ``Generator`` holds one independent stream of its device's backend (``Backend.
 CPU backends draw from NumPy's generator, so one seed gives the same numbers on numpy and numba
 (not PyTorch's numbers: its generator is another algorithm).  Samples carry no gradient.
 """
+from __future__ import annotations
+
 import os
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -17,48 +21,55 @@ from .common import backend_of, number
 from .inplace import apply_
 from .registry import op
 
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    from ..dtypes import DTypeLike
+    from ..tensor import DeviceLike
+
 
 class Generator:
     """An independent random stream on ``device`` (PyTorch's ``torch.Generator``), seeded from
     the OS until ``manual_seed`` is called."""
 
-    def __init__(self, device="cpu"):
+    def __init__(self, device: DeviceLike = "cpu") -> None:
         self.device = backends.for_device(str(device).split(":")[0]).device
-        self._native = None
+        self._native: Any = None
+        self._initial: int | None
         self.seed()
 
-    def _backend(self):
+    def _backend(self) -> Any:
         return backends.for_device(self.device)
 
-    def manual_seed(self, seed):
+    def manual_seed(self, seed: int) -> Self:
         """Reset the stream to ``seed`` (an int); returns the generator."""
         seed = _check_seed(seed)
         self._initial, self._native = seed, self._backend().generator(seed)
         return self
 
-    def seed(self):
+    def seed(self) -> int:
         """Reseed from the OS; returns the new seed."""
         self.manual_seed(int.from_bytes(os.urandom(8), "little") >> 1)
-        return self._initial
+        return self._initial  # type: ignore[return-value]
 
-    def initial_seed(self):
+    def initial_seed(self) -> int:
         """The seed the stream started from."""
-        return self._initial
+        return self._initial  # type: ignore[return-value]
 
-    def get_state(self):
+    def get_state(self) -> Tensor:
         """The stream's state, a tensor of bytes that ``set_state`` restores."""
         return _state_tensor(self._backend().get_state(self._native))
 
-    def set_state(self, new_state):
+    def set_state(self, new_state: Tensor) -> Self:
         """Restore a state from ``get_state``; returns the generator."""
         self._backend().set_state(_state_bytes("Generator.set_state", new_state), self._native)
         return self
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<tensorlite.Generator object on {self.device}>"
 
 
-def _check_seed(seed):
+def _check_seed(seed: Any) -> int:
     try:
         seed = int(seed)
     except (TypeError, ValueError):
@@ -66,29 +77,29 @@ def _check_seed(seed):
     return seed % (1 << 64)
 
 
-def _state_tensor(data):
+def _state_tensor(data: bytes) -> Tensor:
     from ..creation import tensor
     # (PyTorch's is uint8; int64 until tensorlite has uint8)
     return tensor(np.frombuffer(data, dtype=np.uint8).astype(np.int64))
 
 
-def _state_bytes(op, state):
+def _state_bytes(op: str, state: object) -> bytes:
     if not isinstance(state, Tensor):
         raise TypeError(f"{op}: expected a tensor from get_state(), got {type(state).__name__}")
     return bytes(state.backend.to_host(state._data).astype(np.uint8))
 
 
-def get_rng_state():
+def get_rng_state() -> Tensor:
     """The state of the default CPU stream (a tensor of bytes)."""
     return _state_tensor(backends.for_device("cpu").get_state())
 
 
-def set_rng_state(new_state):
+def set_rng_state(new_state: Tensor) -> None:
     """Restore the default CPU stream from ``get_rng_state()``."""
     backends.for_device("cpu").set_state(_state_bytes("set_rng_state", new_state))
 
 
-def native(op, generator, device):
+def native(op: str, generator: Generator | None, device: str) -> Any:
     """The backend stream ``generator`` draws from on ``device`` (None: the default one)."""
     if generator is None:
         return None
@@ -101,7 +112,8 @@ def native(op, generator, device):
     return generator._native
 
 
-def _draw(op, like, prim, gen, *args, shape=None, dtype=dtypes.float64):
+def _draw(op: str, like: Tensor, prim: str, gen: Any, *args: Any,
+          shape: Sequence[int] | None = None, dtype: np.dtype = dtypes.float64) -> Tensor:
     """Samples of backend primitive ``prim`` (rand, randn, exponential, randint with ``args``)
     in ``like``'s shape (or ``shape``) and device, as a tensor of ``dtype``."""
     B = backend_of(like, op)
@@ -109,14 +121,14 @@ def _draw(op, like, prim, gen, *args, shape=None, dtype=dtypes.float64):
     return wrap(getattr(B, prim)(*args, tuple(shape), dtype, gen), like.device)
 
 
-def _check_probabilities(op, p):
+def _check_probabilities(op: str, p: Tensor) -> None:
     if not bool(((p >= 0) & (p <= 1)).all()):
         raise RuntimeError(f"{op}: expected all probabilities in [0, 1] ({describe(p)})")
 
 
 # -- sampling functions -------------------------------------------------------------------------
 @op()
-def bernoulli(input, p=None, *, generator=None):
+def bernoulli(input: Tensor, p: float | None = None, *, generator: Generator | None = None) -> Tensor:
     """1 with probability ``input`` (or ``p``) elementwise, else 0, in ``input``'s dtype."""
     if dtypes.kind(input.dtype) != 2:
         raise RuntimeError(f"bernoulli: expected a floating point tensor of probabilities, got "
@@ -124,14 +136,15 @@ def bernoulli(input, p=None, *, generator=None):
     gen = native("bernoulli", generator, input.device)
     if p is None:
         _check_probabilities("bernoulli", input)
-        p = input.detach()
+        p = input.detach()  # type: ignore[assignment]
     else:
         p = number("bernoulli", p)
     return (_draw("bernoulli", input, "rand", gen) < p).to(input.dtype)
 
 
 @op()
-def multinomial(input, num_samples, replacement=False, *, generator=None):
+def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
+                generator: Generator | None = None) -> Tensor:
     """``num_samples`` category indices per row of the weights ``input`` (1-d or 2-d)."""
     if input.ndim not in (1, 2) or dtypes.kind(input.dtype) != 2:
         raise RuntimeError(f"multinomial: prob_dist must be a 1 or 2 dim floating point tensor, "
@@ -160,7 +173,7 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
 
 
 @op(method=False)
-def poisson(input, generator=None):
+def poisson(input: Tensor, generator: Generator | None = None) -> Tensor:
     """Poisson samples with rates ``input``, in its dtype."""
     gen = native("poisson", generator, input.device)
     B = backend_of(input, "poisson")
@@ -171,8 +184,9 @@ def poisson(input, generator=None):
 
 
 @op(method=False)
-def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None,
-           requires_grad=False):
+def normal(mean: Tensor | float, std: Tensor | float = 1.0, size: Sequence[int] | None = None, *,
+           generator: Generator | None = None, dtype: DTypeLike | None = None,
+           device: DeviceLike | None = None, requires_grad: bool = False) -> Tensor:
     """Normal samples: ``normal(mean, std)`` with tensors or numbers broadcast together, or
     ``normal(mean, std, size)`` with numbers."""
     tensors = [t for t in (mean, std) if isinstance(t, Tensor)]
@@ -198,29 +212,34 @@ def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None,
     return (z * std + mean).detach()
 
 
-def _like(op, draw, input, dtype, device, requires_grad):
+def _like(op: str, draw: Callable[[Any, np.dtype], Any], input: Tensor,
+          dtype: DTypeLike | None, device: DeviceLike | None, requires_grad: bool) -> Tensor:
     dtype = input.dtype if dtype is None else dtypes.as_dtype(dtype)
     device, B = _device(input.device if device is None else device)
     return _finish(draw(B, dtype), device, requires_grad)
 
 
 @op(method=False)
-def rand_like(input, *, dtype=None, device=None, requires_grad=False, generator=None):
+def rand_like(input: Tensor, *, dtype: DTypeLike | None = None, device: DeviceLike | None = None,
+              requires_grad: bool = False, generator: Generator | None = None) -> Tensor:
     """Uniform [0, 1) samples of ``input``'s shape (and dtype, device unless given)."""
     return _like("rand_like", lambda B, dt: B.rand(input.shape, dt, native(
         "rand_like", generator, B.device)), input, dtype, device, requires_grad)
 
 
 @op(method=False)
-def randn_like(input, *, dtype=None, device=None, requires_grad=False, generator=None):
+def randn_like(input: Tensor, *, dtype: DTypeLike | None = None,
+               device: DeviceLike | None = None, requires_grad: bool = False,
+               generator: Generator | None = None) -> Tensor:
     """Standard normal samples of ``input``'s shape (and dtype, device unless given)."""
     return _like("randn_like", lambda B, dt: B.randn(input.shape, dt, native(
         "randn_like", generator, B.device)), input, dtype, device, requires_grad)
 
 
 @op(method=False)
-def randint_like(input, low=0, high=None, *, dtype=None, device=None, requires_grad=False,
-                 generator=None):
+def randint_like(input: Tensor, low: int = 0, high: int | None = None, *,
+                 dtype: DTypeLike | None = None, device: DeviceLike | None = None,
+                 requires_grad: bool = False, generator: Generator | None = None) -> Tensor:
     """Integers uniform on [low, high) of ``input``'s shape; ``randint_like(x, high)`` too."""
     if high is None:
         low, high = 0, low
@@ -233,13 +252,13 @@ def randint_like(input, low=0, high=None, *, dtype=None, device=None, requires_g
 
 
 # -- in-place samplers: the tensor's values replaced by samples of its shape and dtype ----------
-def _fill(op, t, draw):
+def _fill(op: str, t: Tensor, draw: Callable[[], Tensor]) -> Tensor:
     """``t``'s values <- ``draw()`` (a float64 or int64 tensor of samples), cast to its dtype."""
     return apply_(op, t, lambda t: draw().detach().to(t.dtype))
 
 
 @op()
-def normal_(self, mean=0.0, std=1.0, *, generator=None):
+def normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *, generator: Generator | None = None) -> Tensor:
     if std < 0:
         raise RuntimeError(f"normal_: expected std >= 0.0, got {std}")
     gen = native("normal_", generator, self.device)
@@ -247,7 +266,7 @@ def normal_(self, mean=0.0, std=1.0, *, generator=None):
 
 
 @op()
-def uniform_(self, *args, generator=None, **kwargs):
+def uniform_(self: Tensor, *args: float, generator: Generator | None = None, **kwargs: float) -> Tensor:
     """``uniform_(from=0, to=1)`` (PyTorch's names: ``from`` is given by position or as
     ``**{"from": a}``)."""
     lo, hi = _from_to("uniform_", args, kwargs, 0.0, 1.0)
@@ -255,7 +274,8 @@ def uniform_(self, *args, generator=None, **kwargs):
     return _fill("uniform_", self, lambda: _draw("uniform_", self, "rand", gen) * (hi - lo) + lo)
 
 
-def _from_to(op, args, kwargs, lo, hi):
+def _from_to(op: str, args: Sequence[Any], kwargs: dict[str, Any], lo: Any, hi: Any
+             ) -> tuple[Any, Any]:
     names = ("from", "to")
     values = dict(zip(names, args))
     for k, v in kwargs.items():
@@ -266,7 +286,7 @@ def _from_to(op, args, kwargs, lo, hi):
 
 
 @op()
-def bernoulli_(self, p=0.5, *, generator=None):
+def bernoulli_(self: Tensor, p: Tensor | float = 0.5, *, generator: Generator | None = None) -> Tensor:
     gen = native("bernoulli_", generator, self.device)
     if isinstance(p, Tensor):
         _check_probabilities("bernoulli_", p)
@@ -277,7 +297,7 @@ def bernoulli_(self, p=0.5, *, generator=None):
 
 
 @op()
-def exponential_(self, lambd=1.0, *, generator=None):
+def exponential_(self: Tensor, lambd: float = 1.0, *, generator: Generator | None = None) -> Tensor:
     if lambd <= 0:
         raise RuntimeError(f"exponential_: expects lambda > 0.0, but found lambda={lambd}")
     gen = native("exponential_", generator, self.device)
@@ -286,7 +306,7 @@ def exponential_(self, lambd=1.0, *, generator=None):
 
 
 @op()
-def geometric_(self, p, *, generator=None):
+def geometric_(self: Tensor, p: float, *, generator: Generator | None = None) -> Tensor:
     """Trials up to the first success (1, 2, ...) with success probability ``p``."""
     if not 0 < p < 1:
         raise RuntimeError(f"geometric_: expects p to be in (0, 1), but got p={p}")
@@ -298,7 +318,7 @@ def geometric_(self, p, *, generator=None):
 
 
 @op()
-def random_(self, *args, generator=None, **kwargs):
+def random_(self: Tensor, *args: int, generator: Generator | None = None, **kwargs: int) -> Tensor:
     """Integers uniform on [from, to) (``random_(to)``, ``random_(from, to)``); with no bound,
     on [0, 2**mantissa] for a float dtype and [0, max] for an integer one, as PyTorch."""
     if len(args) == 1 and not kwargs:
@@ -317,25 +337,26 @@ def random_(self, *args, generator=None, **kwargs):
                                                 min(hi, 1 << 63), dtype=dtypes.int64))
 
 
-default_generator = None  # set below: the Generator whose stream is the CPU default one
+# set below: the Generator whose stream is the CPU default one
+default_generator: Generator = None  # type: ignore[assignment]
 
 
 class _DefaultGenerator(Generator):
     """``tensorlite.default_generator``: the CPU backends' default stream as a Generator."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.device, self._native, self._initial = "cpu", None, None
 
-    def manual_seed(self, seed):
+    def manual_seed(self, seed: int) -> Self:
         manual_seed(seed)
         return self
 
-    def seed(self):
+    def seed(self) -> int:
         seed = int.from_bytes(os.urandom(8), "little") >> 1
         manual_seed(seed)
         return seed
 
-    def initial_seed(self):
+    def initial_seed(self) -> int:
         from ..creation import initial_seed
         return initial_seed()
 

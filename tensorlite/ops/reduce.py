@@ -1,7 +1,11 @@
 """Reductions and the normalizations along a dim (softmax, log_softmax, logsumexp)."""
+from __future__ import annotations
+
 import builtins
 import math
 from collections import namedtuple
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from .. import dtypes
 from ..autograd.grad_mode import no_grad
@@ -12,14 +16,19 @@ from .indexing import gather
 from .pointwise import where
 from .registry import op
 
+if TYPE_CHECKING:
+    from ..autograd.graph import Context
+    from ..dtypes import DTypeLike
+
 return_types = namedtuple("values_indices", ["values", "indices"])
 
 
-def _kept_shape(shape, axes):
+def _kept_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(1 if i in axes else n for i, n in enumerate(shape))
 
 
-def _expand_back(g, shape, axes, keepdim):
+def _expand_back(g: Tensor, shape: tuple[int, ...], axes: tuple[int, ...], keepdim: bool
+                 ) -> Tensor:
     """Broadcast the gradient of a reduction over ``axes`` back to the input's ``shape``."""
     if not keepdim:
         g = g.reshape(_kept_shape(shape, axes))
@@ -27,7 +36,8 @@ def _expand_back(g, shape, axes, keepdim):
 
 
 @op()
-def sum(input, dim=None, keepdim=False, *, dtype=None):
+def sum(input: Tensor, dim: int | Sequence[int] | None = None, keepdim: bool = False, *,
+        dtype: DTypeLike | None = None) -> Tensor:
     B = backend_of(input, "sum")
     axes = dims("sum", dim, input.ndim)
     x = input if dtype is None else input.to(dtype)
@@ -39,7 +49,8 @@ def sum(input, dim=None, keepdim=False, *, dtype=None):
 
 
 @op()
-def mean(input, dim=None, keepdim=False, *, dtype=None):
+def mean(input: Tensor, dim: int | Sequence[int] | None = None, keepdim: bool = False, *,
+         dtype: DTypeLike | None = None) -> Tensor:
     x = input if dtype is None else input.to(dtype)
     if dtypes.kind(x.dtype) < 2:
         raise RuntimeError(f"mean: could not infer the output dtype; the input is {x.dtype}, "
@@ -52,17 +63,20 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
 
 
 @op()
-def var(input, dim=None, *, correction=1, keepdim=False, unbiased=None):
+def var(input: Tensor, dim: int | Sequence[int] | None = None, *, correction: float = 1,
+        keepdim: bool = False, unbiased: bool | None = None) -> Tensor:
     """Variance with Bessel's ``correction`` (``unbiased=False`` is ``correction=0``)."""
     return _moment("var", input, dim, correction, keepdim, unbiased)
 
 
 @op()
-def std(input, dim=None, *, correction=1, keepdim=False, unbiased=None):
+def std(input: Tensor, dim: int | Sequence[int] | None = None, *, correction: float = 1,
+        keepdim: bool = False, unbiased: bool | None = None) -> Tensor:
     return _moment("std", input, dim, correction, keepdim, unbiased)
 
 
-def _moment(name, input, dim, correction, keepdim, unbiased):
+def _moment(name: str, input: Tensor, dim: int | Sequence[int] | None, correction: float, keepdim: bool,
+            unbiased: bool | None) -> Tensor:
     """var or std; the backward is PyTorch's, so a constant slice gives std a zero gradient and
     ``correction >= n`` gives the same infinities and NaNs as PyTorch."""
     if unbiased is not None:
@@ -80,7 +94,7 @@ def _moment(name, input, dim, correction, keepdim, unbiased):
         if name == "std":
             y = y.sqrt()
 
-    def var_backward(g, x):
+    def var_backward(g: Tensor, x: Tensor) -> Tensor:
         if not keepdim:
             g = g.reshape(_kept_shape(x.shape, axes))
         d = x - x.mean(axes, keepdim=True)
@@ -97,7 +111,7 @@ def _moment(name, input, dim, correction, keepdim, unbiased):
                   save={"x": x}, output="y")
 
 
-def _check_nonempty(name, input, every_dim, axes):
+def _check_nonempty(name: str, input: Tensor, every_dim: bool, axes: tuple[int, ...]) -> None:
     """A reduction with no identity (max, argmin, ...) needs an element in every slice it
     reduces; an empty input reduced over its non-empty dims gives an empty result."""
     if input.numel():
@@ -112,18 +126,18 @@ def _check_nonempty(name, input, every_dim, axes):
                              f"input is {describe(input)}")
 
 
-def _extreme(name, prim, nan_selects=False):
+def _extreme(name: str, prim: str, nan_selects: bool = False) -> Callable[..., Tensor]:
     """amax/amin; ``nan_selects``: the backward of max()/min() over every element, where a NaN
     result is taken by the NaN elements (PyTorch's evenly_distribute_backward) and elements not
     selected get exactly 0.  amax/amin give NaN gradients there, as PyTorch."""
-    def fn(input, dim=(), keepdim=False):
+    def fn(input: Tensor, dim: int | Sequence[int] | None = (), keepdim: bool = False) -> Tensor:
         """The max/min over ``dim``; tied elements share the gradient evenly, as PyTorch."""
         B = backend_of(input, name)
         axes = dims(name, dim, input.ndim)
         _check_nonempty(name, input, dim in (None, (), []), axes)
         shape = input.shape
 
-        def backward(ctx, g):
+        def backward(ctx: Context, g: Tensor) -> tuple[Tensor]:
             x, y = ctx.x, ctx.y
             yk = y if keepdim else y.reshape(_kept_shape(shape, axes))
             hit = x == yk
@@ -144,8 +158,8 @@ _max_all = _extreme("max", "amax", nan_selects=True)
 _min_all = _extreme("min", "amin", nan_selects=True)
 
 
-def _select(name, arg):
-    def select(input, dim=None, keepdim=False):
+def _select(name: str, arg: Callable[..., Tensor]) -> Callable[..., Any]:
+    def select(input: Tensor, dim: int | Tensor | None = None, keepdim: bool = False) -> Any:
         """No dim: the extreme element.  A dim: ``(values, indices)``; the gradient goes to
         the selected index.  A tensor: the elementwise ``maximum``/``minimum``."""
         if dim is None:
@@ -167,16 +181,16 @@ def _select(name, arg):
 
 
 @op()
-def argmax(input, dim=None, keepdim=False):
+def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     return _arg("argmax", input, dim, keepdim)
 
 
 @op()
-def argmin(input, dim=None, keepdim=False):
+def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     return _arg("argmin", input, dim, keepdim)
 
 
-def _arg(name, input, dim, keepdim):
+def _arg(name: str, input: Tensor, dim: int | None, keepdim: bool) -> Tensor:
     B = backend_of(input, name)
     _check_nonempty(name, input, dim is None, dims(name, dim, input.ndim))
     if dim is None:
@@ -194,19 +208,19 @@ min = op()(_select("min", argmin))
 
 
 @op()
-def all(input, dim=None, keepdim=False):
+def all(input: Tensor, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
     B = backend_of(input, "all")
     return wrap(B.all(input._data, dims("all", dim, input.ndim), keepdim), input.device)
 
 
 @op()
-def any(input, dim=None, keepdim=False):
+def any(input: Tensor, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
     B = backend_of(input, "any")
     return wrap(B.any(input._data, dims("any", dim, input.ndim), keepdim), input.device)
 
 
 @op()
-def logsumexp(input, dim, keepdim=False):
+def logsumexp(input: Tensor, dim: int | Sequence[int], keepdim: bool = False) -> Tensor:
     """log(sum(exp(x))) computed stably: the max is taken out before exp."""
     axes = dims("logsumexp", dim, input.ndim)
     x = floating(input, "logsumexp")
@@ -220,7 +234,7 @@ def logsumexp(input, dim, keepdim=False):
         out = out if keepdim else out.squeeze(axes)
     shape = x.shape
 
-    def backward(ctx, g):  # PyTorch's: g * exp(x - result), so an inf result gives 0 elsewhere
+    def backward(ctx: Context, g: Tensor) -> tuple[Tensor]:  # PyTorch's: g * exp(x - result), so an inf result gives 0 elsewhere
         x, y = ctx.x, ctx.y
         if not keepdim:
             g, y = g.reshape(_kept_shape(shape, axes)), y.reshape(_kept_shape(shape, axes))
@@ -228,7 +242,8 @@ def logsumexp(input, dim, keepdim=False):
     return record("logsumexp", out._data, (x,), backward, save={"x": x}, output="y")
 
 
-def _along(name, input, dim, dtype, backward):
+def _along(name: str, input: Tensor, dim: int, dtype: DTypeLike | None,
+           backward: Callable[[Tensor, Tensor, int], Tensor]) -> Tensor:
     """A normalization along ``dim`` by one backend primitive; ``backward(g, y, axis)``."""
     x = floating(input if dtype is None else input.to(dtype), name)
     if x.ndim == 0:  # a 0-d tensor is normalized as one element
@@ -240,12 +255,12 @@ def _along(name, input, dim, dtype, backward):
 
 
 @op()
-def softmax(input, dim, dtype=None):
+def softmax(input: Tensor, dim: int, dtype: DTypeLike | None = None) -> Tensor:
     return _along("softmax", input, dim, dtype,
                   lambda g, y, axis: y * (g - (g * y).sum(axis, keepdim=True)))
 
 
 @op()
-def log_softmax(input, dim, dtype=None):
+def log_softmax(input: Tensor, dim: int, dtype: DTypeLike | None = None) -> Tensor:
     return _along("log_softmax", input, dim, dtype,
                   lambda g, y, axis: g - y.exp() * g.sum(axis, keepdim=True))
