@@ -8,6 +8,12 @@ Both paths give the same batches (same values, dtypes, devices and container typ
 from __future__ import annotations
 
 import collections.abc
+import functools
+import itertools
+import multiprocessing
+import queue
+import threading
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Generic, TypeVar
 
@@ -18,9 +24,10 @@ from ...creation import tensor as _tensor
 from ...ops import getitem
 from ...ops.movement import stack
 from ...tensor import Tensor, wrap
-from .dataset import Dataset, Subset, TensorDataset
+from . import worker as _worker
+from .dataset import Dataset, IterableDataset, Subset, TensorDataset
 from .sampler import (BatchSampler, GeneratorLike, RandomSampler, Sampler, SequentialSampler,
-                      _rng_type_check)
+                      _rng, _rng_type_check)
 
 _T_co = TypeVar("_T_co", covariant=True)
 
@@ -170,19 +177,96 @@ def _take(tensors: Sequence[Tensor], index_map: np.ndarray | None,
     return out
 
 
+class _InfiniteConstantSampler(Sampler[None]):
+    """The sampler of an IterableDataset: None forever (the dataset decides what comes)."""
+
+    def __iter__(self) -> Iterator[None]:
+        while True:
+            yield None
+
+
+class _MapFetcher:
+    """Fetches one batch of a map-style dataset: the TensorDataset fast path (one indexing
+    call per tensor), the dataset's ``__getitems__``, or one ``dataset[i]`` per index."""
+
+    def __init__(self, dataset: Any, auto_collation: bool, collate_fn: Callable[[Any], Any],
+                 default_collate_used: bool) -> None:
+        self.dataset = dataset
+        self.auto_collation = auto_collation
+        self.collate_fn = collate_fn
+        self.source = (_tensor_source(dataset) if auto_collation and default_collate_used
+                       else None)
+
+    def __call__(self, index: Any) -> Any:
+        if not self.auto_collation:
+            return self.collate_fn(self.dataset[index])
+        if self.source is not None:
+            tensors, index_map = self.source
+            return _take(tensors, index_map, np.asarray(index, dtype=np.int64))
+        if isinstance(index, np.ndarray):
+            index = index.tolist()
+        getitems = getattr(self.dataset, "__getitems__", None)
+        samples = getitems(index) if getitems is not None else [self.dataset[i] for i in index]
+        return self.collate_fn(samples)
+
+
+class _IterableFetcher:
+    """Fetches from one pass over an IterableDataset: ``len(index)`` samples per batch (fewer
+    at the end, none with ``drop_last``), StopIteration when the pass is over."""
+
+    def __init__(self, dataset: Any, auto_collation: bool, collate_fn: Callable[[Any], Any],
+                 drop_last: bool) -> None:
+        self.iterator = iter(dataset)
+        self.auto_collation = auto_collation
+        self.collate_fn = collate_fn
+        self.drop_last = drop_last
+        self.ended = False
+
+    def __call__(self, index: Any) -> Any:
+        if self.ended:
+            raise StopIteration
+        if not self.auto_collation:
+            return self.collate_fn(next(self.iterator))
+        data = []
+        for _ in index:
+            try:
+                data.append(next(self.iterator))
+            except StopIteration:
+                self.ended = True
+                break
+        if not data or (self.drop_last and len(data) < len(index)):
+            raise StopIteration
+        return self.collate_fn(data)
+
+
+def _shared_seed(generator: GeneratorLike) -> int:
+    """The epoch's base seed for the workers, drawn as torch draws it when an iterator is made
+    (from ``generator``, else from the global stream), with or without workers."""
+    return int(_rng(generator, "DataLoader").integers(0, np.iinfo(np.int64).max))
+
+
 class DataLoader(Generic[_T_co]):
     """Iterates over ``dataset`` in batches, shaped like ``torch.utils.data.DataLoader``.
 
     - ``batch_size`` samples per batch (the last one shorter unless ``drop_last``);
       ``batch_size=None`` turns batching off (each sample goes through ``default_convert``).
     - ``shuffle=True`` visits the samples in a new random order each epoch, drawn from
-      ``generator`` (a ``tensorlite.data.Generator``) or, when None, from the global seed
-      (``tensorlite.manual_seed``); ``sampler`` / ``batch_sampler`` give the order explicitly
-      and are mutually exclusive with ``shuffle`` (and, for ``batch_sampler``, with
-      ``batch_size``/``drop_last``), as in PyTorch.
+      ``generator`` (a ``tensorlite.Generator``, a ``tensorlite.data.Generator``) or, when None,
+      from the global seed (``tensorlite.manual_seed``); ``sampler`` / ``batch_sampler`` give the
+      order explicitly and are mutually exclusive with ``shuffle`` (and, for ``batch_sampler``,
+      with ``batch_size``/``drop_last``), as in PyTorch.  An ``IterableDataset`` takes none of
+      them: it yields its samples in its own order.
     - ``collate_fn`` merges a list of samples into a batch (default: ``default_collate``).
-    - ``num_workers`` and ``pin_memory`` are accepted for compatibility; samples are always
-      loaded in the calling process and ``pin_memory`` has no effect.
+    - ``num_workers > 0`` loads batches in that many worker processes (``multiprocessing``, the
+      default start method unless ``multiprocessing_context`` names one); each holds its own copy
+      of the dataset, is seeded ``base_seed + worker_id`` (``get_worker_info()`` tells it who it
+      is) and runs ``worker_init_fn(worker_id)`` first.  Batches come back in the sampler's
+      order; ``prefetch_factor`` batches per worker are requested ahead; ``persistent_workers``
+      keeps the workers between epochs; ``timeout`` (seconds, 0 = wait forever) bounds the wait
+      for one batch.  An exception in a worker is raised again here, with the worker's
+      traceback in its message.  An IterableDataset is iterated whole by every worker (shard
+      it with ``get_worker_info()``, as in PyTorch).
+    - ``pin_memory`` / ``pin_memory_device`` / ``in_order`` are accepted and have no effect.
     """
 
     sampler: Sampler[Any] | Iterable[Any]
@@ -193,17 +277,43 @@ class DataLoader(Generic[_T_co]):
                  shuffle: bool | None = None, sampler: Sampler[Any] | Iterable[Any] | None = None,
                  batch_sampler: Sampler[list[Any]] | Iterable[list[Any]] | None = None,
                  num_workers: int = 0, collate_fn: Callable[[Any], Any] | None = None,
-                 pin_memory: bool = False, drop_last: bool = False,
-                 generator: GeneratorLike = None) -> None:
-        if not hasattr(dataset, "__getitem__"):
+                 pin_memory: bool = False, drop_last: bool = False, timeout: float = 0,
+                 worker_init_fn: Callable[[int], None] | None = None,
+                 multiprocessing_context: Any = None, generator: GeneratorLike = None, *,
+                 prefetch_factor: int | None = None, persistent_workers: bool = False,
+                 pin_memory_device: str = "", in_order: bool = True) -> None:
+        iterable = isinstance(dataset, IterableDataset)
+        if not iterable and not hasattr(dataset, "__getitem__"):
             raise TypeError(f"DataLoader: dataset must be a map-style dataset (with __getitem__ "
-                            f"and __len__), got {type(dataset).__name__}")
+                            f"and __len__) or an IterableDataset, got {type(dataset).__name__}")
         if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
-            raise ValueError(f"DataLoader: num_workers option should be non-negative, got "
-                             f"{num_workers!r}")
+            raise ValueError(f"DataLoader: num_workers option should be non-negative; use "
+                             f"num_workers=0 to disable multiprocessing (got {num_workers!r})")
+        if timeout < 0:
+            raise ValueError("DataLoader: timeout option should be non-negative")
+        if num_workers == 0 and prefetch_factor is not None:
+            raise ValueError("DataLoader: prefetch_factor option could only be specified in "
+                             "multiprocessing.let num_workers > 0 to enable multiprocessing, "
+                             "otherwise set prefetch_factor to None.")
+        if num_workers > 0 and prefetch_factor is None:
+            prefetch_factor = 2
+        elif prefetch_factor is not None and prefetch_factor < 0:
+            raise ValueError("DataLoader: prefetch_factor option should be non-negative")
+        if persistent_workers and num_workers == 0:
+            raise ValueError("DataLoader: persistent_workers option needs num_workers > 0")
         if not isinstance(drop_last, bool):
             raise ValueError(f"DataLoader: drop_last should be a boolean value, got {drop_last!r}")
         _rng_type_check(generator, "DataLoader")
+        if iterable:
+            if shuffle not in (False, None):
+                raise ValueError(f"DataLoader with IterableDataset: expected unspecified shuffle "
+                                 f"option, but got shuffle={shuffle}")
+            if sampler is not None:
+                raise ValueError(f"DataLoader with IterableDataset: expected unspecified sampler "
+                                 f"option, but got sampler={sampler}")
+            if batch_sampler is not None:
+                raise ValueError(f"DataLoader with IterableDataset: expected unspecified "
+                                 f"batch_sampler option, but got batch_sampler={batch_sampler}")
         if sampler is not None and shuffle:
             raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle")
         if batch_sampler is not None:
@@ -219,44 +329,275 @@ class DataLoader(Generic[_T_co]):
             raise ValueError(f"DataLoader: batch_size should be a positive integer value (or "
                              f"None), but got batch_size={batch_size!r}")
         if sampler is None:
-            sampler = (RandomSampler(dataset, generator=generator) if shuffle
-                       else SequentialSampler(dataset))
+            if iterable:
+                sampler = _InfiniteConstantSampler()
+            else:
+                sampler = (RandomSampler(dataset, generator=generator) if shuffle
+                           else SequentialSampler(dataset))
         if batch_size is not None and batch_sampler is None:
-            batch_sampler = BatchSampler(sampler, batch_size, drop_last)
+            batch_sampler = BatchSampler(sampler, batch_size, drop_last)  # type: ignore[arg-type]
+        if isinstance(multiprocessing_context, str):
+            multiprocessing_context = multiprocessing.get_context(multiprocessing_context)
         self.dataset = dataset
         self.batch_size = batch_size
         self.drop_last = drop_last
         self.sampler = sampler
         self.batch_sampler = batch_sampler
         self.num_workers = num_workers
+        self.prefetch_factor = prefetch_factor
         self.pin_memory = pin_memory
+        self.pin_memory_device = pin_memory_device
+        self.timeout = timeout
+        self.worker_init_fn = worker_init_fn
+        self.multiprocessing_context = multiprocessing_context
+        self.persistent_workers = persistent_workers
+        self.in_order = in_order
         self.generator = generator
+        self._iterable = iterable
         self._auto_collation = batch_sampler is not None
         self._default_collate = collate_fn is None
         self.collate_fn = collate_fn if collate_fn is not None else (
             default_collate if self._auto_collation else default_convert)
+        self._iterator: _MultiProcessingDataLoaderIter | None = None
+        self._len_called: int | None = None
 
     def __len__(self) -> int:
+        if self._iterable:
+            n = len(self.dataset)
+            if self.batch_size is not None:
+                n = n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+            self._len_called = n
+            return n
         return len(self.batch_sampler if self._auto_collation  # type: ignore[arg-type]
                    else self.sampler)
 
-    def __iter__(self) -> Iterator[Any]:
-        dataset = self.dataset
+    def _index_batches(self) -> Iterator[Any]:
+        """What the fetcher is asked for, in order: index arrays/lists, single indices, or
+        (IterableDataset) lists of Nones the size of a batch."""
+        if self._iterable:
+            n = self.batch_size
+            return itertools.repeat([None] * n) if n is not None else itertools.repeat(None)
         if not self._auto_collation:
-            for i in self.sampler:
-                yield self.collate_fn(dataset[i])
+            return iter(self.sampler)
+        bs: Any = self.batch_sampler
+        if type(bs) is BatchSampler:
+            return bs._index_batches() if type(bs.sampler) is not _InfiniteConstantSampler \
+                else iter(bs)
+        return iter(bs)
+
+    def _make_fetcher(self) -> Callable[[], Callable[[Any], Any]]:
+        if self._iterable:
+            return functools.partial(_IterableFetcher, self.dataset, self._auto_collation,
+                                     self.collate_fn, self.drop_last)
+        return functools.partial(_MapFetcher, self.dataset, self._auto_collation,
+                                 self.collate_fn, self._default_collate)
+
+    def __iter__(self) -> Iterator[Any]:
+        if self.num_workers == 0:
+            seed = _shared_seed(self.generator)  # noqa: F841  (drawn as torch draws it)
+            return self._single_process()
+        if self.persistent_workers:
+            if self._iterator is None:
+                self._iterator = _MultiProcessingDataLoaderIter(self)
+            else:
+                self._iterator._reset()
+            return self._iterator
+        return _MultiProcessingDataLoaderIter(self)
+
+    def _single_process(self) -> Iterator[Any]:
+        fetch = self._make_fetcher()()
+        count = 0
+        for index in self._index_batches():
+            try:
+                batch = fetch(index)
+            except StopIteration:
+                if self._iterable:
+                    return
+                raise
+            count += 1
+            self._warn_length(count)
+            yield batch
+
+    def _warn_length(self, yielded: int) -> None:
+        if self._iterable and self._len_called is not None and yielded > self._len_called:
+            warnings.warn(f"Length of IterableDataset {self.dataset} was reported to be "
+                          f"{self._len_called} (when accessing len(dataloader)), but {yielded} "
+                          "samples have been fetched. For multiprocessing data-loading, this "
+                          "could be caused by not properly configuring the IterableDataset "
+                          "replica at each worker. Please see https://pytorch.org/docs/stable/"
+                          "data.html#torch.utils.data.IterableDataset for examples.",
+                          stacklevel=3)
+
+
+class _MultiProcessingDataLoaderIter:
+    """One epoch (or, with persistent workers, every epoch) of a DataLoader with workers, as
+    torch's ``_MultiProcessingDataLoaderIter``: index batches go round-robin to the workers'
+    index queues, ``prefetch_factor * num_workers`` of them ahead; results come back on one
+    queue in any order and are handed out in the order they were asked for."""
+
+    def __init__(self, loader: DataLoader[Any]) -> None:
+        self._loader = loader
+        self._num_workers = loader.num_workers
+        self._prefetch_factor = int(loader.prefetch_factor or 0)
+        self._timeout = loader.timeout
+        self._persistent = loader.persistent_workers
+        self._iterable = loader._iterable
+        ctx = loader.multiprocessing_context or multiprocessing
+        self._base_seed = _shared_seed(loader.generator)
+        self._worker_result_queue = ctx.Queue()
+        self._done_event = ctx.Event()
+        self._index_queues: list[Any] = []
+        self._workers: list[Any] = []
+        make_fetcher = loader._make_fetcher()
+        for i in range(self._num_workers):
+            index_queue = ctx.Queue()
+            index_queue.cancel_join_thread()
+            w = ctx.Process(target=_worker._worker_loop,
+                            args=(make_fetcher, self._iterable, loader.dataset, index_queue,
+                                  self._worker_result_queue, self._done_event, self._base_seed,
+                                  loader.worker_init_fn, i, self._num_workers))
+            w.daemon = True
+            w.start()
+            self._index_queues.append(index_queue)
+            self._workers.append(w)
+        self._shutdown = False
+        self._lock = threading.Lock()
+        self._reset(first_iter=True)
+
+    def _reset(self, first_iter: bool = False) -> None:
+        self._sampler_iter = self._loader._index_batches()
+        self._num_yielded = 0
+        self._send_idx = 0
+        self._rcvd_idx = 0
+        self._task_info: dict[int, tuple[Any, ...]] = {}
+        self._tasks_outstanding = 0
+        self._workers_status = [True] * self._num_workers
+        self._worker_queue_idx_cycle = itertools.cycle(range(self._num_workers))
+        if not first_iter:  # persistent workers: a new epoch, a new seed, a fresh pass
+            seed = _shared_seed(self._loader.generator)
+            for q in self._index_queues:
+                q.put(_worker._ResumeIteration(seed))
+            remaining = self._num_workers
+            while remaining > 0:
+                _, data = self._get_data()
+                if isinstance(_, _worker._ResumeIteration):
+                    remaining -= 1
+        for _ in range(self._prefetch_factor * self._num_workers):
+            self._try_put_index()
+
+    def __iter__(self) -> _MultiProcessingDataLoaderIter:
+        return self
+
+    def __len__(self) -> int:
+        return len(self._loader)
+
+    def _try_put_index(self) -> None:
+        try:
+            index = next(self._sampler_iter)
+        except StopIteration:
             return
-        batch_sampler: Any = self.batch_sampler
-        source = _tensor_source(dataset) if self._default_collate else None
-        if source is not None:  # the hot path: one indexing call per tensor per batch
-            tensors, index_map = source
-            batches = (batch_sampler._index_batches()
-                       if type(batch_sampler) is BatchSampler else
-                       (np.asarray(b, dtype=np.int64) for b in batch_sampler))
-            for idx in batches:
-                yield _take(tensors, index_map, idx)
+        for _ in range(self._num_workers):
+            worker_id = next(self._worker_queue_idx_cycle)
+            if self._workers_status[worker_id]:
+                break
+        else:
+            return  # every worker is done (IterableDataset)
+        self._index_queues[worker_id].put((self._send_idx, index))
+        self._task_info[self._send_idx] = (worker_id,)
+        self._tasks_outstanding += 1
+        self._send_idx += 1
+
+    def _try_get_data(self, timeout: float) -> tuple[bool, Any]:
+        try:
+            return True, self._worker_result_queue.get(timeout=timeout)
+        except Exception as e:
+            failed = [w for i, w in enumerate(self._workers)
+                      if self._workers_status[i] and not w.is_alive()]
+            if failed:
+                for w in failed:
+                    self._workers_status[self._workers.index(w)] = False
+                pids = ", ".join(str(w.pid) for w in failed)
+                raise RuntimeError(f"DataLoader worker (pid(s) {pids}) exited "
+                                   "unexpectedly") from e
+            if isinstance(e, queue.Empty):
+                return False, None
+            raise
+
+    def _get_data(self) -> Any:
+        if self._timeout > 0:
+            ok, data = self._try_get_data(self._timeout)
+            if ok:
+                return data
+            raise RuntimeError(f"DataLoader timed out after {self._timeout} seconds")
+        while True:
+            ok, data = self._try_get_data(0.5)
+            if ok:
+                return data
+
+    def __next__(self) -> Any:
+        if self._shutdown:
+            raise StopIteration
+        while True:
+            while self._rcvd_idx < self._send_idx:
+                info = self._task_info[self._rcvd_idx]
+                if len(info) == 2 or self._workers_status[info[0]]:
+                    break
+                del self._task_info[self._rcvd_idx]
+                self._rcvd_idx += 1
+            else:
+                if not self._persistent:
+                    self._shutdown_workers()
+                raise StopIteration
+            if len(self._task_info[self._rcvd_idx]) == 2:
+                return self._process_data(self._task_info.pop(self._rcvd_idx)[1])
+            idx, data = self._get_data()
+            self._tasks_outstanding -= 1
+            if self._iterable and isinstance(data, _worker._IterableDatasetStopIteration):
+                self._workers_status[data.worker_id] = False
+                if not self._persistent:
+                    self._index_queues[data.worker_id].put(None)
+                self._try_put_index()
+                continue
+            if idx != self._rcvd_idx:
+                self._task_info[idx] += (data,)
+            else:
+                del self._task_info[idx]
+                return self._process_data(data)
+
+    def _process_data(self, data: Any) -> Any:
+        self._rcvd_idx += 1
+        self._try_put_index()
+        if isinstance(data, _worker.ExceptionWrapper):
+            data.reraise()
+        self._num_yielded += 1
+        self._loader._warn_length(self._num_yielded)
+        return data
+
+    def _shutdown_workers(self) -> None:
+        if self._shutdown:
             return
-        getitems = getattr(dataset, "__getitems__", None)
-        for batch in batch_sampler:
-            samples = getitems(batch) if getitems is not None else [dataset[i] for i in batch]
-            yield self.collate_fn(samples)
+        self._shutdown = True
+        try:
+            self._done_event.set()
+            for q in self._index_queues:
+                try:
+                    q.put(None)
+                except (OSError, ValueError):
+                    pass
+            for w in self._workers:
+                w.join(timeout=_worker.MP_STATUS_CHECK_INTERVAL)
+            for q in self._index_queues:
+                q.cancel_join_thread()
+                q.close()
+            self._worker_result_queue.cancel_join_thread()
+            self._worker_result_queue.close()
+        finally:
+            for w in self._workers:
+                if w.is_alive():
+                    w.terminate()
+
+    def __del__(self) -> None:
+        try:
+            self._shutdown_workers()
+        except Exception:
+            pass

@@ -19,6 +19,7 @@ from typing import Any, Generic, TypeVar, Union
 import numpy as np
 
 from ... import backends
+from ...ops.random import Generator as _TorchGenerator
 
 _T_co = TypeVar("_T_co", covariant=True)
 
@@ -74,8 +75,9 @@ class Generator:
         return f"<tensorlite.data.Generator seed={self._seed}>"
 
 
-# What ``generator=`` accepts: a data Generator, a NumPy Generator, or None (the global seed)
-GeneratorLike = Union[Generator, np.random.Generator, None]
+# What ``generator=`` accepts: a tensorlite.Generator (torch.Generator's twin), a data
+# Generator, a NumPy Generator, or None (the global seed)
+GeneratorLike = Union[_TorchGenerator, Generator, np.random.Generator, None]
 
 
 def _rng(generator: GeneratorLike, who: str) -> np.random.Generator:
@@ -89,8 +91,17 @@ def _rng(generator: GeneratorLike, who: str) -> np.random.Generator:
         return generator._rng
     if isinstance(generator, np.random.Generator):
         return generator
-    raise TypeError(f"{who}: generator must be a tensorlite.data.Generator (or a "
-                    f"numpy.random.Generator), got {type(generator).__name__}")
+    if isinstance(generator, _TorchGenerator):
+        native = generator._native
+        if native is None:  # tensorlite.default_generator: the global stream
+            return _rng(None, who)
+        if not isinstance(native, np.random.Generator):
+            raise RuntimeError(f"{who}: expected a 'cpu' device type for generator but found "
+                               f"'{generator.device}'")
+        return native
+    raise TypeError(f"{who}: generator must be a tensorlite.Generator, a "
+                    f"tensorlite.data.Generator or a numpy.random.Generator, got "
+                    f"{type(generator).__name__}")
 
 
 def _permutation(n: int, generator: GeneratorLike, who: str) -> np.ndarray:
@@ -194,6 +205,64 @@ class SubsetRandomSampler(Sampler[int]):
         return len(self.indices)
 
 
+class WeightedRandomSampler(Sampler[int]):
+    """``num_samples`` indices in ``[0, len(weights))`` drawn with probabilities proportional to
+    ``weights`` (torch.multinomial's semantics), with or without ``replacement``; with
+    replacement they are drawn lazily, ``_CHUNK`` at a time."""
+
+    def __init__(self, weights: Sequence[float] | Any, num_samples: int,
+                 replacement: bool = True, generator: GeneratorLike = None) -> None:
+        if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples <= 0:
+            raise ValueError(f"num_samples should be a positive integer value, but got "
+                             f"num_samples={num_samples}")
+        if not isinstance(replacement, bool):
+            raise ValueError(f"replacement should be a boolean value, but got "
+                             f"replacement={replacement}")
+        _rng_type_check(generator, "WeightedRandomSampler")
+        from ...creation import tensor
+        from ...tensor import Tensor
+        host = (weights.backend.to_host(weights._data) if isinstance(weights, Tensor)
+                else np.asarray(weights))
+        w = np.asarray(host, dtype=np.float64)
+        if w.ndim != 1:
+            raise ValueError(f"weights should be a 1d sequence but given weights have shape "
+                             f"{tuple(w.shape)}")
+        self.weights = tensor(w)
+        self._w = w
+        self.num_samples = num_samples
+        self.replacement = replacement
+        self.generator = generator
+
+    def _chunks(self) -> Iterator[np.ndarray]:
+        w, k = self._w, self.num_samples
+        if not np.isfinite(w).all() or (w < 0).any():
+            raise RuntimeError("invalid multinomial distribution (encountering probability "
+                               "entry < 0)" if (w < 0).any() else
+                               "probability tensor contains either `inf`, `nan` or element < 0")
+        total = w.sum()
+        if total <= 0:
+            raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
+        if not self.replacement and k > len(w):
+            raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without "
+                               "replacement")
+        rng, p = _rng(self.generator, "WeightedRandomSampler"), w / total
+        if not self.replacement:  # as torch: zero-weight indices come last, once the rest ran out
+            nonzero = np.flatnonzero(w)
+            first = rng.choice(len(w), size=min(k, len(nonzero)), replace=False, p=p)
+            zeros = rng.permutation(np.flatnonzero(w == 0))[:k - len(first)]
+            yield np.concatenate((first, zeros)).astype(np.int64)
+            return
+        for start in range(0, k, _CHUNK):
+            yield rng.choice(len(w), size=min(_CHUNK, k - start), p=p).astype(np.int64)
+
+    def __iter__(self) -> Iterator[int]:
+        for chunk in self._chunks():
+            yield from chunk.tolist()
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+
 class BatchSampler(Sampler[list[int]]):
     """Groups another sampler's indices into lists of ``batch_size`` (the last one shorter
     unless ``drop_last``)."""
@@ -253,10 +322,12 @@ class BatchSampler(Sampler[list[int]]):
 
 
 def _rng_type_check(generator: object, who: str) -> None:
-    if generator is not None and not isinstance(generator, (Generator, np.random.Generator)):
-        raise TypeError(f"{who}: generator must be a tensorlite.data.Generator (or a "
-                        f"numpy.random.Generator), got {type(generator).__name__}")
+    if generator is not None and not isinstance(generator, (Generator, np.random.Generator,
+                                                            _TorchGenerator)):
+        raise TypeError(f"{who}: generator must be a tensorlite.Generator, a "
+                        f"tensorlite.data.Generator or a numpy.random.Generator, got "
+                        f"{type(generator).__name__}")
 
 
 # Samplers whose ``_chunks()``, joined, are exactly what their ``__iter__`` yields.
-_ARRAY_SAMPLERS = (SequentialSampler, RandomSampler, SubsetRandomSampler)
+_ARRAY_SAMPLERS = (SequentialSampler, RandomSampler, SubsetRandomSampler, WeightedRandomSampler)
