@@ -1,41 +1,51 @@
 """Creating tensors: PyTorch's factory functions, on the default device unless told otherwise."""
+from __future__ import annotations
+
 import os
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import backends, dtypes
 from .tensor import Tensor, wrap
 
+if TYPE_CHECKING:
+    from .dtypes import DTypeLike
+    from .ops.random import Generator
+    from .tensor import DeviceLike
 
-def _device(device):
+
+def _device(device: DeviceLike | None) -> tuple[str, Any]:
     device = backends.default_device() if device is None else str(device).split(":")[0]
     return device, backends.for_device(device)
 
 
-def _finish(data, device, requires_grad):
+def _finish(data: Any, device: str, requires_grad: bool) -> Tensor:
     t = wrap(data, device)
     if requires_grad:
         t.requires_grad_()
     return t
 
 
-def _size(size):
+def _size(size: Sequence[Any]) -> tuple[int, ...]:
     if len(size) == 1 and not isinstance(size[0], int):
         return tuple(size[0])
     return tuple(size)
 
 
-def _dtype(dtype):
+def _dtype(dtype: DTypeLike | None) -> np.dtype:
     """``dtype`` checked, or the default float dtype when None."""
     return dtypes.get_default_dtype() if dtype is None else dtypes.as_dtype(dtype)
 
 
-def _infer_dtype(value):
+def _infer_dtype(value: object) -> np.dtype:
     """A Python number's default dtype: bool, int64 or the default float dtype."""
     return dtypes._DEFAULT_OF_KIND[dtypes.scalar_kind(value)]
 
 
-def tensor(data, dtype=None, device=None, requires_grad=False):
+def tensor(data: Any, dtype: DTypeLike | None = None, device: DeviceLike | None = None,
+           requires_grad: bool = False) -> Tensor:
     """A new tensor holding a copy of ``data`` (a number, nested lists, an array or a tensor).
     Python floats take the default dtype (float32 unless set_default_dtype changed it), ints
     int64; an array keeps its dtype."""
@@ -63,7 +73,7 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
                    device, requires_grad)
 
 
-def _ragged(data, dim=0):
+def _ragged(data: Any, dim: int = 0) -> str:
     """Where nested lists stop being rectangular: 'expected sequence of length 2 at dim 1 (got 1)'."""
     items = list(data)
     lengths = [len(x) if isinstance(x, (list, tuple)) else None for x in items]
@@ -77,13 +87,13 @@ def _ragged(data, dim=0):
     return ""
 
 
-def as_tensor(data, dtype=None, device=None):
+def as_tensor(data: Any, dtype: DTypeLike | None = None, device: DeviceLike | None = None) -> Tensor:
     if isinstance(data, Tensor) and dtype in (None, data.dtype) and device in (None, data.device):
         return data
     return tensor(data, dtype, device)
 
 
-def from_numpy(array):
+def from_numpy(array: np.ndarray) -> Tensor:
     """A CPU tensor sharing memory with the NumPy ``array``."""
     if not isinstance(array, np.ndarray):
         raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
@@ -91,7 +101,7 @@ def from_numpy(array):
     return wrap(array, "cpu")
 
 
-def from_dlpack(obj):
+def from_dlpack(obj: Any) -> Tensor:
     """A tensor sharing memory with any DLPack producer (NumPy, CuPy, PyTorch, ...)."""
     kind = obj.__dlpack_device__()[0]
     device = "cuda" if kind == 2 else "cpu"
@@ -101,51 +111,62 @@ def from_dlpack(obj):
     return wrap(data, device)
 
 
-def _filled(name, size, dtype, device, requires_grad, default=None, **kw):
+def _filled(name: str, size: Sequence[Any], dtype: DTypeLike | None, device: DeviceLike | None,
+            requires_grad: bool, default: np.dtype | None = None, **kw: Any) -> Tensor:
     device, B = _device(device)
     data = getattr(B, name)(_size(size), dtype=_dtype(dtype or default), **kw)
     return _finish(data, device, requires_grad)
 
 
-def zeros(*size, dtype=None, device=None, requires_grad=False):
+def zeros(*size: int | Sequence[int], dtype: DTypeLike | None = None, device: DeviceLike | None = None,
+          requires_grad: bool = False) -> Tensor:
     return _filled("zeros", size, dtype, device, requires_grad)
 
 
-def ones(*size, dtype=None, device=None, requires_grad=False):
+def ones(*size: int | Sequence[int], dtype: DTypeLike | None = None, device: DeviceLike | None = None,
+         requires_grad: bool = False) -> Tensor:
     return _filled("ones", size, dtype, device, requires_grad)
 
 
-def empty(*size, dtype=None, device=None, requires_grad=False):
+def empty(*size: int | Sequence[int], dtype: DTypeLike | None = None, device: DeviceLike | None = None,
+          requires_grad: bool = False) -> Tensor:
     return _filled("empty", size, dtype, device, requires_grad)
 
 
-def full(size, fill_value, dtype=None, device=None, requires_grad=False):
+def full(size: Sequence[int], fill_value: float, dtype: DTypeLike | None = None,
+         device: DeviceLike | None = None, requires_grad: bool = False) -> Tensor:
     return _filled("full", (size,), dtype, device, requires_grad,
                    default=_infer_dtype(fill_value), fill_value=fill_value)
 
 
-def _like(fn, input, dtype, device, requires_grad, *args):
+def _like(fn: Callable[..., Tensor], input: Tensor, dtype: DTypeLike | None,
+          device: DeviceLike | None, requires_grad: bool, *args: Any) -> Tensor:
     return fn(input.shape, *args, dtype=dtype or input.dtype, device=device or input.device,
               requires_grad=requires_grad)
 
 
-def zeros_like(input, dtype=None, device=None, requires_grad=False):
+def zeros_like(input: Tensor, dtype: DTypeLike | None = None, device: DeviceLike | None = None,
+               requires_grad: bool = False) -> Tensor:
     return _like(zeros, input, dtype, device, requires_grad)
 
 
-def ones_like(input, dtype=None, device=None, requires_grad=False):
+def ones_like(input: Tensor, dtype: DTypeLike | None = None, device: DeviceLike | None = None,
+              requires_grad: bool = False) -> Tensor:
     return _like(ones, input, dtype, device, requires_grad)
 
 
-def empty_like(input, dtype=None, device=None, requires_grad=False):
+def empty_like(input: Tensor, dtype: DTypeLike | None = None, device: DeviceLike | None = None,
+               requires_grad: bool = False) -> Tensor:
     return _like(empty, input, dtype, device, requires_grad)
 
 
-def full_like(input, fill_value, dtype=None, device=None, requires_grad=False):
+def full_like(input: Tensor, fill_value: float, dtype: DTypeLike | None = None,
+              device: DeviceLike | None = None, requires_grad: bool = False) -> Tensor:
     return _like(full, input, dtype, device, requires_grad, fill_value)
 
 
-def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
+def arange(start: float, end: float | None = None, step: float = 1, dtype: DTypeLike | None = None,
+           device: DeviceLike | None = None, requires_grad: bool = False) -> Tensor:
     if end is None:
         start, end = 0, start
     default = None if any(isinstance(v, float) for v in (start, end, step)) else dtypes.int64
@@ -154,45 +175,52 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
                    requires_grad)
 
 
-def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
+def linspace(start: float, end: float, steps: int, dtype: DTypeLike | None = None,
+             device: DeviceLike | None = None, requires_grad: bool = False) -> Tensor:
     device, B = _device(device)
     return _finish(B.linspace(start, end, steps, dtype=_dtype(dtype)),
                    device, requires_grad)
 
 
-def eye(n, m=None, dtype=None, device=None, requires_grad=False):
+def eye(n: int, m: int | None = None, dtype: DTypeLike | None = None, device: DeviceLike | None = None,
+        requires_grad: bool = False) -> Tensor:
     device, B = _device(device)
     return _finish(B.eye(n, m, dtype=_dtype(dtype)), device,
                    requires_grad)
 
 
-def _random(name, size, dtype, device, requires_grad, generator, *args):
+def _random(name: str, size: Sequence[Any], dtype: DTypeLike | None, device: DeviceLike | None,
+            requires_grad: bool, generator: Generator | None, *args: Any) -> Tensor:
     device, B = _device(device)
     from .ops.random import native  # (the ops package imports this module)
     data = getattr(B, name)(*args, _size(size), _dtype(dtype), native(name, generator, device))
     return _finish(data, device, requires_grad)
 
 
-def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
+def rand(*size: int | Sequence[int], generator: Generator | None = None, dtype: DTypeLike | None = None,
+         device: DeviceLike | None = None, requires_grad: bool = False) -> Tensor:
     """Uniform on [0, 1)."""
     return _random("rand", size, dtype, device, requires_grad, generator)
 
 
-def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
+def randn(*size: int | Sequence[int], generator: Generator | None = None, dtype: DTypeLike | None = None,
+          device: DeviceLike | None = None, requires_grad: bool = False) -> Tensor:
     """Standard normal."""
     return _random("randn", size, dtype, device, requires_grad, generator)
 
 
-def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None,
-            requires_grad=False):
+def randint(low: int = 0, high: int | Sequence[int] | None = None, size: Sequence[int] | None = None,
+            *, generator: Generator | None = None, dtype: DTypeLike | None = None,
+            device: DeviceLike | None = None, requires_grad: bool = False) -> Tensor:
     """Integers uniform on [low, high); ``randint(high, size)`` as in PyTorch."""
     if size is None:
-        low, high, size = 0, low, high
+        low, high, size = 0, low, high  # type: ignore[assignment]
     return _random("randint", (size,), dtype or dtypes.int64, device, requires_grad, generator,
                    low, high)
 
 
-def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
+def randperm(n: int, *, generator: Generator | None = None, dtype: DTypeLike | None = None,
+             device: DeviceLike | None = None, requires_grad: bool = False) -> Tensor:
     """A random permutation of 0..n-1."""
     device, B = _device(device)
     from .ops.random import native
@@ -200,10 +228,10 @@ def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False)
     return _finish(B.astype(B.argsort(keys), dtype or dtypes.int64), device, requires_grad)
 
 
-_initial_seed = [None]  # the seed of the global random stream, as torch.initial_seed() reports
+_initial_seed: list[int | None] = [None]  # the seed of the global random stream, as torch.initial_seed() reports
 
 
-def manual_seed(seed):
+def manual_seed(seed: int) -> None:
     """Seed the random numbers of every backend (those built later too), so that a run repeats.
     As torch: ``int(seed)`` (1.5 and "3" are accepted) in [-2**63, 2**64), a negative one taken
     modulo 2**64."""
@@ -220,7 +248,7 @@ def manual_seed(seed):
     _initial_seed[0] = seed
 
 
-def seed():
+def seed() -> int:
     """Seed the global random stream from OS entropy (a 64-bit seed) and return that seed; as
     at import, where every process starts its stream this way unless ``manual_seed`` is called."""
     new = int.from_bytes(os.urandom(8), "little")
@@ -228,17 +256,18 @@ def seed():
     return new
 
 
-def initial_seed():
+def initial_seed() -> int:
     """The seed of the global random stream: the last ``manual_seed``/``seed``, else the one
     drawn from the OS at import."""
-    return _initial_seed[0]
+    return _initial_seed[0]  # type: ignore[return-value]  # (set at import)
 
 
 seed()  # a fresh stream per process, as PyTorch: unseeded runs must not repeat each other
 
 
 # -- PyTorch's legacy constructors: Tensor(2, 3), FloatTensor([1, 2]), x.new(...) -----------------
-def _legacy_new(what, dtype, args, device, kwargs):
+def _legacy_new(what: str, dtype: np.dtype | None, args: tuple[Any, ...],
+                device: DeviceLike | None, kwargs: dict[str, Any]) -> Tensor:
     """The tensor of PyTorch's legacy constructor ``what(*args, device=...)`` of ``dtype`` (None:
     the default float dtype): sizes (ints) give a zero-filled tensor of that shape, one sequence
     or array gives a copy of its data, a tensor gives its storage, nothing an empty tensor."""
@@ -295,7 +324,7 @@ def _legacy_new(what, dtype, args, device, kwargs):
                     f"({', '.join(type(a).__name__ for a in args)})")
 
 
-def _is_int(n):
+def _is_int(n: object) -> bool:
     return isinstance(n, (int, np.integer)) and not isinstance(n, (bool, np.bool_))
 
 
@@ -303,23 +332,25 @@ class _LegacyType(type):
     """The metaclass of PyTorch's legacy tensor types: calling one builds a Tensor of its dtype
     (``FloatTensor(2, 3)``, ``LongTensor([1, 2])``), and ``isinstance(t, FloatTensor)`` asks
     whether ``t`` is a dense CPU float32 tensor, as in PyTorch."""
+    dtype: np.dtype | None
+    torch_dtype: str
 
-    def __call__(cls, *args, device=None, **kwargs):
+    def __call__(cls, *args: Any, device: DeviceLike | None = None, **kwargs: Any) -> Tensor:
         if cls.dtype is None:
             raise TypeError(f"{cls.__name__}: tensorlite has no {cls.torch_dtype} dtype (it "
                             f"supports {', '.join(map(str, dtypes.ALL))}); use BoolTensor for "
                             "masks, IntTensor or LongTensor for integers")
         return _legacy_new(cls.__name__, cls.dtype, args, device, kwargs)
 
-    def __instancecheck__(cls, obj):
+    def __instancecheck__(cls, obj: object) -> bool:
         return (isinstance(obj, Tensor) and not obj.is_sparse and obj.device == "cpu"
                 and obj.dtype == cls.dtype)
 
-    def __repr__(cls):
+    def __repr__(cls) -> str:
         return f"<class 'tensorlite.{cls.__name__}'>"
 
 
-def _legacy_type(name, dtype, torch_dtype=None):
+def _legacy_type(name: str, dtype: np.dtype | None, torch_dtype: str | None = None) -> _LegacyType:
     return _LegacyType(name, (), {"dtype": dtype, "torch_dtype": torch_dtype or str(dtype),
                                   "__module__": "tensorlite", "__slots__": (),
                                   "__doc__": f"PyTorch's legacy {name}: a CPU tensor of "
@@ -341,12 +372,12 @@ _LEGACY_BY_NAME = {t.__name__: t for t in _LEGACY}
 _LEGACY_BY_DTYPE = {t.dtype: t for t in _LEGACY if t.dtype is not None}
 
 
-def _legacy_type_name(dtype, device):
+def _legacy_type_name(dtype: np.dtype, device: str) -> str:
     """PyTorch's ``x.type()``: "torch.FloatTensor", "torch.cuda.LongTensor", ..."""
     return f"torch.{'cuda.' if device == 'cuda' else ''}{_LEGACY_BY_DTYPE[dtype].__name__}"
 
 
-def _legacy_target(arg):
+def _legacy_target(arg: Any) -> tuple[np.dtype | None, str | None]:
     """``(dtype, device)`` for ``x.type(arg)``: a dtype, a legacy type, or a legacy type's name
     ("torch.FloatTensor", "tensorlite.cuda.LongTensor"; device None unless it names cuda)."""
     if isinstance(arg, _LegacyType):
