@@ -41,6 +41,7 @@ linalg = __import__("importlib").import_module(".linalg", __name__)
 from .autograd import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled,
                        no_grad, set_grad_enabled)
 from .serialization import load, save
+from .safetensors import load_file, save_file  # the safetensors format (state_dicts)
 from .tensor import is_floating_point, is_tensor, numel
 from .dtypes import can_cast, finfo, iinfo, promote_types, result_type
 from . import cuda
