@@ -163,6 +163,15 @@ class Movement:
         """``x`` repeated ``reps[d]`` times along each axis d (torch's repeat)."""
         return self.xp.tile(x, reps)
 
+    def unfold(self, x, axis, size, step):
+        """A view of ``x`` whose ``axis`` holds the windows of ``size`` elements every ``step``
+        along it, the window's elements a new last axis (torch's Tensor.unfold)."""
+        n = (x.shape[axis] - size) // step + 1
+        st = x.strides
+        return self.xp.lib.stride_tricks.as_strided(
+            x, x.shape[:axis] + (n,) + x.shape[axis + 1:] + (size,),
+            st[:axis] + (st[axis] * step,) + st[axis + 1:] + (st[axis],))
+
     @direct("ascontiguousarray")
     def ascontiguousarray(self, x, /):
         """``x`` itself if C-contiguous, else a C-contiguous copy (a 0-d ``x`` comes back 1-d)."""
@@ -218,6 +227,35 @@ class Indexing:
         idx = self.open_grid(index.shape)  # (xp.indices(sparse=True) does not exist in CuPy)
         idx[axis] = index
         self.xp.add.at(out, tuple(idx), values)
+        return out
+
+    def scatter_reduce(self, x, axis, index, src, reduce, include_self=True):
+        """A copy of ``x`` with ``src`` (of ``index``'s shape) combined into it along ``axis``
+        at ``index`` by ``reduce``: "set" (written; the last of repeated indices), "sum",
+        "prod", "mean" (floor division for integers), "amax" or "amin"; ``include_self=False``:
+        a position written starts from ``src``'s values alone (torch's scatter_reduce)."""
+        xp = self.xp
+        out = xp.array(x, copy=True)
+        idx = self.open_grid(index.shape)
+        idx[axis] = index
+        idx = tuple(idx)
+        if reduce == "set":
+            out[idx] = src
+            return out
+        if not include_self:
+            kind = out.dtype.kind
+            big = (xp.inf if kind == "f" else True if kind == "b" else xp.iinfo(out.dtype).max)
+            small = (-xp.inf if kind == "f" else False if kind == "b" else
+                     xp.iinfo(out.dtype).min)
+            out[idx] = {"sum": 0, "mean": 0, "prod": 1, "amax": small, "amin": big}[reduce]
+        ufunc = {"sum": xp.add, "mean": xp.add, "prod": xp.multiply, "amax": xp.maximum,
+                 "amin": xp.minimum}[reduce]
+        ufunc.at(out, idx, src)
+        if reduce == "mean":
+            count = (xp.ones if include_self else xp.zeros)(x.shape, dtype=np.int64)
+            xp.add.at(count, idx, 1)
+            count = xp.maximum(count, 1)
+            out = (out / count if out.dtype.kind in "fc" else out // count).astype(out.dtype)
         return out
 
     def open_grid(self, shape):

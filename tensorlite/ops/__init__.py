@@ -9,6 +9,7 @@ from . import indexing, linalg, movement, pointwise, random, reduce, scan, sorti
 from .. import dtypes
 from ..autograd.graph import record
 from .common import backend_of, cast, number, sum_to
+from .common import dims as dims_
 from .inplace import inplace
 from . import registry
 from .registry import REGISTRY
@@ -99,3 +100,58 @@ Tensor.__and__ = Tensor.__rand__ = logical_and
 Tensor.__invert__ = logical_not
 Tensor.T = property(lambda self: self.permute(tuple(range(self.ndim))[::-1]))
 Tensor.mT = property(lambda self: self.transpose(-2, -1))
+
+# PyTorch's in-place functions of its namespace (``torch.exp_(x)``: ``x.exp_()``), the names
+# it has (torch 2.x's ``torch.<name>_``); each is exported where Tensor has that in-place method.
+_TORCH_INPLACE_FUNCTIONS = """abs_ acos_ acosh_ addmv_ alpha_dropout_ arccos_ arccosh_ arcsin_
+    arcsinh_ arctan_ arctanh_ asin_ asinh_ atan_ atanh_ ceil_ celu_ clamp_ clamp_max_
+    clamp_min_ clip_ cos_ cosh_ deg2rad_ detach_ dropout_ erf_ erfc_ exp2_ exp_ expm1_
+    feature_alpha_dropout_ feature_dropout_ fill_ fix_ floor_ frac_ index_put_ log10_ log1p_
+    log2_ log_ logit_ nan_to_num_ neg_ negative_ rad2deg_ reciprocal_ relu_ round_ rrelu_ rsqrt_
+    selu_ sigmoid_ sin_ sinc_ sinh_ sqrt_ square_ tan_ tanh_ threshold_ trunc_ xlogy_
+    zero_""".split()
+for _name in _TORCH_INPLACE_FUNCTIONS:
+    if _name not in globals() and callable(getattr(Tensor, _name, None)):
+        globals()[_name] = getattr(Tensor, _name)
+
+
+def _mT(self):
+    if self.ndim < 2:
+        raise RuntimeError(f"tensor.mT is only supported on matrices or batches of matrices. Got "
+                           f"{self.ndim}-D tensor.")
+    return self.transpose(-2, -1)
+
+
+Tensor.mT = property(_mT)
+
+
+def _stride(self, dim=None):
+    """The step between elements of each dim, in elements (PyTorch's stride())."""
+    data = self._data
+    size = data.itemsize
+    steps = tuple(s // size for s in getattr(data, "strides", ()))
+    if dim is None:
+        return steps
+    (axis,) = dims_("stride", dim, self.ndim) or (None,)
+    if axis is None:
+        raise IndexError("stride: dimension specified as 0 but tensor has no dimensions")
+    return steps[axis]
+
+
+def _is_contiguous(self, memory_format=None):
+    """Whether the elements lie in C order without gaps (dims of size 1 ignored, as PyTorch)."""
+    expected = 1
+    if 0 in self.shape:
+        return True
+    for n, s in reversed(list(zip(self.shape, _stride(self)))):
+        if n != 1:
+            if s != expected:
+                return False
+            expected *= n
+    return True
+
+
+Tensor.stride = _stride
+Tensor.is_contiguous = _is_contiguous
+Tensor.element_size = lambda self: self._data.itemsize
+Tensor.type_as = lambda self, other: self.to(device=other.device, dtype=other.dtype)

@@ -270,6 +270,9 @@ def masked_fill(input, mask, value):
     if mask.device != input.device:
         raise RuntimeError(f"masked_fill: mask is on {mask.device} but the input is on "
                            f"{input.device}")
+    shape = _broadcast_shape(input.shape, mask.shape)
+    if shape is not None and shape != input.shape:  # the input broadcasts too, as PyTorch
+        input = input.expand(shape)
     try:
         data = B.masked_fill(input._data, mask._data, value)
     except ValueError:
@@ -283,6 +286,399 @@ def masked_fill(input, mask, value):
 
 
 @op()
-def nonzero(input):
+def nonzero(input, *, as_tuple=False):
+    """The indices of the non-zero elements, one row each (int64, (count, ndim)); with
+    ``as_tuple=True`` one 1-d tensor per dim (a 0-d input gives one)."""
     B = backend_of(input, "nonzero")
-    return wrap(B.nonzero(input._data), input.device)
+    rows = wrap(B.nonzero(input._data), input.device)
+    if not as_tuple:
+        return rows
+    if input.ndim == 0:
+        return (wrap(B.zeros((rows.shape[0],), dtype=dtypes.int64), input.device),)
+    return tuple(wrap(B.copy(B.getitem(rows._data, (slice(None), d))), input.device)
+                 for d in range(input.ndim))
+
+
+@op()
+def argwhere(input):
+    """The indices of the non-zero elements, one row each: ``nonzero(input)``."""
+    return nonzero(input)
+
+
+# ----------------------------------------------------------------------------- issue 12's indexing
+def _index_vector(op, index, dtypes_=("int64",), what="index"):
+    """A check that ``index`` is a 0-d or 1-d integer tensor (IndexError/RuntimeError as PyTorch)."""
+    if not isinstance(index, Tensor):
+        raise TypeError(f"{op}(): argument '{what}' must be Tensor, not {type(index).__name__}")
+    if str(index.dtype) not in dtypes_:
+        raise (IndexError if op == "index_fill" else RuntimeError)(f"{op}(): Expected dtype {'/'.join(dtypes_)} for {what}, got "
+                           f"{index.dtype}")
+    if index.ndim > 1:
+        raise IndexError(f"{op}(): {what} is supposed to be a vector, got {describe(index)}")
+
+
+def _check_range(op, index, n, error=IndexError):
+    if index.numel():
+        lo, hi = backend_of(index, op).value_range(index._data)
+        if lo < 0 or hi >= n:
+            raise error(f"{op}: index {lo if lo < 0 else hi} is out of range for a dimension of "
+                        f"size {n} (index out of range in self); indices must lie in "
+                        f"[0, {n - 1}]")
+
+
+@op()
+def index_select(input, dim, index):
+    """The slices of ``dim`` at ``index`` (a 1-d integer tensor), in its order."""
+    backend_of(input, "index_select")
+    _index_vector("index_select", index, ("int64", "int32"))
+    if input.ndim == 0:
+        if index.numel() != 1:
+            raise RuntimeError(f"index_select(): Index to scalar can have only 1 value, got "
+                               f"{index.numel()} value(s)")
+        _check_range("index_select", index, 1)
+        dims("index_select", dim, 0)
+        return getitem(input.reshape(1), index.reshape(-1)).reshape(
+            () if index.numel() == 1 else (index.numel(),))
+    (axis,) = dims("index_select", dim, input.ndim)
+    _check_range("index_select", index, input.shape[axis])
+    return getitem(input, (slice(None),) * axis + (index.reshape(-1),))
+
+
+@op()
+def take(input, index):
+    """The elements of the flattened ``input`` at ``index`` (int64, any shape; negative
+    indices count from the end): the result has ``index``'s shape."""
+    backend_of(input, "take")
+    if not isinstance(index, Tensor) or index.dtype != dtypes.int64:
+        raise RuntimeError(f"take(): Expected a long tensor for index, but got "
+                           f"{getattr(index, 'dtype', type(index).__name__)}")
+    n = input.numel()
+    if index.numel():
+        lo, hi = backend_of(index, "take").value_range(index._data)
+        if lo < -n or hi >= n:
+            raise IndexError(f"take: out of range: tried to access index "
+                             f"{lo if lo < -n else hi} on a tensor of {n} elements")
+    if index.ndim == 0:
+        return getitem(input.reshape(-1), index.reshape(1)).reshape(())
+    return getitem(input.reshape(-1), index)
+
+
+@op()
+def take_along_dim(input, indices, dim=None):
+    """``gather`` with the input and ``indices`` broadcast together outside ``dim``; with no
+    dim, along the flattened input."""
+    backend_of(input, "take_along_dim")
+    if not isinstance(indices, Tensor) or dtypes.kind(indices.dtype) != 1:
+        raise RuntimeError(f"torch.take_along_dim(): dtype of indices should be Long but got "
+                           f"{getattr(indices, 'dtype', type(indices).__name__)}")
+    indices = indices.to(dtypes.int64)
+    if dim is None:  # (views, as PyTorch: a tensor that cannot be viewed flat is refused)
+        return gather(input.view(-1), 0, indices.view(-1))
+    if input.ndim != indices.ndim:
+        raise RuntimeError(f"torch.take_along_dim(): input and indices should have the same "
+                           f"number of dimensions, but got {input.ndim} dimensions for input, and "
+                           f"{indices.ndim} dimensions for indices")
+    (axis,) = dims("take_along_dim", dim, input.ndim) or (0,)
+    if input.ndim == 0:
+        return gather(input, 0, indices)
+    sizes = list(input.shape)
+    sizes[axis] = indices.shape[axis]
+    shape = _broadcast_shape(tuple(sizes), indices.shape)
+    if shape is None:
+        raise RuntimeError(f"take_along_dim: shapes {list(input.shape)} and "
+                           f"{list(indices.shape)} cannot be broadcast outside dim {dim}")
+    ishape = list(shape)
+    ishape[axis] = input.shape[axis]
+    return gather(input.expand(tuple(ishape)), axis, indices.expand(shape))
+
+
+@op()
+def masked_select(input, mask):
+    """The elements of ``input`` where the bool ``mask`` is True (the two broadcast together),
+    as a 1-d tensor."""
+    backend_of(input, "masked_select")
+    if not isinstance(mask, Tensor) or mask.dtype != dtypes.bool_:
+        raise RuntimeError(f"masked_select: expected BoolTensor for mask, got "
+                           f"{getattr(mask, 'dtype', type(mask).__name__)}")
+    shape = _broadcast_shape(input.shape, mask.shape)
+    if shape is None:
+        raise RuntimeError(f"masked_select: the size of the mask {list(mask.shape)} must match "
+                           f"the size of the input {list(input.shape)} or broadcast to it")
+    if shape == ():
+        return getitem(input.reshape(1), mask.reshape(1))
+    return getitem(input.expand(shape), mask.expand(shape))
+
+
+# -- scatter and index_* writes: one recorded op over the backend's scatter_reduce
+_REDUCES = ("sum", "prod", "mean", "amax", "amin")
+
+
+def _scatter(op, input, axis, index, src, reduce, include_self=True):
+    """``input`` with ``src`` (a tensor of ``index``'s shape, or a number) combined in along
+    ``axis`` at ``index`` by ``reduce`` ("set" or one of _REDUCES); its backward is PyTorch's
+    (scatter_reduce_backward), written with tensor ops."""
+    B = backend_of(input, op)
+    is_tensor = isinstance(src, Tensor)
+    sdata = src._data if is_tensor else B.full(index.shape, src, dtype=input.dtype)
+    block = tuple(slice(0, i) for i in index.shape)
+    src_shape = src.shape if is_tensor else None
+    if index.numel() == 0:  # nothing is written
+        data = B.copy(input._data)
+    else:
+        if is_tensor and src.shape != index.shape:  # PyTorch reads the leading block of src
+            sdata = B.getitem(sdata, block)
+        data = B.scatter_reduce(input._data, axis, index._data, sdata, reduce, include_self)
+    if dtypes.kind(input.dtype) < 2:  # an integer or bool result carries no gradient
+        return wrap(data, input.device)
+    inputs = (input, src) if is_tensor else (input,)
+
+    def backward(ctx, g):
+        needs = ctx.needs_input_grad
+        need_self, need_src = needs[0], len(needs) > 1 and needs[1]
+        gself = gsrc = None
+        if reduce == "set":
+            gself = _scatter(op, g, axis, index, 0, "set") if need_self else None
+            gsrc = _gather_any(g, axis, index) if need_src else None
+            return gself, _src_grad(op, gsrc, src_shape, index.shape)
+        if reduce == "sum":
+            gself, gsrc = g, (_gather_any(g, axis, index) if need_src else None)
+        elif reduce == "mean":
+            Bg = backend_of(g, op)
+            count = (Bg.ones if include_self else Bg.zeros)(g.shape, dtype=g.dtype)
+            if index.numel():
+                count = Bg.scatter_reduce(count, axis, index._data,
+                                          Bg.ones(index.shape, dtype=g.dtype), "sum", True)
+            count = wrap(Bg.maximum(count, Bg.ones((), dtype=g.dtype)), g.device)
+            gself = g / count
+            gsrc = _gather_any(gself, axis, index) if need_src else None
+        elif reduce in ("amax", "amin"):
+            # (the whole src, as PyTorch's formula: a larger src broadcasts against the
+            # values at the index, or fails to)
+            x, s, y = ctx.x, ctx.src, ctx.y
+            value = _gather_any(y, axis, index)
+            self_is = (x == y).to(g.dtype)
+            src_is = (s == value).to(g.dtype)
+            share = g / _scatter(op, self_is, axis, index, src_is, "sum")
+            gself = self_is * share
+            gsrc = src_is * _gather_any(share, axis, index) if need_src else None
+        else:  # prod
+            x, s, y = ctx.x, ctx.src, ctx.y
+            if need_self:
+                masked_self = x.masked_fill(x == 0, 1)
+                gself = g * _scatter(op, masked_self, axis, index, s, "prod", include_self) \
+                    / masked_self
+            if need_src:
+                src_zero = s == 0
+                zeros = wrap(backend_of(g, op).zeros(x.shape, dtype=x.dtype), g.device)
+                n_zero = _gather_any(_scatter(op, zeros, axis, index, src_zero.to(x.dtype), "sum"),
+                                axis, index)
+                single = src_zero.logical_and(n_zero == 1)
+                masked_src_result = _scatter(op, x, axis, index, s.masked_fill(single, 1), "prod",
+                                             include_self)
+                from .pointwise import where
+                gsrc = where(single, _gather_any(g * masked_src_result, axis, index),
+                             _gather_any(g * y, axis, index) / s.masked_fill(src_zero, 1))
+        if not include_self and gself is not None:
+            gself = _scatter(op, gself, axis, index, 0, "set")
+        return (gself if need_self else None), _src_grad(op, gsrc, src_shape, index.shape)
+    save = {"x": input, "src": src} if reduce in ("prod", "amax", "amin") else None
+    return record(op, data, inputs, backward, save=save,
+                  output="y" if save is not None else None)
+
+
+def _gather_any(g, axis, index):
+    """``gather(g, axis, index)``; an empty index gives an empty result of its shape whatever
+    its number of dims (PyTorch checks none then)."""
+    if index.numel() == 0:
+        return wrap(backend_of(g, "gather").zeros(index.shape, dtype=g.dtype), g.device)
+    return gather(g, axis, index)
+
+
+def _block(src, block):
+    return src if src.shape == tuple(b.stop for b in block) else getitem(src, block)
+
+
+def _src_grad(op, g, src_shape, index_shape):
+    """The gradient of src, of ``index``'s shape, given to a larger src as PyTorch does: summed
+    to it where src's shape expands to the index's, otherwise refused (PyTorch's engine rejects
+    the gradient of its scatter backward there)."""
+    if g is None or g.shape == src_shape:
+        return g
+    lead = len(g.shape) - len(src_shape)
+    if lead >= 0 and all(s in (1, i) for s, i in zip(src_shape, g.shape[lead:])):
+        return sum_to(g, src_shape)
+    raise RuntimeError(f"{op}: the gradient of src is not supported when src "
+                       f"{list(src_shape)} is larger than index {list(index_shape)} (as in "
+                       "PyTorch, whose backward gives src a gradient of the index's shape); "
+                       "pass src[tuple(slice(0, n) for n in index.shape)] instead")
+
+
+def _scatter_args(op, input, dim, index, src):
+    """Checks as PyTorch's; returns (input, axis, index, src, shape) with 0-d tensors as 1-d
+    (``shape``: the input's, to give the result back) and ``src`` cut to ``index``'s shape."""
+    B = backend_of(input, op)
+    if not isinstance(index, Tensor):
+        raise TypeError(f"{op}(): argument 'index' must be Tensor, not {type(index).__name__}")
+    if index.dtype not in (dtypes.int64, dtypes.int32):
+        raise RuntimeError(f"{op}(): Expected dtype int64 for index, got {index.dtype}")
+    index = index.to(dtypes.int64)
+    if index.device != input.device:
+        raise RuntimeError(f"{op}: index is on {index.device} but the input is on {input.device}")
+    axis = dims(op, dim, input.ndim)
+    shape = input.shape
+    axis = axis[0] if axis else 0
+    if isinstance(src, Tensor):
+        if src.dtype != input.dtype:
+            raise RuntimeError(f"{op}(): Expected self.dtype to be equal to src.dtype, got "
+                               f"{input.dtype} and {src.dtype}")
+        if src.device != input.device:
+            raise RuntimeError(f"{op}: src is on {src.device} but the input is on {input.device}")
+    if index.numel() == 0:
+        return (input if input.ndim else input.reshape(1)), axis, index, src, shape
+    n = max(input.ndim, 1)
+    if max(index.ndim, 1) != n or (isinstance(src, Tensor) and max(src.ndim, 1) != n):
+        raise RuntimeError(f"{op}(): Index tensor must have the same number of dimensions as "
+                           f"self tensor and src tensor (index {list(index.shape)}, self "
+                           f"{list(input.shape)}"
+                           + (f", src {list(src.shape)})" if isinstance(src, Tensor) else ")"))
+    x = input if input.ndim else input.reshape(1)
+    idx = index if index.ndim else index.reshape(1)
+    s = src if not isinstance(src, Tensor) or src.ndim else src.reshape(1)
+    if any(i > k for d, (i, k) in enumerate(zip(idx.shape, x.shape)) if d != axis) or (
+            isinstance(s, Tensor) and any(i > k for i, k in zip(idx.shape, s.shape))):
+        raise RuntimeError(f"{op}(): Expected index {list(index.shape)} to be smaller than self "
+                           f"{list(input.shape)} apart from dimension {axis}"
+                           + (f" and to be smaller size than src {list(src.shape)}"
+                              if isinstance(src, Tensor) else ""))
+    k = x.shape[axis]
+    lo, hi = B.value_range(idx._data)
+    if lo < 0 or hi >= k:
+        raise RuntimeError(f"{op}: index {lo if lo < 0 else hi} is out of bounds for dimension "
+                           f"{axis} with size {k}")
+    return x, axis, idx, s, shape
+
+
+def _scatter_with(op, input, dim, index, src, reduce, include_self=True):
+    x, axis, idx, s, shape = _scatter_args(op, input, dim, index, src)
+    y = _scatter(op, x, axis, idx, s, reduce, include_self)
+    return y if y.shape == shape else y.reshape(shape)
+
+
+def _registered(name, fn, **kw):
+    """Register ``fn`` as op ``name`` (its module name differs: indexing.py keeps the older
+    helpers index_add and scatter_add that other modules import)."""
+    fn.__name__ = fn.__qualname__ = name
+    return op(**kw)(fn)
+
+
+def _scatter_op(input, dim, index, src=None, value=None, *, reduce=None):
+    if src is None and value is None:
+        raise TypeError("scatter() missing 1 required positional argument: 'src' or 'value'")
+    src = value if src is None else src
+    if reduce is None:
+        mode = "set"
+    elif reduce in ("add", "multiply"):
+        mode = "sum" if reduce == "add" else "prod"
+    else:
+        raise RuntimeError(f"scatter(): reduce argument must be either add or multiply, got "
+                           f"{reduce!r}")
+    if not isinstance(src, Tensor):
+        from .common import number
+        src = number("scatter", src)
+    return _scatter_with("scatter", input, dim, index, src, mode)
+
+
+def _scatter_add_op(input, dim, index, src):
+    if not isinstance(src, Tensor):
+        raise TypeError(f"scatter_add(): argument 'src' must be Tensor, not {type(src).__name__}")
+    return _scatter_with("scatter_add", input, dim, index, src, "sum")
+
+
+def _scatter_reduce_op(input, dim, index, src, reduce, *, include_self=True):
+    if reduce not in _REDUCES:
+        raise RuntimeError(f"scatter_reduce(): reduce argument must be either sum, prod, mean, "
+                           f"amax or amin, got {reduce}")
+    if not isinstance(src, Tensor):
+        raise TypeError(f"scatter_reduce(): argument 'src' must be Tensor, not "
+                        f"{type(src).__name__}")
+    return _scatter_with("scatter_reduce", input, dim, index, src, reduce, include_self)
+
+
+def _index_args(op, input, dim, index, source=None):
+    """Checks of index_add/index_copy/index_fill; returns (axis, index broadcast along
+    ``dim`` to the written region's shape) or None when nothing is written."""
+    backend_of(input, op)
+    _index_vector(op, index, ("int64",) if op != "index_add" else ("int64", "int32"))
+    index = index.reshape(-1).to(dtypes.int64)
+    (axis,) = dims(op, dim, input.ndim) or (0,)
+    n = input.shape[axis] if input.ndim else 1
+    region = list(input.shape) or [1]
+    region[axis] = index.numel()
+    if source is not None:
+        if not isinstance(source, Tensor):
+            raise TypeError(f"{op}(): argument 'source' must be Tensor, not "
+                            f"{type(source).__name__}")
+        if source.dtype != input.dtype:
+            raise RuntimeError(f"{op}(): self ({input.dtype}) and source ({source.dtype}) must "
+                               "have the same scalar type")
+        if (op == "index_add" and input.ndim == 0 and source.ndim != 0) or (
+                (source.shape or (1,)) != tuple(region) and not (
+                    source.ndim == 0 and index.numel() == 1 and input.ndim <= 1)):
+            raise RuntimeError(f"{op}(): source {list(source.shape)} must have the shape of "
+                               f"the input {list(input.shape)} with dim {axis} of the index's "
+                               f"length {index.numel()}, i.e. {region}")
+    _check_range(op, index, n)
+    if index.numel() == 0:
+        return None
+    view = [1] * len(region)
+    view[axis] = -1
+    return axis, index.reshape(view).expand(tuple(region))
+
+
+def _index_write(op, input, axis_index, src, reduce):
+    axis, idx = axis_index
+    x = input if input.ndim else input.reshape(1)
+    if isinstance(src, Tensor) and src.shape != idx.shape:
+        src = src.reshape(idx.shape) if src.numel() == idx.numel() else src.expand(idx.shape)
+    y = _scatter(op, x, axis, idx, src, reduce)
+    return y if input.ndim else y.reshape(())
+
+
+def _index_add_op(input, dim, index, source, *, alpha=1):
+    args = _index_args("index_add", input, dim, index, source)
+    if args is None:
+        return input.clone()
+    return _index_write("index_add", input, args, source if alpha == 1 else source * alpha, "sum")
+
+
+def _index_copy_op(input, dim, index, source):
+    args = _index_args("index_copy", input, dim, index, source)
+    if args is None:
+        return input.clone()
+    return _index_write("index_copy", input, args, source, "set")
+
+
+def _index_fill_op(input, dim, index, value):
+    args = _index_args("index_fill", input, dim, index)
+    if isinstance(value, Tensor):
+        if value.ndim:
+            raise RuntimeError(f"index_fill_(): only supports a 0-dimensional value tensor, but "
+                               f"got tensor with {value.ndim} dimension(s).")
+        if value.requires_grad:
+            value = value.to(input.dtype)
+        else:
+            value = value.item()
+    if args is None:
+        return input.clone()
+    if not isinstance(value, Tensor):
+        from .common import number
+        value = number("index_fill", value)
+    return _index_write("index_fill", input, args, value, "set")
+
+
+_registered("scatter", _scatter_op, inplace=True)
+_registered("scatter_add", _scatter_add_op, inplace=True)
+_registered("scatter_reduce", _scatter_reduce_op, inplace=True)
+_registered("index_add", _index_add_op, inplace=True)
+_registered("index_copy", _index_copy_op, inplace=True)
+_registered("index_fill", _index_fill_op, inplace=True)
