@@ -97,6 +97,110 @@ class OptimizerSteps:
         self._ema_sq(acc_delta, delta, rho, s)
         xp.subtract(param, xp.multiply(delta, lr, out=delta), out=param)
 
+    def adamax_step(self, param, grad, exp_avg, exp_inf, step, lr, beta1, beta2, eps,
+                    weight_decay=0.0, maximize=False):
+        """Adamax; ``exp_inf`` is the exponentially weighted infinity norm."""
+        xp = self.xp
+        g, _ = self._decayed_grad(param, grad, weight_decay, maximize)
+        s = self._scratch(param)
+        self._lerp(exp_avg, g, 1 - beta1, s)
+        xp.multiply(exp_inf, beta2, out=exp_inf)
+        xp.maximum(exp_inf, xp.add(xp.abs(g, out=s), eps, out=s), out=exp_inf)
+        clr = lr / (1 - beta1 ** step)
+        xp.add(param, xp.multiply(xp.divide(exp_avg, exp_inf, out=s), -clr, out=s), out=param)
+
+    def nadam_step(self, param, grad, exp_avg, exp_avg_sq, step, lr, beta1, beta2, eps, mu,
+                   mu_next, mu_product, weight_decay=0.0, decoupled_weight_decay=False,
+                   maximize=False):
+        """NAdam; ``mu``/``mu_next`` are this and the next step's momentum coefficients and
+        ``mu_product`` their running product including ``mu`` (torch keeps it in float32)."""
+        xp = self.xp
+        if weight_decay and decoupled_weight_decay:
+            xp.multiply(param, 1 - lr * weight_decay, out=param)
+            weight_decay = 0.0
+        g, _ = self._decayed_grad(param, grad, weight_decay, maximize)
+        s, denom = self._scratch(param), self._scratch(param)
+        self._lerp(exp_avg, g, 1 - beta1, s)
+        self._ema_sq(exp_avg_sq, g, beta2, s)
+        xp.add(xp.sqrt(xp.divide(exp_avg_sq, 1 - beta2 ** step, out=denom), out=denom), eps,
+               out=denom)
+        mu_product_next = mu_product * mu_next
+        c1 = -lr * (1.0 - mu) / (1.0 - mu_product)
+        c2 = (-lr * mu_next) / (1.0 - mu_product_next)
+        xp.add(param, xp.multiply(xp.divide(g, denom, out=s), c1, out=s), out=param)
+        xp.add(param, xp.multiply(xp.divide(exp_avg, denom, out=s), c2, out=s), out=param)
+
+    def radam_step(self, param, grad, exp_avg, exp_avg_sq, step, lr, beta1, beta2, eps,
+                   weight_decay=0.0, decoupled_weight_decay=False, maximize=False):
+        """RAdam: Adam with the variance rectification (plain momentum SGD while rho_t <= 5)."""
+        xp = self.xp
+        if weight_decay and decoupled_weight_decay:
+            xp.multiply(param, 1 - lr * weight_decay, out=param)
+            weight_decay = 0.0
+        g, _ = self._decayed_grad(param, grad, weight_decay, maximize)
+        s = self._scratch(param)
+        self._lerp(exp_avg, g, 1 - beta1, s)
+        self._ema_sq(exp_avg_sq, g, beta2, s)
+        bias_correction1 = 1 - beta1 ** step
+        bias_correction2 = 1 - beta2 ** step
+        rho_inf = 2 / (1 - beta2) - 1
+        rho_t = rho_inf - 2 * step * (beta2 ** step) / bias_correction2
+        u = xp.multiply(xp.divide(exp_avg, bias_correction1, out=s), lr, out=s)
+        if rho_t > 5.0:
+            rect = ((rho_t - 4) * (rho_t - 2) * rho_inf
+                    / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
+            a = self._scratch(param)
+            xp.add(xp.sqrt(exp_avg_sq, out=a), eps, out=a)
+            xp.divide(bias_correction2 ** 0.5, a, out=a)
+            xp.multiply(xp.multiply(u, a, out=u), rect, out=u)
+        xp.subtract(param, u, out=param)
+
+    def rprop_step(self, param, grad, prev, step_size, etaminus, etaplus, step_size_min,
+                   step_size_max, maximize=False):
+        """Rprop: per-element step sizes grown by ``etaplus`` / shrunk by ``etaminus`` as the
+        gradient's sign holds / flips; ``prev`` keeps the last gradient used."""
+        xp = self.xp
+        g = xp.negative(grad, out=self._scratch(param)) if maximize else \
+            xp.array(grad, copy=True)
+        sign = xp.sign(xp.multiply(g, prev))
+        factor = xp.where(sign > 0, etaplus, xp.where(sign < 0, etaminus,
+                                                       xp.where(sign == 0, 1.0, sign)))
+        factor = factor.astype(param.dtype, copy=False)
+        xp.multiply(step_size, factor, out=step_size)
+        xp.clip(step_size, step_size_min, step_size_max, out=step_size)
+        g[factor == etaminus] = 0
+        xp.subtract(param, xp.multiply(xp.sign(g), step_size), out=param)
+        xp.copyto(prev, g)
+
+    def asgd_step(self, param, grad, ax, eta, mu, lambd, weight_decay=0.0, maximize=False):
+        """ASGD with this step's ``eta`` and averaging weight ``mu`` (Python floats); ``ax``
+        is the running average of the parameter."""
+        xp = self.xp
+        g, _ = self._decayed_grad(param, grad, weight_decay, maximize)
+        s = self._scratch(param)
+        xp.multiply(param, 1 - lambd * eta, out=param)
+        xp.add(param, xp.multiply(g, -eta, out=s), out=param)
+        if mu != 1:
+            xp.add(ax, xp.multiply(xp.subtract(param, ax, out=s), mu, out=s), out=ax)
+        else:
+            xp.copyto(ax, param)
+
+    def sparse_adam_step(self, param, grad, mask, exp_avg, exp_avg_sq, step, lr, beta1, beta2,
+                         eps, maximize=False):
+        """SparseAdam on the elements where ``mask`` (bool) is set; the others stay as they
+        are (moments included).  ``grad`` is dense (zero off the mask)."""
+        xp = self.xp
+        g = xp.negative(grad[mask]) if maximize else grad[mask]
+        old_m, old_v = exp_avg[mask], exp_avg_sq[mask]
+        upd_m = xp.multiply(xp.subtract(g, old_m), 1 - beta1)
+        upd_v = xp.multiply(xp.subtract(xp.multiply(g, g), old_v), 1 - beta2)
+        exp_avg[mask] = old_m + upd_m
+        exp_avg_sq[mask] = old_v + upd_v
+        numer = xp.add(upd_m, old_m)
+        denom = xp.add(xp.sqrt(xp.add(upd_v, old_v)), eps)
+        step_size = lr * (1 - beta2 ** step) ** 0.5 / (1 - beta1 ** step)
+        param[mask] = param[mask] + xp.multiply(xp.divide(numer, denom), -step_size)
+
     def total_norm(self, arrays, norm_type):
         """clip_grad_norm_'s total: the ``norm_type``-norm of the arrays' norms (a 0-d array)."""
         xp = self.xp

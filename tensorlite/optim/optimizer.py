@@ -45,12 +45,22 @@ def check_nonnegative(**values: float) -> None:
             raise ValueError(f"Invalid {_NAMES.get(name, name + ' value')}: {value}")
 
 
+def check_betas(betas: tuple[float, float]) -> None:
+    """torch.optim's check of Adam-style ``betas``: each in [0, 1)."""
+    for i, beta in enumerate(betas):
+        if not 0.0 <= beta < 1.0:
+            raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
+
+
 class Optimizer:
     """Base class of all optimizers.
 
     ``params``: an iterable of tensors, or of dicts (parameter groups) each with a ``"params"``
     entry and optional per-group hyperparameters overriding ``defaults``.
     """
+
+    # state entries kept as 0-d float32 host tensors whatever the parameter (torch's step)
+    _scalar_state: frozenset[str] = frozenset({"step"})
 
     def __init__(self, params: ParamsT, defaults: dict[str, Any]) -> None:
         self.defaults = defaults
@@ -253,7 +263,8 @@ class Optimizer:
         for k, v in state_dict["state"].items():
             if k in id_map:
                 param = id_map[k]
-                state[param] = {name: _cast(param, name, value, k) for name, value in v.items()}
+                state[param] = {name: self._load_state_value(param, name, value, k)
+                                for name, value in v.items()}
             else:
                 state[k] = v
         for g, s in zip(groups, saved_groups):
@@ -262,17 +273,24 @@ class Optimizer:
                 s["param_names"] = g["param_names"]
         self.__setstate__({"state": state, "param_groups": saved_groups})
 
+    def _load_state_value(self, param: Tensor, key: str, value: Any, index: Any) -> Any:
+        """The copy of one saved state value that ``load_state_dict`` keeps for ``param``."""
+        return _cast(param, key, value, index, self._scalar_state)
 
-def _cast(param: Tensor, key: str, value: Any, index: Any) -> Any:
+
+def _cast(param: Tensor, key: str, value: Any, index: Any,
+          scalars: frozenset[str] = frozenset({"step"})) -> Any:
     """A copy of one saved state value for ``param``: tensors on its device (floating ones in
-    its dtype); 'step' stays a float32 host tensor; NumPy arrays / torch tensors are accepted."""
+    its dtype); 'step' (and the optimizer's other ``scalars``) stay float32 host tensors;
+    NumPy arrays / torch tensors are accepted."""
+    scalar = key in scalars
     if not isinstance(value, Tensor):
-        if key != "step" and not hasattr(value, "__array__"):
+        if not scalar and not hasattr(value, "__array__"):
             return deepcopy(value)
-        value = tensor(np.asarray(value), dtype=dtypes.float32 if key == "step" else None)
+        value = tensor(np.asarray(value), dtype=dtypes.float32 if scalar else None)
     with no_grad():
         value = value.detach()
-        if key == "step":
+        if scalar:
             return value.to(device="cpu", copy=True)
         if value.shape != param.shape:
             raise ValueError(f"loaded state dict: state[{key!r}] of parameter {index} is "

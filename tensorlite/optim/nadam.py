@@ -1,0 +1,66 @@
+"""NAdam: Adam with Nesterov momentum (torch.optim.NAdam)."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .. import dtypes
+from ..autograd.grad_mode import no_grad
+from ..creation import ones, zeros_like
+from .optimizer import Optimizer, ParamsT, check_betas, check_nonnegative
+
+__all__ = ["NAdam"]
+
+
+class NAdam(Optimizer):
+    _scalar_state = frozenset({"step", "mu_product"})
+
+    def __init__(self, params: ParamsT, lr: float = 2e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0, momentum_decay: float = 4e-3,
+                 decoupled_weight_decay: bool = False, *, foreach: bool | None = None,
+                 maximize: bool = False, capturable: bool = False,
+                 differentiable: bool = False) -> None:
+        check_nonnegative(lr=lr, eps=eps)
+        check_betas(betas)
+        check_nonnegative(weight_decay=weight_decay, momentum_decay=momentum_decay)
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                        momentum_decay=momentum_decay,
+                        decoupled_weight_decay=decoupled_weight_decay, maximize=maximize)
+        # foreach / capturable / differentiable: torch's kernel choices, accepted and ignored
+        # (each parameter's update is one backend call already), not kept in the groups
+        super().__init__(params, defaults)
+
+    @no_grad()
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        loss = self._begin_step(closure)
+        for group in self.param_groups:
+            lr, (beta1, beta2) = float(group["lr"]), group["betas"]
+            momentum_decay = group["momentum_decay"]
+            for p, g, B in self._with_grad(group):
+                state = self.state[p]
+                if not state:
+                    state["step"] = self._new_step()
+                    state["mu_product"] = ones((), dtype=dtypes.float32, device="cpu")
+                    state["exp_avg"] = zeros_like(p)
+                    state["exp_avg_sq"] = zeros_like(p)
+                step = self._increment(state["step"])
+                mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * momentum_decay)))
+                mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * momentum_decay)))
+                mu_product = state["mu_product"]
+                mu_product.mul_(mu)  # in float32, as torch
+                m, v = state["exp_avg"], state["exp_avg_sq"]
+                B.nadam_step(p._data, g._data, m._data, v._data, step, lr, beta1, beta2,
+                             group["eps"], mu, mu_next, mu_product.item(),
+                             weight_decay=group["weight_decay"],
+                             decoupled_weight_decay=group["decoupled_weight_decay"],
+                             maximize=group["maximize"])
+                self._bump(p, m, v)
+        return loss
+
+    def _check_param(self, p: Any, group: dict[str, Any], gi: int, pi: int) -> None:
+        state = self.state.get(p)
+        if state and "mu_product" not in state:
+            raise RuntimeError(f"NAdam: the state of parameter {pi} in param group {gi} has no "
+                               "'mu_product' (was it loaded from another optimizer?); no "
+                               "parameter was updated")

@@ -1,0 +1,47 @@
+"""RAdam: Adam with a rectified adaptive learning rate (torch.optim.RAdam)."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..autograd.grad_mode import no_grad
+from ..creation import zeros_like
+from .optimizer import Optimizer, ParamsT, check_betas, check_nonnegative
+
+__all__ = ["RAdam"]
+
+
+class RAdam(Optimizer):
+    def __init__(self, params: ParamsT, lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0, decoupled_weight_decay: bool = False, *,
+                 foreach: bool | None = None, maximize: bool = False, capturable: bool = False,
+                 differentiable: bool = False) -> None:
+        check_nonnegative(lr=lr, eps=eps)
+        check_betas(betas)
+        check_nonnegative(weight_decay=weight_decay)
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                        maximize=maximize, decoupled_weight_decay=decoupled_weight_decay)
+        # foreach / capturable / differentiable: torch's kernel choices, accepted and ignored
+        # (each parameter's update is one backend call already), not kept in the groups
+        super().__init__(params, defaults)
+
+    @no_grad()
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        loss = self._begin_step(closure)
+        for group in self.param_groups:
+            lr, (beta1, beta2) = float(group["lr"]), group["betas"]
+            for p, g, B in self._with_grad(group):
+                state = self.state[p]
+                if not state:
+                    state["step"] = self._new_step()
+                    state["exp_avg"] = zeros_like(p)
+                    state["exp_avg_sq"] = zeros_like(p)
+                step = self._increment(state["step"])
+                m, v = state["exp_avg"], state["exp_avg_sq"]
+                B.radam_step(p._data, g._data, m._data, v._data, step, lr, beta1, beta2,
+                             group["eps"], weight_decay=group["weight_decay"],
+                             decoupled_weight_decay=group["decoupled_weight_decay"],
+                             maximize=group["maximize"])
+                self._bump(p, m, v)
+        return loss
