@@ -37,10 +37,10 @@ def number(op: str, value: object) -> Number:
                     "or a Python number")
 
 
-def binary(op: str, a: Tensor | Number, b: Tensor | Number
-           ) -> tuple[Tensor | Number, Tensor | Number, Any]:
+def binary(op: str, a: Tensor | Number, b: Tensor | Number) -> tuple[Any, Any, Any]:
     """Coerce the operands of a binary op: tensors on one device with one dtype (PyTorch's
-    promotion), Python numbers kept as numbers.  Returns ``(a, b, backend)``."""
+    promotion), Python numbers kept as numbers.  Returns ``(a, b, backend)`` (typed Any: which
+    operand is a tensor is known to the caller, not to mypy)."""
     if isinstance(a, Tensor):
         if isinstance(b, Tensor):
             if a.device != b.device:

@@ -5,8 +5,12 @@ PyTorch's (FunctionsManual.cpp), written with tensor ops so that they differenti
 ``torch.norm`` (and ``Tensor.norm``), ``dist`` and ``cdist`` reduce through
 ``tensorlite.linalg``'s norms (ops/linalg.py, PyTorch's norm_backward).
 """
+from __future__ import annotations
+
 import math
 from collections import namedtuple
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from .. import dtypes
 from ..autograd.grad_mode import is_grad_enabled, no_grad
@@ -20,17 +24,21 @@ from .pointwise import where
 from .registry import op
 from .reduce import amax, amin, mean, std, sum, var
 
+if TYPE_CHECKING:
+    from ..autograd.graph import Context
+    from ..dtypes import DTypeLike
+
 
 # ----------------------------------------------------------------------------- result types
-def _result_type(name, fields=("values", "indices")):
+def _result_type(name: str, fields: Sequence[str] = ("values", "indices")) -> Any:
     """A named tuple as ``torch.return_types.<name>``: fields by name, unpacks, indexes."""
-    cls = namedtuple(name, fields)
+    cls = namedtuple(name, fields)  # type: ignore[misc]
     cls.__module__ = "tensorlite.return_types"
 
-    def __repr__(self):
+    def __repr__(self: Any) -> str:
         inner = ",\n".join(f"{f}={v!r}" for f, v in zip(fields, self))
         return f"tensorlite.return_types.{name}(\n{inner})"
-    cls.__repr__ = __repr__
+    cls.__repr__ = __repr__  # type: ignore[method-assign]
     return cls
 
 
@@ -45,7 +53,7 @@ class return_types:
 
 
 # ----------------------------------------------------------------------------- helpers
-def _axis(name, dim, ndim):
+def _axis(name: str, dim: int, ndim: int) -> int | None:
     """One dim (an int) normalized; a 0-d tensor takes dim 0 or -1 and has no axis (None)."""
     if not isinstance(dim, int) or isinstance(dim, bool):
         raise TypeError(f"{name}(): argument 'dim' must be int, not {type(dim).__name__}")
@@ -53,7 +61,7 @@ def _axis(name, dim, ndim):
     return axes[0] if axes else None
 
 
-def _int64_if_integral(x, dtype, name="the op"):
+def _int64_if_integral(x: Tensor, dtype: DTypeLike | None, name: str = "the op") -> Tensor:
     """``x`` cast to ``dtype``, or integers and bools to int64 (PyTorch's sum/prod/cumsum).
     An integer ``dtype`` for an input that requires grad raises, as PyTorch's autograd."""
     if dtype is not None:
@@ -66,7 +74,7 @@ def _int64_if_integral(x, dtype, name="the op"):
     return cast(x, dtypes.int64) if dtypes.kind(x.dtype) < 2 else x
 
 
-def _kept(t, axes, ndim, keepdim):
+def _kept(t: Tensor, axes: tuple[int, ...], ndim: int, keepdim: bool) -> Tensor:
     """A reduction's result (or its gradient) with the reduced ``axes`` put back as size 1."""
     if keepdim or not axes:
         return t
@@ -76,27 +84,27 @@ def _kept(t, axes, ndim, keepdim):
     return t.reshape(tuple(shape))
 
 
-def _zeros(like, shape=None, dtype=None):
+def _zeros(like: Tensor, shape: Sequence[int] | None = None, dtype: Any = None) -> Tensor:
     B = backend_of(like, "zeros")
     return wrap(B.zeros(tuple(like.shape if shape is None else shape),
                         dtype=like.dtype if dtype is None else dtype), like.device)
 
 
-def _ones(like, shape):
+def _ones(like: Tensor, shape: Sequence[int]) -> Tensor:
     B = backend_of(like, "ones")
     return wrap(B.ones(tuple(shape), dtype=like.dtype), like.device)
 
 
-def _either(a, b):
+def _either(a: Tensor, b: Tensor) -> Tensor:
     """a or b, elementwise (bool tensors)."""
     return ~(~a & ~b)
 
 
-def _slice(x, axis, start, stop):
+def _slice(x: Tensor, axis: int, start: int | None, stop: int | None) -> Tensor:
     return getitem(x, (slice(None),) * axis + (slice(start, stop),))
 
 
-def _scatter_to(g, shape, axis, index):
+def _scatter_to(g: Tensor, shape: Sequence[int], axis: int, index: Tensor) -> Tensor:
     """zeros(shape) with ``g`` put at ``index`` along ``axis`` (the backward of an op that
     selects elements, as PyTorch's value_selecting_reduction_backward); differentiable again
     (its own backward gathers)."""
@@ -105,13 +113,13 @@ def _scatter_to(g, shape, axis, index):
                   lambda ctx, gg: (gather(gg, axis, index),))
 
 
-def _scan_input(name, input, dim):
+def _scan_input(name: str, input: Tensor, dim: int) -> int | None:
     backend_of(input, name)
     return _axis(name, dim, input.ndim)
 
 
 # ----------------------------------------------------------------------------- cumsum, cumprod
-def _cumsum(x, axis, reverse=False):
+def _cumsum(x: Tensor, axis: int, reverse: bool = False) -> Tensor:
     """Running sums of ``x`` along ``axis`` (``reverse``: suffix sums); differentiable."""
     B = backend_of(x, "cumsum")
     return record("cumsum", B.cumsum(x._data, axis, reverse), (x,),
@@ -119,7 +127,7 @@ def _cumsum(x, axis, reverse=False):
 
 
 @op(inplace=True)
-def cumsum(input, dim, *, dtype=None):
+def cumsum(input: Tensor, dim: int, *, dtype: DTypeLike | None = None) -> Tensor:
     """Running sums along ``dim``; integers and bools sum in int64 unless ``dtype`` is given."""
     axis = _scan_input("cumsum", input, dim)
     x = _int64_if_integral(input, dtype, "cumsum")
@@ -129,12 +137,12 @@ def cumsum(input, dim, *, dtype=None):
     return _cumsum(x, axis)
 
 
-def _cumprod(x, axis, reverse=False):
+def _cumprod(x: Tensor, axis: int, reverse: bool = False) -> Tensor:
     """Running products of ``x`` along ``axis`` (``reverse``: suffix products); its backward
     is PyTorch's cumprod_backward (exact where the input has zeros)."""
     B = backend_of(x, "cumprod")
 
-    def backward(ctx, g):
+    def backward(ctx: Context, g: Tensor) -> tuple[Tensor | None, ...]:
         if reverse:  # only used inside other backwards, at first order; the flipped formula
             return (_flip(_cumprod_backward(_flip(g, axis), _flip(ctx.x, axis), axis,
                                             _flip(ctx.y, axis)), axis),)
@@ -143,7 +151,7 @@ def _cumprod(x, axis, reverse=False):
                   save={"x": x}, output="y")
 
 
-def _flip(x, axis):
+def _flip(x: Tensor, axis: int) -> Tensor:
     """``x`` reversed along ``axis`` (differentiable: the gradient is flipped back)."""
     B = backend_of(x, "flip")
     index = (slice(None),) * axis + (slice(None, None, -1),)
@@ -151,7 +159,7 @@ def _flip(x, axis):
                   lambda ctx, g: (_flip(g, axis),))
 
 
-def _cumprod_backward(g, x, axis, out):
+def _cumprod_backward(g: Tensor, x: Tensor, axis: int, out: Tensor) -> Tensor:
     n = x.shape[axis]
     if x.numel() <= 1 or n == 1:
         return g
@@ -189,7 +197,7 @@ def _cumprod_backward(g, x, axis, out):
 
 
 @op(inplace=True)
-def cumprod(input, dim, *, dtype=None):
+def cumprod(input: Tensor, dim: int, *, dtype: DTypeLike | None = None) -> Tensor:
     """Running products along ``dim``; integers and bools multiply in int64 unless ``dtype``."""
     axis = _scan_input("cumprod", input, dim)
     x = _int64_if_integral(input, dtype, "cumprod")
@@ -199,19 +207,19 @@ def cumprod(input, dim, *, dtype=None):
     return _cumprod(x, axis)
 
 
-def _no_bool_scan(name, x):
+def _no_bool_scan(name: str, x: Tensor) -> None:
     """PyTorch has no bool kernel for its scans (reached with dtype=bool or in place)."""
     if x.dtype == dtypes.bool_ and x.ndim and x.numel():
         raise NotImplementedError(f"{name}: not implemented for bool results ({describe(x)}); "
                                   "scan an integer copy, e.g. .long()")
 
 
-def _inplace_scan(name):
+def _inplace_scan(name: str) -> None:
     """``Tensor.cumsum_``/``cumprod_``: the registry's in-place method, refusing a ``dtype``
     other than the tensor's as PyTorch does ('Bad in-place call')."""
     method = getattr(Tensor, name)
 
-    def scan_(self, dim, *, dtype=None):
+    def scan_(self: Tensor, dim: int, *, dtype: DTypeLike | None = None) -> Tensor:
         if dtype is not None and dtypes.as_dtype(dtype) != self.dtype:
             raise RuntimeError(f"{name}: Bad in-place call: input tensor dtype {self.dtype} and "
                                f"output tensor dtype {dtypes.as_dtype(dtype)} should match; use "
@@ -228,7 +236,8 @@ _inplace_scan("cumprod_")
 
 # ----------------------------------------------------------------------------- prod
 @op()
-def prod(input, dim=None, keepdim=False, *, dtype=None):
+def prod(input: Tensor, dim: int | None = None, keepdim: bool = False, *,
+         dtype: DTypeLike | None = None) -> Tensor:
     """The product of all elements, or along ``dim`` (one int); integers and bools give int64
     unless ``dtype``.  The gradient is PyTorch's: ``g * prod / x`` without zeros, else the
     product of the other elements (exact at a zero; zero everywhere in a slice with several
@@ -243,7 +252,7 @@ def prod(input, dim=None, keepdim=False, *, dtype=None):
         keepdim = False
     ndim = x.ndim
 
-    def backward(ctx, g):
+    def backward(ctx: Context, g: Tensor) -> tuple[Tensor | None, ...]:
         x, y = ctx.x, ctx.y
         if ndim == 0:
             return (g,)
@@ -265,7 +274,7 @@ def prod(input, dim=None, keepdim=False, *, dtype=None):
                   save={"x": x}, output="y")
 
 
-def _prod_safe_zeros_backward(g, x, axis):
+def _prod_safe_zeros_backward(g: Tensor, x: Tensor, axis: int) -> Tensor:
     """The gradient of a product along ``axis`` through exclusive products from either side
     (no division, so zeros are exact): PyTorch's prod_safe_zeros_backward."""
     if x.numel() == 0:
@@ -278,7 +287,7 @@ def _prod_safe_zeros_backward(g, x, axis):
 
 
 # ----------------------------------------------------------------------------- cummax, cummin
-def _cumextreme(name, input, dim):
+def _cumextreme(name: str, input: Tensor, dim: int) -> Any:
     axis = _scan_input(name, input, dim)
     result = getattr(return_types, name)
     if axis is None:  # a 0-d tensor: itself, at index 0
@@ -297,7 +306,7 @@ def _cumextreme(name, input, dim):
 
 
 @op()
-def cummax(input, dim):
+def cummax(input: Tensor, dim: int) -> Any:
     """``(values, indices)``: the running maximum along ``dim`` and where it was found (the
     later index on ties; a NaN is the maximum from where it appears).  The gradient goes to
     the found elements."""
@@ -305,16 +314,16 @@ def cummax(input, dim):
 
 
 @op()
-def cummin(input, dim):
+def cummin(input: Tensor, dim: int) -> Any:
     """``(values, indices)``: the running minimum along ``dim`` (ties and NaN as cummax)."""
     return _cumextreme("cummin", input, dim)
 
 
 # ----------------------------------------------------------------------------- logcumsumexp
-def _logcumsumexp(x, axis, reverse=False):
+def _logcumsumexp(x: Tensor, axis: int, reverse: bool = False) -> Tensor:
     B = backend_of(x, "logcumsumexp")
 
-    def backward(ctx, g):
+    def backward(ctx: Context, g: Tensor) -> tuple[Tensor | None, ...]:
         x, y = ctx.x, ctx.y
         if reverse:  # used only by the backward below
             return (_flip(_lcse_backward(_flip(g, axis), _flip(x, axis), _flip(y, axis), axis),
@@ -328,7 +337,7 @@ _LOWEST = {dtypes.float16: -65504.0, dtypes.float32: -3.4028234663852886e38,
            dtypes.float64: -1.7976931348623157e308}
 
 
-def _lcse_backward(g, x, y, axis):
+def _lcse_backward(g: Tensor, x: Tensor, y: Tensor, axis: int) -> Tensor:
     """PyTorch's logcumsumexp_backward: the positive and negative parts of the upstream
     gradient summed in log space from the end, so no exp overflows."""
     if g.ndim == 0 or g.numel() == 0:
@@ -343,7 +352,7 @@ def _lcse_backward(g, x, y, axis):
 
 
 @op()
-def logcumsumexp(input, dim):
+def logcumsumexp(input: Tensor, dim: int) -> Tensor:
     """log(cumsum(exp(x))) along ``dim``, each step a stable log-add-exp."""
     axis = _scan_input("logcumsumexp", input, dim)
     if dtypes.kind(input.dtype) != 2:
@@ -356,11 +365,12 @@ def logcumsumexp(input, dim):
 
 # ----------------------------------------------------------------------------- norms
 @op()
-def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
+def norm(input: Tensor, p: float | str | None = "fro", dim: int | Sequence[int] | None = None,
+         keepdim: bool = False, dtype: DTypeLike | None = None) -> Tensor:
     """``torch.norm``: ``p`` 'fro' (the 2-norm over ``dim`` or everything), 'nuc', or a
     number (a vector norm over ``dim``), through tensorlite.linalg's norms as PyTorch's."""
     backend_of(input, "norm")
-    _dim = [dim] if isinstance(dim, int) and not isinstance(dim, bool) else dim
+    _dim: Any = [dim] if isinstance(dim, int) and not isinstance(dim, bool) else dim
     if isinstance(p, str):
         if p == "fro" and (dim is None or isinstance(dim, int) or len(dim) <= 2):
             return vector_norm(input, 2, _dim, keepdim, dtype=dtype)
@@ -374,7 +384,7 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
 
 
 @op()
-def dist(input, other, p=2):
+def dist(input: Tensor, other: Tensor, p: float = 2) -> Tensor:
     """The ``p``-norm of ``input - other`` (broadcast), as one number.  The gradient is
     PyTorch's norm_backward for ``input`` and its negative for ``other`` (p = 0 has none, and
     asking one for ``other`` raises, as PyTorch)."""
@@ -391,7 +401,7 @@ def dist(input, other, p=2):
         y = vector_norm(d, pv)
     sa, sb = a.shape, b.shape
 
-    def backward(ctx, g):
+    def backward(ctx: Context, g: Tensor) -> tuple[Tensor | None, ...]:
         need_a, need_b = ctx.needs_input_grad
         if pv == 0:
             if need_b:
@@ -405,7 +415,8 @@ def dist(input, other, p=2):
 
 
 @op(method=False)
-def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
+def cdist(x1: Tensor, x2: Tensor, p: float = 2.0,
+          compute_mode: str = "use_mm_for_euclid_dist_if_necessary") -> Tensor:
     """The ``p``-norm distance between each row of ``x1`` (…, P, M) and each row of ``x2``
     (…, R, M), batch dims broadcast: a (…, P, R) result.  ``compute_mode`` is accepted and
     ignored (distances are always computed directly).  The gradient is PyTorch's
@@ -432,7 +443,7 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
     return _cdist_norm(diff, p)
 
 
-def _cdist_norm(diff, p):
+def _cdist_norm(diff: Tensor, p: float) -> Tensor:
     with no_grad():
         if math.isinf(p):  # PyTorch's kernel takes max(agg, |d|) from 0: a NaN is skipped
             a = diff.abs()
@@ -442,7 +453,7 @@ def _cdist_norm(diff, p):
         else:
             y = vector_norm(diff, p, -1)
 
-    def backward(ctx, g):
+    def backward(ctx: Context, g: Tensor) -> tuple[Tensor | None, ...]:
         d, y = ctx.d, ctx.y.unsqueeze(-1)
         g = g.unsqueeze(-1)
         sign = where(d.isnan(), d, d.sign())  # (PyTorch's vectorized sign keeps NaN)
@@ -462,7 +473,7 @@ def _cdist_norm(diff, p):
     return record("cdist", y._data, (diff,), backward, save={"d": diff}, output="y")
 
 
-def _ceil_min1(d, y):
+def _ceil_min1(d: Tensor, y: Tensor) -> Tensor:
     """min(1, ceil(| |d| - y |)): 0 where |d| is the max norm exactly, else 1 (PyTorch's
     inf-norm cdist backward selects every element equal to the distance)."""
     e = (d.abs() - y).abs()
@@ -470,7 +481,8 @@ def _ceil_min1(d, y):
 
 
 # ----------------------------------------------------------------------------- median, mode
-def _selected(name, input, dim, keepdim, prim, ignore_nan=None):
+def _selected(name: str, input: Tensor, dim: int, keepdim: bool, prim: str,
+              ignore_nan: bool | None = None) -> Any:
     """(values, indices) of an order statistic along ``dim`` chosen by backend primitive
     ``prim``; the gradient goes to the selected element."""
     result = getattr(return_types, name)
@@ -496,7 +508,7 @@ def _selected(name, input, dim, keepdim, prim, ignore_nan=None):
     return result(values, kept)
 
 
-def _median_all(name, input, ignore_nan):
+def _median_all(name: str, input: Tensor, ignore_nan: bool) -> Tensor:
     """The median of every element (no indices); the gradient is shared by the elements equal
     to it (the NaNs when it is NaN), as PyTorch's evenly_distribute_backward."""
     B = backend_of(input, name)
@@ -510,7 +522,7 @@ def _median_all(name, input, ignore_nan):
     values, _ = B.median(B.reshape(input._data, (-1,)), 0, ignore_nan)
     y = B.reshape(values, ())
 
-    def backward(ctx, g):
+    def backward(ctx: Context, g: Tensor) -> tuple[Tensor | None, ...]:
         x, y = ctx.x, ctx.y
         hit = x.isnan() if bool(y.isnan()) else x == y
         return (where(hit, g / cast(hit, g.dtype).sum(), 0.0),)
@@ -518,7 +530,7 @@ def _median_all(name, input, ignore_nan):
 
 
 @op()
-def median(input, dim=None, keepdim=False):
+def median(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Any:
     """No dim: the lower median of every element (NaN if there is one).  A dim:
     ``(values, indices)``, the element of rank (n - 1) // 2 in a stable sort along ``dim``
     (the first NaN where the slice has one), as PyTorch's CPU kernel."""
@@ -528,7 +540,7 @@ def median(input, dim=None, keepdim=False):
 
 
 @op()
-def nanmedian(input, dim=None, keepdim=False):
+def nanmedian(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Any:
     """median ignoring NaNs (NaN only where a slice is all NaN)."""
     if dim is None:
         return _median_all("nanmedian", input, True)
@@ -536,14 +548,14 @@ def nanmedian(input, dim=None, keepdim=False):
 
 
 @op()
-def mode(input, dim=-1, keepdim=False):
+def mode(input: Tensor, dim: int = -1, keepdim: bool = False) -> Any:
     """``(values, indices)``: the most frequent value along ``dim`` (the smallest one on ties)
     and its last position."""
     return _selected("mode", input, dim, keepdim, "mode")
 
 
 # ----------------------------------------------------------------------------- quantiles
-def _sorted_last(x):
+def _sorted_last(x: Tensor) -> Tensor:
     """``x`` sorted along its last dim (stable, NaN last); the gradient goes back to where each
     element came from."""
     B = backend_of(x, "sort")
@@ -555,13 +567,13 @@ def _sorted_last(x):
                   lambda ctx, g: (_scatter_to(g, shape, axis, index),))
 
 
-def _lerp(a, b, w):
+def _lerp(a: Tensor, b: Tensor, w: Tensor) -> Tensor:
     """PyTorch's lerp: a + w (b - a) for |w| < 0.5, else b - (b - a)(1 - w); gradients
     (1 - w) and w."""
     with no_grad():
         y = where(w.abs() < 0.5, a + w * (b - a), b - (b - a) * (1 - w))
 
-    def backward(ctx, g):
+    def backward(ctx: Context, g: Tensor) -> tuple[Tensor | None, ...]:
         need_a, need_b = ctx.needs_input_grad
         return (g * (1 - w) if need_a else None, g * w if need_b else None)
     return record("lerp", y._data, (a, b), backward)
@@ -570,7 +582,8 @@ def _lerp(a, b, w):
 _INTERPOLATIONS = ("linear", "lower", "higher", "midpoint", "nearest")
 
 
-def _quantile(name, input, q, dim, keepdim, interpolation, ignore_nan):
+def _quantile(name: str, input: Tensor, q: Tensor | float | Sequence[float], dim: int | None,
+              keepdim: bool, interpolation: str, ignore_nan: bool) -> Tensor:
     B = backend_of(input, name)
     if input.numel() == 0:
         raise RuntimeError(f"{name}() input tensor must be non-empty")
@@ -640,31 +653,34 @@ def _quantile(name, input, q, dim, keepdim, interpolation, ignore_nan):
     return values.reshape(tuple(out_shape))
 
 
-def _to_last(x, axis):
+def _to_last(x: Tensor, axis: int) -> Tensor:
     order = tuple(i for i in range(x.ndim) if i != axis) + (axis,)
     return x.permute(order)
 
 
-def _to_first(x):
+def _to_first(x: Tensor) -> Tensor:
     return x.permute((x.ndim - 1,) + tuple(range(x.ndim - 1)))
 
 
 @op()
-def quantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):
+def quantile(input: Tensor, q: Tensor | float | Sequence[float], dim: int | None = None,
+             keepdim: bool = False, *, interpolation: str = "linear") -> Tensor:
     """The ``q``-quantiles (a number or a 1-D tensor in [0, 1]) over ``dim`` (None: every
     element); a NaN in a slice gives NaN.  A 1-D ``q`` puts the quantiles first."""
     return _quantile("quantile", input, q, dim, keepdim, interpolation, False)
 
 
 @op()
-def nanquantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):
+def nanquantile(input: Tensor, q: Tensor | float | Sequence[float], dim: int | None = None,
+                keepdim: bool = False, *, interpolation: str = "linear") -> Tensor:
     """quantile ignoring NaNs (NaN only where a slice is all NaN)."""
     return _quantile("nanquantile", input, q, dim, keepdim, interpolation, True)
 
 
 # ----------------------------------------------------------------------------- nan reductions
 @op()
-def nansum(input, dim=None, keepdim=False, *, dtype=None):
+def nansum(input: Tensor, dim: int | Sequence[int] | None = None, keepdim: bool = False, *,
+           dtype: DTypeLike | None = None) -> Tensor:
     """The sum with NaNs taken as zero (their gradient is 0)."""
     backend_of(input, "nansum")
     x = _int64_if_integral(input, dtype, "nansum")
@@ -674,14 +690,15 @@ def nansum(input, dim=None, keepdim=False, *, dtype=None):
         y = sum(where(x.isnan(), 0.0, x), dim, keepdim)
     axes, ndim = dims("nansum", dim, x.ndim), x.ndim
 
-    def backward(ctx, g):  # PyTorch's grad * ~isnan(x): an infinite g gives NaN at the NaNs
+    def backward(ctx: Context, g: Tensor) -> tuple[Tensor]:  # PyTorch's grad * ~isnan(x): an infinite g gives NaN at the NaNs
         x = ctx.x
         return (_kept(g, axes, ndim, keepdim).expand(x.shape) * ~x.isnan(),)
     return record("nansum", y._data, (x,), backward, save={"x": x})
 
 
 @op()
-def nanmean(input, dim=None, keepdim=False, *, dtype=None):
+def nanmean(input: Tensor, dim: int | Sequence[int] | None = None, keepdim: bool = False, *,
+            dtype: DTypeLike | None = None) -> Tensor:
     """The mean of the non-NaN elements (NaN where there are none)."""
     backend_of(input, "nanmean")
     if dtypes.kind(input.dtype) != 2:
@@ -692,7 +709,8 @@ def nanmean(input, dim=None, keepdim=False, *, dtype=None):
 
 
 # ----------------------------------------------------------------------------- moments, counts
-def _moment_args(dim, unbiased, keepdim, correction):
+def _moment_args(dim: Any, unbiased: bool | None, keepdim: bool, correction: float | None
+                 ) -> tuple[Any, float, bool]:
     if isinstance(dim, bool):  # var_mean(x, True): the unbiased flag in dim's place
         dim, unbiased = None, dim
     if unbiased is not None and correction is not None:
@@ -702,20 +720,24 @@ def _moment_args(dim, unbiased, keepdim, correction):
 
 
 @op(method=False)
-def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+def var_mean(input: Tensor, dim: int | Sequence[int] | None = None, unbiased: bool | None = None,
+             keepdim: bool = False, *, correction: float | None = None
+             ) -> tuple[Tensor, Tensor]:
     """``(var, mean)`` over ``dim`` in one call (PyTorch's var_mean)."""
     dim, corr, keepdim = _moment_args(dim, unbiased, keepdim, correction)
     return var(input, dim, correction=corr, keepdim=keepdim), _welford_mean(input, dim, keepdim)
 
 
 @op(method=False)
-def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+def std_mean(input: Tensor, dim: int | Sequence[int] | None = None, unbiased: bool | None = None,
+             keepdim: bool = False, *, correction: float | None = None
+             ) -> tuple[Tensor, Tensor]:
     """``(std, mean)`` over ``dim`` in one call (PyTorch's std_mean)."""
     dim, corr, keepdim = _moment_args(dim, unbiased, keepdim, correction)
     return std(input, dim, correction=corr, keepdim=keepdim), _welford_mean(input, dim, keepdim)
 
 
-def _welford_mean(x, dim, keepdim):
+def _welford_mean(x: Tensor, dim: int | Sequence[int] | None, keepdim: bool) -> Tensor:
     """The mean as PyTorch's var_mean gives it: a running (Welford) mean, which turns to NaN
     once an infinity is followed by anything (inf - inf); only a slice whose one infinity is
     its last element keeps it.  (Elements in logical order: PyTorch follows the memory order.)
@@ -737,19 +759,19 @@ def _welford_mean(x, dim, keepdim):
     return m + cast(nan, m.dtype)
 
 
-def _squeeze_axes(t, axes):
+def _squeeze_axes(t: Tensor, axes: tuple[int, ...]) -> Tensor:
     return t.reshape(tuple(n for i, n in enumerate(t.shape) if i not in axes))
 
 
 @op()
-def count_nonzero(input, dim=None):
+def count_nonzero(input: Tensor, dim: int | Sequence[int] | None = None) -> Tensor:
     """How many elements are not zero (NaN counts) over ``dim`` (None: all), as int64."""
     backend_of(input, "count_nonzero")
     return sum(input != 0, dim)
 
 
 @op()
-def aminmax(input, *, dim=None, keepdim=False):
+def aminmax(input: Tensor, *, dim: int | None = None, keepdim: bool = False) -> Any:
     """``(min, max)`` over ``dim`` (None: every element), a named tuple; gradients as amin's
     and amax's (shared by ties)."""
     backend_of(input, "aminmax")
