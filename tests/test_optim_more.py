@@ -59,7 +59,9 @@ def one_step(lib, opt, params, problem, k):
 
 
 def to_np(t):
-    return t.detach().numpy() if isinstance(t, torch.Tensor) else np.asarray(t.detach())
+    if isinstance(t, torch.Tensor):
+        return t.detach().numpy()
+    return np.asarray(t.detach().cpu() if t.device != "cpu" else t.detach())
 
 
 def assert_close(ours, theirs, rtol=RTOL, atol=ATOL, what=""):
@@ -547,3 +549,41 @@ def test_swa_recipe_trains_like_torch(backend, rng):
         mod.swa_utils.update_bn([Xt[:8], Xt[8:]], avg)
         outs.append(to_np(avg.eval()(Xt)))
     np.testing.assert_allclose(outs[0], outs[1], rtol=1e-9, atol=1e-12)
+
+
+# ----------------------------------------------------------------------------- cupy's code path
+from cupy_standin import host_cuda, host_cupy  # noqa: E402,F401  (pytest fixtures used by name)
+
+
+@pytest.mark.parametrize("name,kwargs", [c for c in CASES if c[0] != "Adamax"][::2]
+                         + [("Adamax", dict(weight_decay=0.1))])
+def test_new_optimizers_on_the_cuda_host_stand_in(host_cuda, rng, name, kwargs):
+    """The CuPy backend's code (device arrays that refuse host arrays) runs each new step and
+    follows torch; the scalar state stays on the host as torch keeps it."""
+    problem = make_problem(rng)
+    tl_cls, th_cls = classes(name)
+    ours, theirs = make_params(tl, problem[0], "cuda"), make_params(torch, problem[0])
+    opt, th_opt = tl_cls(ours, **kwargs), th_cls(theirs, **kwargs)
+    for k in range(8):
+        one_step(tl, opt, ours, problem, k)
+        one_step(torch, th_opt, theirs, problem, k)
+    assert all(p.device == "cuda" for p in ours)
+    assert_close([p.cpu() for p in ours], theirs, what=name)
+
+
+def test_sparse_adam_and_lbfgs_on_the_cuda_host_stand_in(host_cuda, rng):
+    w = rng.standard_normal((6, 3))
+    ours, theirs = make_params(tl, [w], "cuda"), make_params(torch, [w])
+    opt, th_opt = optim.SparseAdam(ours, lr=0.05), torch.optim.SparseAdam(theirs, lr=0.05)
+    for _ in range(5):
+        g = rng.standard_normal((6, 3))
+        g[rng.integers(0, 6, size=2)] = 0.0
+        ours[0].grad = tl.tensor(g, device="cuda")
+        theirs[0].grad = torch.tensor(g).to_sparse()
+        opt.step()
+        th_opt.step()
+    assert_close([ours[0].cpu()], theirs)
+    x0 = np.array([-1.2, 1.0, -0.5, 1.5])
+    th_losses, th_xs, _ = run_lbfgs(torch, x0, 4, line_search_fn="strong_wolfe")
+    losses, xs, _ = run_lbfgs(tl, x0, 4, "cuda", line_search_fn="strong_wolfe")
+    np.testing.assert_allclose(losses, th_losses, rtol=1e-8, atol=1e-12)
