@@ -20,23 +20,33 @@ grad_input, grad_output) -> None | new grad_input``.  To gather them, the tensor
 coming out of the call pass through identity nodes that meet in one node on each side
 (``_gather``); nothing of this exists while no backward hook is registered.
 """
+from __future__ import annotations
+
 import warnings
 import weakref
 from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from ..autograd.grad_mode import state
 from ..autograd.graph import record
 from ..tensor import Tensor, wrap
 
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    from ..autograd.graph import Context
+    from .module import Module
+
 __all__ = ["RemovableHandle", "register_module_forward_pre_hook", "register_module_forward_hook",
            "register_module_full_backward_pre_hook", "register_module_full_backward_hook"]
 
-_global_forward_pre_hooks = OrderedDict()
-_global_forward_hooks = OrderedDict()
-_global_forward_hooks_with_kwargs = OrderedDict()
-_global_forward_hooks_always_called = OrderedDict()
-_global_backward_pre_hooks = OrderedDict()
-_global_backward_hooks = OrderedDict()
+_global_forward_pre_hooks: OrderedDict[int, Callable[..., Any]] = OrderedDict()
+_global_forward_hooks: OrderedDict[int, Callable[..., Any]] = OrderedDict()
+_global_forward_hooks_with_kwargs: OrderedDict[int, bool] = OrderedDict()
+_global_forward_hooks_always_called: OrderedDict[int, bool] = OrderedDict()
+_global_backward_pre_hooks: OrderedDict[int, Callable[..., Any]] = OrderedDict()
+_global_backward_hooks: OrderedDict[int, Callable[..., Any]] = OrderedDict()
 
 # Whether a hook was ever registered, on any module or globally: until then Module.__call__
 # reads only this flag (the tables of every module are checked once it is set).
@@ -49,7 +59,8 @@ class RemovableHandle:
 
     next_id = 0
 
-    def __init__(self, hooks_dict, *, extra_dict=None):
+    def __init__(self, hooks_dict: dict[int, Any], *,
+                 extra_dict: dict[int, Any] | Iterable[dict[int, Any]] | None = None) -> None:
         self.hooks_dict_ref = weakref.ref(hooks_dict)
         self.id = RemovableHandle.next_id
         RemovableHandle.next_id += 1
@@ -57,20 +68,21 @@ class RemovableHandle:
             [extra_dict] if isinstance(extra_dict, dict) else extra_dict
         self.extra_dict_ref = tuple(weakref.ref(d) for d in extra)
 
-    def remove(self):
+    def remove(self) -> None:
         for ref in (self.hooks_dict_ref, *self.extra_dict_ref):
             table = ref()
             if table is not None and self.id in table:
                 del table[self.id]
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.remove()
 
 
-def add(hooks, hook, prepend=False, flags=()):
+def add(hooks: OrderedDict[int, Any], hook: Callable[..., Any], prepend: bool = False,
+        flags: Iterable[tuple[dict[int, bool], bool]] = ()) -> RemovableHandle:
     """Put ``hook`` into the table ``hooks`` (first if ``prepend``), its id into each flag table
     whose condition holds (``flags``: (table, condition) pairs); the handle removes it from all."""
     handle = RemovableHandle(hooks, extra_dict=[table for table, _ in flags])
@@ -84,39 +96,40 @@ def add(hooks, hook, prepend=False, flags=()):
     return handle
 
 
-def register_module_forward_pre_hook(hook):
+def register_module_forward_pre_hook(hook: Callable[..., Any]) -> RemovableHandle:
     """A forward pre-hook of every module, run before the modules' own."""
     return add(_global_forward_pre_hooks, hook)
 
 
-def register_module_forward_hook(hook, *, with_kwargs=False, always_call=False):
+def register_module_forward_hook(hook: Callable[..., Any], *, with_kwargs: bool = False,
+                                 always_call: bool = False) -> RemovableHandle:
     """A forward hook of every module, run before the modules' own."""
     return add(_global_forward_hooks, hook,
                flags=((_global_forward_hooks_with_kwargs, with_kwargs),
                       (_global_forward_hooks_always_called, always_call)))
 
 
-def register_module_full_backward_pre_hook(hook):
+def register_module_full_backward_pre_hook(hook: Callable[..., Any]) -> RemovableHandle:
     """A full backward pre-hook of every module, run before the modules' own."""
     return add(_global_backward_pre_hooks, hook)
 
 
-def register_module_full_backward_hook(hook):
+def register_module_full_backward_hook(hook: Callable[..., Any]) -> RemovableHandle:
     """A full backward hook of every module, run before the modules' own."""
     return add(_global_backward_hooks, hook)
 
 
-def any_global():
+def any_global() -> bool:
     return bool(_global_forward_pre_hooks or _global_forward_hooks or _global_backward_pre_hooks
                 or _global_backward_hooks)
 
 
 # -- the call -------------------------------------------------------------------------------------
-def call(module, args, kwargs):
+def call(module: Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """``module.forward(*args, **kwargs)`` with every hook that applies, as torch's
     ``Module._call_impl``."""
     result = None
-    called = set()  # the always_call hooks that ran
+    called: set[int] = set()  # the always_call hooks that ran
     try:
         backward_hooks = [*_global_backward_hooks.values(), *module._backward_hooks.values()]
         backward_pre_hooks = [*_global_backward_pre_hooks.values(),
@@ -186,25 +199,28 @@ def call(module, args, kwargs):
 class _BackwardHook:
     """The full backward (pre-)hooks of one module call (torch.utils.hooks.BackwardHook)."""
 
-    def __init__(self, module, hooks, pre_hooks):
+    def __init__(self, module: Module, hooks: list[Callable[..., Any]],
+                 pre_hooks: list[Callable[..., Any]]) -> None:
         self.module, self.hooks, self.pre_hooks = module, hooks, pre_hooks
-        self.grad_outputs = None
+        self.grad_outputs: tuple[Any, ...] | None = None
         self.n_inputs = self.n_outputs = -1
+        self.input_index: list[int] | None
+        self.output_index: list[int] | None
         self.input_index = self.output_index = None  # positions of the tensors, or None
 
-    def setup_input_hook(self, args):
+    def setup_input_hook(self, args: tuple[Any, ...]) -> tuple[Any, ...]:
         out, self.input_index = _gather(args, self._on_grad_inputs, zeros_for_none=True)
         self.n_inputs = len(args)
         return out
 
-    def setup_output_hook(self, result):
+    def setup_output_hook(self, result: Any) -> Any:
         single = not isinstance(result, tuple)
         items = (result,) if single else result
         out, self.output_index = _gather(items, self._on_grad_outputs)
         self.n_outputs = len(items)
         return out[0] if single else out
 
-    def _on_grad_outputs(self, grads):
+    def _on_grad_outputs(self, grads: Sequence[Any]) -> tuple[Any, ...]:
         """The outputs' gradients (per tensor output): the pre-hooks may replace them."""
         self.grad_outputs = _pack(self.output_index, grads, self.n_outputs)
         for hook in self.pre_hooks:
@@ -229,9 +245,9 @@ class _BackwardHook:
                                        "gradient should always return None or None for all "
                                        "gradients.")
             self.grad_outputs = None
-        return tuple(grad_outputs[i] for i in self.output_index)
+        return tuple(grad_outputs[i] for i in self.output_index)  # type: ignore[union-attr]
 
-    def _on_grad_inputs(self, grads):
+    def _on_grad_inputs(self, grads: Sequence[Any]) -> tuple[Any, ...]:
         """The inputs' gradients (per tensor input): the hooks may replace them."""
         if self.grad_outputs is None:  # reached without passing the outputs (double backward)
             return tuple(grads)
@@ -245,18 +261,19 @@ class _BackwardHook:
                                    f"{len(new)}, but expected {len(grad_inputs)}")
             grad_inputs = new
         self.grad_outputs = None
-        return tuple(grad_inputs[i] for i in self.input_index)
+        return tuple(grad_inputs[i] for i in self.input_index)  # type: ignore[union-attr]
 
 
-def _pack(index, values, size):
+def _pack(index: Any, values: Iterable[Any], size: int) -> tuple[Any, ...]:
     """``values`` at positions ``index`` of a ``size``-tuple of Nones."""
-    out = [None] * size
+    out: list[Any] = [None] * size
     for i, v in zip(index, values):
         out[i] = v
     return tuple(out)
 
 
-def _gather(items, on_grads, zeros_for_none=False):
+def _gather(items: Sequence[Any], on_grads: Callable[[list[Any]], Any], zeros_for_none: bool = False
+            ) -> tuple[Any, list[int] | None]:
     """``items`` with each tensor passed through an identity node, and the tensors' positions;
     ``items`` unchanged and None when grad mode is off or no tensor requires grad.
 
@@ -268,11 +285,11 @@ def _gather(items, on_grads, zeros_for_none=False):
     tensors = [items[i] for i in index]
     if not (state.grad_enabled and any(t.requires_grad for t in tensors)):
         return items, None
-    arrived = [None] * len(tensors)
+    arrived: list[Any] = [None] * len(tensors)
     first = tensors[0]
     token = wrap(first.backend.zeros((1,), dtype=first.dtype), first.device)
 
-    def joint_backward(ctx, _):
+    def joint_backward(ctx: Context, _: Any) -> Any:
         grads = list(arrived)
         arrived[:] = [None] * len(arrived)
         if zeros_for_none:
@@ -281,8 +298,8 @@ def _gather(items, on_grads, zeros_for_none=False):
         return on_grads(grads)
     joint = record("BackwardHookFunction", token._data, tuple(tensors), joint_backward)
 
-    def identity(i, t):
-        def backward(ctx, g):
+    def identity(i: int, t: Tensor) -> Tensor:
+        def backward(ctx: Context, g: Tensor) -> tuple[Tensor]:
             arrived[i] = g
             return (token,)
         out = record("BackwardHookFunction", t._data, (joint,), backward, view_of=t)
