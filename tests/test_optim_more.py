@@ -587,3 +587,32 @@ def test_sparse_adam_and_lbfgs_on_the_cuda_host_stand_in(host_cuda, rng):
     th_losses, th_xs, _ = run_lbfgs(torch, x0, 4, line_search_fn="strong_wolfe")
     losses, xs, _ = run_lbfgs(tl, x0, 4, "cuda", line_search_fn="strong_wolfe")
     np.testing.assert_allclose(losses, th_losses, rtol=1e-8, atol=1e-12)
+
+
+def test_lbfgs_resumes_from_a_torch_checkpoint(backend):
+    x0 = np.array([-1.2, 1.0, -0.5, 1.5, 0.3])
+    x = torch.tensor(x0, requires_grad=True)
+    th_opt = torch.optim.LBFGS([x], line_search_fn="strong_wolfe", max_iter=5, history_size=4)
+
+    def th_closure():
+        th_opt.zero_grad()
+        loss = rosenbrock(x)
+        loss.backward()
+        return loss
+    for _ in range(2):
+        th_opt.step(th_closure)
+    ours = make_params(tl, [x.detach().numpy()], backend.device)[0]
+    opt = optim.LBFGS([ours])
+    opt.load_state_dict(copy.deepcopy(th_opt.state_dict()))
+    assert isinstance(opt.state[ours]["d"], tl.Tensor) and opt.state[ours]["d"] is not None
+
+    def closure():
+        opt.zero_grad()
+        loss = rosenbrock(ours)
+        loss.backward()
+        return loss
+    for _ in range(3):
+        th_opt.step(th_closure)
+        opt.step(closure)
+    np.testing.assert_allclose(to_np(ours), x.detach().numpy(), rtol=1e-9, atol=1e-12)
+    assert opt.state[ours]["func_evals"] == th_opt.state[x]["func_evals"]

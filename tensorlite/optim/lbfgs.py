@@ -10,8 +10,10 @@ from collections.abc import Callable
 from copy import deepcopy
 from typing import Any
 
+import numpy as np
+
 from ..autograd.grad_mode import enable_grad, no_grad
-from ..creation import zeros
+from ..creation import tensor, zeros
 from ..ops import cat
 from ..tensor import Tensor
 from .optimizer import Optimizer, ParamsT, check_nonnegative
@@ -160,7 +162,10 @@ class LBFGS(Optimizer):
         super().add_param_group(param_group)
 
     def _load_state_value(self, param: Tensor, key: str, value: Any, index: Any) -> Any:
-        # the flat direction and history: copies, on the parameters' device and dtype
+        # the flat direction and history: copies, on the parameters' device and dtype (a torch
+        # checkpoint's tensors too)
+        if not isinstance(value, Tensor) and hasattr(value, "__array__"):
+            value = tensor(np.asarray(value))
         if isinstance(value, Tensor):
             return value.detach().to(device=param.device, dtype=param.dtype, copy=True) \
                 if value.is_floating_point() else value.detach().clone()
