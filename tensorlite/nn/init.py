@@ -1,5 +1,6 @@
 """Parameter initializers (torch.nn.init): each fills a tensor in place, without recording on the
-tape, from tensorlite's seeded random numbers, and returns it."""
+tape, from tensorlite's seeded random numbers (or the ``generator=`` given, a
+tensorlite.Generator), and returns it."""
 from __future__ import annotations
 
 import math
@@ -13,7 +14,8 @@ if TYPE_CHECKING:
     from ..tensor import Tensor
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "constant_", "ones_", "zeros_",
-           "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_"]
+           "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_",
+           "trunc_normal_", "orthogonal_", "sparse_", "eye_", "dirac_"]
 
 _LINEAR = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
            "conv_transpose3d")
@@ -41,12 +43,6 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     raise ValueError(f"Unsupported nonlinearity {nonlinearity}")
 
 
-def _no_generator(generator: Any) -> None:
-    if generator is not None:
-        raise NotImplementedError("tensorlite.nn.init: generator= is not supported; seed with "
-                                  "tensorlite.manual_seed()")
-
-
 def _fill(tensor: Tensor, values: Tensor) -> Tensor:
     with no_grad():
         tensor.copy_(values)
@@ -55,16 +51,14 @@ def _fill(tensor: Tensor, values: Tensor) -> Tensor:
 
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator: Any = None) -> Tensor:
     """Fill with U(a, b)."""
-    _no_generator(generator)
-    r = rand(tensor.shape, dtype=tensor.dtype, device=tensor.device)
+    r = rand(tensor.shape, dtype=tensor.dtype, device=tensor.device, generator=generator)
     return _fill(tensor, r * (b - a) + a)
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0,
             generator: Any = None) -> Tensor:
     """Fill with N(mean, std^2)."""
-    _no_generator(generator)
-    r = randn(tensor.shape, dtype=tensor.dtype, device=tensor.device)
+    r = randn(tensor.shape, dtype=tensor.dtype, device=tensor.device, generator=generator)
     return _fill(tensor, r * std + mean)
 
 
@@ -146,3 +140,109 @@ def _default_layer_init_(weight: Tensor, bias: Tensor | None) -> None:
         fan_in, _ = _calculate_fan_in_and_fan_out(weight)
         bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
         uniform_(bias, -bound, bound)
+
+
+def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
+                  b: float = 2.0, generator: Any = None) -> Tensor:
+    """Fill with N(mean, std^2) truncated to [a, b]: as torch, normal draws redrawn where they
+    fall outside [a, b] when that interval holds more than 30% of the mass; else (where torch
+    accepts uniform draws by the normal's relative density, many rounds for a far interval) the
+    inverse CDF of uniform draws, the same distribution in one pass."""
+    from ..ops.pointwise import where
+
+    def norm_cdf(x: float) -> float:
+        return (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
+
+    if mean < a - 2 * std or mean > b + 2 * std:
+        warnings.warn("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. The "
+                      "distribution of values may be incorrect.", stacklevel=2)
+    if a >= b:
+        raise ValueError(f"trunc_normal_: the interval [a, b] = [{a}, {b}] is empty; a must be "
+                         "less than b")
+    shape, dt, dev = tensor.shape, tensor.dtype, tensor.device
+    with no_grad():
+        p = norm_cdf((b - mean) / std) - norm_cdf((a - mean) / std)
+        if p > 0.3:
+            result = randn(shape, dtype=dt, device=dev, generator=generator) * std + mean
+            while True:
+                bad = (result < a) | (result > b)
+                if not bool(bad.any()):
+                    break
+                fresh = randn(shape, dtype=dt, device=dev, generator=generator) * std + mean
+                result = where(bad, fresh, result)
+        else:  # a narrow or far interval: the inverse CDF of uniform draws (in float64)
+            from .. import dtypes as _dt
+            lo, hi = norm_cdf((a - mean) / std), norm_cdf((b - mean) / std)
+            u = rand(shape, dtype=_dt.float64, device=dev, generator=generator)
+            z = ((lo + (hi - lo) * u) * 2 - 1).clamp(-1 + 1e-16, 1 - 1e-16).erfinv()
+            result = (z * (std * math.sqrt(2.0)) + mean).clamp(a, b).to(dt)
+    return _fill(tensor, result)
+
+
+def orthogonal_(tensor: Tensor, gain: float = 1, generator: Any = None) -> Tensor:
+    """Fill with a (semi-)orthogonal matrix: Q of the QR factorization of a standard normal
+    (rows, numel / rows) matrix, its columns signed by diag(R) (Saxe et al., 2013), times
+    ``gain``; trailing dims are flattened."""
+    if tensor.ndim < 2:
+        raise ValueError("Only tensors with 2 or more dimensions are supported")
+    if tensor.numel() == 0:
+        return tensor
+    from .. import linalg
+    rows = tensor.shape[0]
+    cols = tensor.numel() // rows
+    with no_grad():
+        flat = randn((rows, cols), dtype=tensor.dtype, device=tensor.device, generator=generator)
+        if rows < cols:
+            flat = flat.t()
+        q, r = linalg.qr(flat)
+        q = q * r.diagonal().sign()
+        if rows < cols:
+            q = q.t()
+        return _fill(tensor, (q * gain).reshape(tensor.shape))
+
+
+def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01,
+            generator: Any = None) -> Tensor:
+    """Fill a 2-D tensor with N(0, std^2) values, ceil(sparsity * rows) of each column's set
+    to zero at random rows (Martens, 2010)."""
+    if tensor.ndim != 2:
+        raise ValueError("Only tensors with 2 dimensions are supported")
+    from ..creation import randperm
+    rows, cols = tensor.shape
+    num_zeros = math.ceil(sparsity * rows)
+    with no_grad():
+        values = randn((rows, cols), dtype=tensor.dtype, device=tensor.device,
+                       generator=generator) * std
+        for col in range(cols):
+            zero_rows = randperm(rows, device=tensor.device, generator=generator)[:num_zeros]
+            values[zero_rows, col] = 0.0
+    return _fill(tensor, values)
+
+
+def eye_(tensor: Tensor) -> Tensor:
+    """Fill a 2-D tensor with the identity (ones on the main diagonal, zeros elsewhere)."""
+    if tensor.ndim != 2:
+        raise ValueError("Only tensors with 2 dimensions are supported")
+    from ..creation import eye
+    return _fill(tensor, eye(tensor.shape[0], tensor.shape[1], dtype=tensor.dtype,
+                             device=tensor.device))
+
+
+def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
+    """Fill a 3-, 4- or 5-D convolution weight with the Dirac delta: each group's first
+    min(out/groups, in) channels pass their input channel through at the kernel's center."""
+    ndim = tensor.ndim
+    if ndim not in (3, 4, 5):
+        raise ValueError("Only tensors with 3, 4, or 5 dimensions are supported")
+    sizes = tensor.shape
+    if sizes[0] % groups != 0:
+        raise ValueError("dim 0 must be divisible by groups")
+    per_group = sizes[0] // groups
+    min_dim = min(per_group, sizes[1])
+    center = tuple(s // 2 for s in sizes[2:])
+    with no_grad():
+        tensor.zero_()
+        for g in range(groups):
+            for d in range(min_dim):
+                tensor[(g * per_group + d, d) + center] = 1.0
+    return tensor

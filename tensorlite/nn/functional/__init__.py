@@ -23,4 +23,5 @@ from .normalization import *  # noqa: F401,F403
 from .regularization import *  # noqa: F401,F403
 from .sparse import *  # noqa: F401,F403
 from .loss import *  # noqa: F401,F403
+from .distance import *  # noqa: F401,F403  normalize, cosine_similarity, pairwise_distance, ...
 from .attention import *  # noqa: F401,F403

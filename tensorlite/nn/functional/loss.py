@@ -426,3 +426,487 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     loss = record(op, data, (input, target), backward,
                   save={"x": input, "t": target, "pos_weight": pos_weight})
     return _reduce(loss if weight is None else loss * weight, reduction)
+
+
+# -- more losses: compositions of tensor ops ------------------------------------------------------
+__all__ += ["kl_div", "huber_loss", "cosine_embedding_loss", "margin_ranking_loss",
+            "triplet_margin_loss", "triplet_margin_with_distance_loss", "hinge_embedding_loss",
+            "multi_margin_loss", "multilabel_margin_loss", "multilabel_soft_margin_loss",
+            "soft_margin_loss", "poisson_nll_loss", "gaussian_nll_loss", "ctc_loss"]
+
+
+def _same_shape(op, a, b, what_a="input", what_b="target"):
+    if a.shape != b.shape:
+        raise ValueError(f"{op}: {what_b} size ({list(b.shape)}) must be the same as {what_a} "
+                         f"size ({list(a.shape)})")
+
+
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
+    """The pointwise KL divergence target * (log target - input) for log-probabilities
+    ``input``; ``log_target``: the target is given as log-probabilities too.  'batchmean'
+    divides the sum by the batch size (the mathematically correct KL)."""
+    if size_average is not None or reduce is not None:
+        reduction = _reduction("kl_div", size_average, reduce, "mean")
+    elif reduction == "mean":
+        warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the "
+                      "support size.'batchmean' divides only by the batch size, and aligns with "
+                      "the KL div math definition.'mean' will be changed to behave the same as "
+                      "'batchmean' in the next major release.", stacklevel=2)
+    if reduction not in _REDUCTIONS + ("batchmean",):
+        raise ValueError(f"kl_div: {reduction!r} is not a valid value for reduction; expected "
+                         "'none', 'mean', 'sum' or 'batchmean'")
+    _float_input("kl_div", input)
+    _tensor("kl_div", "target", target, input)
+    if log_target:
+        loss = target.exp() * (target - input)
+    else:
+        loss = target.xlogy(target) - target * input
+    if reduction == "batchmean":
+        total = loss.sum()
+        return total / input.shape[0] if input.ndim else total
+    return _reduce(loss, reduction)
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
+    """0.5 d**2 where |d| < delta, else delta (|d| - 0.5 delta)."""
+    reduction = _reduction("huber_loss", None, None, reduction)
+    _pointwise_args("huber_loss", input, target, weight)
+    if delta <= 0:
+        raise RuntimeError(f"huber_loss: huber_loss does not support non-positive values for "
+                           f"delta, got {delta}")
+    d = input - target
+    a = d.abs()
+    q = d.clamp(-delta, delta)  # (|d| >= delta: the unused branch's gradient is 0, not 0 * inf)
+    return _weighted(where(a < delta, 0.5 * q * q, delta * (a - 0.5 * delta)), weight, reduction)
+
+
+def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None,
+                          reduction="mean"):
+    """1 - cos(x1, x2) where target == 1, max(0, cos(x1, x2) - margin) where target == -1;
+    cos along the last dim of (N, D) or (D,) inputs."""
+    reduction = _reduction("cosine_embedding_loss", size_average, reduce, reduction)
+    op = "cosine_embedding_loss"
+    _float_input(op, input1)
+    _tensor(op, "input2", input2, input1)
+    _tensor(op, "target", target, input1)
+    if input1.ndim != input2.ndim or input1.ndim not in (1, 2):
+        raise RuntimeError(f"{op}: expected 1-D (D,) or 2-D (N, D) inputs of one rank, got "
+                           f"input1 {describe(input1)} and input2 {describe(input2)}")
+    if target.ndim != input1.ndim - 1:
+        raise RuntimeError(f"{op}: {input1.ndim}D target tensor expects {input1.ndim - 1}D "
+                           f"target, got {describe(target)}")
+    dim = input1.ndim - 1
+    eps = _BCE_EPS  # torch's EPSILON = 1e-12, held as a float32
+    prod = (input1 * input2).sum(dim)
+    m1 = (input1 * input1).sum(dim) + eps
+    m2 = (input2 * input2).sum(dim) + eps
+    cos = prod / (m1 * m2).sqrt()
+    pos = where(target == 1, 1 - cos, 0.0)
+    neg = where(target == -1, (cos - margin).clamp(min=0.0), 0.0)
+    return _reduce(pos + neg, reduction)
+
+
+def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None,
+                        reduction="mean"):
+    """max(0, -target * (x1 - x2) + margin)."""
+    reduction = _reduction("margin_ranking_loss", size_average, reduce, reduction)
+    op = "margin_ranking_loss"
+    _float_input(op, input1)
+    _tensor(op, "input2", input2, input1)
+    _tensor(op, "target", target, input1)
+    if not (input1.ndim == input2.ndim == target.ndim):
+        raise RuntimeError(f"{op}: All input tensors should have same dimension but got sizes: "
+                           f"input1: {list(input1.shape)}, input2: {list(input2.shape)}, "
+                           f"target: {list(target.shape)}")
+    return _reduce((-target * (input1 - input2) + margin).clamp(min=0.0), reduction)
+
+
+def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False,
+                        size_average=None, reduce=None, reduction="mean"):
+    """max(0, margin + d(a, p) - d(a, n)), d the pairwise ``p``-distance; ``swap`` takes
+    d(a, n) as min(d(a, n), d(p, n))."""
+    reduction = _reduction("triplet_margin_loss", size_average, reduce, reduction)
+    op = "triplet_margin_loss"
+    _float_input(op, anchor)
+    _tensor(op, "positive", positive, anchor)
+    _tensor(op, "negative", negative, anchor)
+    if not (anchor.ndim == positive.ndim == negative.ndim):
+        raise RuntimeError(f"{op}: The anchor, positive, and negative tensors are expected to "
+                           f"have the same number of dimensions, but got: anchor "
+                           f"{anchor.ndim}D, positive {positive.ndim}D, and negative "
+                           f"{negative.ndim}D inputs")
+    if margin <= 0:
+        raise ValueError(f"{op}: margin must be greater than 0, got {margin}")
+    from .distance import pairwise_distance
+    d_pos = pairwise_distance(anchor, positive, p, eps)
+    d_neg = pairwise_distance(anchor, negative, p, eps)
+    if swap:
+        d_neg = d_neg.minimum(pairwise_distance(positive, negative, p, eps))
+    return _reduce((margin + d_pos - d_neg).clamp(min=0.0), reduction)
+
+
+def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None,
+                                      margin=1.0, swap=False, reduction="mean"):
+    """triplet_margin_loss with any ``distance_function`` (default: pairwise_distance)."""
+    reduction = _reduction("triplet_margin_with_distance_loss", None, None, reduction)
+    if margin <= 0:
+        raise ValueError(f"triplet_margin_with_distance_loss: margin must be greater than 0, "
+                         f"got {margin}")
+    from .distance import pairwise_distance
+    dist = distance_function if distance_function is not None else pairwise_distance
+    d_pos = dist(anchor, positive)
+    d_neg = dist(anchor, negative)
+    if swap:
+        d_neg = d_neg.minimum(dist(positive, negative))
+    return _reduce((margin + d_pos - d_neg).clamp(min=0.0), reduction)
+
+
+def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None,
+                         reduction="mean"):
+    """x where target == 1, max(0, margin - x) where target == -1 (other targets add both)."""
+    reduction = _reduction("hinge_embedding_loss", size_average, reduce, reduction)
+    _float_input("hinge_embedding_loss", input)
+    _tensor("hinge_embedding_loss", "target", target, input)
+    m = where(target != 1, (margin - input).clamp(min=0.0), 0.0)
+    s = where(target != -1, input, 0.0)
+    return _reduce(m + s, reduction)
+
+
+def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """log(1 + exp(-target * x))."""
+    reduction = _reduction("soft_margin_loss", size_average, reduce, reduction)
+    _float_input("soft_margin_loss", input)
+    _tensor("soft_margin_loss", "target", target, input)
+    _same_shape("soft_margin_loss", input, target)
+    if target.requires_grad:
+        raise RuntimeError("soft_margin_loss: The function 'soft_margin_loss' is not "
+                           "differentiable with respect to argument 'target'. This input cannot "
+                           "have requires_grad True (detach the target)")
+    return _reduce((-input * target).exp().log1p(), reduction)
+
+
+def _log_sigmoid(x):
+    from .activation import logsigmoid
+    return logsigmoid(x)
+
+
+def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None,
+                                reduction="mean"):
+    """-(y log sigmoid(x) + (1 - y) log sigmoid(-x)), averaged over the classes (last dim)."""
+    reduction = _reduction("multilabel_soft_margin_loss", size_average, reduce, reduction)
+    op = "multilabel_soft_margin_loss"
+    _float_input(op, input)
+    _tensor(op, "target", target, input)
+    loss = -(target * _log_sigmoid(input) + (1 - target) * _log_sigmoid(-input))
+    if weight is not None:
+        _tensor(op, "weight", weight, input)
+        loss = loss * weight
+    if input.ndim == 0:
+        raise IndexError(f"{op}: expected an input with a class dim, got {describe(input)}")
+    dim = input.ndim - 1
+    loss = loss.sum(dim) / input.shape[dim]
+    return _reduce(loss, reduction)
+
+
+def _margin_args(op, input, target):
+    _float_input(op, input)
+    _tensor(op, "target", target, input)
+    if dtypes.kind(target.dtype) != 1:
+        raise RuntimeError(f"{op}: expected an int64 target of class indices, got "
+                           f"{describe(target)}")
+    if input.ndim > 2 or (input.ndim == 2 and input.shape[1] == 0) or \
+            (input.ndim == 1 and input.shape[0] == 0):
+        raise RuntimeError(f"{op}: Expected non-empty vector or matrix with optional 0-dim "
+                           f"batch size, but got: {list(input.shape)}")
+
+
+def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None,
+                      reduce=None, reduction="mean"):
+    """Per sample: sum over classes i != y of w[y] max(0, margin - x[y] + x[i])**p / C."""
+    reduction = _reduction("multi_margin_loss", size_average, reduce, reduction)
+    op = "multi_margin_loss"
+    if p not in (1, 2):
+        raise ValueError(f"{op}: only p == 1 and p == 2 supported, got {p}")
+    _margin_args(op, input, target)
+    x = input if input.ndim == 2 else input.reshape(1, -1)
+    N, C = x.shape
+    t = target.reshape(-1)
+    if t.shape[0] != N:
+        raise RuntimeError(f"{op}: inconsistent target size: {list(target.shape)} for input "
+                           f"of size: {list(input.shape)}")
+    if N:
+        lo, hi = int(t.min()), int(t.max())
+        if lo < 0 or hi >= C:
+            raise IndexError(f"{op}: target {lo if lo < 0 else hi} is out of bounds for {C} "
+                             "classes")
+    from ...creation import arange
+    xy = x.gather(1, t.reshape(-1, 1))
+    z = margin - xy + x
+    z = where(z > 0, z, 0.0)  # (torch adds z where z > 0: not at 0, nor NaN)
+    if p == 2:
+        z = z * z
+    if weight is not None:
+        _tensor(op, "weight", weight, input)
+        if weight.ndim != 1 or weight.shape[0] != C:
+            raise RuntimeError(f"{op}: weight must be a 1-D tensor of {C} class weights, got "
+                               f"{describe(weight)}")
+        z = z * weight[t].reshape(-1, 1)
+    not_y = t.reshape(-1, 1) != arange(C, device=input.device).reshape(1, -1)
+    loss = where(not_y, z, 0.0).sum(1) / C
+    if input.ndim < 2:
+        loss = loss.reshape(target.shape)
+    return _reduce(loss, reduction)
+
+
+def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """Per sample: sum over the target classes j (the target's leading entries before the first
+    -1) and the non-target classes i of max(0, 1 - (x[j] - x[i])) / C."""
+    reduction = _reduction("multilabel_margin_loss", size_average, reduce, reduction)
+    op = "multilabel_margin_loss"
+    _margin_args(op, input, target)
+    if target.shape != input.shape:
+        raise RuntimeError(f"{op}: inconsistent target size: {list(target.shape)} for input of "
+                           f"size: {list(input.shape)}")
+    x = input if input.ndim == 2 else input.reshape(1, -1)
+    t = target.reshape(x.shape)
+    N, C = x.shape
+    from ...creation import arange
+    valid = (t == -1).long().cumsum(1) == 0           # before the first -1
+    if N and bool(valid.any()):
+        bad = where(valid, t, 0)
+        lo, hi = int(bad.min()), int(bad.max())
+        if lo < 0 or hi >= C:
+            raise IndexError(f"{op}: target {lo if lo < 0 else hi} is out of bounds for {C} "
+                             "classes")
+    tc = where(valid, t, 0)
+    classes = arange(C, device=input.device)
+    is_target = ((tc.unsqueeze(2) == classes.reshape(1, 1, C)) & valid.unsqueeze(2)).any(1)
+    xj = x.gather(1, tc)                               # (N, C): x at each listed target
+    z = 1 - xj.unsqueeze(2) + x.unsqueeze(1)           # (N, j, i)
+    pair = valid.unsqueeze(2) & (~is_target).unsqueeze(1) & (z > 0)  # (torch: where z > 0)
+    loss = where(pair, z, 0.0).sum((1, 2)) / C
+    if input.ndim < 2:
+        loss = loss.reshape(())
+    return _reduce(loss, reduction)
+
+
+def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None, eps=1e-8,
+                     reduce=None, reduction="mean"):
+    """exp(x) - t x (``log_input``), or x - t log(x + eps); ``full`` adds Stirling's
+    approximation t log t - t + log(2 pi t) / 2 where t > 1."""
+    reduction = _reduction("poisson_nll_loss", size_average, reduce, reduction)
+    _float_input("poisson_nll_loss", input)
+    _tensor("poisson_nll_loss", "target", target, input)
+    if log_input:
+        loss = input.exp() - target * input
+    else:
+        loss = input - target * (input + eps).log()
+    if full:  # (composed as torch's, so the target's gradient is NaN where it is masked at 0)
+        stirling = target * target.log() - target + 0.5 * (2 * math.pi * target).log()
+        loss = loss + stirling.masked_fill(target <= 1, 0.0)
+    return _reduce(loss, reduction)
+
+
+def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
+    """0.5 (log(max(var, eps)) + (input - target)**2 / max(var, eps)) (+ 0.5 log(2 pi) if
+    ``full``); ``var`` of the input's shape, or without its last dim, or with a last dim of 1,
+    or a number.  The clamp of var passes its gradient through unchanged, as torch's."""
+    op = "gaussian_nll_loss"
+    _float_input(op, input)
+    _tensor(op, "target", target, input)
+    if not isinstance(var, Tensor):
+        from ...creation import full as _full
+        var = _full(input.shape, float(var), dtype=input.dtype, device=input.device)
+        if float(var.min() if var.numel() else 0.0) < 0:
+            raise ValueError("var has negative entry/entries")
+    if var.shape != input.shape:
+        if input.shape[:-1] == var.shape:
+            var = var.unsqueeze(-1)
+        elif input.shape[:-1] == var.shape[:-1] and var.ndim and var.shape[-1] == 1:
+            pass
+        else:
+            raise ValueError(f"{op}: var is of incorrect size: {list(var.shape)} for input "
+                             f"{list(input.shape)}")
+    if reduction not in _REDUCTIONS:
+        raise ValueError(reduction + " is not valid")
+    from ...autograd.grad_mode import no_grad
+    with no_grad():
+        if var.numel() and bool((var < 0).any()):
+            raise ValueError("var has negative entry/entries")
+        clamped = var.clamp(min=eps)
+    var = record("clamp_nograd", clamped._data, (var,), lambda ctx, g: (g,))
+    d = input - target
+    loss = 0.5 * (var.log() + d * d / var)
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return _reduce(loss, reduction)
+
+
+# -- CTC ------------------------------------------------------------------------------------------
+def _lse(parts):
+    """log(sum(exp(p))) over a list of equal-shape tensors, -inf where all are -inf, with no
+    NaN in the gradient there (the max is taken off without a gradient)."""
+    from ...autograd.grad_mode import no_grad
+    from ...ops import stack
+    s = stack(parts, 0)
+    with no_grad():
+        m = s.amax(0)
+        m = where(m > -math.inf, m, 0.0)
+    tot = (s - m).exp().sum(0)
+    ok = tot > 0
+    return where(ok, where(ok, tot, 1.0).log() + m, -math.inf)
+
+
+def _nan_gradient(lp, lengths):
+    """Zeros of shape (N,) whose gradient for ``lp`` (T, N, C) is NaN at t < lengths[b]."""
+    from ...creation import tensor as _t, zeros
+    T, N, _ = lp.shape
+    mask = _t([[lengths[b] > t for b in range(N)] for t in range(T)], dtype=dtypes.bool_,
+              device=lp.device).unsqueeze(2)
+
+    def backward(ctx, g):
+        return (where(mask, math.nan, 0.0) * (g.reshape(1, N, 1) * 0 + 1),)
+    return record("ctc_loss_infinite", zeros((N,), dtype=lp.dtype, device=lp.device)._data,
+                  (lp,), backward)
+
+
+def _lengths(op, name, v, n):
+    if isinstance(v, Tensor):
+        if dtypes.kind(v.dtype) != 1:
+            raise RuntimeError(f"{op}: {name} must be integral, got {describe(v)}")
+        v = [int(a) for a in v.reshape(-1).tolist()]
+    elif isinstance(v, (list, tuple)):
+        v = [int(a) for a in v]
+    else:
+        raise TypeError(f"{op}: {name} must be a tensor or a tuple/list of ints, got "
+                        f"{type(v).__name__}")
+    if len(v) != n:
+        raise RuntimeError(f"{op}: {name} must be of size batch_size ({n}), got {len(v)}")
+    return v
+
+
+def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction="mean",
+             zero_infinity=False):
+    """The connectionist temporal classification loss of (T, N, C) (or unbatched (T, C))
+    ``log_probs``: -log of the total probability of the alignments of each target, by the
+    alpha recursion in log space (composed of tensor ops, one step per time step).  Targets are
+    padded (N, S) rows or concatenated 1-D.  The gradient of ``log_probs`` is torch's: at t <
+    input_length it holds exp(log_probs) - ..., the form that is exact through a log_softmax,
+    and NaN for an impossible alignment (infinite loss) unless ``zero_infinity``."""
+    op = "ctc_loss"
+    reduction = _reduction(op, None, None, reduction)
+    _float_input(op, log_probs)
+    _tensor(op, "targets", targets, None)
+    unbatched = log_probs.ndim == 2
+    if log_probs.ndim not in (2, 3):
+        raise RuntimeError(f"{op}: log_probs must be (T, N, C) or (T, C), got "
+                           f"{describe(log_probs)}")
+    lp = log_probs.unsqueeze(1) if unbatched else log_probs
+    T, N, C = lp.shape
+    if not 0 <= blank < C:
+        raise RuntimeError(f"{op}: blank must be in label range [0, {C}), got {blank}")
+    if unbatched:
+        if isinstance(input_lengths, Tensor) and input_lengths.ndim == 0:
+            input_lengths = input_lengths.reshape(1)
+        if isinstance(target_lengths, Tensor) and target_lengths.ndim == 0:
+            target_lengths = target_lengths.reshape(1)
+    il = _lengths(op, "input_lengths", input_lengths, N)
+    tl = _lengths(op, "target_lengths", target_lengths, N)
+    for b in range(N):
+        if not 0 <= il[b] <= T:
+            raise RuntimeError(f"{op}: Expected input_lengths to have value at most {T}, but "
+                               f"got value {il[b]} (while checking arguments for ctc_loss_cpu)")
+        if tl[b] < 0:
+            raise RuntimeError(f"{op}: target lengths must be non-negative, got {tl[b]}")
+    # the targets as rows: padded (N, S) or concatenated 1-D
+    flat = [int(v) for v in targets.reshape(-1).tolist()]
+    if targets.ndim == 1:
+        if sum(tl) != len(flat):
+            raise RuntimeError(f"{op}: Expected tensor to have size {sum(tl)} at dimension 0, "
+                               f"but got size {len(flat)} for argument #2 'targets' (the "
+                               "concatenated targets hold sum(target_lengths) labels)")
+        rows, pos = [], 0
+        for b in range(N):
+            rows.append(flat[pos:pos + tl[b]])
+            pos += tl[b]
+    else:
+        S = targets.shape[-1]
+        if targets.ndim != 2 or targets.shape[0] != N:
+            raise RuntimeError(f"{op}: padded targets must be (N, S) = ({N}, S), got "
+                               f"{describe(targets)}")
+        for b in range(N):
+            if tl[b] > S:
+                raise RuntimeError(f"{op}: Expected tensor to have size at least {tl[b]} at "
+                                   f"dimension 1, but got size {S} for argument #2 'targets'")
+        rows = [flat[b * S:b * S + tl[b]] for b in range(N)]
+    for r in rows:
+        for c in r:
+            if not 0 <= c < C:
+                raise RuntimeError(f"{op}: target label {c} is out of range [0, {C})")
+    L = max([len(r) for r in rows] + [0])
+    S2 = 2 * L + 1
+    ext = [[blank] * S2 for _ in range(N)]
+    skip = [[False] * S2 for _ in range(N)]
+    for b, r in enumerate(rows):
+        for k, c in enumerate(r):
+            ext[b][2 * k + 1] = c
+            if k > 0 and r[k - 1] != c:
+                skip[b][2 * k + 1] = True
+    from ...creation import tensor as _t, full as _full
+    dev, dt = lp.device, lp.dtype
+    ext_t = _t(ext, dtype=dtypes.int64, device=dev)                  # (N, S2)
+    skip_t = _t(skip, dtype=dtypes.bool_, device=dev)
+    ninf = -math.inf
+    neg = _full((N, 1), ninf, dtype=dt, device=dev)
+    neg2 = _full((N, 2), ninf, dtype=dt, device=dev)
+    from ...ops import cat
+    losses = []
+    if T == 0 or N == 0:
+        alpha_last = None
+    else:
+        emit = lp.gather(2, ext_t.unsqueeze(0).expand(T, N, S2))      # (T, N, S2)
+        start = _t([[s < 2 for s in range(S2)]] * N, dtype=dtypes.bool_, device=dev)
+        alpha = where(start, emit[0], ninf)
+        alive = _t([[il[b] > t for b in range(N)] for t in range(T)], dtype=dtypes.bool_,
+                   device=dev).unsqueeze(2)
+        for t in range(1, T):
+            a1 = cat([neg, alpha[:, :-1]], 1)
+            a2 = where(skip_t, cat([neg2, alpha[:, :-2]], 1), ninf) if S2 > 2 else None
+            parts = [alpha, a1] + ([a2] if a2 is not None else [])
+            new = _lse(parts) + emit[t]
+            alpha = where(alive[t], new, alpha)
+        alpha_last = alpha
+    for b in range(N):
+        n_b = 2 * tl[b] + 1
+        if il[b] == 0 or alpha_last is None:  # no time steps: only the empty target fits
+            losses.append(_full((), math.inf if tl[b] else 0.0, dtype=dt, device=dev))
+            continue
+        ends = [alpha_last[b, n_b - 1]] + ([alpha_last[b, n_b - 2]] if tl[b] else [])
+        losses.append(-_lse(ends))
+    from ...ops import stack
+    loss = stack(losses) if losses else _full((0,), 0.0, dtype=dt, device=dev)
+    # torch's gradient adds exp(log_probs) at t < input_length: a term of value 0 with that
+    # gradient, scaled by each sample's upstream gradient through the sum below
+    if T and N:
+        with_mask = _t([[il[b] > t for b in range(N)] for t in range(T)], dtype=dtypes.bool_,
+                       device=dev).unsqueeze(2)
+        from ...autograd.grad_mode import no_grad
+        e = lp.exp()
+        with no_grad():
+            e0 = lp.exp()
+        extra = where(with_mask, e - e0, 0.0).sum((0, 2))
+        loss = loss + extra
+    if zero_infinity:
+        loss = where(loss == math.inf, 0.0, loss)
+    elif T and N:
+        inf_rows = [b for b in range(N) if math.isinf(float(loss[b]))]
+        if inf_rows:  # torch's gradient there is exp(lp) - exp(-inf + inf): NaN
+            loss = loss + _nan_gradient(lp, [il[b] if b in inf_rows else 0 for b in range(N)])
+    if unbatched:
+        loss = loss.reshape(())
+    if reduction == "mean":
+        denom = _t([max(v, 1) for v in tl], dtype=dt, device=dev)
+        if unbatched:
+            denom = denom.reshape(())
+        return (loss / denom).mean()
+    return _reduce(loss, reduction)

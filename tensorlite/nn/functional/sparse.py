@@ -1,4 +1,4 @@
-"""Integer indices in, rows or one-hot vectors out: embedding and one_hot."""
+"""Integer indices in, rows or one-hot vectors out: embedding, embedding_bag and one_hot."""
 from ... import dtypes
 from ...autograd.graph import record
 from ...ops.common import backend_of
@@ -6,16 +6,32 @@ from ...ops.indexing import index_add, masked_fill
 from ...tensor import describe, wrap
 from ._common import check_tensor
 
-__all__ = ["embedding", "one_hot"]
+__all__ = ["embedding", "embedding_bag", "one_hot"]
+
+
+def _renorm_rows(weight, input, max_norm, norm_type):
+    """torch's embedding_renorm_: the rows of ``weight`` that ``input`` names and whose
+    ``norm_type``-norm exceeds ``max_norm`` are scaled in place to norm max_norm (no gradient)."""
+    from ...autograd.grad_mode import no_grad
+    from ...ops import norm as _norm, unique
+    from ...ops.pointwise import where
+    if not input.numel():
+        return
+    with no_grad():
+        idx = unique(input.reshape(-1))
+        rows = weight[idx]
+        norms = _norm(rows, norm_type, 1, keepdim=True)
+        scale = where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
+        weight[idx] = rows * scale
 
 
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
               scale_grad_by_freq=False, sparse=False):
     """Rows of ``weight`` at the integer ``input``; repeated indices accumulate their gradient
-    and the ``padding_idx`` row gets none."""
-    if max_norm is not None or scale_grad_by_freq or sparse:
-        raise NotImplementedError("embedding: max_norm, scale_grad_by_freq and sparse are not "
-                                  "supported by tensorlite")
+    and the ``padding_idx`` row gets none.  ``max_norm``: the rows looked up are first
+    renormalized in place to at most that ``norm_type``-norm, as torch; ``scale_grad_by_freq``:
+    each row's gradient is divided by its index's count in ``input``; ``sparse=True`` is
+    accepted and gives a dense gradient (tensorlite has no sparse gradients)."""
     check_tensor("embedding", input)
     check_tensor("embedding", weight, "weight")
     if dtypes.kind(input.dtype) != 1:
@@ -40,12 +56,18 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
         if lo < 0 or hi >= n:
             raise IndexError(f"embedding: index {lo if lo < 0 else hi} is out of range for a "
                              f"weight with {n} rows (valid: 0..{n - 1})")
+    if max_norm is not None:
+        _renorm_rows(weight, input, max_norm, norm_type)
     shape = weight.shape
 
     def backward(ctx, g):
         indices = ctx.indices
         if padding_idx is not None:
             g = masked_fill(g, (indices == padding_idx).unsqueeze(-1), 0.0)
+        if scale_grad_by_freq:
+            from ...ops import bincount
+            counts = bincount(indices.reshape(-1), minlength=n)
+            g = g / counts[indices].unsqueeze(-1).to(g.dtype)
         return (index_add(g, shape, (indices._data,)),)
     return record("embedding", B.getitem(weight._data, idx), (weight,), backward,
                   save={"indices": input})
@@ -72,3 +94,83 @@ def one_hot(tensor, num_classes=-1):
                            f"({num_classes}), got {hi}")
     hit = B.eq(B.reshape(idx, tuple(tensor.shape) + (1,)), B.arange(num_classes, dtype=idx.dtype))
     return wrap(B.astype(hit, dtypes.int64), tensor.device)
+
+
+def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale_grad_by_freq=False,
+                  mode="mean", sparse=False, per_sample_weights=None, include_last_offset=False,
+                  padding_idx=None):
+    """The sum, mean or max of the ``weight`` rows of each bag of indices, without the
+    intermediate embeddings: bags are the rows of a 2-D ``input``, or the slices
+    input[offsets[i]:offsets[i+1]] of a 1-D one.  ``per_sample_weights`` (mode 'sum') weighs
+    each index; ``padding_idx`` entries are left out of their bag (and of its count); an empty
+    bag gives zeros."""
+    from ...creation import arange, zeros
+    from ...ops.pointwise import where
+    op = "embedding_bag"
+    check_tensor(op, input)
+    check_tensor(op, weight, "weight")
+    if mode not in ("sum", "mean", "max"):
+        raise ValueError(f"{op}: mode has to be one of sum, mean or max, got {mode!r}")
+    if dtypes.kind(input.dtype) != 1:
+        raise TypeError(f"{op}: indices must be an integer tensor, got {describe(input)}")
+    if weight.ndim != 2:
+        raise ValueError(f"{op}: weight has to be a 2D Tensor, but got Tensor of dimension "
+                         f"{weight.ndim}")
+    if per_sample_weights is not None:
+        check_tensor(op, per_sample_weights, "per_sample_weights")
+        if mode != "sum":
+            raise NotImplementedError(f"{op}: per_sample_weights was not None. "
+                                      "per_sample_weights is only supported for mode='sum' (got "
+                                      f"mode='{mode}')")
+        if per_sample_weights.shape != input.shape:
+            raise ValueError(f"{op}: per_sample_weights {describe(per_sample_weights)} must have "
+                             f"the shape of input {describe(input)}")
+    if scale_grad_by_freq and mode == "max":
+        raise ValueError(f"{op}: max mode does not support scaling the gradient by the "
+                         "frequency")
+    if input.ndim == 2:
+        if offsets is not None:
+            raise ValueError(f"{op}: if input is 2D, then offsets has to be None, as input is "
+                             "treated is a mini-batch of fixed length sequences")
+        nb, length = input.shape
+        offsets = arange(0, nb * length, max(length, 1), device=input.device)[:nb]
+        input = input.reshape(-1)
+        if per_sample_weights is not None:
+            per_sample_weights = per_sample_weights.reshape(-1)
+        include_last_offset = False
+    elif input.ndim == 1:
+        if offsets is None:
+            raise ValueError(f"{op}: offsets has to be a 1D Tensor but got None")
+        check_tensor(op, offsets, "offsets")
+        if offsets.ndim != 1:
+            raise ValueError(f"{op}: offsets has to be a 1D Tensor, got {describe(offsets)}")
+    else:
+        raise ValueError(f"{op}: input has to be 1D or 2D Tensor, but got Tensor of dimension "
+                         f"{input.ndim}")
+    if offsets.numel() and int(offsets[0]) != 0:
+        raise RuntimeError(f"{op}: offsets[0] has to be 0, i.e., the first sequence in the "
+                           f"mini-batch has to start from position 0. However, got "
+                           f"{int(offsets[0])}")
+    starts = offsets[:-1] if include_last_offset else offsets
+    nbags, n = starts.shape[0], input.shape[0]
+    rows = embedding(input, weight, padding_idx, max_norm, norm_type, scale_grad_by_freq)
+    pos = arange(n, device=input.device)
+    bag = (pos.unsqueeze(1) >= starts.unsqueeze(0)).long().sum(1) - 1      # (n,)
+    member = bag.unsqueeze(0) == arange(nbags, device=input.device).unsqueeze(1)  # (B, n)
+    if include_last_offset and offsets.numel():
+        member = member & (pos < offsets[-1]).unsqueeze(0)
+    if padding_idx is not None:
+        pidx = padding_idx % weight.shape[0]
+        member = member & (input != pidx).unsqueeze(0)
+    if mode == "max":
+        spread = where(member.unsqueeze(2), rows.unsqueeze(0), -float("inf"))
+        out = spread.amax(1) if n else zeros((nbags, weight.shape[1]), dtype=weight.dtype,
+                                              device=weight.device)
+        return where(member.any(1).unsqueeze(1), out, 0.0)
+    if per_sample_weights is not None:
+        rows = rows * per_sample_weights.unsqueeze(1)
+    out = where(member.unsqueeze(2), rows.unsqueeze(0), 0.0).sum(1)      # (B, D)
+    if mode == "mean":
+        count = member.sum(1).unsqueeze(1).to(weight.dtype)
+        out = out / count.clamp(min=1.0)
+    return out
