@@ -7,6 +7,7 @@ steps in float64; the tensorlite run saves its state_dict at step 10 and continu
 optimizer over fresh parameters, and must follow torch's uninterrupted run.
 """
 import copy
+import inspect
 import math
 import warnings
 
@@ -616,3 +617,27 @@ def test_lbfgs_resumes_from_a_torch_checkpoint(backend):
         opt.step(closure)
     np.testing.assert_allclose(to_np(ours), x.detach().numpy(), rtol=1e-9, atol=1e-12)
     assert opt.state[ours]["func_evals"] == th_opt.state[x]["func_evals"]
+
+
+def _signature(f):
+    return [(p.name, p.kind, p.default) for p in inspect.signature(f).parameters.values()]
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta",
+                                  "Adamax", "NAdam", "RAdam", "Rprop", "ASGD", "LBFGS",
+                                  "SparseAdam"])
+def test_optimizer_signatures_are_torchs(name):
+    """Argument names, order, keyword-only markers and defaults, as a torch program calls."""
+    assert _signature(getattr(optim, name).__init__) == \
+        _signature(getattr(torch.optim, name).__init__)
+
+
+def test_scheduler_and_swa_signatures_are_torchs():
+    from tensorlite.optim import lr_scheduler
+    for name in lr_scheduler.__all__:
+        ours, theirs = getattr(lr_scheduler, name), getattr(torch.optim.lr_scheduler, name)
+        assert _signature(ours.__init__) == _signature(theirs.__init__), name
+    for name in swa_utils.__all__:
+        ours, theirs = getattr(swa_utils, name), getattr(torch.optim.swa_utils, name)
+        f, g = (ours.__init__, theirs.__init__) if isinstance(ours, type) else (ours, theirs)
+        assert _signature(f) == _signature(g), name

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..autograd.grad_mode import enable_grad, no_grad
 from ..creation import tensor, zeros
-from ..ops import cat
+from ..ops.movement import cat
 from ..tensor import Tensor
 from .optimizer import Optimizer, ParamsT, check_nonnegative
 
@@ -188,7 +188,8 @@ class LBFGS(Optimizer):
             else:
                 view = p.grad.reshape(-1)
             views.append(view)
-        return cat(views, 0)
+        flat: Tensor = cat(views, 0)
+        return flat
 
     def _add_grad(self, step_size: Any, update: Tensor) -> None:
         offset, alpha = 0, _scalar(step_size)
@@ -223,7 +224,7 @@ class LBFGS(Optimizer):
                                "computing the loss, calling loss.backward() and returning it")
         user_closure = closure
 
-        def closure() -> Any:
+        def evaluate() -> Any:
             with enable_grad():
                 return user_closure()
 
@@ -237,7 +238,7 @@ class LBFGS(Optimizer):
         state.setdefault("func_evals", 0)
         state.setdefault("n_iter", 0)
 
-        orig_loss = closure()
+        orig_loss = evaluate()
         loss = float(orig_loss)
         current_evals = 1
         state["func_evals"] += 1
@@ -247,14 +248,14 @@ class LBFGS(Optimizer):
         if opt_cond:
             return orig_loss
 
-        d = state.get("d")
-        t = state.get("t")
-        old_dirs = state.get("old_dirs")
-        old_stps = state.get("old_stps")
-        ro = state.get("ro")
-        H_diag = state.get("H_diag")
-        prev_flat_grad = state.get("prev_flat_grad")
-        prev_loss = state.get("prev_loss")
+        d: Any = state.get("d")
+        t: Any = state.get("t")
+        old_dirs: Any = state.get("old_dirs")
+        old_stps: Any = state.get("old_stps")
+        ro: Any = state.get("ro")
+        H_diag: Any = state.get("H_diag")
+        prev_flat_grad: Any = state.get("prev_flat_grad")
+        prev_loss: Any = state.get("prev_loss")
 
         n_iter = 0
         while n_iter < max_iter:
@@ -312,7 +313,7 @@ class LBFGS(Optimizer):
                 x_init = self._clone_param()
 
                 def obj_func(x: list[Tensor], t: Any, d: Tensor) -> tuple[float, Tensor]:
-                    return self._directional_evaluate(closure, x, t, d)
+                    return self._directional_evaluate(evaluate, x, t, d)
 
                 loss, flat_grad, t, ls_func_evals = _strong_wolfe(
                     obj_func, x_init, t, d, loss, flat_grad, gtd,
@@ -322,7 +323,7 @@ class LBFGS(Optimizer):
             else:
                 self._add_grad(t, d)
                 if n_iter != max_iter:
-                    loss = float(closure())
+                    loss = float(evaluate())
                     flat_grad = self._gather_flat_grad()
                     opt_cond = flat_grad.abs().max() <= tolerance_grad
                     ls_func_evals = 1
