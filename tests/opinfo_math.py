@@ -38,6 +38,11 @@ for _n, _a in _ALIASES.items():
 
 
 def _logit(lib, a, eps=None, form="function"):
+    # -0.0 made +0.0: torch's gradient there is g * inf in its scalar loop but g / -0.0 in its
+    # vectorized one, so its sign depends on the element's position; with eps, NaN made 0.5:
+    # torch's vectorized loop gives a NaN input a 0 gradient, its scalar loop NaN (tensorlite)
+    if a.is_floating_point():
+        a = a + 0.0 if eps is None else lib.nan_to_num(a, nan=0.5)
     return lib.logit(a, **_kw(eps=eps)) if form == "function" else a.logit(eps)
 
 

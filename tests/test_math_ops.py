@@ -287,7 +287,9 @@ def test_erfc_and_erfinv_match_torch_over_dense_grids():
 
 
 # -- the backend primitives on the CuPy host stand-in -------------------------------------------
-def test_math_on_the_cupy_host_stand_in(host_cuda):
+def test_math_on_the_device_host_stand_in(host_cuda):
+    """The new primitives run on the CuPy backend code (the host stand-in: CuPy arrays that
+    refuse host arrays) and match torch."""
     rng = np.random.default_rng(2)
     x, y = rng.uniform(-0.95, 0.95, (3, 4)), rng.uniform(0.5, 2, (4,))
     i = np.array([7, -3, 4, 0])
