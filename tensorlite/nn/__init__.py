@@ -11,3 +11,5 @@ from .bilinear import *  # noqa: F401,F403  Bilinear
 from .embedding_bag import *  # noqa: F401,F403  EmbeddingBag
 from .rnn import *  # noqa: F401,F403  RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell
 from .transformer import *  # noqa: F401,F403  MultiheadAttention, Transformer*
+from .normalization import *  # noqa: F401,F403  GroupNorm, InstanceNorm1d/2d/3d, LocalResponseNorm
+from .vision import *  # noqa: F401,F403  Upsample, PixelShuffle, Unfold, Fold, pads, Dropout2d, ...

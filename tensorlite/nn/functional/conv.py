@@ -1,4 +1,5 @@
-"""Convolution: torch.nn.functional's conv2d.
+"""Convolution: torch.nn.functional's conv1d, conv2d, conv3d, conv_transpose1d and
+conv_transpose2d.
 
 conv2d is one tape op over the backend's im2col (a strided copy of the windows) and one matmul
 per batch.  Its gradients are two more bilinear ops, and the three are each other's adjoints:
@@ -9,12 +10,15 @@ per batch.  Its gradients are two more bilinear ops, and the three are each othe
 
 so gradients of any order work.
 """
+import numbers
+
+from ... import dtypes
 from ...autograd.graph import record
 from ...ops.common import backend_of
-from ...tensor import Tensor, describe
+from ...tensor import Tensor, describe, wrap
 from ._common import Geometry, as_batch, check_floating, pair
 
-__all__ = ["conv2d"]
+__all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d"]
 
 
 def _conv_padding(padding, kernel, stride, dilation):
@@ -154,4 +158,203 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     out = ((ph - eh) // stride[0] + 1, (pw - ew) // stride[1] + 1)
     geo = Geometry((h, w), (kh, kw), stride, dilation, pads, groups, out)
     y = _conv(x, weight, bias, geo)
+    return y.squeeze(0) if unbatched else y
+
+
+# -- conv1d, conv3d and the transposed convolutions, on conv2d's three tape ops ------------------
+def _ints(op, name, value, n, low):
+    """An int or an n-sequence of ints (a 1-sequence repeated), each at least ``low``."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        result = (int(value),) * n
+    else:
+        try:
+            result = tuple(int(v) for v in value)
+        except (TypeError, ValueError):
+            raise TypeError(f"{op}: {name} must be an int or a tuple of {n} ints, got "
+                            f"{value!r}") from None
+        result = result * n if len(result) == 1 else result
+        if len(result) != n:
+            raise RuntimeError(f"{op}: expected {name} to be a single integer value or a list "
+                               f"of {n} values to match the convolution dimensions, but got "
+                               f"{name}={list(result)}")
+    if min(result) < low:
+        what = "greater than zero" if low else "non-negative"
+        raise RuntimeError(f"{op}: {name} should be {what}, got {value!r}")
+    return result
+
+
+def _check_weight(op, weight, ndim):
+    if not isinstance(weight, Tensor) or weight.ndim != ndim:
+        got = describe(weight) if isinstance(weight, Tensor) else type(weight).__name__
+        raise RuntimeError(f"{op}: weight must be a {ndim}-D tensor, got {got}")
+
+
+def _as_nd(op, input, k):
+    """``input`` with a batch dim (k spatial dims), and whether it had none."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}: expected a Tensor input, got {type(input).__name__}")
+    if input.ndim not in (k + 1, k + 2):
+        raise RuntimeError(f"{op}: expected a {k + 1}-D (unbatched) or {k + 2}-D (batched) "
+                           f"input, got {describe(input)}")
+    return (input.unsqueeze(0), True) if input.ndim == k + 1 else (input, False)
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-D convolution of an (N, C, L) or (C, L) ``input`` with an (O, C/groups, k) ``weight``:
+    conv2d over a plane of height 1."""
+    _check_weight("conv1d", weight, 3)
+    x, unbatched = _as_nd("conv1d", input, 1)
+    stride = _ints("conv1d", "stride", stride, 1, 1)
+    dilation = _ints("conv1d", "dilation", dilation, 1, 1)
+    if not isinstance(padding, str):
+        padding = (0,) + _ints("conv1d", "padding", padding, 1, 0)
+    y = conv2d(x.unsqueeze(2), weight.unsqueeze(2), bias, (1,) + stride, padding,
+               (1,) + dilation, groups)
+    y = y.squeeze(2)
+    return y.squeeze(0) if unbatched else y
+
+
+def _same_pads(op, stride, kernel, dilation):
+    if any(s != 1 for s in stride):
+        raise RuntimeError(f"{op}: padding='same' is not supported for strided convolutions")
+    total = [d * (k - 1) for k, d in zip(kernel, dilation)]
+    return [(t // 2, t - t // 2) for t in total]
+
+
+def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """3-D convolution of an (N, C, D, H, W) or (C, D, H, W) ``input`` with an
+    (O, C/groups, kd, kh, kw) ``weight``: the kd depth slices each output depth reads are
+    gathered as channels, and one conv2d runs over every output depth at once."""
+    _check_weight("conv3d", weight, 5)
+    x, unbatched = _as_nd("conv3d", input, 3)
+    check_floating("conv3d", x, weight, bias)
+    stride = _ints("conv3d", "stride", stride, 3, 1)
+    dilation = _ints("conv3d", "dilation", dilation, 3, 1)
+    if not isinstance(groups, int) or groups < 1:
+        raise RuntimeError(f"conv3d: groups must be a positive integer, got {groups!r}")
+    o, cg, kd, kh, kw = weight.shape
+    n, c = x.shape[:2]
+    if o % groups:
+        raise RuntimeError(f"conv3d: given groups={groups}, expected weight to be divisible by "
+                           f"{groups} at dimension 0, but got weight of size "
+                           f"{list(weight.shape)} instead")
+    if c != cg * groups:
+        raise RuntimeError(f"conv3d: given groups={groups}, weight of size "
+                           f"{list(weight.shape)}, expected input{list(x.shape)} to have "
+                           f"{cg * groups} channels, but got {c} channels instead")
+    if bias is not None and (bias.ndim != 1 or bias.shape[0] != o):
+        raise RuntimeError(f"conv3d: given weight of size {list(weight.shape)}, expected bias "
+                           f"to be 1-dimensional with {o} elements, but got bias of size "
+                           f"{list(bias.shape)} instead")
+    if isinstance(padding, str):
+        if padding == "valid":
+            pads = [(0, 0)] * 3
+        elif padding == "same":
+            pads = _same_pads("conv3d", stride, (kd, kh, kw), dilation)
+        else:
+            raise ValueError(f"conv3d: invalid padding string {padding!r}; expected 'valid', "
+                             "'same', an int or a tuple of 3 ints")
+    else:
+        pads = [(p, p) for p in _ints("conv3d", "padding", padding, 3, 0)]
+    if any(a or b for a, b in pads):
+        x = _pad_constant(x, [v for a, b in reversed(pads) for v in (a, b)])
+    dp, hp, wp = x.shape[2:]
+    ext = [d * (k - 1) + 1 for d, k in zip(dilation, (kd, kh, kw))]
+    if any(e > s for e, s in zip(ext, (dp, hp, wp))):
+        raise RuntimeError(f"conv3d: calculated padded input size per channel: "
+                           f"({dp} x {hp} x {wp}). Kernel size: ({ext[0]} x {ext[1]} x "
+                           f"{ext[2]}). Kernel size can't be greater than actual input size")
+    od = (dp - ext[0]) // stride[0] + 1
+    idx = [[z * stride[0] + i * dilation[0] for i in range(kd)] for z in range(od)]
+    B = backend_of(x, "conv3d")
+    depth = wrap(B.asarray(idx, dtype=dtypes.int64), x.device)
+    cols = x[:, :, depth]  # (N, C, OD, kd, H, W)
+    cols = cols.permute(0, 2, 1, 3, 4, 5).reshape(n * od, c * kd, hp, wp)
+    y = conv2d(cols, weight.reshape(o, cg * kd, kh, kw), None, stride[1:], 0, dilation[1:],
+               groups)
+    y = y.reshape(n, od, o, *y.shape[2:]).permute(0, 2, 1, 3, 4)
+    if bias is not None:
+        y = y + bias.reshape(o, 1, 1, 1)
+    return y.squeeze(0) if unbatched else y
+
+
+def _pad_constant(x, pad):
+    from .padding import pad as _pad
+    return _pad(x, pad)
+
+
+def _transposed_geometry(op, x, weight, stride, padding, output_padding, groups, dilation, k):
+    stride = _ints(op, "stride", stride, k, 1)
+    dilation = _ints(op, "dilation", dilation, k, 1)
+    if isinstance(padding, str):
+        raise TypeError(f"{op}(): argument 'padding' must be a tuple of ints, not str "
+                        "(padding='same'/'valid' is only for the forward convolutions)")
+    padding = _ints(op, "padding", padding, k, 0)
+    output_padding = _ints(op, "output_padding", output_padding, k, 0)
+    if not isinstance(groups, int) or groups < 1:
+        raise RuntimeError(f"{op}: non-positive groups is not supported, got {groups!r}")
+    for op_, s, d in zip(output_padding, stride, dilation):
+        if op_ >= s and op_ >= d:
+            raise RuntimeError(f"{op}: output padding must be smaller than either stride or "
+                               f"dilation, but got output_padding={list(output_padding)}, "
+                               f"stride={list(stride)}, dilation={list(dilation)}")
+    cin, coutg = weight.shape[:2]
+    kernel = tuple(weight.shape[2:])
+    c = x.shape[1]
+    if c != cin:
+        raise RuntimeError(f"{op}: given transposed=1, weight of size {list(weight.shape)}, "
+                           f"expected input{list(x.shape)} to have {cin} channels, but got "
+                           f"{c} channels instead")
+    if cin % groups:
+        raise RuntimeError(f"{op}: given groups={groups}, expected weight to be divisible by "
+                           f"{groups} at dimension 0, but got weight of size "
+                           f"{list(weight.shape)} instead")
+    size = tuple((n - 1) * s - 2 * p + d * (kk - 1) + q + 1 for n, s, p, d, kk, q in
+                 zip(x.shape[2:], stride, padding, dilation, kernel, output_padding))
+    if min(size) < 1 and not (groups > 1 and min(size) == 0):  # torch's grouped path
+        raise RuntimeError(f"{op}: given input size per channel {list(x.shape[2:])}, the "
+                           f"calculated output size per channel {list(size)} is too small")
+    return stride, padding, dilation, kernel, size, coutg * groups
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """The transposed 2-D convolution (the gradient of conv2d for its input) of an
+    (N, C_in, H, W) or (C_in, H, W) ``input`` with a (C_in, C_out/groups, kh, kw) ``weight``."""
+    x, unbatched = as_batch("conv_transpose2d", input)
+    _check_weight("conv_transpose2d", weight, 4)
+    check_floating("conv_transpose2d", x, weight, bias)
+    stride, padding, dilation, kernel, size, cout = _transposed_geometry(
+        "conv_transpose2d", x, weight, stride, padding, output_padding, groups, dilation, 2)
+    if bias is not None and (bias.ndim != 1 or bias.shape[0] != cout):
+        raise RuntimeError(f"conv_transpose2d: given weight of size {list(weight.shape)}, "
+                           f"expected bias to be 1-dimensional with {cout} elements, but got "
+                           f"bias of size {list(bias.shape)} instead")
+    if 0 in size:  # an empty output (allowed by torch for groups > 1)
+        y = x.reshape(-1)[:0].reshape(x.shape[0], cout, *size)
+        return y.squeeze(0) if unbatched else y
+    pads = (padding[0], padding[0], padding[1], padding[1])
+    geo = Geometry(size, kernel, stride, dilation, pads, groups, tuple(x.shape[2:]))
+    y = _input_grad(x, weight, geo)
+    if bias is not None:
+        y = y + bias.reshape(-1, 1, 1)
+    return y.squeeze(0) if unbatched else y
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """The transposed 1-D convolution: conv_transpose2d over a plane of height 1."""
+    _check_weight("conv_transpose1d", weight, 3)
+    x, unbatched = _as_nd("conv_transpose1d", input, 1)
+    if isinstance(padding, str):
+        raise TypeError("conv_transpose1d(): argument 'padding' must be a tuple of ints, not "
+                        "str")
+    args = [(1,) + _ints("conv_transpose1d", name, v, 1, low) for name, v, low in
+            (("stride", stride, 1), ("padding", padding, 0), ("output_padding", output_padding, 0),
+             ("dilation", dilation, 1))]
+    args[1] = (0,) + args[1][1:]
+    args[2] = (0,) + args[2][1:]
+    y = conv_transpose2d(x.unsqueeze(2), weight.unsqueeze(2), bias, args[0], args[1], args[2],
+                         groups, args[3])
+    y = y.squeeze(2)
     return y.squeeze(0) if unbatched else y

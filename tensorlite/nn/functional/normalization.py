@@ -165,3 +165,114 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
     if weight is not None:
         y = y * weight
     return y if y.dtype == input.dtype else y.to(input.dtype)
+
+
+# -- group_norm, instance_norm, local_response_norm (composed of tensor ops) ---------------------
+__all__ += ["group_norm", "instance_norm", "local_response_norm"]
+
+
+def _affine(y, weight, bias):
+    """y * weight + bias with (C,) parameters along dim 1."""
+    shape = (-1,) + (1,) * (y.ndim - 2)
+    if weight is not None:
+        y = y * weight.reshape(shape)
+    if bias is not None:
+        y = y + bias.reshape(shape)
+    return y
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """Normalize each of ``num_groups`` channel groups of each sample of an (N, C, *) input
+    (biased variance), then scale and shift per channel."""
+    float_backend("group_norm", input)
+    check_like("group_norm", input, weight=weight, bias=bias)
+    if input.ndim < 2:
+        raise RuntimeError(f"group_norm: expected an input with at least 2 dims (N, C, *), got "
+                           f"{describe(input)}")
+    n, c = input.shape[:2]
+    if num_groups <= 0 or c % num_groups:
+        raise RuntimeError(f"Expected number of channels in input to be divisible by "
+                           f"num_groups, but got input of shape {list(input.shape)} and "
+                           f"num_groups={num_groups}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and (t.ndim != 1 or t.shape[0] != c):
+            raise RuntimeError(f"Expected {name} to be a vector of size equal to the number of "
+                               f"channels in input, but got {name} of shape {list(t.shape)} "
+                               f"and input of shape {list(input.shape)}")
+    per_group = n * c // num_groups
+    for d in input.shape[2:]:
+        per_group *= d
+    if per_group == 1:  # torch's _verify_batch_size on (N*C/G, G, *spatial)
+        raise ValueError(f"Expected more than 1 value per channel when training, got input "
+                         f"size {[n * c // num_groups, num_groups] + list(input.shape[2:])}")
+    x = input.reshape(n, num_groups, -1)
+    mean = x.mean(-1, keepdim=True)
+    xc = x - mean
+    var = (xc * xc).mean(-1, keepdim=True)
+    y = (xc * (var + eps).rsqrt()).reshape(input.shape)
+    return _affine(y, weight, bias)
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,
+                  use_input_stats=True, momentum=0.1, eps=1e-5):
+    """Normalize each channel of each sample of an (N, C, *) input over its spatial dims.
+    ``use_input_stats``: with the sample's statistics, updating the running ones (when given)
+    with their mean over the batch (unbiased variance); otherwise with the running ones."""
+    float_backend("instance_norm", input)
+    check_like("instance_norm", input, weight=weight, bias=bias, running_mean=running_mean,
+               running_var=running_var)
+    if input.ndim < 3:
+        raise ValueError(f"instance_norm: expected an input with at least 3 dims (N, C, *), "
+                         f"got {describe(input)}")
+    c = input.shape[1]
+    for name, t in (("weight", weight), ("bias", bias), ("running_mean", running_mean),
+                    ("running_var", running_var)):
+        if t is not None and tuple(t.shape) != (c,):
+            raise RuntimeError(f"instance_norm: {name} has shape {list(t.shape)}, expected "
+                               f"[{c}] (the input's {c} channels)")
+    axes = tuple(range(2, input.ndim))
+    bshape = (1, c) + (1,) * (input.ndim - 2)
+    if use_input_stats:
+        m = 1
+        for d in input.shape[2:]:
+            m *= d
+        if m <= 1:
+            raise ValueError(f"Expected more than 1 spatial element when training, got input "
+                             f"size {list(input.shape)}")
+        mean = input.mean(axes, keepdim=True)
+        xc = input - mean
+        var = (xc * xc).mean(axes, keepdim=True)
+        with no_grad():
+            if running_mean is not None:
+                running_mean.mul_(1 - momentum).add_(mean.detach().reshape(-1, c).mean(0)
+                                                     * momentum)
+            if running_var is not None:
+                running_var.mul_(1 - momentum).add_(var.detach().reshape(-1, c).mean(0)
+                                                    * (momentum * m / (m - 1)))
+    else:
+        if running_mean is None or running_var is None:
+            raise RuntimeError("instance_norm: running_mean and running_var must be defined "
+                               "when use_input_stats=False")
+        xc = input - running_mean.reshape(bshape)
+        var = running_var.reshape(bshape)
+    return _affine(xc * (var + eps).rsqrt(), weight, bias)
+
+
+def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
+    """Divide each element of an (N, C, *) input by (k + alpha * mean of the squares of its
+    ``size`` neighbouring channels) ** beta."""
+    if input.ndim < 3:
+        raise ValueError(f"Expected 3D or higher dimensionality input (got {input.ndim} "
+                         "dimensions)")
+    if input.numel() == 0:
+        return input
+    from .padding import pad
+    c = input.shape[1]
+    sq = input * input
+    widths = [0, 0] * (input.ndim - 2) + [size // 2, (size - 1) // 2]
+    padded = pad(sq, widths)
+    total = padded[:, 0:c]
+    for i in range(1, size):
+        total = total + padded[:, i:i + c]
+    div = (total / size * alpha + k) ** beta
+    return input / div
