@@ -18,13 +18,25 @@ and ``transpose`` (2-D), multiplication and division by a Python number, negatio
 2-D sparse @ dense product (a 1-D dense operand too).  Anything else raises NotImplementedError
 naming the op and suggesting ``.to_dense()``.
 """
+from __future__ import annotations
+
 import math
 import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from . import dtypes
 from .autograd.graph import record
 from .backends import for_device
-from .tensor import Tensor, describe, sparse_coo, wrap
+from .tensor import Tensor, _bool, _int, describe, layout, sparse_coo, wrap
+
+if TYPE_CHECKING:
+    import numpy as np
+    from typing_extensions import Self
+
+    from .autograd.graph import Context, Node
+    from .dtypes import DTypeLike
+    from .tensor import DeviceLike
 
 __all__ = ["SparseTensor", "sparse_coo_tensor", "mm", "spmm", "matmul", "from_dense", "FloatTensor",
            "DoubleTensor", "HalfTensor", "LongTensor", "IntTensor", "BoolTensor"]
@@ -37,7 +49,7 @@ SUPPORTED = ("sparse @ dense (tensorlite.sparse.mm, tensorlite.spmm, S @ D, S.mm
 _GENERIC = {"fn", "forward", "method", "wrapper", "inner", "call", "apply", "op"}
 
 
-def _unsupported(what, t=None, hint=""):
+def _unsupported(what: str, t: Tensor | None = None, hint: str = "") -> NotImplementedError:
     return NotImplementedError(
         f"{what}: not supported for sparse COO tensors"
         + (f" ({describe(t)}, layout=tensorlite.sparse_coo)" if t is not None else "")
@@ -49,13 +61,18 @@ class SparseTensor(Tensor):
     ``tensorlite.sparse_coo_tensor`` or ``Tensor.to_sparse``."""
     __slots__ = ("_idx", "_vals", "_size", "_coalesced")
     is_sparse = True
+    _idx: Tensor
+    _vals: Tensor
+    _size: tuple[_int, ...]
+    _coalesced: _bool
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         raise TypeError("SparseTensor: build a sparse tensor with tensorlite.sparse_coo_tensor("
                         "indices, values, size) or dense.to_sparse()")
 
     @classmethod
-    def _make(cls, indices, values, size, coalesced=False):
+    def _make(cls, indices: Tensor, values: Tensor, size: Sequence[_int], coalesced: _bool = False
+              ) -> SparseTensor:
         t = Tensor.__new__(cls)
         t._idx, t._vals, t._size, t._coalesced = indices, values, tuple(size), coalesced
         t.device, t._version, t._hooks, t._base = values.device, values._version, None, None
@@ -64,10 +81,12 @@ class SparseTensor(Tensor):
 
     # -- state ----------------------------------------------------------------------------------
     @property
-    def _data(self):
+    def _data(self) -> NoReturn:
         # Reached by a dense op given a sparse tensor: none of them takes one.  Name the op: the
         # outermost registered op calling (only on this error path).
         from .ops.registry import REGISTRY
+        frame: Any
+        code: Any
         frame, name, outer = sys._getframe(1), None, None
         for _ in range(16):  # the outermost op of tensorlite's own (mm, not the matmul it calls)
             if frame is None or not frame.f_globals.get("__name__", "").startswith("tensorlite"):
@@ -88,35 +107,35 @@ class SparseTensor(Tensor):
         raise _unsupported(name or "this dense op", self, hint)
 
     @property
-    def shape(self):
+    def shape(self) -> tuple[_int, ...]:
         return self._size
 
     @property
-    def dtype(self):
+    def dtype(self) -> np.dtype:
         return self._vals.dtype
 
     @property
-    def ndim(self):
+    def ndim(self) -> _int:
         return len(self._size)
 
     @property
-    def layout(self):
+    def layout(self) -> layout:
         return sparse_coo
 
     @property
-    def requires_grad(self):
+    def requires_grad(self) -> _bool:
         return self._vals.requires_grad or self._vals.grad_fn is not None
 
     @requires_grad.setter
-    def requires_grad(self, value):
+    def requires_grad(self, value: _bool) -> None:
         self._vals.requires_grad_(value)
 
     @property
-    def grad_fn(self):
+    def grad_fn(self) -> Node | None:  # type: ignore[override]
         return self._vals.grad_fn
 
     @property
-    def grad(self):
+    def grad(self) -> SparseTensor | None:
         """The gradient of a sparse leaf: a sparse tensor at its (coalesced) positions, holding
         the gradient of each position (as torch.sparse.mm leaves it), or None."""
         g = self._vals.grad
@@ -133,59 +152,59 @@ class SparseTensor(Tensor):
                                   self._size, True)
 
     @grad.setter
-    def grad(self, value):
+    def grad(self, value: Tensor | None) -> None:
         if value is not None:
             raise NotImplementedError("grad: only None can be assigned to the gradient of a "
                                       "sparse tensor (its values hold it: S._values().grad)")
         self._vals.grad = None
 
-    def size(self, dim=None):
+    def size(self, dim: _int | None = None) -> Any:
         return self._size if dim is None else self._size[dim]
 
-    def dim(self):
+    def dim(self) -> _int:
         return len(self._size)
 
-    def numel(self):
+    def numel(self) -> _int:
         return math.prod(self._size)
 
-    def __len__(self):
+    def __len__(self) -> _int:
         if not self._size:
             raise TypeError("len() of a 0-d tensor")
         return self._size[0]
 
-    def sparse_dim(self):
+    def sparse_dim(self) -> _int:
         return len(self._size)
 
-    def dense_dim(self):
+    def dense_dim(self) -> _int:
         return 0
 
-    def _nnz(self):
+    def _nnz(self) -> _int:
         return self._vals.shape[0]
 
-    def is_coalesced(self):
+    def is_coalesced(self) -> _bool:
         return self._coalesced
 
-    def _indices(self):
+    def _indices(self) -> Tensor:
         return self._idx
 
-    def _values(self):
+    def _values(self) -> Tensor:
         return self._vals
 
-    def indices(self):
+    def indices(self) -> Tensor:
         self._need_coalesced("indices")
         return self._idx
 
-    def values(self):
+    def values(self) -> Tensor:
         self._need_coalesced("values")
         return self._vals
 
-    def _need_coalesced(self, what):
+    def _need_coalesced(self, what: str) -> None:
         if not self._coalesced:
             raise RuntimeError(f"Cannot get {what} on an uncoalesced tensor, please call "
                                f".coalesce() first (or ._{what}() for the stored {what}, "
                                "repeated positions included)")
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         extras = f"size={self._size}, nnz={self._nnz()}"
         if self.dtype != dtypes.get_default_dtype() and dtypes.kind(self.dtype) == 2 or \
                 dtypes.kind(self.dtype) < 2 and self.dtype != self._vals.dtype:
@@ -202,21 +221,21 @@ class SparseTensor(Tensor):
         vals = repr(self._vals.detach()).replace("\n", "\n" + pad + " " * 7)
         return f"tensor(indices={idx},\n{pad}values={vals},\n{pad}{extras})"
 
-    def __format__(self, format_spec):
+    def __format__(self, format_spec: str) -> str:
         if format_spec:
             raise TypeError(f"unsupported format string {format_spec!r} for a sparse tensor")
         return repr(self)
 
-    def __reduce_ex__(self, protocol):
+    def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
         return (_rebuild, (self._idx, self._vals.detach(), self._size, self._coalesced))
 
     # -- conversion -----------------------------------------------------------------------------
-    def _groups(self):
+    def _groups(self) -> tuple[Tensor, Tensor]:
         """``(unique, inverse)`` index tensors: the distinct positions, and each stored value's."""
         unique, inverse = self.backend.coo_coalesce(self._idx._data, self._size)
         return wrap(unique, self.device), wrap(inverse, self.device)
 
-    def coalesce(self):
+    def coalesce(self) -> SparseTensor:
         """The same tensor with each position stored once (values summed), in row-major order;
         the gradient of each original value is the gradient of its position."""
         if self._coalesced:
@@ -228,7 +247,7 @@ class SparseTensor(Tensor):
                      save={"inverse": inverse})
         return SparseTensor._make(unique, out, self._size, True)
 
-    def to_dense(self, dtype=None):
+    def to_dense(self, dtype: DTypeLike | None = None) -> Tensor:
         """The dense tensor: zeros with each stored value added at its position."""
         if dtype is not None and dtypes.as_dtype(dtype) != self.dtype:
             return self.to(dtype).to_dense()
@@ -238,70 +257,71 @@ class SparseTensor(Tensor):
                       lambda ctx, g: (g[tuple(ctx.idx[d] for d in range(ctx.idx.shape[0]))],),
                       save={"idx": idx})
 
-    def to_sparse(self, sparse_dim=None):
+    def to_sparse(self, sparse_dim: _int | None = None) -> SparseTensor:
         if sparse_dim is not None and sparse_dim != self.ndim:
             raise _unsupported(f"to_sparse(sparse_dim={sparse_dim}) (hybrid sparse tensors)", self)
         return self
 
-    def to(self, *args, **kwargs):
+    def to(self, *args: Any, **kwargs: Any) -> SparseTensor:
         vals = self._vals.to(*args, **kwargs)
         if vals is self._vals:
             return self
         idx = self._idx.to(vals.device)
         return SparseTensor._make(idx, vals, self._size, self._coalesced)
 
-    def cpu(self):
+    def cpu(self) -> SparseTensor:
         return self.to("cpu")
 
-    def cuda(self):
+    def cuda(self) -> SparseTensor:
         return self.to("cuda")
 
-    def type(self, dtype=None, non_blocking=False):
+    def type(self, dtype: DTypeLike | None = None, non_blocking: _bool = False
+             ) -> str | Tensor:
         if dtype is None:  # torch's name: "torch.sparse.FloatTensor", "torch.cuda.sparse...."
             from .creation import _LEGACY_BY_DTYPE
             return (f"torch.{'cuda.' if self.device == 'cuda' else ''}sparse."
                     f"{_LEGACY_BY_DTYPE[self.dtype].__name__}")
         return Tensor.type(self, dtype)
 
-    def float(self):
+    def float(self) -> SparseTensor:
         return self.to(dtypes.float32)
 
-    def double(self):
+    def double(self) -> SparseTensor:
         return self.to(dtypes.float64)
 
-    def half(self):
+    def half(self) -> SparseTensor:
         return self.to(dtypes.float16)
 
-    def long(self):
+    def long(self) -> SparseTensor:
         return self.to(dtypes.int64)
 
-    def int(self):
+    def int(self) -> SparseTensor:
         return self.to(dtypes.int32)
 
-    def bool(self):
+    def bool(self) -> SparseTensor:
         return self.to(dtypes.bool_)
 
-    def is_floating_point(self):
+    def is_floating_point(self) -> _bool:
         return dtypes.is_floating_point(self.dtype)
 
-    def detach(self):
+    def detach(self) -> SparseTensor:
         return SparseTensor._make(self._idx, self._vals.detach(), self._size, self._coalesced)
 
-    def clone(self):
+    def clone(self) -> SparseTensor:
         return SparseTensor._make(self._idx.clone(), self._vals.clone(), self._size,
                                   self._coalesced)
 
-    def requires_grad_(self, requires_grad=True):
+    def requires_grad_(self, requires_grad: _bool = True) -> Self:
         self._vals.requires_grad_(requires_grad)
         return self
 
-    def t(self):
+    def t(self) -> SparseTensor:
         if self.ndim != 2:
             raise RuntimeError(f"t(): expects a tensor with <= 2 sparse dimensions, got "
                                f"{self.ndim} ({describe(self)})")
         return self.transpose(0, 1)
 
-    def transpose(self, dim0, dim1):
+    def transpose(self, dim0: _int, dim1: _int) -> SparseTensor:
         n = self.ndim
         d0, d1 = (d + n if d < 0 else d for d in (dim0, dim1))
         if not (0 <= d0 < n and 0 <= d1 < n):
@@ -314,49 +334,50 @@ class SparseTensor(Tensor):
         return SparseTensor._make(idx, self._vals, size, self._coalesced and d0 == d1)
 
     # -- arithmetic -----------------------------------------------------------------------------
-    def mm(self, mat2):
+    def mm(self, mat2: Tensor) -> Tensor:
         return mm(self, mat2)
 
-    def matmul(self, other):
+    def matmul(self, other: Tensor) -> Tensor:
         return _matmul("matmul", self, other)
 
-    def __matmul__(self, other):
+    def __matmul__(self, other: Any) -> Tensor:
         return _matmul("matmul", self, other)
 
-    def __rmatmul__(self, other):
+    def __rmatmul__(self, other: Any) -> NoReturn:
         raise _unsupported("dense @ sparse (matmul with a sparse second operand)", self,
                            "write D @ S as (S.t() @ D.t()).t(), or convert with .to_dense()")
 
-    def _scaled(self, what, factor):
+    def _scaled(self, what: str, factor: Any) -> SparseTensor:
         if isinstance(factor, Tensor) or not isinstance(factor, (int, float)):
             raise _unsupported(f"{what} with a {type(factor).__name__} (only a Python number "
                                "scales a sparse tensor)", self)
         return SparseTensor._make(self._idx, self._vals * factor, self._size, self._coalesced)
 
-    def __mul__(self, other):
+    def __mul__(self, other: Any) -> SparseTensor:
         return self._scaled("mul", other)
 
     __rmul__ = mul = __mul__
 
-    def __truediv__(self, other):
+    def __truediv__(self, other: Any) -> SparseTensor:
         if isinstance(other, Tensor) or not isinstance(other, (int, float)):
             raise _unsupported(f"div by a {type(other).__name__}", self)
         return SparseTensor._make(self._idx, self._vals / other, self._size, self._coalesced)
 
     div = __truediv__
 
-    def __neg__(self):
+    def __neg__(self) -> SparseTensor:
         return SparseTensor._make(self._idx, -self._vals, self._size, self._coalesced)
 
     neg = __neg__
 
 
-def _rebuild(indices, values, size, coalesced):
+def _rebuild(indices: Tensor, values: Tensor, size: Sequence[int], coalesced: bool
+             ) -> SparseTensor:
     return SparseTensor._make(indices, values, size, coalesced)
 
 
-def _stub(name):
-    def method(self, *args, **kwargs):
+def _stub(name: str) -> Callable[..., NoReturn]:
+    def method(self: Tensor, *args: Any, **kwargs: Any) -> NoReturn:
         raise _unsupported(name, self)
     method.__name__ = name
     return method
@@ -369,7 +390,7 @@ _KEEP = {"__init__", "__new__", "__init_subclass__", "__repr__", "__format__", "
          "__reduce__", "__subclasshook__", "__str__", "__class__", "__eq__", "__ne__"}
 
 
-def _install_stubs():
+def _install_stubs() -> None:
     own = vars(SparseTensor)
     for klass in Tensor.__mro__[:-1]:
         for name, attr in vars(klass).items():
@@ -382,8 +403,10 @@ def _install_stubs():
 
 
 # -- construction -------------------------------------------------------------------------------
-def sparse_coo_tensor(indices, values, size=None, *, dtype=None, device=None, requires_grad=False,
-                      check_invariants=None, is_coalesced=None):
+def sparse_coo_tensor(indices: Any, values: Any, size: Sequence[int] | None = None, *,
+                      dtype: DTypeLike | None = None, device: DeviceLike | None = None,
+                      requires_grad: bool = False, check_invariants: bool | None = None,
+                      is_coalesced: bool | None = None) -> SparseTensor:
     """PyTorch's ``torch.sparse_coo_tensor``: the COO tensor with ``values[k]`` at position
     ``indices[:, k]`` (repeated positions sum); ``size`` is inferred from the largest index when
     not given.  A ``values`` tensor that requires grad stays on the tape, so gradients of sparse
@@ -442,7 +465,7 @@ def sparse_coo_tensor(indices, values, size=None, *, dtype=None, device=None, re
     return SparseTensor._make(indices, values, size, coalesced)
 
 
-def from_dense(x, sparse_dim=None):
+def from_dense(x: Tensor, sparse_dim: int | None = None) -> SparseTensor:
     """``x.to_sparse()``: the non-zero elements of the dense ``x`` as a coalesced COO tensor;
     the gradient reaches ``x`` at those elements (see the module notes)."""
     if sparse_dim is not None and sparse_dim != x.ndim:
@@ -462,8 +485,9 @@ class _LegacySparseType(type):
     """``sparse.FloatTensor(indices, values, size)`` (values given as data take the type's dtype;
     a values tensor keeps its own, as in torch), ``sparse.FloatTensor(2, 3)`` an empty sparse
     tensor of that size; ``isinstance`` asks for a CPU sparse tensor of the dtype."""
+    dtype: np.dtype
 
-    def __call__(cls, *args, device=None):
+    def __call__(cls, *args: Any, device: DeviceLike | None = None) -> SparseTensor:
         from .creation import _is_int, zeros
         if all(_is_int(n) for n in args):
             size = tuple(int(n) for n in args) or (0,)
@@ -479,14 +503,14 @@ class _LegacySparseType(type):
         return sparse_coo_tensor(indices, values, args[2] if len(args) == 3 else None,
                                  device=device)
 
-    def __instancecheck__(cls, obj):
+    def __instancecheck__(cls, obj: object) -> bool:
         return isinstance(obj, SparseTensor) and obj.device == "cpu" and obj.dtype == cls.dtype
 
-    def __repr__(cls):
+    def __repr__(cls) -> str:
         return f"<class 'tensorlite.sparse.{cls.__name__}'>"
 
 
-def _legacy(name, dtype):
+def _legacy(name: str, dtype: np.dtype) -> _LegacySparseType:
     return _LegacySparseType(name, (), {"dtype": dtype, "__module__": __name__, "__slots__": (),
                                         "__doc__": f"PyTorch's legacy sparse {name} ({dtype})."})
 
@@ -500,7 +524,7 @@ BoolTensor = _legacy("BoolTensor", dtypes.bool_)
 
 
 # -- sparse @ dense -----------------------------------------------------------------------------
-def mm(mat1, mat2):
+def mm(mat1: SparseTensor, mat2: Tensor) -> Tensor:
     """``mat1 @ mat2`` for a 2-D sparse ``mat1`` and a 2-D dense ``mat2`` (torch.sparse.mm); the
     result is dense; gradients reach ``mat2`` and ``mat1``'s values."""
     if not isinstance(mat1, SparseTensor):
@@ -519,7 +543,7 @@ def mm(mat1, mat2):
 spmm = mm
 
 
-def matmul(input, other):
+def matmul(input: SparseTensor, other: Tensor) -> Tensor:
     """``input @ other`` for a sparse ``input`` (2-D) and a dense 1-D or 2-D ``other``: the
     product tensorlite.matmul/mm hand a sparse first operand to."""
     if not isinstance(input, SparseTensor):
@@ -528,7 +552,7 @@ def matmul(input, other):
     return _matmul("matmul", input, other)
 
 
-def _matmul(what, S, other):
+def _matmul(what: str, S: SparseTensor, other: Any) -> Tensor:
     if not isinstance(other, Tensor):
         raise TypeError(f"{what}: expected a Tensor, got {type(other).__name__}")
     if S.ndim != 2:
@@ -545,7 +569,7 @@ def _matmul(what, S, other):
     return _spmm(S, other)
 
 
-def _spmm(S, D):
+def _spmm(S: SparseTensor, D: Tensor) -> Tensor:
     if isinstance(D, SparseTensor):
         raise _unsupported("sparse @ sparse", D)
     if S.device != D.device:
@@ -564,7 +588,7 @@ def _spmm(S, D):
     idx, vals, size = S._idx, S._vals, S._size
     data = S.backend.coo_matmul(idx._data, vals._data, size, D._data)
 
-    def backward(ctx, g):
+    def backward(ctx: Context, g: Tensor) -> tuple[Tensor | None, Tensor | None]:
         need_vals, need_dense = ctx.needs_input_grad
         gv = gd = None
         if need_vals:  # d out[i, :] / d v_k = dense[col_k, :] at i = row_k
