@@ -25,7 +25,7 @@ def _as_list(parameters: TensorOrTensors) -> list[Tensor]:
 
 @no_grad()
 def get_total_norm(tensors: TensorOrTensors, norm_type: float | str = 2.0,
-                   error_if_nonfinite: bool = False) -> Tensor:
+                   error_if_nonfinite: bool = False, foreach: bool | None = None) -> Tensor:
     """The ``norm_type``-norm of ``tensors`` viewed as one vector (a 0-d tensor); ``'inf'``
     for the max-abs norm.  Computed as torch does: the norm of the per-tensor norms."""
     tensors = _as_list(tensors)
@@ -48,7 +48,7 @@ def get_total_norm(tensors: TensorOrTensors, norm_type: float | str = 2.0,
 
 @no_grad()
 def clip_grads_with_norm_(parameters: TensorOrTensors, max_norm: float,
-                          total_norm: Tensor | float) -> None:
+                          total_norm: Tensor | float, foreach: bool | None = None) -> None:
     """Scale the gradients in place by ``min(max_norm / (total_norm + 1e-6), 1)``."""
     grads = [p.grad for p in _as_list(parameters) if p.grad is not None]
     if not grads:
@@ -62,10 +62,11 @@ def clip_grads_with_norm_(parameters: TensorOrTensors, max_norm: float,
 
 @no_grad()
 def clip_grad_norm_(parameters: TensorOrTensors, max_norm: float, norm_type: float | str = 2.0,
-                    error_if_nonfinite: bool = False) -> Tensor:
+                    error_if_nonfinite: bool = False, foreach: bool | None = None) -> Tensor:
     """Rescale the gradients of ``parameters`` in place so that their total ``norm_type``-norm
     (all gradients as one vector) is at most ``max_norm``.  Returns the total norm before
-    clipping (a 0-d tensor)."""
+    clipping (a 0-d tensor).  ``foreach`` is accepted, as in torch (the backends already
+    take every gradient in one call)."""
     if isinstance(parameters, types.GeneratorType):
         parameters = list(parameters)
         if not parameters:
@@ -79,7 +80,8 @@ def clip_grad_norm_(parameters: TensorOrTensors, max_norm: float, norm_type: flo
 
 
 @no_grad()
-def clip_grad_value_(parameters: TensorOrTensors, clip_value: float) -> None:
+def clip_grad_value_(parameters: TensorOrTensors, clip_value: float,
+                     foreach: bool | None = None) -> None:
     """Clamp every gradient of ``parameters`` in place to ``[-clip_value, clip_value]``."""
     clip_value = float(clip_value)
     for p in _as_list(parameters):
