@@ -641,3 +641,45 @@ def test_scheduler_and_swa_signatures_are_torchs():
         ours, theirs = getattr(swa_utils, name), getattr(torch.optim.swa_utils, name)
         f, g = (ours.__init__, theirs.__init__) if isinstance(ours, type) else (ours, theirs)
         assert _signature(f) == _signature(g), name
+
+
+# ----------------------------------------------------------------------------- sparse gradients
+@pytest.mark.parametrize("name,kwargs", [("SGD", dict(lr=0.1)),
+                                         ("SGD", dict(lr=0.1, momentum=0.9)),
+                                         ("Adagrad", dict(lr=0.1)),
+                                         ("Adagrad", dict(lr=0.1, lr_decay=0.01))])
+def test_sparse_gradients_where_torch_takes_them(backend, rng, name, kwargs):
+    w = rng.standard_normal((6, 3))
+    ours, theirs = make_params(tl, [w], backend.device), make_params(torch, [w])
+    tl_cls, th_cls = classes(name)
+    opt, th_opt = tl_cls(ours, **kwargs), th_cls(theirs, **kwargs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for idx, vals in sparse_grads(rng, 10):
+            theirs[0].grad = torch.sparse_coo_tensor(torch.tensor(idx), torch.tensor(vals),
+                                                     (6, 3))
+            ours[0].grad = tl.sparse_coo_tensor(tl.tensor(idx), tl.tensor(vals), (6, 3),
+                                                device=backend.device)
+            th_opt.step()
+            opt.step()
+    assert_close(ours, theirs)
+
+
+@pytest.mark.parametrize("name", ["Adam", "AdamW", "RMSprop", "Adadelta", "Adamax", "NAdam",
+                                  "RAdam", "Rprop", "ASGD"])
+def test_sparse_gradients_refused_like_torch_before_any_update(backend, rng, name):
+    values = [rng.standard_normal((6, 3)), rng.standard_normal((6, 3))]
+    idx, vals = sparse_grads(rng, 1)[0]
+    ours, theirs = make_params(tl, values, backend.device), make_params(torch, values)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs[0].grad = torch.zeros(6, 3, dtype=torch.float64)
+        theirs[1].grad = torch.sparse_coo_tensor(torch.tensor(idx), torch.tensor(vals), (6, 3))
+        with pytest.raises(RuntimeError) as expected:
+            classes(name)[1](theirs).step()
+    ours[0].grad = tl.ones(6, 3, dtype=tl.float64, device=backend.device)
+    ours[1].grad = tl.sparse_coo_tensor(tl.tensor(idx), tl.tensor(vals), (6, 3),
+                                        device=backend.device)
+    with pytest.raises(RuntimeError, match=str(expected.value).split(",")[0]):
+        classes(name)[0](ours).step()
+    np.testing.assert_array_equal(to_np(ours[0]), values[0])  # nothing moved

@@ -15,6 +15,8 @@ __all__ = ["Adagrad"]
 
 
 class Adagrad(Optimizer):
+    _sparse_grads = "dense"  # torch's sparse Adagrad update equals the dense one
+
     def __init__(self, params: ParamsT, lr: float = 1e-2, lr_decay: float = 0,
                  weight_decay: float = 0, initial_accumulator_value: float = 0,
                  eps: float = 1e-10, foreach: bool | None = None, *, maximize: bool = False,

@@ -61,6 +61,10 @@ class Optimizer:
 
     # state entries kept as 0-d float32 host tensors whatever the parameter (torch's step)
     _scalar_state: frozenset[str] = frozenset({"step"})
+    # sparse COO gradients: refused (None, as most of torch's optimizers), "dense" (taken as
+    # their dense equivalent: SGD, Adagrad, whose sparse updates equal the dense ones) or
+    # "keep" (the optimizer reads them itself: SparseAdam)
+    _sparse_grads: str | None = None
 
     def __init__(self, params: ParamsT, defaults: dict[str, Any]) -> None:
         self.defaults = defaults
@@ -183,6 +187,14 @@ class Optimizer:
                         f"shapes {list(getattr(g, 'shape', ()))} and {list(p.shape)}. Assign a "
                         ".grad of the parameter's shape, dtype and device; no parameter was "
                         "updated")
+                if g.is_sparse and self._sparse_grads is None:
+                    name = type(self).__name__
+                    hint = ""
+                    if isinstance(self, _adam_family()):  # torch's words (AdamW's too)
+                        name, hint = "Adam", ", please consider SparseAdam instead"
+                    raise RuntimeError(f"{name} does not support sparse gradients{hint} "
+                                       f"(parameter {pi} in param group {gi}); no parameter "
+                                       "was updated")
                 self._check_param(p, group, gi, pi)
         return loss
 
@@ -190,14 +202,15 @@ class Optimizer:
         """A subclass's check of parameter ``pi`` of group ``gi`` before a step (its state)."""
 
     # -- the per-parameter loop every step shares ----------------------------------------------
-    @staticmethod
-    def _with_grad(group: dict[str, Any]) -> Iterator[tuple[Tensor, Tensor, Any]]:
+    def _with_grad(self, group: dict[str, Any]) -> Iterator[tuple[Tensor, Tensor, Any]]:
         """(param, grad, backend) for every parameter of ``group`` that has a gradient (checked
         by ``_begin_step``)."""
         for p in group["params"]:
             g = p.grad
             if g is None:
                 continue
+            if g.is_sparse and self._sparse_grads == "dense":
+                g = g.to_dense()
             B = backend_of(p, "optimizer step")
             p._data = B.ensure_array(p._data)  # a NumPy scalar gets storage
             yield p, g, B
@@ -276,6 +289,11 @@ class Optimizer:
     def _load_state_value(self, param: Tensor, key: str, value: Any, index: Any) -> Any:
         """The copy of one saved state value that ``load_state_dict`` keeps for ``param``."""
         return _cast(param, key, value, index, self._scalar_state)
+
+
+def _adam_family() -> type:
+    from .adam import Adam
+    return Adam
 
 
 def _cast(param: Tensor, key: str, value: Any, index: Any,

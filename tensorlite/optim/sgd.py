@@ -12,6 +12,8 @@ __all__ = ["SGD"]
 
 
 class SGD(Optimizer):
+    _sparse_grads = "dense"  # torch's sparse SGD update equals the dense one
+
     def __init__(self, params: ParamsT, lr: float = 1e-3, momentum: float = 0,
                  dampening: float = 0, weight_decay: float = 0, nesterov: bool = False, *,
                  maximize: bool = False, foreach: bool | None = None,

@@ -21,6 +21,7 @@ __all__ = ["SparseAdam"]
 
 class SparseAdam(Optimizer):
     _scalar_state: frozenset[str] = frozenset()  # torch keeps SparseAdam's step a Python int
+    _sparse_grads = "keep"
 
     def __init__(self, params: ParamsT, lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
