@@ -419,6 +419,10 @@ def _scatter(op, input, axis, index, src, reduce, include_self=True):
     (scatter_reduce_backward), written with tensor ops."""
     B = backend_of(input, op)
     is_tensor = isinstance(src, Tensor)
+    if not is_tensor and dtypes.kind(input.dtype) == 1 and isinstance(src, float) and (
+            src != src or src in (float("inf"), float("-inf"))):
+        raise RuntimeError(f"{op}: value {src} cannot be converted to type {input.dtype} without "
+                           "overflow")
     sdata = src._data if is_tensor else B.full(index.shape, src, dtype=input.dtype)
     block = tuple(slice(0, i) for i in index.shape)
     src_shape = src.shape if is_tensor else None
@@ -627,8 +631,9 @@ def _index_args(op, input, dim, index, source=None):
             raise RuntimeError(f"{op}(): source {list(source.shape)} must have the shape of "
                                f"the input {list(input.shape)} with dim {axis} of the index's "
                                f"length {index.numel()}, i.e. {region}")
-    _check_range(op, index, n)
-    if index.numel() == 0:
+    if input.numel() and (source is None or source.numel()):  # (torch: nothing to check else)
+        _check_range(op, index, n)
+    if index.numel() == 0 or 0 in region:
         return None
     view = [1] * len(region)
     view[axis] = -1
@@ -644,17 +649,29 @@ def _index_write(op, input, axis_index, src, reduce):
     return y if input.ndim else y.reshape(())
 
 
+def _nothing_written(op, input, dim, index, source):
+    """A copy of ``input`` (no element is written); ``source`` still takes PyTorch's gradient,
+    ``index_select(g, dim, index)`` (which refuses what it refuses there)."""
+    B = backend_of(input, op)
+    data = B.copy(input._data)
+    if dtypes.kind(input.dtype) < 2:
+        return wrap(data, input.device)
+    index = index.reshape(-1).to(dtypes.int64)
+    return record(op, data, (input, source), lambda ctx, g: (
+        g, index_select(g, dim, index) if ctx.needs_input_grad[1] else None))
+
+
 def _index_add_op(input, dim, index, source, *, alpha=1):
     args = _index_args("index_add", input, dim, index, source)
     if args is None:
-        return input.clone()
+        return _nothing_written("index_add", input, dim, index, source)
     return _index_write("index_add", input, args, source if alpha == 1 else source * alpha, "sum")
 
 
 def _index_copy_op(input, dim, index, source):
     args = _index_args("index_copy", input, dim, index, source)
     if args is None:
-        return input.clone()
+        return _nothing_written("index_copy", input, dim, index, source)
     return _index_write("index_copy", input, args, source, "set")
 
 

@@ -394,6 +394,7 @@ def unflatten(input, dim, sizes):
             -1 in sizes and (known == 0 or n % known)):
         raise RuntimeError(f"unflatten: Provided sizes {list(sizes)} don't multiply up to the "
                            f"size of dim {dim} ({n}) in the input tensor")
+    sizes = tuple(n // known if s == -1 else s for s in sizes)
     return reshape(input, input.shape[:axis] + sizes + input.shape[axis + 1:])
 
 
