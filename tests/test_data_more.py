@@ -76,7 +76,7 @@ def test_workers_yield_the_batches_of_the_main_process(kwargs):
         same(a, b)
 
 
-def test_workers_shuffle_and_tensor_dataset_as_without_workers():
+def test_workers_shuffle_and_tensor_dataset_as_without_workers(backend):
     x = tl.tensor(np.random.default_rng(0).standard_normal((37, 2)).astype(np.float32))
     y = tl.arange(37)
     ds = TensorDataset(x, y)
@@ -186,6 +186,18 @@ def test_worker_init_fn_prefetch_persistent_and_timeout():
 
     with pytest.raises(RuntimeError, match=r"DataLoader timed out after 0.2 seconds"):
         next(iter(DataLoader(Slow(), num_workers=1, timeout=0.2)))
+
+
+class Dies(Offset):
+    def __getitem__(self, i):
+        import os
+        os._exit(3)
+
+
+def test_a_worker_that_dies_is_reported():
+    with pytest.raises(RuntimeError, match=r"DataLoader worker \(pid\(s\) \d+(, \d+)?\) exited "
+                                           "unexpectedly"):
+        list(DataLoader(Dies(), num_workers=2))
 
 
 def test_loader_argument_errors_as_torch():

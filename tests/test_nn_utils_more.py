@@ -110,7 +110,7 @@ def test_clip_grad_takes_foreach(foreach):
 # -- weight_norm -------------------------------------------------------------------------------
 @pytest.mark.parametrize("kind,dim", [("linear", 0), ("linear", 1), ("linear", None),
                                       ("conv", 0), ("conv", 2), ("conv", -2)])
-def test_weight_norm_hooks_as_torch(kind, dim):
+def test_weight_norm_hooks_as_torch(kind, dim, backend):
     t, m = twins(kind)
     with pytest.warns(FutureWarning):
         torch.nn.utils.weight_norm(t, dim=dim)
@@ -139,7 +139,7 @@ def test_weight_norm_hooks_as_torch(kind, dim):
 
 
 @pytest.mark.parametrize("kind,dim", [("linear", 0), ("conv", 1), ("conv", None)])
-def test_parametrizations_weight_norm_as_torch(kind, dim):
+def test_parametrizations_weight_norm_as_torch(kind, dim, backend):
     t, m = twins(kind)
     torch.nn.utils.parametrizations.weight_norm(t, dim=dim)
     P.weight_norm(m, dim=dim)
@@ -169,7 +169,7 @@ def test_parametrizations_weight_norm_as_torch(kind, dim):
 
 # -- spectral_norm -----------------------------------------------------------------------------
 @pytest.mark.parametrize("kind", ["linear", "conv", "convT"])
-def test_spectral_norm_hooks_as_torch(kind):
+def test_spectral_norm_hooks_as_torch(kind, backend):
     t, m = twins(kind)
     torch.nn.utils.spectral_norm(t)
     U.spectral_norm(m)
@@ -197,7 +197,7 @@ def test_spectral_norm_hooks_as_torch(kind):
 
 
 @pytest.mark.parametrize("kind", ["linear", "conv", "convT"])
-def test_parametrizations_spectral_norm_as_torch(kind):
+def test_parametrizations_spectral_norm_as_torch(kind, backend):
     t, m = twins(kind)
     torch.nn.utils.parametrizations.spectral_norm(t)
     P.spectral_norm(m)

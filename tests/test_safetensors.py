@@ -29,7 +29,7 @@ def tl_net():
 X = np.random.default_rng(1).standard_normal((6, 3, 5, 5)).astype(np.float32)
 
 
-def test_a_pytorch_checkpoint_loads_into_the_tensorlite_twin(tmp_path):
+def test_a_pytorch_checkpoint_loads_into_the_tensorlite_twin(tmp_path, backend):
     net = torch_net()
     net.train()
     for _ in range(3):  # running statistics and num_batches_tracked move off their defaults
@@ -37,8 +37,9 @@ def test_a_pytorch_checkpoint_loads_into_the_tensorlite_twin(tmp_path):
     net.eval()
     path = tmp_path / "model.safetensors"
     st.save_file(net.state_dict(), str(path), metadata={"format": "pt"})
-    state = tl.load_file(path)
+    state = tl.load_file(path, device=backend.device)
     assert set(state) == set(net.state_dict())
+    assert all(v.device == backend.device for v in state.values())
     assert state["1.num_batches_tracked"].dtype == tl.int64
     assert int(state["1.num_batches_tracked"]) == 3
     twin = tl_net()
