@@ -254,3 +254,16 @@ def test_torch_names_exist():
                  "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR", "LinearLR",
                  "ReduceLROnPlateau", "LRScheduler"):
         assert name in lr_scheduler.__all__ and hasattr(lr_scheduler, name)
+
+
+def test_get_lr_outside_step_warns_like_torch(backend):
+    for lib, L in ((tl, lr_scheduler), (torch, torch.optim.lr_scheduler)):
+        opt = make_optimizer(lib, "SGD", backend.device if lib is tl else None)
+        sched = L.ExponentialLR(opt, gamma=0.5)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            opt.step()
+            sched.step()  # inside step: no warning
+            with pytest.raises(UserWarning, match="please use `get_last_lr\\(\\)`"):
+                sched.get_lr()
+        assert sched.get_last_lr() == [0.05, 0.025]

@@ -30,7 +30,27 @@ class LRScheduler:
     optimizer's param groups.  Construction records ``group['initial_lr']`` and does step 0."""
 
     _is_initial = False
+    _get_lr_called_within_step = False
     _last_lr: list[float]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A subclass's ``get_lr`` warns, as torch's, when called outside ``step()`` (it is the
+        recursive step from the current lrs, not the current lr: that is get_last_lr())."""
+        super().__init_subclass__(**kwargs)
+        get_lr = cls.__dict__.get("get_lr")
+        if get_lr is None or getattr(get_lr, "_warns_outside_step", False):
+            return
+
+        @wraps(get_lr)
+        def checked(self: LRScheduler) -> list[float]:
+            if not self._get_lr_called_within_step:
+                warnings.warn("To get the last learning rate computed by the scheduler, please "
+                              "use `get_last_lr()`.", UserWarning, stacklevel=2)
+            result: list[float] = get_lr(self)
+            return result
+
+        checked._warns_outside_step = True  # type: ignore[attr-defined]
+        cls.get_lr = checked  # type: ignore[method-assign]
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
         if not isinstance(optimizer, Optimizer):
@@ -86,13 +106,17 @@ class LRScheduler:
 
     def _update_lr(self, epoch: int | None = None) -> None:
         """Advance to ``epoch`` (the next one if None) and write the lrs into the groups."""
-        if epoch is None:
-            self.last_epoch += 1
-            values = self.get_lr()
-        else:
-            self.last_epoch = epoch
-            closed_form = getattr(self, "_get_closed_form_lr", None)
-            values = closed_form() if closed_form is not None else self.get_lr()
+        self._get_lr_called_within_step = True
+        try:
+            if epoch is None:
+                self.last_epoch += 1
+                values = self.get_lr()
+            else:
+                self.last_epoch = epoch
+                closed_form = getattr(self, "_get_closed_form_lr", None)
+                values = closed_form() if closed_form is not None else self.get_lr()
+        finally:
+            self._get_lr_called_within_step = False
         for group, lr in zip(self.optimizer.param_groups, values):
             group["lr"] = lr
         self._last_lr = _lrs(self.optimizer)
@@ -627,7 +651,12 @@ class CosineAnnealingWarmRestarts(LRScheduler):
                 self.T_i = self.T_0
                 self.T_cur = epoch
         self.last_epoch = math.floor(epoch)
-        for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
+        self._get_lr_called_within_step = True
+        try:
+            values = self.get_lr()
+        finally:
+            self._get_lr_called_within_step = False
+        for group, lr in zip(self.optimizer.param_groups, values):
             group["lr"] = lr
         self._last_lr = _lrs(self.optimizer)
 
