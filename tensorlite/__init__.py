@@ -44,7 +44,7 @@ from .serialization import load, save
 from .safetensors import load_file, save_file  # the safetensors format (state_dicts)
 from .tensor import is_floating_point, is_tensor, numel
 from .dtypes import can_cast, finfo, iinfo, promote_types, result_type
-from . import cuda
+from . import accelerator, cuda, onnx
 from . import sparse
 from .sparse import sparse_coo_tensor, spmm
 from .ops.random import Generator, default_generator, get_rng_state, set_rng_state

@@ -3,10 +3,14 @@
 What can be saved: tensors, NumPy arrays and NumPy numeric scalars, ``None``, bools, ints,
 floats, strings, and lists, tuples, dicts and OrderedDicts of those, nested to any depth (dict
 keys: strings, numbers, bools, None or tuples of them).  That covers module and optimizer state
-dicts.  Everything round-trips exactly: dtypes, shapes and bits of every value (NaN payloads,
+dicts.  Sets, and whole ``nn.Module`` objects (``save(model, f)``, as PyTorch programs do: the
+class by name and its attributes; parameters stay ``Parameter``s and shared modules and tied
+weights stay shared) are saved too; a module class outside tensorlite loads only when the caller
+allows it (``safe_globals([cls])``, ``add_safe_globals``), so loading still runs no code that
+the file names.  Everything round-trips exactly: dtypes, shapes and bits of every value (NaN payloads,
 -0.0, inf), dict key order and key types, tuple vs list, OrderedDict vs dict, a tensor's
 ``requires_grad``, and tensors that appear several times in ``obj`` (loaded as one tensor).
-A tensor subclass (e.g. ``nn.Parameter``) loads as a plain Tensor.
+An ``nn.Parameter`` loads as a Parameter; another tensor subclass as a plain Tensor.
 
 The format loads no code (no pickle, no eval, no imports): a file is
 
@@ -53,6 +57,7 @@ import secrets
 import struct
 import sys
 import time
+import types
 from typing import IO, Any, NoReturn, Union
 
 import numpy as np
@@ -102,6 +107,7 @@ class _Encoder:
         self.seen: dict[int, tuple[object, int]] = {}
         self.offset = 0
         self.stack: set[int] = set()
+        self.objects: dict[int, tuple[object, int]] = {}  # modules saved so far, by id
 
     def array(self, kind: str, host: np.ndarray, obj: object, device: str = "cpu",
               requires_grad: bool = False) -> dict[str, int]:
@@ -130,7 +136,8 @@ class _Encoder:
             return {"float": struct.pack(">d", obj).hex()}
         if isinstance(obj, Tensor):
             host = obj.backend.to_host(obj._data)
-            return self.array("tensor", host, obj, obj.device, obj.requires_grad)
+            node = self.array("tensor", host, obj, obj.device, obj.requires_grad)
+            return {"parameter": node} if _is_parameter(obj) else node
         if t is np.ndarray:
             if str(obj.dtype.newbyteorder("=")) not in _ARRAY_DTYPES:
                 raise TypeError(f"save: {where} is a numpy array of dtype {obj.dtype}, which "
@@ -153,6 +160,23 @@ class _Encoder:
                          for k, v in obj.items()]}
             finally:
                 self.stack.discard(id(obj))
+        if t is set or t is frozenset:
+            return {t.__name__: [self.encode(v, f"{where} item") for v in obj]}
+        if _is_module(obj):  # a whole model: its class by name and its attributes
+            if id(obj) in self.stack:
+                raise ValueError(f"save: {where} contains itself; cannot save a recursive "
+                                 "structure")
+            if id(obj) in self.objects:  # a module shared by two parents: one object
+                return {"ref": self.objects[id(obj)][1]}
+            self.objects[id(obj)] = (obj, len(self.objects))
+            self.stack.add(id(obj))
+            try:
+                return {"object": [_name_of(t, where), len(self.objects) - 1,
+                                   self.encode(dict(vars(obj)), f"{where}.__dict__")]}
+            finally:
+                self.stack.discard(id(obj))
+        if isinstance(obj, (types.FunctionType, types.BuiltinFunctionType, type)):
+            return {"global": _name_of(obj, where)}
         raise TypeError(
             f"save: {where} is a {t.__module__}.{t.__qualname__}, which a checkpoint cannot "
             "hold; supported: tensors, numpy arrays and numeric scalars, None, bool, int, float, "
@@ -388,6 +412,8 @@ class _Decoder:
         self.r, self.entries, self.arrays = r, entries, arrays
         self.map_location = map_location
         self.made: dict[int, Any] = {}
+        self.parameters: dict[int, Any] = {}
+        self.objects: dict[int, Any] = {}
 
     def fail(self, where: str, what: str) -> NoReturn:
         self.r.fail(f"malformed header: {what} at {where}")
@@ -447,7 +473,54 @@ class _Decoder:
             return out
         if tag in _KINDS:
             return self.item(tag, body, where)
+        if tag == "parameter" and type(body) is dict and "tensor" in body:
+            i = body["tensor"]
+            if i not in self.parameters:
+                from .nn.module import Parameter
+                t = self.item("tensor", i, where)
+                self.parameters[i] = Parameter(t, requires_grad=t.requires_grad)
+            return self.parameters[i]
+        if tag in ("set", "frozenset") and type(body) is list:
+            items = [self.decode(v, f"{where} item", key=True) for v in body]
+            return set(items) if tag == "set" else frozenset(items)
+        if tag == "global" and type(body) is str:
+            return self.resolve(body, where)
+        if tag == "ref" and body in self.objects:
+            return self.objects[body]
+        if tag == "object" and type(body) is list and len(body) == 3:
+            name, index, state = body
+            cls = self.resolve(name, where)
+            if not (isinstance(cls, type) and _is_module_class(cls)) or index in self.objects:
+                self.fail(where, f"an object of {name!r}, which is not a Module class")
+            obj: Any = object.__new__(cls)  # (no __init__: its state follows)
+            self.objects[index] = obj
+            attrs = self.decode(state, f"{where}.__dict__")
+            if type(attrs) is not dict:
+                self.fail(where, "an object whose state is not a dict")
+            obj.__dict__.update(attrs)
+            return obj
         self.fail(where, f"an unknown node {tag!r}")
+
+    def resolve(self, name: str, where: str) -> Any:
+        """The class or function saved under ``name`` ("module:qualname"): one of tensorlite's
+        own (found among the loaded modules: nothing is imported), or one the caller allowed
+        (``safe_globals``, given the object itself).  ``weights_only=False`` allows no more:
+        a checkpoint never makes tensorlite import or run code it names."""
+        if name in _SAFE_GLOBALS:
+            return _SAFE_GLOBALS[name]
+        module, _, qualname = name.partition(":")
+        if not (module == "tensorlite" or module.startswith("tensorlite.")):
+            raise CheckpointError(
+                self.r.name, f"it holds a {module}.{qualname} at {where}; allow that class "
+                "first (tensorlite never imports what a file names): tensorlite.serialization."
+                "add_safe_globals([cls]) or `with tensorlite.serialization.safe_globals([cls]):`")
+        obj: Any = sys.modules.get(module)
+        for part in qualname.split("."):
+            obj = getattr(obj, part, None)
+        if obj is None:
+            raise CheckpointError(self.r.name, f"{module}.{qualname} (at {where}) does not "
+                                  "exist in this tensorlite")
+        return obj
 
 
 def load(f: FileLike, map_location: MapLocation = None, weights_only: bool = True) -> Any:
@@ -542,6 +615,65 @@ def _load(r: _Reader, map_location: MapLocation) -> Any:
         return _Decoder(r, entries, arrays, map_location).decode(header["root"], "obj")
     except RecursionError:
         r.fail("malformed header: structure nested too deeply")
+
+
+# -- whole modules: their class by name, allowlisted for loading ---------------------------------
+_SAFE_GLOBALS: dict[str, Any] = {}
+
+
+def _name_of(obj: Any, where: str) -> str:
+    qualname = getattr(obj, "__qualname__", "")
+    module = getattr(obj, "__module__", None)
+    if not module or not qualname or "<" in qualname:
+        raise TypeError(f"save: {where} is {obj!r}, which has no importable name (a lambda or "
+                        "a local definition); a checkpoint can hold only module-level classes "
+                        "and functions")
+    return f"{module}:{qualname}"
+
+
+def _is_module_class(cls: type) -> bool:
+    from .nn.module import Module
+    return issubclass(cls, Module)
+
+
+def _is_module(obj: object) -> bool:
+    return _is_module_class(type(obj))
+
+
+def _is_parameter(t: Tensor) -> bool:
+    from .nn.module import Parameter
+    return isinstance(t, Parameter)
+
+
+def add_safe_globals(safe_globals: list[Any]) -> None:
+    """Allow ``load`` to rebuild objects of these classes (and to return these functions) from
+    a checkpoint that ``save`` wrote from a whole model: PyTorch's
+    ``torch.serialization.add_safe_globals``.  tensorlite's own classes need no allowing."""
+    for obj in safe_globals:
+        _SAFE_GLOBALS[_name_of(obj, "add_safe_globals")] = obj
+
+
+def get_safe_globals() -> list[Any]:
+    return list(_SAFE_GLOBALS.values())
+
+
+def clear_safe_globals() -> None:
+    _SAFE_GLOBALS.clear()
+
+
+class safe_globals:
+    """``with safe_globals([cls, ...]):`` allows them for the loads inside the block only."""
+
+    def __init__(self, safe_globals: list[Any]) -> None:
+        self.allowed = list(safe_globals)
+
+    def __enter__(self) -> None:
+        self.saved = dict(_SAFE_GLOBALS)
+        add_safe_globals(self.allowed)
+
+    def __exit__(self, *exc: object) -> None:
+        _SAFE_GLOBALS.clear()
+        _SAFE_GLOBALS.update(self.saved)
 
 
 def _no_constant(name: str) -> NoReturn:
