@@ -87,7 +87,8 @@ def _ragged(data: Any, dim: int = 0) -> str:
     return ""
 
 
-def as_tensor(data: Any, dtype: DTypeLike | None = None, device: DeviceLike | None = None) -> Tensor:
+def as_tensor(data: Any, dtype: DTypeLike | None = None,
+              device: DeviceLike | None = None) -> Tensor:
     if isinstance(data, Tensor) and dtype in (None, data.dtype) and device in (None, data.device):
         return data
     return tensor(data, dtype, device)
@@ -118,18 +119,18 @@ def _filled(name: str, size: Sequence[Any], dtype: DTypeLike | None, device: Dev
     return _finish(data, device, requires_grad)
 
 
-def zeros(*size: int | Sequence[int], dtype: DTypeLike | None = None, device: DeviceLike | None = None,
-          requires_grad: bool = False) -> Tensor:
+def zeros(*size: int | Sequence[int], dtype: DTypeLike | None = None,
+          device: DeviceLike | None = None, requires_grad: bool = False) -> Tensor:
     return _filled("zeros", size, dtype, device, requires_grad)
 
 
-def ones(*size: int | Sequence[int], dtype: DTypeLike | None = None, device: DeviceLike | None = None,
-         requires_grad: bool = False) -> Tensor:
+def ones(*size: int | Sequence[int], dtype: DTypeLike | None = None,
+         device: DeviceLike | None = None, requires_grad: bool = False) -> Tensor:
     return _filled("ones", size, dtype, device, requires_grad)
 
 
-def empty(*size: int | Sequence[int], dtype: DTypeLike | None = None, device: DeviceLike | None = None,
-          requires_grad: bool = False) -> Tensor:
+def empty(*size: int | Sequence[int], dtype: DTypeLike | None = None,
+          device: DeviceLike | None = None, requires_grad: bool = False) -> Tensor:
     return _filled("empty", size, dtype, device, requires_grad)
 
 
@@ -182,8 +183,8 @@ def linspace(start: float, end: float, steps: int, dtype: DTypeLike | None = Non
                    device, requires_grad)
 
 
-def eye(n: int, m: int | None = None, dtype: DTypeLike | None = None, device: DeviceLike | None = None,
-        requires_grad: bool = False) -> Tensor:
+def eye(n: int, m: int | None = None, dtype: DTypeLike | None = None,
+        device: DeviceLike | None = None, requires_grad: bool = False) -> Tensor:
     device, B = _device(device)
     return _finish(B.eye(n, m, dtype=_dtype(dtype)), device,
                    requires_grad)
@@ -197,21 +198,24 @@ def _random(name: str, size: Sequence[Any], dtype: DTypeLike | None, device: Dev
     return _finish(data, device, requires_grad)
 
 
-def rand(*size: int | Sequence[int], generator: Generator | None = None, dtype: DTypeLike | None = None,
-         device: DeviceLike | None = None, requires_grad: bool = False) -> Tensor:
+def rand(*size: int | Sequence[int], generator: Generator | None = None,
+         dtype: DTypeLike | None = None, device: DeviceLike | None = None,
+         requires_grad: bool = False) -> Tensor:
     """Uniform on [0, 1)."""
     return _random("rand", size, dtype, device, requires_grad, generator)
 
 
-def randn(*size: int | Sequence[int], generator: Generator | None = None, dtype: DTypeLike | None = None,
-          device: DeviceLike | None = None, requires_grad: bool = False) -> Tensor:
+def randn(*size: int | Sequence[int], generator: Generator | None = None,
+          dtype: DTypeLike | None = None, device: DeviceLike | None = None,
+          requires_grad: bool = False) -> Tensor:
     """Standard normal."""
     return _random("randn", size, dtype, device, requires_grad, generator)
 
 
-def randint(low: int = 0, high: int | Sequence[int] | None = None, size: Sequence[int] | None = None,
-            *, generator: Generator | None = None, dtype: DTypeLike | None = None,
-            device: DeviceLike | None = None, requires_grad: bool = False) -> Tensor:
+def randint(low: int = 0, high: int | Sequence[int] | None = None,
+            size: Sequence[int] | None = None, *, generator: Generator | None = None,
+            dtype: DTypeLike | None = None, device: DeviceLike | None = None,
+            requires_grad: bool = False) -> Tensor:
     """Integers uniform on [low, high); ``randint(high, size)`` as in PyTorch."""
     if size is None:
         low, high, size = 0, low, high  # type: ignore[assignment]
@@ -228,7 +232,8 @@ def randperm(n: int, *, generator: Generator | None = None, dtype: DTypeLike | N
     return _finish(B.astype(B.argsort(keys), dtype or dtypes.int64), device, requires_grad)
 
 
-_initial_seed: list[int | None] = [None]  # the seed of the global random stream, as torch.initial_seed() reports
+# the seed of the global random stream, as torch.initial_seed() reports
+_initial_seed: list[int | None] = [None]
 
 
 def manual_seed(seed: int) -> None:

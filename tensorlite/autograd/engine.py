@@ -224,7 +224,8 @@ def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
     for t in inputs:  # type: ignore[union-attr]
         if not t.requires_grad:
             raise RuntimeError(f"grad: one of the inputs ({describe(t)}) does not require grad")
-    got = execute(outputs, grad_outputs, retain_graph, create_graph, capture=inputs)  # type: ignore[arg-type]
+    got = execute(outputs, grad_outputs, retain_graph, create_graph,
+                  capture=inputs)  # type: ignore[arg-type]
     result = []
     for i, t in enumerate(inputs):
         g = got[_key(t)]

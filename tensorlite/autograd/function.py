@@ -49,7 +49,8 @@ class FunctionCtx:
         self._dirty: tuple[Tensor, ...]
         self._non_differentiable: tuple[Tensor, ...]
         self._name, self._to_save, self._dirty, self._non_differentiable = name, (), (), ()
-        self._saved: tuple[Tensor | None, ...] | None = None  # the unpacked saved tensors while backward runs
+        # the unpacked saved tensors while backward runs
+        self._saved: tuple[Tensor | None, ...] | None = None
 
     def save_for_backward(self, *tensors: Tensor | None) -> None:
         """Keep ``tensors`` (or None) for backward; an in-place change to one of them before
@@ -247,8 +248,10 @@ def _backward(cls: type[Function], ctx: FunctionCtx, outs: list[Any], args: tupl
               only: int | None, saved_count: int) -> Backward:
     """The node's backward: the gradients of the outputs (the one output ``only``, or Slots)
     to ``cls.backward``, and its result checked against the inputs."""
-    outputs: list[_Meta] = [(o.shape, o.dtype, o.device) if isinstance(o, Tensor) else None for o in outs]
-    inputs: list[_Meta] = [(a.shape, a.dtype, a.device) if isinstance(a, Tensor) else None for a in args]
+    outputs: list[_Meta] = [(o.shape, o.dtype, o.device) if isinstance(o, Tensor) else None
+                            for o in outs]
+    inputs: list[_Meta] = [(a.shape, a.dtype, a.device) if isinstance(a, Tensor) else None
+                           for a in args]
     name = f"{cls.__name__}Backward"
 
     def backward(node_ctx: Context, g: Any) -> list[Tensor | None]:

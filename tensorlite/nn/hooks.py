@@ -272,8 +272,8 @@ def _pack(index: Any, values: Iterable[Any], size: int) -> tuple[Any, ...]:
     return tuple(out)
 
 
-def _gather(items: Sequence[Any], on_grads: Callable[[list[Any]], Any], zeros_for_none: bool = False
-            ) -> tuple[Any, list[int] | None]:
+def _gather(items: Sequence[Any], on_grads: Callable[[list[Any]], Any],
+            zeros_for_none: bool = False) -> tuple[Any, list[int] | None]:
     """``items`` with each tensor passed through an identity node, and the tensors' positions;
     ``items`` unchanged and None when grad mode is off or no tensor requires grad.
 

@@ -99,7 +99,8 @@ def unbroadcast(ctx: Context, *grads: tuple[Tensor | Callable[[], Tensor], tuple
     """Per input, ``(gradient, shape)``: the gradient summed down to the input's shape, or None
     where the engine wants none (``ctx.needs_input_grad``).  A gradient may be given as a
     function that computes it, so an unwanted one costs nothing."""
-    out: list[Tensor | None] = [None] * len(grads)  # (runs for every binary op of a backward: kept lean)
+    # (runs for every binary op of a backward: kept lean)
+    out: list[Tensor | None] = [None] * len(grads)
     for i, need in enumerate(ctx.needs_input_grad):
         if need:
             g, shape = grads[i]

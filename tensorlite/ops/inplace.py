@@ -171,7 +171,8 @@ def rebase(view: Tensor) -> None:
     B, shape, n = backend_of(base, "view"), base.shape, base.numel()
     flat = pos.reshape(-1)
 
-    def as_strided(ctx: Context, g: Tensor) -> tuple[Tensor]:  # the view's gradient, put back at its places in the base
+    # the view's gradient, put back at its places in the base
+    def as_strided(ctx: Context, g: Tensor) -> tuple[Tensor]:
         zeros = wrap(B.zeros((n,), dtype=g.dtype), g.device)
         return (index_put(zeros, (flat,), g.reshape(-1), accumulate=True).reshape(shape),)
     new = record("as_strided", view._data, (base,), as_strided)

@@ -128,7 +128,8 @@ def _check_probabilities(op: str, p: Tensor) -> None:
 
 # -- sampling functions -------------------------------------------------------------------------
 @op()
-def bernoulli(input: Tensor, p: float | None = None, *, generator: Generator | None = None) -> Tensor:
+def bernoulli(input: Tensor, p: float | None = None, *,
+              generator: Generator | None = None) -> Tensor:
     """1 with probability ``input`` (or ``p``) elementwise, else 0, in ``input``'s dtype."""
     if dtypes.kind(input.dtype) != 2:
         raise RuntimeError(f"bernoulli: expected a floating point tensor of probabilities, got "
@@ -258,7 +259,8 @@ def _fill(op: str, t: Tensor, draw: Callable[[], Tensor]) -> Tensor:
 
 
 @op()
-def normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *, generator: Generator | None = None) -> Tensor:
+def normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *,
+            generator: Generator | None = None) -> Tensor:
     if std < 0:
         raise RuntimeError(f"normal_: expected std >= 0.0, got {std}")
     gen = native("normal_", generator, self.device)
@@ -266,7 +268,8 @@ def normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *, generator: Gen
 
 
 @op()
-def uniform_(self: Tensor, *args: float, generator: Generator | None = None, **kwargs: float) -> Tensor:
+def uniform_(self: Tensor, *args: float, generator: Generator | None = None,
+             **kwargs: float) -> Tensor:
     """``uniform_(from=0, to=1)`` (PyTorch's names: ``from`` is given by position or as
     ``**{"from": a}``)."""
     lo, hi = _from_to("uniform_", args, kwargs, 0.0, 1.0)
@@ -286,7 +289,8 @@ def _from_to(op: str, args: Sequence[Any], kwargs: dict[str, Any], lo: Any, hi: 
 
 
 @op()
-def bernoulli_(self: Tensor, p: Tensor | float = 0.5, *, generator: Generator | None = None) -> Tensor:
+def bernoulli_(self: Tensor, p: Tensor | float = 0.5, *,
+               generator: Generator | None = None) -> Tensor:
     gen = native("bernoulli_", generator, self.device)
     if isinstance(p, Tensor):
         _check_probabilities("bernoulli_", p)
@@ -297,7 +301,8 @@ def bernoulli_(self: Tensor, p: Tensor | float = 0.5, *, generator: Generator | 
 
 
 @op()
-def exponential_(self: Tensor, lambd: float = 1.0, *, generator: Generator | None = None) -> Tensor:
+def exponential_(self: Tensor, lambd: float = 1.0, *,
+                 generator: Generator | None = None) -> Tensor:
     if lambd <= 0:
         raise RuntimeError(f"exponential_: expects lambda > 0.0, but found lambda={lambd}")
     gen = native("exponential_", generator, self.device)

@@ -75,8 +75,8 @@ def std(input: Tensor, dim: int | Sequence[int] | None = None, *, correction: fl
     return _moment("std", input, dim, correction, keepdim, unbiased)
 
 
-def _moment(name: str, input: Tensor, dim: int | Sequence[int] | None, correction: float, keepdim: bool,
-            unbiased: bool | None) -> Tensor:
+def _moment(name: str, input: Tensor, dim: int | Sequence[int] | None, correction: float,
+            keepdim: bool, unbiased: bool | None) -> Tensor:
     """var or std; the backward is PyTorch's, so a constant slice gives std a zero gradient and
     ``correction >= n`` gives the same infinities and NaNs as PyTorch."""
     if unbiased is not None:
@@ -234,7 +234,8 @@ def logsumexp(input: Tensor, dim: int | Sequence[int], keepdim: bool = False) ->
         out = out if keepdim else out.squeeze(axes)
     shape = x.shape
 
-    def backward(ctx: Context, g: Tensor) -> tuple[Tensor]:  # PyTorch's: g * exp(x - result), so an inf result gives 0 elsewhere
+    # PyTorch's: g * exp(x - result), so an inf result gives 0 elsewhere
+    def backward(ctx: Context, g: Tensor) -> tuple[Tensor]:
         x, y = ctx.x, ctx.y
         if not keepdim:
             g, y = g.reshape(_kept_shape(shape, axes)), y.reshape(_kept_shape(shape, axes))

@@ -690,7 +690,8 @@ def nansum(input: Tensor, dim: int | Sequence[int] | None = None, keepdim: bool 
         y = sum(where(x.isnan(), 0.0, x), dim, keepdim)
     axes, ndim = dims("nansum", dim, x.ndim), x.ndim
 
-    def backward(ctx: Context, g: Tensor) -> tuple[Tensor]:  # PyTorch's grad * ~isnan(x): an infinite g gives NaN at the NaNs
+    # PyTorch's grad * ~isnan(x): an infinite g gives NaN at the NaNs
+    def backward(ctx: Context, g: Tensor) -> tuple[Tensor]:
         x = ctx.x
         return (_kept(g, axes, ndim, keepdim).expand(x.shape) * ~x.isnan(),)
     return record("nansum", y._data, (x,), backward, save={"x": x})
