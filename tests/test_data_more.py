@@ -120,6 +120,19 @@ def test_worker_exception_reaches_the_caller_with_its_traceback():
         list(DataLoader(Failing(), batch_size=2, sampler=[8, 9, 10], num_workers=2))
 
 
+def _bad_init(worker_id):
+    raise OSError(f"worker {worker_id} cannot open its shard")
+
+
+def test_unpicklable_batches_and_init_errors_reach_the_caller():
+    loader = DataLoader(Offset(), batch_size=None, num_workers=2,
+                        collate_fn=lambda i: (lambda: i))  # a batch no pickle can send
+    with pytest.raises(Exception, match=r"(?s)worker process 0 \(pickling its batch\).*lambda"):
+        next(iter(loader))
+    with pytest.raises(OSError, match=r"(?s)worker process 0.*worker 0 cannot open its shard"):
+        list(DataLoader(Offset(), num_workers=2, worker_init_fn=_bad_init))
+
+
 class Augmenting(Dataset):
     """Each sample carries draws of every random source a worker seeds."""
 

@@ -509,7 +509,7 @@ class _MultiProcessingDataLoaderIter:
 
     def _try_get_data(self, timeout: float) -> tuple[bool, Any]:
         try:
-            return True, self._worker_result_queue.get(timeout=timeout)
+            message = self._worker_result_queue.get(timeout=timeout)
         except Exception as e:
             failed = [w for i, w in enumerate(self._workers)
                       if self._workers_status[i] and not w.is_alive()]
@@ -522,6 +522,7 @@ class _MultiProcessingDataLoaderIter:
             if isinstance(e, queue.Empty):
                 return False, None
             raise
+        return True, _worker.unpack(message)
 
     def _get_data(self) -> Any:
         if self._timeout > 0:

@@ -177,6 +177,22 @@ class _ParentWatchdog:
         return not self.dead
 
 
+def _pack(idx: Any, data: Any, worker_id: int) -> bytes:
+    """``(idx, data)`` pickled here, in the worker, so that a batch that cannot be pickled
+    reaches the parent as the error it is (the queue's feeder thread would only print it, and
+    the parent would wait for the batch forever)."""
+    try:
+        return bytes(ForkingPickler.dumps((idx, data)))
+    except Exception:
+        return bytes(ForkingPickler.dumps((idx, ExceptionWrapper(
+            where=f"in DataLoader worker process {worker_id} (pickling its batch)"))))
+
+
+def unpack(message: bytes) -> Any:
+    """What ``_pack`` packed: ``(idx, data)``."""
+    return ForkingPickler.loads(message)
+
+
 def _worker_loop(make_fetcher: Callable[[], Any], is_iterable: bool, dataset: Any,
                  index_queue: Any, data_queue: Any, done_event: Any, base_seed: int,
                  init_fn: Callable[[int], None] | None, worker_id: int,
@@ -208,7 +224,7 @@ def _worker_loop(make_fetcher: Callable[[], Any], is_iterable: bool, dataset: An
                     break
                 continue
             if isinstance(r, _ResumeIteration):
-                data_queue.put((r, None))
+                data_queue.put(_pack(r, None, worker_id))
                 iteration_end = False
                 if r.seed is not None:
                     _seed_worker(r.seed, worker_id)
@@ -233,11 +249,7 @@ def _worker_loop(make_fetcher: Callable[[], Any], is_iterable: bool, dataset: An
                     else:
                         data = ExceptionWrapper(
                             where=f"in DataLoader worker process {worker_id}")
-            try:
-                data_queue.put((idx, data))
-            except Exception:  # the batch cannot be pickled: say so, in the parent
-                data_queue.put((idx, ExceptionWrapper(
-                    where=f"in DataLoader worker process {worker_id}")))
+            data_queue.put(_pack(idx, data, worker_id))
             del data, r
     except KeyboardInterrupt:
         pass
