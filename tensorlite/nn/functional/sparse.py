@@ -163,9 +163,12 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
         pidx = padding_idx % weight.shape[0]
         member = member & (input != pidx).unsqueeze(0)
     if mode == "max":
-        spread = where(member.unsqueeze(2), rows.unsqueeze(0), -float("inf"))
-        out = spread.amax(1) if n else zeros((nbags, weight.shape[1]), dtype=weight.dtype,
-                                              device=weight.device)
+        if not n:
+            return zeros((nbags, weight.shape[1]), dtype=weight.dtype, device=weight.device)
+        spread = where(member.unsqueeze(2), rows.unsqueeze(0), -float("inf"))  # (B, n, D)
+        # the first maximal entry of each bag takes the whole gradient, as torch's max_indices
+        first = spread.argmax(1, keepdim=True)
+        out = spread.gather(1, first).squeeze(1)
         return where(member.any(1).unsqueeze(1), out, 0.0)
     if per_sample_weights is not None:
         rows = rows * per_sample_weights.unsqueeze(1)
