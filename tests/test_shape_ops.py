@@ -368,3 +368,42 @@ def test_scatter_reduce_gradcheck_and_second_order(reduce, include_self):
 def test_gradcheck(fn):
     x = tl.tensor(np.random.default_rng(5).standard_normal((3, 4)), requires_grad=True)
     assert gradcheck(fn, (x,))
+
+
+# ----------------------------------------------------------------------------- CuPy (host stand-in)
+from cupy_standin import host_cuda, host_cupy  # noqa: E402,F401  (pytest fixtures used by name)
+
+
+def test_shape_ops_on_the_cupy_host_stand_in(host_cuda):
+    """The new ops on the CuPy backend's code (device arrays that refuse host arrays) give the
+    CPU's values and gradients: no host array leaks into a device computation (the stand-in
+    runs NumPy underneath, so CuPy's own coverage of ufunc.at is not what this checks)."""
+    v = np.random.default_rng(4).standard_normal((3, 4))
+    ops = [
+        lambda x, d: x.flip(0) + x.roll(1, 1) + x.rot90(2) + x.tile(1, 1),
+        lambda x, d: x.unfold(1, 2, 1).sum(-1).sum(-1) + x.narrow(1, 0, 1).squeeze(1),
+        lambda x, d: x.repeat_interleave(2, dim=0).sum(0)
+        + x.index_select(0, tl.tensor([2, 0], device=d)).sum(0),
+        lambda x, d: x.take(tl.tensor([[0, 5]], device=d)).sum()
+        + x.masked_select(x > 0).sum() + x.take_along_dim(tl.tensor([[1], [0], [3]],
+                                                                    device=d), 1).sum(),
+        lambda x, d: x.scatter_reduce(0, tl.tensor([[0, 1, 2, 0]], device=d), x[:1] * 2, "amax",
+                                      include_self=False)
+        + x.scatter_add(1, tl.tensor([[0, 0], [1, 1], [3, 3]], device=d), x[:, :2])
+        + x.index_add(0, tl.tensor([0, 0], device=d), x[:2]).index_fill(
+            1, tl.tensor([1], device=d), 0.5),
+        lambda x, d: x.scatter_reduce(1, tl.tensor([[0, 0], [1, 1], [3, 3]], device=d),
+                                      x[:, 1:3].exp(), "mean")
+        + x.index_copy(1, tl.tensor([3, 1], device=d), x[:, :2] * 3),
+    ]
+    for fn in ops:
+        results = []
+        for device in ("cuda", "cpu"):
+            x = tl.tensor(v, device=device, requires_grad=True)
+            out = fn(x, device)
+            g = np.linspace(-1.0, 1.0, out.numel()).reshape(tuple(out.shape))
+            out.backward(tl.tensor(g, device=device))
+            assert out.device == device
+            results.append((out.detach().cpu().numpy(), x.grad.cpu().numpy()))
+        for a, b in zip(*results):
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
