@@ -170,7 +170,11 @@ def test_workers_are_seeded_as_torch_seeds_them():
 
 
 def _init(worker_id):
-    get_worker_info().dataset.offset = 100 * (worker_id + 1)
+    info = get_worker_info()
+    info.dataset.offset = 100 * (worker_id + 1)
+    assert repr(info).startswith(f"WorkerInfo(id={worker_id}, num_workers=2, seed=")
+    with pytest.raises(RuntimeError, match="Cannot assign attributes to WorkerInfo objects"):
+        info.id = 5
 
 
 class Offset(Dataset):

@@ -16,7 +16,6 @@ import queue
 import random
 import sys
 import traceback
-from dataclasses import dataclass
 from multiprocessing.reduction import ForkingPickler
 from typing import Any, Callable
 
@@ -29,19 +28,29 @@ MP_STATUS_CHECK_INTERVAL = 5.0  # seconds between checks that the other side is 
 _POLL = 0.1  # seconds a worker waits on its index queue before checking the done event
 
 
-@dataclass
 class WorkerInfo:
     """What ``get_worker_info()`` returns inside a worker: its ``id``, ``num_workers``, its
-    ``seed`` and its own copy of the ``dataset``."""
+    ``seed`` and its own copy of the ``dataset`` (read-only, as torch's)."""
     id: int
     num_workers: int
     seed: int
     dataset: Any
+    __initialized = False
+
+    def __init__(self, **kwargs: Any) -> None:
+        for k, v in kwargs.items():
+            setattr(self, k, v)
+        self.__keys = tuple(kwargs.keys())
+        self.__initialized = True
 
     def __setattr__(self, key: str, val: Any) -> None:
-        if key in self.__dict__:
-            raise RuntimeError(f"Cannot assign attributes to {type(self).__name__} objects")
+        if self.__initialized:
+            raise RuntimeError(f"Cannot assign attributes to {self.__class__.__name__} objects")
         super().__setattr__(key, val)
+
+    def __repr__(self) -> str:
+        items = ", ".join(f"{k}={getattr(self, k)}" for k in self.__keys)
+        return f"{self.__class__.__name__}({items})"
 
 
 _worker_info: WorkerInfo | None = None
