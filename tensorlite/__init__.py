@@ -50,6 +50,11 @@ from .sparse import sparse_coo_tensor, spmm
 from .ops.random import Generator, default_generator, get_rng_state, set_rng_state
 
 globals().update(_ALIASES)  # tensorlite.float, tensorlite.long, tensorlite.bool, ...
+from typing import TYPE_CHECKING as _TYPE_CHECKING  # noqa: E402
+if _TYPE_CHECKING:  # names mypy cannot see: the ops (ops/__init__.py installs them at run time)
+    from typing import Any as _Any  # and the dtype aliases above
+
+    def __getattr__(name: str) -> _Any: ...
 Size = tuple
 
 set_backend(os.environ.get("TENSORLITE_BACKEND", "numpy"))
