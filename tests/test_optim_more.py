@@ -683,3 +683,55 @@ def test_sparse_gradients_refused_like_torch_before_any_update(backend, rng, nam
     with pytest.raises(RuntimeError, match=str(expected.value).split(",")[0]):
         classes(name)[0](ours).step()
     np.testing.assert_array_equal(to_np(ours[0]), values[0])  # nothing moved
+
+
+# ----------------------------------------------------------------------------- hooks
+@pytest.mark.parametrize("name", ["SGD", "NAdam", "LBFGS"])
+def test_optimizer_hooks_run_as_torchs(backend, name):
+    logs = []
+    for lib, mod in ((tl, optim), (torch, torch.optim)):
+        kw = dict(device=backend.device) if lib is tl else {}
+        p = lib.ones(3, dtype=lib.float64, requires_grad=True, **kw)
+        opt = getattr(mod, name)([p], lr=0.1)
+        log = []
+
+        def closure():
+            opt.zero_grad()
+            loss = (p ** 2).sum()
+            loss.backward()
+            return loss
+
+        def pre(o, args, kwargs):
+            log.append(("pre", len(args), sorted(kwargs)))
+            if len(args) == 1 and not kwargs:  # args[0] is the optimizer
+                return (o, closure), {}
+
+        handles = [opt.register_step_pre_hook(pre),
+                   opt.register_step_post_hook(lambda o, a, k: log.append(("post", len(a)))),
+                   opt.register_state_dict_pre_hook(lambda o: log.append("sd-pre")),
+                   opt.register_state_dict_post_hook(
+                       lambda o, sd: log.append(("sd-post", sorted(sd))) or {**sd, "x": 1}),
+                   opt.register_load_state_dict_pre_hook(
+                       lambda o, sd: log.append(("load-pre", "x" in sd))
+                       or {k: v for k, v in sd.items() if k != "x"}),
+                   opt.register_load_state_dict_post_hook(lambda o: log.append("load-post"))]
+        opt.register_state_dict_pre_hook(lambda o: log.append("first"), prepend=True)
+        closure()
+        opt.step()  # the pre hook supplies the closure
+        sd = opt.state_dict()
+        assert sd["x"] == 1
+        opt.load_state_dict(sd)
+        for h in handles:
+            h.remove()
+        opt.step(closure)
+        opt.state_dict()
+        logs.append(log)
+    assert logs[0] == logs[1]
+
+
+def test_step_pre_hook_returning_garbage_raises(backend):
+    p = tl.ones(2, device=backend.device, requires_grad=True)
+    opt = optim.Adamax([p])
+    opt.register_step_pre_hook(lambda o, a, k: 5)
+    with pytest.raises(RuntimeError, match=r"must return None or a tuple of \(new_args"):
+        opt.step()

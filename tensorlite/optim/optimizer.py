@@ -6,9 +6,10 @@ changes the parameter and its state arrays in place.
 """
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from copy import deepcopy
+from functools import wraps
 from itertools import chain
 from typing import Any, Union
 
@@ -77,6 +78,7 @@ class Optimizer:
         groups: list[Any] = list(params)
         if not groups:
             raise ValueError("optimizer got an empty parameter list")
+        self._patch_step_function()
         if not isinstance(groups[0], dict):
             groups = [{"params": groups}]
         for group in groups:
@@ -234,11 +236,83 @@ class Optimizer:
         step_t._version[0] += 1
         return float(step_t._data)
 
+    # -- hooks (torch.optim.Optimizer's) -----------------------------------------------------------
+    def _hooks(self, name: str) -> OrderedDict[int, Callable[..., Any]]:
+        table: OrderedDict[int, Callable[..., Any]] | None = self.__dict__.get(name)
+        if table is None:  # an OrderedDict, as torch's: the handle refers to it weakly
+            table = self.__dict__[name] = OrderedDict()
+        return table
+
+    def _register(self, name: str, hook: Callable[..., Any], prepend: bool = False) -> Any:
+        from ..nn.hooks import RemovableHandle
+        table = self._hooks(name)
+        handle = RemovableHandle(table)
+        table[handle.id] = hook
+        if prepend:
+            table.move_to_end(handle.id, last=False)
+        return handle
+
+    def register_step_pre_hook(self, hook: Callable[..., Any]) -> Any:
+        """``hook(optimizer, args, kwargs)`` runs before each ``step``; it may return
+        ``(new_args, new_kwargs)``.  Returns a handle whose ``remove()`` unregisters it."""
+        return self._register("_optimizer_step_pre_hooks", hook)
+
+    def register_step_post_hook(self, hook: Callable[..., Any]) -> Any:
+        """``hook(optimizer, args, kwargs)`` runs after each ``step``."""
+        return self._register("_optimizer_step_post_hooks", hook)
+
+    def register_state_dict_pre_hook(self, hook: Callable[..., Any],
+                                     prepend: bool = False) -> Any:
+        """``hook(optimizer)`` runs before ``state_dict()`` builds the dict."""
+        return self._register("_state_dict_pre_hooks", hook, prepend)
+
+    def register_state_dict_post_hook(self, hook: Callable[..., Any],
+                                      prepend: bool = False) -> Any:
+        """``hook(optimizer, state_dict)`` runs on the built dict; it may return a new one."""
+        return self._register("_state_dict_post_hooks", hook, prepend)
+
+    def register_load_state_dict_pre_hook(self, hook: Callable[..., Any],
+                                          prepend: bool = False) -> Any:
+        """``hook(optimizer, state_dict)`` runs before loading; it may return a new dict."""
+        return self._register("_load_state_dict_pre_hooks", hook, prepend)
+
+    def register_load_state_dict_post_hook(self, hook: Callable[..., Any],
+                                           prepend: bool = False) -> Any:
+        """``hook(optimizer)`` runs after ``load_state_dict`` has loaded."""
+        return self._register("_load_state_dict_post_hooks", hook, prepend)
+
+    def _patch_step_function(self) -> None:
+        """Wrap the class's ``step`` once (as torch) so the step hooks run around it."""
+        cls = type(self)
+        if getattr(cls.step, "hooked", False):
+            return
+        step = cls.step
+
+        @wraps(step)
+        def hooked_step(*args: Any, **kwargs: Any) -> Any:
+            opt = args[0]  # the hooks see args with the optimizer first, as torch's
+            for pre_hook in list(opt._hooks("_optimizer_step_pre_hooks").values()):
+                result = pre_hook(opt, args, kwargs)
+                if result is not None:
+                    if not (isinstance(result, tuple) and len(result) == 2):
+                        raise RuntimeError(f"{pre_hook} must return None or a tuple of "
+                                           f"(new_args, new_kwargs), but got {result}.")
+                    args, kwargs = result
+            out = step(*args, **kwargs)
+            for post_hook in list(opt._hooks("_optimizer_step_post_hooks").values()):
+                post_hook(opt, args, kwargs)
+            return out
+
+        hooked_step.hooked = True  # type: ignore[attr-defined]
+        cls.step = hooked_step  # type: ignore[method-assign]
+
     # -- checkpoints -------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         """``{'state': {index: {name: value}}, 'param_groups': [{..., 'params': [index]}]}``,
         parameters numbered in group order, as torch.  The state tensors are the optimizer's
         own (not copies), as torch: deepcopy the result to keep a snapshot while training on."""
+        for pre_hook in list(self._hooks("_state_dict_pre_hooks").values()):
+            pre_hook(self)
         index: dict[int, int] = {}
 
         def pack(group: dict[str, Any]) -> dict[str, Any]:
@@ -251,12 +325,26 @@ class Optimizer:
         groups = [pack(g) for g in self.param_groups]
         state = {(index[id(k)] if isinstance(k, Tensor) else k): dict(v)
                  for k, v in self.state.items()}
-        return {"state": state, "param_groups": groups}
+        result = {"state": state, "param_groups": groups}
+        for post_hook in list(self._hooks("_state_dict_post_hooks").values()):
+            changed = post_hook(self, result)
+            if changed is not None:
+                result = changed
+        return result
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Load a ``state_dict()`` saved from an optimizer over parameters of the same shapes.
         State tensors are copied (never aliased) onto each parameter's device and, when
         floating point, its dtype; the hyperparameters of the saved groups replace ours."""
+        for pre_hook in list(self._hooks("_load_state_dict_pre_hooks").values()):
+            changed = pre_hook(self, state_dict)
+            if changed is not None:
+                state_dict = changed
+        self._load_state_dict(state_dict)
+        for post_hook in list(self._hooks("_load_state_dict_post_hooks").values()):
+            post_hook(self)
+
+    def _load_state_dict(self, state_dict: dict[str, Any]) -> None:
         if not isinstance(state_dict, dict) or not {"state", "param_groups"} <= set(state_dict):
             raise ValueError("load_state_dict: expected a dict with 'state' and 'param_groups' "
                              "(as returned by Optimizer.state_dict())")
