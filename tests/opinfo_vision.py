@@ -243,9 +243,9 @@ def fold_sample(g):
 
 
 def grid_sample_sample(g):
-    n = g.int(1, 2)
-    x = g.tensor((n, g.int(1, 2), g.int(1, 4), g.int(1, 4)))
-    grid = g.param((n, g.int(1, 3), g.int(1, 3), 2))
+    n, k = g.int(1, 2), g.pick(2, 2, 3)
+    x = g.tensor((n, g.int(1, 2)) + tuple(g.int(1, 4 if k == 2 else 3) for _ in range(k)))
+    grid = g.param((n,) + tuple(g.int(1, 3) for _ in range(k)) + (k,))
     return [x, grid], {"mode": g.pick("bilinear", "nearest"),
                        "padding_mode": g.pick("zeros", "border", "reflection"),
                        "align_corners": g.pick(False, True)}

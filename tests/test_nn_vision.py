@@ -280,6 +280,8 @@ def test_grid_sample_matches_torch(backend, mode, padding_mode, align_corners):
     ties = np.array([-1.0, -0.5, 0.0, 0.25, 0.5, 1.0, 1.5, -2.0, 2.0])
     grid = np.stack(np.meshgrid(ties, ties[::-1]), -1)[None]
     check_op(fn, N(1, 2, 3, 4), A(grid), gradcheck=False)
+    # volumetric: (N, C, D, H, W) sampled at (N, OD, OH, OW, 3) (x, y, z) points
+    check_op(fn, N(2, 2, 3, 4, 5), U(-1.6, 1.6, 2, 2, 3, 2, 3), gradcheck=False)
 
 
 def test_grid_sample_gradcheck_and_second_order(backend):
@@ -288,6 +290,8 @@ def test_grid_sample_gradcheck_and_second_order(backend):
         check_op(fn, N(1, 2, 3, 3), U(-0.9, 0.9, 1, 2, 2, 2), float32=False)
     check_second_order(lambda lib, x, g: F(lib).grid_sample(x, g, align_corners=True),
                        N(1, 2, 3, 3), U(-0.9, 0.9, 1, 2, 2, 2))
+    check_op(lambda lib, x, g: F(lib).grid_sample(x, g, "bilinear", "reflection", True),
+             N(1, 1, 2, 3, 2), U(-0.9, 0.9, 1, 2, 1, 2, 3), float32=False)
 
 
 @pytest.mark.parametrize("size, align_corners", [

@@ -408,7 +408,8 @@ def _source(coord, n, padding_mode, align_corners):
 
 def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
     """Sample an (N, C, H, W) ``input`` at the (N, OH, OW, 2) ``grid``'s (x, y) positions in
-    [-1, 1]: ``mode`` bilinear | nearest, ``padding_mode`` zeros | border | reflection."""
+    [-1, 1] (or an (N, C, D, H, W) one at (N, OD, OH, OW, 3) (x, y, z) positions): ``mode``
+    bilinear (trilinear for 5-D) | nearest, ``padding_mode`` zeros | border | reflection."""
     if mode not in ("bilinear", "nearest", "bicubic"):
         raise ValueError(f"nn.functional.grid_sample(): expected mode to be 'bilinear', "
                          f"'nearest' or 'bicubic', but got: '{mode}'")
@@ -425,53 +426,69 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
         raise RuntimeError(f"grid_sampler(): expected grid to have the same number of "
                            f"dimensions as input, but got input with sizes "
                            f"{list(input.shape)} and grid with sizes {list(grid.shape)}")
-    if input.ndim == 5:
-        raise NotImplementedError("grid_sample: 5-D (volumetric) input is not supported by "
-                                  "tensorlite; only 4-D (N, C, H, W)")
-    if input.ndim != 4:
+    if input.ndim not in (4, 5):
         raise RuntimeError(f"grid_sampler(): expected 4D or 5D input and grid with same number "
                            f"of dimensions, but got input with sizes {list(input.shape)}")
+    k = input.ndim - 2
     if mode == "bicubic":
+        if k == 3:
+            raise RuntimeError("grid_sampler(): bicubic interpolation only supports 4D input")
         raise NotImplementedError("grid_sample: mode='bicubic' is not supported by tensorlite")
-    n, c, h, w = input.shape
+    n, c, *size = input.shape
     if grid.shape[0] != n:
         raise RuntimeError(f"grid_sampler(): expected grid and input to have same batch size, "
                            f"but got input with sizes {list(input.shape)} and grid with sizes "
                            f"{list(grid.shape)}")
-    if grid.shape[-1] != 2:
-        raise RuntimeError(f"grid_sampler(): expected grid to have size 2 in last dimension, "
+    if grid.shape[-1] != k:
+        raise RuntimeError(f"grid_sampler(): expected grid to have size {k} in last dimension, "
                            f"but got grid with sizes {list(grid.shape)}")
-    if h == 0 or w == 0:
-        raise RuntimeError(f"grid_sampler(): expected input to have non-empty spatial "
-                           f"dimensions, but input has sizes {list(input.shape)} with dimension "
-                           f"2 being empty")
-    oh, ow = grid.shape[1:3]
-    x = _source(grid[..., 0], w, padding_mode, align_corners)
-    y = _source(grid[..., 1], h, padding_mode, align_corners)
-    flat = input.reshape(n, c, h * w)
+    for d, m in enumerate(size):
+        if m == 0:
+            raise RuntimeError(f"grid_sampler(): expected input to have non-empty spatial "
+                               f"dimensions, but input has sizes {list(input.shape)} with "
+                               f"dimension {d + 2} being empty")
+    out_shape = tuple(grid.shape[1:-1])
+    m = 1
+    for o in out_shape:
+        m *= o
+    # the source coordinate along each spatial dim (grid's last entry is the first dim's)
+    coords = [_source(grid[..., k - 1 - d], size[d], padding_mode, align_corners)
+              for d in range(k)]
+    flat = input.reshape(n, c, -1)
+    from ... import where
 
-    def pick(iy, ix):
-        """input at integer positions (N, OH, OW) (float tensors), 0 outside."""
-        inside = (ix >= 0) & (ix <= w - 1) & (iy >= 0) & (iy <= h - 1)
-        pos = (iy.clamp(0, h - 1) * w + ix.clamp(0, w - 1)).long()
-        vals = flat.gather(2, pos.reshape(n, 1, oh * ow).expand(n, c, oh * ow))
-        from ... import where
-        return where(inside.reshape(n, 1, oh * ow), vals, 0.0).reshape(n, c, oh, ow)
+    def pick(pos):
+        """input at integer positions (one (N, *out) float tensor per dim), 0 outside."""
+        inside = None
+        index = None
+        for p, extent in zip(pos, size):
+            ok = (p >= 0) & (p <= extent - 1)
+            inside = ok if inside is None else inside & ok
+            q = p.clamp(0, extent - 1)
+            index = q if index is None else index * extent + q
+        idx = index.long().reshape(n, 1, m).expand(n, c, m)
+        vals = flat.gather(2, idx)
+        return where(inside.reshape(n, 1, m), vals, 0.0).reshape(n, c, *out_shape)
 
     if mode == "nearest":
-        out = pick(y.detach().round(), x.detach().round())
+        out = pick([p.detach().round() for p in coords])
         if not grid.requires_grad:
             return out
-        shape = tuple(grid.shape)  # the grid gets a zero gradient, as torch's kernel gives
+        gshape = tuple(grid.shape)  # the grid gets a zero gradient, as torch's kernel gives
         from ...creation import zeros
         return record("grid_sample", out._data, (out, grid),
-                      lambda ctx, g: (g, zeros(shape, dtype=g.dtype, device=g.device)))
-    x0, y0 = x.detach().floor(), y.detach().floor()
-    fx, fy = x - x0, y - y0
-    ex, sy = 1 - fx, 1 - fy
-    nw, ne, sw, se = sy * ex, sy * fx, fy * ex, fy * fx
-    out = (pick(y0, x0) * nw.unsqueeze(1) + pick(y0, x0 + 1) * ne.unsqueeze(1)
-           + pick(y0 + 1, x0) * sw.unsqueeze(1) + pick(y0 + 1, x0 + 1) * se.unsqueeze(1))
+                      lambda ctx, g: (g, zeros(gshape, dtype=g.dtype, device=g.device)))
+    low = [p.detach().floor() for p in coords]
+    frac = [p - q for p, q in zip(coords, low)]
+    out = None
+    for corner in range(2 ** k):  # corners in order (z, y, x) lexicographic, as torch sums
+        bits = [(corner >> (k - 1 - d)) & 1 for d in range(k)]
+        weight = None
+        for d, b in enumerate(bits):
+            f = frac[d] if b else 1 - frac[d]
+            weight = f if weight is None else weight * f
+        term = pick([q + b for q, b in zip(low, bits)]) * weight.unsqueeze(1)
+        out = term if out is None else out + term
     return out
 
 
