@@ -230,6 +230,13 @@ def test_loader_argument_errors_as_torch():
         DataLoader(ds, prefetch_factor=2)
     with pytest.raises(ValueError, match="persistent_workers option needs num_workers > 0"):
         DataLoader(ds, persistent_workers=True)
+    for kw, err in [(dict(multiprocessing_context="fork"), ValueError),
+                    (dict(num_workers=1, multiprocessing_context="nope"), ValueError),
+                    (dict(num_workers=1, multiprocessing_context=3), TypeError)]:
+        with pytest.raises(err):
+            tud.DataLoader(ds, **kw)
+        with pytest.raises(err, match="multiprocessing_context"):
+            DataLoader(ds, **kw)
 
 
 # -- IterableDataset ---------------------------------------------------------------------------
