@@ -318,6 +318,8 @@ def test_grid_sample_and_affine_grid_warn_and_raise_as_torch(backend):
         tlF.grid_sample(x, g)
     with pytest.warns(UserWarning, match="align_corners=False"):
         tlF.affine_grid(tl_tensor(np.zeros((1, 2, 3))), (1, 1, 2, 2))
+    with pytest.warns(UserWarning, match="unit-size grids"):
+        tlF.affine_grid(tl_tensor(np.zeros((1, 2, 3))), (1, 1, 1, 2), align_corners=True)
     with pytest.raises(ValueError, match="mode"):
         tlF.grid_sample(x, g, mode="linear", align_corners=False)
     with pytest.raises(ValueError, match="padding_mode"):

@@ -526,6 +526,11 @@ def affine_grid(theta, size, align_corners=None):
                                   f"affine transforms, respectively. Got size {size}.")
     if min(size) <= 0:
         raise ValueError(f"Expected non-zero, positive output size. Got {size}")
+    if align_corners and min(spatial) == 1:
+        warnings.warn("Since version 1.3.0, affine_grid behavior has changed for unit-size "
+                      "grids when align_corners=True. This is not an intended use case of "
+                      "affine_grid. See the documentation of affine_grid for details.",
+                      stacklevel=2)
     if theta.shape[0] != size[0]:
         raise RuntimeError(f"affine_grid: expected theta's batch size {theta.shape[0]} to match "
                            f"size[0]={size[0]}")
