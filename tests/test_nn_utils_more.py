@@ -1,6 +1,8 @@
 """tensorlite.nn.utils against torch.nn.utils: parameters_to_vector / vector_to_parameters,
 clip_grad_*(foreach=...), the hook forms of weight_norm / spectral_norm, parametrize and
 parametrizations.weight_norm / spectral_norm (values, gradients, state_dict keys, removal)."""
+import copy
+import pickle
 import warnings
 
 import numpy as np
@@ -150,6 +152,11 @@ def test_parametrizations_weight_norm_as_torch(kind, dim, backend):
     close(t.weight, m.weight)
     params = ["bias", "parametrizations.weight.original0", "parametrizations.weight.original1"]
     check_step(t, m, kind, params)
+    twin = copy.deepcopy(m)  # a replica with its own parametrizations, as torch's
+    assert type(twin) is type(m) and twin.parametrizations.weight is not m.parametrizations.weight
+    close(twin.weight, m.weight)
+    with pytest.raises(RuntimeError, match="only supported through state_dict"):
+        pickle.dumps(m)
     # assigning the weight goes through right_inverse (g and v from the new value)
     w = np.random.default_rng(3).standard_normal(tuple(t.weight.shape))
     with torch.no_grad():

@@ -11,6 +11,7 @@ parametrization restores the class.
 from __future__ import annotations
 
 import collections.abc
+import copy
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -170,7 +171,19 @@ def _inject_new_class(module: Module) -> None:
         raise RuntimeError("Serialization of parametrized modules is only supported through "
                            "state_dict().")
 
-    param_cls = type(f"Parametrized{cls.__name__}", (cls,), {"__getstate__": getstate})
+    def default_deepcopy(self: Module, memo: dict[int, Any]) -> Module:
+        obj = memo.get(id(self))
+        if obj is not None:
+            return obj
+        replica = self.__new__(self.__class__)
+        memo[id(self)] = replica
+        replica.__dict__ = copy.deepcopy(self.__dict__, memo)
+        return replica
+
+    dct: dict[str, Any] = {"__getstate__": getstate}
+    if not hasattr(cls, "__deepcopy__"):
+        dct["__deepcopy__"] = default_deepcopy
+    param_cls = type(f"Parametrized{cls.__name__}", (cls,), dct)
     module.__class__ = param_cls
 
 
