@@ -105,7 +105,10 @@ def _mH(x):
 @op()
 def matmul(input, other):
     """PyTorch's matmul: 1-D operands are promoted to a matrix and the added dim removed again;
-    batch dims broadcast."""
+    batch dims broadcast.  A sparse COO first operand multiplies as ``tensorlite.sparse.mm``."""
+    if getattr(input, "is_sparse", False):
+        from .. import sparse
+        return sparse.matmul(input, other)
     a, b, B = binary("matmul", input, other)
     if a.dtype == dtypes.bool_:
         raise NotImplementedError(f"matmul: not implemented for bool tensors ({describe(a)} and "
@@ -140,6 +143,9 @@ def _need(op, t, ndim, what):
 
 @op()
 def mm(input, mat2):
+    if getattr(input, "is_sparse", False):
+        from .. import sparse
+        return sparse.mm(input, mat2)
     if input.ndim != 2 or mat2.ndim != 2:
         raise RuntimeError(f"mm: expects two matrices, got shapes {list(input.shape)} and "
                            f"{list(mat2.shape)}")
