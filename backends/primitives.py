@@ -244,7 +244,7 @@ class Indexing:
             return out
         if not include_self:
             kind = out.dtype.kind
-            big = (xp.inf if kind == "f" else True if kind == "b" else xp.iinfo(out.dtype).max)
+            big = xp.inf if kind == "f" else True if kind == "b" else xp.iinfo(out.dtype).max
             small = (-xp.inf if kind == "f" else False if kind == "b" else
                      xp.iinfo(out.dtype).min)
             out[idx] = {"sum": 0, "mean": 0, "prod": 1, "amax": small, "amin": big}[reduce]

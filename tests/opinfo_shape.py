@@ -307,12 +307,7 @@ def scatter_sample(g, reduce=None, unique=False, value=False):
     if not shape and g.flag():
         ishape = ()
     if unique:
-        index = _unique_index(g, ishape or (1,) * 0, axis, n) if ishape else \
-            g.index((), 0, n - 1)
-        if not ishape:
-            pass
-        elif index.values.shape != ishape:
-            index = Arg(index.values.reshape(ishape), fixed=True)
+        index = _unique_index(g, ishape, axis, n) if ishape else g.index((), 0, n - 1)
     else:
         index = g.index(ishape, -1 if g.int(0, 10) == 0 else 0,
                         n if g.int(0, 10) == 0 else max(n - 1, 0))

@@ -159,8 +159,6 @@ def test_keyword_arguments_as_torch():
     x, xt = pair(np.arange(12.0).reshape(3, 4))
     i, it = tl.tensor([[0, 2, 1, 0]]), torch.tensor([[0, 2, 1, 0]])
     s, st = pair(np.arange(4.0).reshape(1, 4) + 10)
-    for lib, a, idx, src in ((tl, x, i, s), (torch, xt, it, st)):
-        pass
     same(tl.scatter_reduce(x, 0, i, s, reduce="amax", include_self=False),
          torch.scatter_reduce(xt, 0, it, st, reduce="amax", include_self=False))
     same(x.scatter(dim=0, index=i, src=s), xt.scatter(dim=0, index=it, src=st))
@@ -172,8 +170,8 @@ def test_keyword_arguments_as_torch():
     same(x.roll(shifts=(1, -1), dims=(0, 1)), xt.roll(shifts=(1, -1), dims=(0, 1)))
     same(x.rot90(k=3, dims=[1, 0]), xt.rot90(k=3, dims=[1, 0]))
     same(tl.flip(x, dims=[0, 1]), torch.flip(xt, dims=[0, 1]))
-    same(x.repeat_interleave(torch_int := 2, dim=1, output_size=8),
-         xt.repeat_interleave(torch_int, dim=1, output_size=8))
+    same(x.repeat_interleave(2, dim=1, output_size=8),
+         xt.repeat_interleave(2, dim=1, output_size=8))
     same(tl.concatenate([x, x], axis=1), torch.concatenate([xt, xt], axis=1))
     same(tl.concat((x, x), dim=-1), torch.concat((xt, xt), dim=-1))
     same(x.take_along_dim(tl.tensor([[0], [1], [2]]), dim=1),

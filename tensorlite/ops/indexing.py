@@ -307,12 +307,12 @@ def argwhere(input):
 
 # ----------------------------------------------------------------------------- issue 12's indexing
 def _index_vector(op, index, dtypes_=("int64",), what="index"):
-    """A check that ``index`` is a 0-d or 1-d integer tensor (IndexError/RuntimeError as PyTorch)."""
+    """Checks that ``index`` is a 0-d or 1-d integer tensor (errors as PyTorch's)."""
     if not isinstance(index, Tensor):
         raise TypeError(f"{op}(): argument '{what}' must be Tensor, not {type(index).__name__}")
     if str(index.dtype) not in dtypes_:
-        raise (IndexError if op == "index_fill" else RuntimeError)(f"{op}(): Expected dtype {'/'.join(dtypes_)} for {what}, got "
-                           f"{index.dtype}")
+        error = IndexError if op == "index_fill" else RuntimeError
+        raise error(f"{op}(): Expected dtype {'/'.join(dtypes_)} for {what}, got {index.dtype}")
     if index.ndim > 1:
         raise IndexError(f"{op}(): {what} is supposed to be a vector, got {describe(index)}")
 
