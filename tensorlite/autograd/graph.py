@@ -217,15 +217,18 @@ def record(name: str, data: Any, inputs: Sequence[Any], backward: Backward,
         needs: list[bool]
         edges, needs, wanted = [], [], False  # per input: its Node, the leaf that takes its
         for t in inputs:  # gradient, or None; and whether it wants a gradient
-            if isinstance(t, Tensor) and t._base is not None and t._base.grad_fn is not t._seen:
-                rebase(t)
-            if isinstance(t, Tensor) and (t.grad_fn is not None or t.requires_grad):
-                edges.append(t.grad_fn or t)
-                needs.append(True)
-                wanted = True
-            else:
-                edges.append(None)
-                needs.append(False)
+            if isinstance(t, Tensor):
+                base = t._base
+                if base is not None and base.grad_fn is not t._seen:
+                    rebase(t)  # a view whose base was changed in place since its history
+                node = t.grad_fn
+                if node is not None or t.requires_grad:
+                    edges.append(node or t)
+                    needs.append(True)
+                    wanted = True
+                    continue
+            edges.append(None)
+            needs.append(False)
         if wanted:
             if output is not None:
                 twin = _new(_Output)
