@@ -323,11 +323,11 @@ def scatter_sample(g, reduce=None, unique=False, value=False):
     return args, kw
 
 
-def _scatter(lib, a, i, s=None, *, dim, value=None, form="function", inplace=False):
+def _scatter(lib, a, i, s=None, *, dim, value=None, form="function", inplace=False, **kw):
     src = s if s is not None else value
     if inplace:
-        return _updated(lib, a, "scatter_", dim, i, src)
-    return _call(lib, "scatter", a, dim, i, src, form=form)
+        return _updated(lib, a, "scatter_", dim, i, src, **kw)
+    return _call(lib, "scatter", a, dim, i, src, form=form, **kw)
 
 
 def _scatter_add(lib, a, i, s, *, dim, form="function", inplace=False):
@@ -478,6 +478,11 @@ TABLE = [
     OpInfo("scatter_value", _scatter,
            lambda g: dict_form(scatter_sample(g, unique=True, value=True), g), dtypes=NUMERIC,
            covers=("scatter",)),
+    # (reduce=: forward as torch; torch has no derivative there, so both backwards raise)
+    OpInfo("scatter_reduce_arg", _scatter,
+           lambda g: dict_form(scatter_sample(g, reduce=g.pick("add", "multiply"),
+                                              value=g.flag()), g),
+           dtypes=NUMERIC, covers=("scatter",)),
     OpInfo("scatter_", _scatter, _with_inplace(lambda g: scatter_sample(g, unique=True)),
            dtypes=ALL),
     OpInfo("scatter_add", _scatter_add, lambda g: dict_form(scatter_sample(g), g),

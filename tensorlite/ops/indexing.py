@@ -419,7 +419,8 @@ def _scatter(op, input, axis, index, src, reduce, include_self=True):
     (scatter_reduce_backward), written with tensor ops."""
     B = backend_of(input, op)
     is_tensor = isinstance(src, Tensor)
-    if not is_tensor and dtypes.kind(input.dtype) == 1 and isinstance(src, float) and (
+    if not is_tensor and index.numel() and dtypes.kind(input.dtype) == 1 and isinstance(
+            src, float) and (
             src != src or src in (float("inf"), float("-inf"))):
         raise RuntimeError(f"{op}: value {src} cannot be converted to type {input.dtype} without "
                            "overflow")
@@ -589,7 +590,24 @@ def _scatter_op(input, dim, index, src=None, value=None, *, reduce=None):
     if not isinstance(src, Tensor):
         from .common import number
         src = number("scatter", src)
-    return _scatter_with("scatter", input, dim, index, src, mode)
+    if reduce is None:
+        return _scatter_with("scatter", input, dim, index, src, mode)
+    if isinstance(src, Tensor):
+        import warnings
+        warnings.warn("The reduce argument of torch.scatter with Tensor src is deprecated and will "
+                      "be removed in a future PyTorch release. Use torch.scatter_reduce instead "
+                      "for more reduction options.", UserWarning, stacklevel=2)
+    from ..autograd.grad_mode import no_grad
+
+    with no_grad():
+        y = _scatter_with("scatter", input, dim, index, src, mode)
+
+    def backward(ctx, g):
+        raise RuntimeError("scatter: the derivative of scatter with reduce= is not implemented "
+                           "(as in PyTorch); use scatter_reduce(..., reduce='sum'|'prod') for a "
+                           "differentiable reduction")
+    return record("scatter", y._data, (input, src) if isinstance(src, Tensor) else (input,),
+                  backward)
 
 
 def _scatter_add_op(input, dim, index, src):
