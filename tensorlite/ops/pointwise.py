@@ -798,6 +798,7 @@ def _float_power_(self, exponent):
     return _float_power_inplace(self, exponent)
 
 
+_float_power_.__name__ = _float_power_.__qualname__ = "float_power_"  # (its in-place method's)
 _float_power_inplace, Tensor.float_power_ = Tensor.float_power_, _float_power_
 
 
