@@ -266,12 +266,16 @@ def test_or_xor_mod_operators():
         tl.tensor([1.0]) | tl.tensor([2.0])
 
 
-@pytest.mark.xfail(strict=True, reason="tensorlite/ops/__init__.py binds `&` and `~` to "
-                   "logical_and / logical_not; on integer tensors PyTorch's are bitwise")
 def test_and_invert_operators_are_bitwise_on_integers():
-    a = tl.tensor([5, 6])
-    assert (a & 3).tolist() == [1, 2]
-    assert (~a).tolist() == [-6, -7]
+    for lib in (tl, torch):
+        a = lib.tensor([5, 6])
+        assert (a & 3).tolist() == [1, 2] and (3 & a).tolist() == [1, 2]
+        assert (~a).tolist() == [-6, -7]
+        m = lib.tensor([True, False])
+        assert (m & lib.tensor([True, True])).tolist() == [True, False]
+        assert (~m).tolist() == [False, True]
+    with pytest.raises((TypeError, NotImplementedError, RuntimeError)):
+        ~tl.tensor([1.5])  # as torch: no bitwise not of a float
 
 
 # -- accuracy of the new special functions --------------------------------------------------------

@@ -96,8 +96,8 @@ Tensor.__matmul__ = matmul
 Tensor.__rmatmul__ = lambda self, other: matmul(other, self)
 Tensor.__eq__, Tensor.__ne__ = eq, ne
 Tensor.__lt__, Tensor.__le__, Tensor.__gt__, Tensor.__ge__ = lt, le, gt, ge
-Tensor.__and__ = Tensor.__rand__ = logical_and
-Tensor.__invert__ = logical_not
+Tensor.__and__ = Tensor.__rand__ = REGISTRY["bitwise_and"].fn  # (on bools: logical, as torch)
+Tensor.__invert__ = REGISTRY["bitwise_not"].fn
 Tensor.T = property(lambda self: self.permute(tuple(range(self.ndim))[::-1]))
 Tensor.mT = property(lambda self: self.transpose(-2, -1))
 
