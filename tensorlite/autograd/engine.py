@@ -8,7 +8,9 @@ from typing import Any, Union
 
 from ..tensor import PostAccumulateGradHook, Tensor, describe, wrap
 from .grad_mode import enable_grad, flags, no_grad
-from .graph import Node, Slots
+from .graph import Context, Node, Slots
+
+new_context = Context.__new__
 
 # A gradient as the engine carries it: a tensor, or the Slots of a Function's outputs.
 Grad = Union[Tensor, Slots]
@@ -116,7 +118,12 @@ def execute(outputs: Sequence[Tensor], grad_outputs: Sequence[Tensor | None] | N
                     g = _hooks_and_retained(node, g, create_graph)
                 if capturing and node in captured:
                     captured[node] = g
-                in_grads = node.backward(node.context(create_graph), g)  # type: ignore[misc]
+                if node.saved is None and node.backward is not None:  # the common case, inline
+                    ctx = new_context(Context)
+                    ctx._node = node
+                else:
+                    ctx = node.context(create_graph)
+                in_grads = node.backward(ctx, g)  # type: ignore[misc]
                 if anomaly:
                     _check_finite(node, in_grads)
             # A None gradient still counts down its input's dependencies, or that input's node

@@ -27,12 +27,11 @@ class Node:
     node's name as PyTorch's ``grad_fn.name()`` does ("mulBackward").
     """
 
-    __slots__ = ("op", "backward", "next", "needs", "saved", "versions", "output", "hooks",
+    __slots__ = ("op", "backward", "next", "saved", "versions", "output", "hooks",
                  "retained", "trace")
     op: str
     backward: Backward | None
     next: list[Edge]
-    needs: list[bool]
     saved: dict[str, Any] | None
     versions: Sequence[int | None]
     output: bool
@@ -108,7 +107,7 @@ class Node:
                 saved = {k: t.unpack(self, create_graph) if isinstance(t, _Output) else t
                          for k, t in saved.items()}
             ctx.__dict__ = saved
-        ctx.needs_input_grad = self.needs
+        ctx._node = self
         return ctx
 
 
@@ -116,8 +115,14 @@ class Context:
     """An op's backward context: ``needs_input_grad`` (per input, whether the engine wants its
     gradient, as a custom Function's ``ctx``) and each saved value under the name it was saved
     with (``ctx.x``; the attributes are the node's own record of them: read, never set)."""
-    __slots__ = ("needs_input_grad", "__dict__")
-    needs_input_grad: list[bool]
+    __slots__ = ("_node", "__dict__")
+    _node: Node
+
+    @property
+    def needs_input_grad(self) -> list[bool]:
+        """Per input, whether the engine wants its gradient (read from the graph's edges only
+        when a backward asks: most never do)."""
+        return [e is not None for e in self._node.next]
 
     if TYPE_CHECKING:  # the saved values, by name
         def __getattr__(self, name: str) -> Any: ...
@@ -213,10 +218,9 @@ def record(name: str, data: Any, inputs: Sequence[Any], backward: Backward,
         out._version, out._base, out._seen = view_of._version, base, base.grad_fn
     out.requires_grad = False
     if state.grad_enabled:
-        edges: list[Edge]
-        needs: list[bool]
-        edges, needs, wanted = [], [], False  # per input: its Node, the leaf that takes its
-        for t in inputs:  # gradient, or None; and whether it wants a gradient
+        edges: list[Edge] = []  # per input: its Node, the leaf that takes its gradient, or None
+        wanted = False
+        for t in inputs:
             if isinstance(t, Tensor):
                 base = t._base
                 if base is not None and base.grad_fn is not t._seen:
@@ -224,19 +228,17 @@ def record(name: str, data: Any, inputs: Sequence[Any], backward: Backward,
                 node = t.grad_fn
                 if node is not None or t.requires_grad:
                     edges.append(node or t)
-                    needs.append(True)
                     wanted = True
                     continue
             edges.append(None)
-            needs.append(False)
         if wanted:
             if output is not None:
                 twin = _new(_Output)
                 twin._data, twin.device, twin._version = data, out.device, out._version
                 save = {**save, output: twin} if save else {output: twin}
             node = _new_node(Node)
-            node.op, node.backward, node.next, node.needs, node.saved, node.output = \
-                name, backward, edges, needs, save, output is not None
+            node.op, node.backward, node.next, node.saved, node.output = \
+                name, backward, edges, save, output is not None
             node.versions = [t._version[0] if isinstance(t, Tensor) else None
                              for t in save.values()] if save else ()
             node.hooks = node.retained = None

@@ -100,13 +100,14 @@ def unbroadcast(ctx: Context, *grads: tuple[Tensor | Callable[[], Tensor], tuple
     where the engine wants none (``ctx.needs_input_grad``).  A gradient may be given as a
     function that computes it, so an unwanted one costs nothing."""
     # (runs for every binary op of a backward: kept lean)
-    out: list[Tensor | None] = [None] * len(grads)
-    for i, need in enumerate(ctx.needs_input_grad):
-        if need:
-            g, shape = grads[i]
-            if not isinstance(g, Tensor):  # a function that computes it
-                g = g()
-            out[i] = g if g._data.shape == shape else sum_to(g, shape)
+    out: list[Tensor | None] = []
+    for edge, (g, shape) in zip(ctx._node.next, grads):  # an edge: the input wants a gradient
+        if edge is None:
+            out.append(None)
+            continue
+        if not isinstance(g, Tensor):  # a function that computes it
+            g = g()
+        out.append(g if g._data.shape == shape else sum_to(g, shape))
     return out
 
 
