@@ -171,14 +171,15 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
 __all__ += ["group_norm", "instance_norm", "local_response_norm"]
 
 
-def _affine(y, weight, bias):
-    """y * weight + bias with (C,) parameters along dim 1."""
-    shape = (-1,) + (1,) * (y.ndim - 2)
-    if weight is not None:
-        y = y * weight.reshape(shape)
+def _scale_shift(x, mean, rstd, weight, bias, shape):
+    """x * scale + shift with scale = rstd * weight and shift = bias - mean * scale, the form
+    (and so the float32 rounding) of torch's CPU batch/group norm kernels; ``mean`` and
+    ``rstd`` broadcast against ``x``, ``weight``/``bias`` (C,) reshaped to ``shape``."""
+    scale = rstd if weight is None else rstd * weight.reshape(shape)
+    shift = -(mean * scale)
     if bias is not None:
-        y = y + bias.reshape(shape)
-    return y
+        shift = shift + bias.reshape(shape)
+    return x * scale + shift
 
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
@@ -209,8 +210,14 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     mean = x.mean(-1, keepdim=True)
     xc = x - mean
     var = (xc * xc).mean(-1, keepdim=True)
-    y = (xc * (var + eps).rsqrt()).reshape(input.shape)
-    return _affine(y, weight, bias)
+    rest = (1,) * (input.ndim - 2)
+    if weight is None and bias is None:
+        return _scale_shift(x, mean, (var + eps).rsqrt(), None, None, ()).reshape(input.shape)
+    # per (sample, channel) statistics: each group's repeated over its channels
+    g = c // num_groups
+    mean = mean.expand(n, num_groups, g).reshape(n, c, *rest)
+    rstd = (var + eps).rsqrt().expand(n, num_groups, g).reshape(n, c, *rest)
+    return _scale_shift(input, mean, rstd, weight, bias, (c,) + rest)
 
 
 def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,
@@ -242,6 +249,7 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
         mean = input.mean(axes, keepdim=True)
         xc = input - mean
         var = (xc * xc).mean(axes, keepdim=True)
+        rstd = (var + eps).rsqrt()
         with no_grad():
             if running_mean is not None:
                 running_mean.mul_(1 - momentum).add_(mean.detach().reshape(-1, c).mean(0)
@@ -253,9 +261,9 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
         if running_mean is None or running_var is None:
             raise RuntimeError("instance_norm: running_mean and running_var must be defined "
                                "when use_input_stats=False")
-        xc = input - running_mean.reshape(bshape)
-        var = running_var.reshape(bshape)
-    return _affine(xc * (var + eps).rsqrt(), weight, bias)
+        mean = running_mean.reshape(bshape)
+        rstd = (running_var.reshape(bshape) + eps).rsqrt()
+    return _scale_shift(input, mean, rstd, weight, bias, bshape[1:])
 
 
 def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):

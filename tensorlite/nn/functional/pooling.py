@@ -205,6 +205,18 @@ def _adaptive_sizes(op, output_size, size):
     return out
 
 
+def _empty_output(op, input, out, k):
+    """The empty result of an adaptive pooling to a size-0 output: torch computes it, and
+    raises in its backward (grad_output has an empty non-batch dim)."""
+    B = backend_of(input, op)
+    shape = tuple(input.shape[:-k]) + tuple(out)
+
+    def backward(ctx, g):
+        raise RuntimeError(f"{op}_backward(): Expected grad_output to have non-zero size for "
+                           f"non-batch dimensions, but grad_output has sizes {list(g.shape)}")
+    return record(op, B.zeros(shape, dtype=input.dtype), (input,), backward)
+
+
 def _adaptive_windows(n, o):
     """Per output cell: the positions of its window, each window padded to the longest by
     repeating its last position, as (o, kmax) lists, and the window lengths."""
@@ -228,7 +240,7 @@ def _adaptive_avg(op, input, output_size, k):
     check_floating(op, input)
     out = _adaptive_sizes(op, output_size, input.shape[-k:])
     if 0 in out:
-        return input.reshape(-1)[:0].reshape(*input.shape[:-k], *out)
+        return _empty_output(op, input, out, k)
     B = backend_of(input, op)
     y = input
     for d in range(k):
@@ -269,7 +281,7 @@ def _adaptive_max(op, input, output_size, k, return_indices):
     _adaptive_input(op, input, k)
     out = _adaptive_sizes(op, output_size, input.shape[-k:])
     if 0 in out:
-        y = input.reshape(-1)[:0].reshape(*input.shape[:-k], *out)
+        y = _empty_output(op, input, out, k)
         return (y, zeros(tuple(y.shape), dtype=dtypes.int64, device=input.device)) \
             if return_indices else y
     B = backend_of(input, op)
