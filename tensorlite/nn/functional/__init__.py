@@ -1,17 +1,25 @@
 """tensorlite.nn.functional: the functional forms of every layer and loss (torch.nn.functional),
 one module per concern:
 
-    activation.py      relu, sigmoid, tanh, leaky_relu, softplus, gelu, softmax, log_softmax
+    activation.py      relu, gelu, silu, elu, hardtanh, softmax, log_softmax, glu, ... (and
+                       their in-place forms)
     fusion.py          linear, alone or fused with an activation (linear(..., activation=)),
                        and the Linear + activation fusion that Sequential runs
-    conv.py            conv2d
-    pooling.py         max_pool2d, avg_pool2d
-    padding.py         pad
-    normalization.py   layer_norm, batch_norm
+    conv.py            conv1d/2d/3d, conv_transpose1d/2d
+    pooling.py         max/avg pools 1d and 2d, adaptive pools, max_unpool
+    padding.py         pad (constant, reflect, replicate, circular)
+    normalization.py   layer_norm, batch_norm, group_norm, instance_norm, local_response_norm,
+                       rms_norm
     regularization.py  dropout
-    sparse.py          embedding, one_hot
-    loss.py            cross_entropy, nll_loss, mse_loss, l1_loss, smooth_l1_loss,
-                       binary_cross_entropy, binary_cross_entropy_with_logits
+    feature_dropout.py dropout1d/2d/3d, alpha_dropout, feature_alpha_dropout
+    sparse.py          embedding, embedding_bag, one_hot
+    distance.py        normalize, cosine_similarity, pairwise_distance, pdist, bilinear
+    attention.py       scaled_dot_product_attention, multi_head_attention_forward
+    recurrent.py       the RNN/LSTM/GRU cells and their layer loop (used by nn.RNN, not exported)
+    vision.py          interpolate, pixel_shuffle, channel_shuffle, unfold, fold, grid_sample,
+                       affine_grid
+    loss.py            cross_entropy, nll_loss, mse_loss, kl_div, huber_loss, ctc_loss, the
+                       margin and embedding losses, ...
     _common.py         the argument checks they share, and the window geometry
 """
 from .activation import *  # noqa: F401,F403
