@@ -15,10 +15,13 @@ Values outputs (``sort``, ``topk``, ``kthvalue``, ``msort``) carry the gradient 
 positions they were taken from (gather's adjoint); indices, ``unique``, ``bincount``, ``histc``
 and the searches carry none (PyTorch has no derivative for them).
 """
+from __future__ import annotations
+
 import builtins
 import math
 import operator
 from collections import namedtuple
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -29,19 +32,23 @@ from .common import backend_of, dims, number
 from .indexing import scatter_add
 from .registry import op
 
+if TYPE_CHECKING:
+    from ..dtypes import DTypeLike
+    from .common import Number
+
 # PyTorch's torch.return_types.sort / topk / kthvalue: named tuples (values, indices)
 _Sort = namedtuple("sort", ("values", "indices"))
 _Topk = namedtuple("topk", ("values", "indices"))
 _Kthvalue = namedtuple("kthvalue", ("values", "indices"))
 
 
-def _axis(name, input, dim):
+def _axis(name: str, input: Tensor, dim: int) -> int | None:
     """The one axis ``dim`` names (a 0-d tensor has none: None)."""
     axes = dims(name, dim, input.ndim)
     return axes[0] if axes else None
 
 
-def _taken(name, input, axis, idx):
+def _taken(name: str, input: Tensor, axis: int, idx: Any) -> Tensor:
     """``input``'s values at the int64 backend indices ``idx`` along ``axis`` (gather), with the
     gradient scattered back to those positions."""
     B = backend_of(input, name)
@@ -51,12 +58,13 @@ def _taken(name, input, axis, idx):
                   lambda ctx, g: (scatter_add(g, shape, axis, index),))
 
 
-def _order(name, input, axis, descending):
+def _order(name: str, input: Tensor, axis: int, descending: bool) -> Any:
     return backend_of(input, name).sort_indices(input._data, axis, descending)
 
 
 @op()
-def sort(input, dim=-1, descending=False, *, stable=False):
+def sort(input: Tensor, dim: int = -1, descending: bool = False, *,
+         stable: bool | None = False) -> Any:
     """``(values, indices)`` of ``input`` sorted along ``dim``, stably (see the module doc)."""
     axis = _axis("sort", input, dim)
     if axis is None:  # one element: itself, at index 0
@@ -67,7 +75,8 @@ def sort(input, dim=-1, descending=False, *, stable=False):
 
 
 @op()
-def argsort(input, dim=-1, descending=False, *, stable=False):
+def argsort(input: Tensor, dim: int = -1, descending: bool = False, *,
+            stable: bool = False) -> Tensor:
     """The indices that sort ``input`` along ``dim`` (int64), stably."""
     axis = _axis("argsort", input, dim)
     if axis is None:
@@ -76,12 +85,12 @@ def argsort(input, dim=-1, descending=False, *, stable=False):
 
 
 @op()
-def msort(input):
+def msort(input: Tensor) -> Tensor:
     """``input`` sorted along its first dim: ``sort(input, 0).values``."""
     return sort(input, 0).values
 
 
-def _int(name, arg, value):
+def _int(name: str, arg: str, value: Any) -> int:
     """An int argument: a Python int, a NumPy integer or a 0-d integer tensor (as PyTorch)."""
     if isinstance(value, bool) or isinstance(value, float):
         raise TypeError(f"{name}: argument '{arg}' must be int, not {type(value).__name__}")
@@ -92,7 +101,7 @@ def _int(name, arg, value):
                         f"{type(value).__name__}") from None
 
 
-def _check_k(name, input, k, axis, what):
+def _check_k(name: str, input: Tensor, k: object, axis: int | None, what: str) -> int:
     k = _int(name, "k", k)
     n = input.shape[axis] if axis is not None else 1
     lo = 1 if name == "kthvalue" else 0
@@ -104,7 +113,8 @@ def _check_k(name, input, k, axis, what):
 
 
 @op()
-def topk(input, k, dim=-1, largest=True, sorted=True):
+def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True,
+         sorted: bool = True) -> Any:
     """``(values, indices)`` of the ``k`` largest (``largest=False``: smallest) elements along
     ``dim``, largest first (smallest first); ties go to the lower index (see the module doc)."""
     B = backend_of(input, "topk")
@@ -121,7 +131,7 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
 
 
 @op()
-def kthvalue(input, k, dim=-1, keepdim=False):
+def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False) -> Any:
     """``(values, indices)`` of the k-th smallest element (k from 1) along ``dim``."""
     B = backend_of(input, "kthvalue")
     axis = _axis("kthvalue", input, dim)
@@ -141,7 +151,8 @@ def kthvalue(input, k, dim=-1, keepdim=False):
 
 
 # ----------------------------------------------------------------------------- distinct elements
-def _unique(name, input, dim, consecutive, return_inverse, return_counts):
+def _unique(name: str, input: Tensor, dim: int | None, consecutive: bool,
+            return_inverse: bool, return_counts: bool) -> Any:
     B = backend_of(input, name)
     if dim is not None:
         if input.ndim == 0:
@@ -167,7 +178,8 @@ def _unique(name, input, dim, consecutive, return_inverse, return_counts):
 
 
 @op()
-def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
+def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False,
+           return_counts: bool = False, dim: int | None = None) -> Any:
     """The distinct elements of ``input`` (flattened; ``dim``: its distinct slices along
     ``dim``), in ascending order (``sorted=False`` gives that order too, as PyTorch's CPU
     kernel); with ``return_inverse`` the index of each element's value (input's shape; with
@@ -178,7 +190,8 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
 
 
 @op()
-def unique_consecutive(input, return_inverse=False, return_counts=False, dim=None):
+def unique_consecutive(input: Tensor, return_inverse: bool = False,
+                       return_counts: bool = False, dim: int | None = None) -> Any:
     """``input`` (flattened; ``dim``: its slices along ``dim``) with each run of equal
     neighbours collapsed to one, in order; inverse and counts as ``unique``'s."""
     return _unique("unique_consecutive", input, dim, True, return_inverse, return_counts)
@@ -186,7 +199,7 @@ def unique_consecutive(input, return_inverse=False, return_counts=False, dim=Non
 
 # ----------------------------------------------------------------------------- counting
 @op()
-def bincount(input, weights=None, minlength=0):
+def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -> Tensor:
     """How often each value 0..max occurs in the 1-d non-negative integer ``input`` (int64),
     or the sum of ``weights`` (same length) at each value: in the weights' dtype when
     floating, else float64.  At least ``minlength`` bins."""
@@ -218,7 +231,7 @@ def bincount(input, weights=None, minlength=0):
 
 
 @op()
-def histc(input, bins=100, min=0, max=0):
+def histc(input: Tensor, bins: int = 100, min: Number = 0, max: Number = 0) -> Tensor:
     """The histogram of ``input`` in ``bins`` equal bins over [min, max] (both 0, or equal:
     the input's own range; a range of one value is widened by 1 each side), in its dtype;
     elements outside the range are not counted."""
@@ -244,7 +257,7 @@ def histc(input, bins=100, min=0, max=0):
     return wrap(B.histc(input._data, bins, lo, hi), input.device)
 
 
-def _widen(dtype, lo, hi):
+def _widen(dtype: DTypeLike, lo: float, hi: float) -> tuple[float, float]:
     if dtype not in (dtypes.float32, dtypes.float64):
         return lo - 1, hi + 1
     t = np.dtype(dtype).type
@@ -253,7 +266,8 @@ def _widen(dtype, lo, hi):
 
 
 # ----------------------------------------------------------------------------- searching
-def _search(name, seq, values, out_int32, right, sorter):
+def _search(name: str, seq: Tensor, values: Tensor | Number, out_int32: bool, right: bool,
+            sorter: Tensor | None) -> Tensor:
     """searchsorted's work: ``values`` (a tensor or a number) located in ``seq``."""
     B = backend_of(seq, name)
     if isinstance(values, Tensor):
@@ -300,8 +314,9 @@ def _search(name, seq, values, out_int32, right, sorter):
 
 
 @op(method=False)
-def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=None,
-                 sorter=None):
+def searchsorted(sorted_sequence: Tensor, input: Tensor | Number, *, out_int32: bool = False,
+                 right: bool = False, side: str | None = None,
+                 sorter: Tensor | None = None) -> Tensor:
     """For each element of ``input`` (a tensor or a number), the index where it would be
     inserted into ``sorted_sequence`` (along its last dim) to keep it sorted: before equal
     elements, or after them with ``right=True`` / ``side="right"``.  ``sorter``: the indices
@@ -321,7 +336,8 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
 
 
 @op(method=False)
-def bucketize(input, boundaries, *, out_int32=False, right=False):
+def bucketize(input: Tensor | Number, boundaries: Tensor, *, out_int32: bool = False,
+              right: bool = False) -> Tensor:
     """The bucket of each element of ``input`` (a tensor or a number) among the 1-d sorted
     ``boundaries``: i with boundaries[i-1] < x <= boundaries[i] (``right``: boundaries[i-1]
     <= x < boundaries[i]), i.e. ``searchsorted(boundaries, input, right=right)``."""
