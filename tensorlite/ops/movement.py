@@ -1,5 +1,9 @@
 """Shape ops: they move or repeat elements, and their gradients move them back."""
+from __future__ import annotations
+
 import warnings
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from ..autograd.grad_mode import no_grad, state
 from ..autograd.graph import record
@@ -9,8 +13,11 @@ from .common import backend_of, dims, sum_to
 from .indexing import getitem
 from .registry import op
 
+if TYPE_CHECKING:
+    from ..autograd.graph import Context
 
-def _sizes(args):
+
+def _sizes(args: tuple[Any, ...]) -> tuple[int, ...]:
     """Accept both f(2, 3) and f((2, 3)), as PyTorch does."""
     if len(args) == 1 and not isinstance(args[0], int):
         return tuple(args[0])
@@ -18,7 +25,7 @@ def _sizes(args):
 
 
 @op()
-def reshape(input, *shape):
+def reshape(input: Tensor, *shape: int | Sequence[int]) -> Tensor:
     shape = _sizes(shape)
     B = backend_of(input, "reshape")
     try:
@@ -31,7 +38,7 @@ def reshape(input, *shape):
 
 
 @op()
-def view(input, *shape):
+def view(input: Tensor, *shape: int | Sequence[int]) -> Tensor:
     """``input`` with a new shape, always a view: PyTorch's rule, refused (RuntimeError) where
     the existing strides cannot express the new shape (reshape copies there instead)."""
     shape = _sizes(shape)
@@ -53,17 +60,17 @@ def view(input, *shape):
 
 
 @op()
-def view_as(input, other):
+def view_as(input: Tensor, other: Tensor) -> Tensor:
     return view(input, other.shape)
 
 
 @op()
-def reshape_as(input, other):
+def reshape_as(input: Tensor, other: Tensor) -> Tensor:
     return reshape(input, other.shape)
 
 
 @op()
-def flatten(input, start_dim=0, end_dim=-1):
+def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     if input.ndim == 0:
         return reshape(input, 1)
     (start,), (end,) = dims("flatten", start_dim, input.ndim), dims("flatten", end_dim, input.ndim)
@@ -77,13 +84,13 @@ def flatten(input, start_dim=0, end_dim=-1):
 
 
 @op()
-def squeeze(input, dim=None):
+def squeeze(input: Tensor, dim: int | Sequence[int] | None = None) -> Tensor:
     axes = dims("squeeze", dim, input.ndim)
     return reshape(input, tuple(n for i, n in enumerate(input.shape) if not (i in axes and n == 1)))
 
 
 @op()
-def unsqueeze(input, dim):
+def unsqueeze(input: Tensor, dim: int) -> Tensor:
     if not -input.ndim - 1 <= dim <= input.ndim:
         raise IndexError(f"unsqueeze: dimension out of range (expected to be in range of "
                          f"[{-input.ndim - 1}, {input.ndim}], but got {dim})")
@@ -92,7 +99,7 @@ def unsqueeze(input, dim):
 
 
 @op()
-def permute(input, *dims_):
+def permute(input: Tensor, *dims_: int | Sequence[int]) -> Tensor:
     order = dims("permute", _sizes(dims_), input.ndim)
     if len(order) != input.ndim:
         raise RuntimeError(f"permute: got {len(order)} dims for a tensor of {input.ndim} dims")
@@ -103,7 +110,7 @@ def permute(input, *dims_):
 
 
 @op(aliases=("swapaxes", "swapdims"))
-def transpose(input, dim0, dim1):
+def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
     if input.ndim == 0:
         return input
     (a,), (b,) = dims("transpose", dim0, input.ndim), dims("transpose", dim1, input.ndim)
@@ -113,14 +120,14 @@ def transpose(input, dim0, dim1):
 
 
 @op()
-def t(input):
+def t(input: Tensor) -> Tensor:
     if input.ndim > 2:
         raise RuntimeError(f"t: expects a tensor with <= 2 dimensions, got {input.ndim}")
     return transpose(input, 0, -1) if input.ndim == 2 else input
 
 
 @op()
-def expand(input, *sizes):
+def expand(input: Tensor, *sizes: int | Sequence[int]) -> Tensor:
     sizes = _sizes(sizes)
     lead = len(sizes) - input.ndim
     if lead < 0:
@@ -147,12 +154,12 @@ def expand(input, *sizes):
 
 
 @op()
-def expand_as(input, other):
+def expand_as(input: Tensor, other: Tensor) -> Tensor:
     return expand(input, other.shape)
 
 
 @op()
-def repeat(input, *sizes):
+def repeat(input: Tensor, *sizes: int | Sequence[int]) -> Tensor:
     sizes = _sizes(sizes)
     if len(sizes) < input.ndim:
         raise RuntimeError(f"repeat: the number of repeats ({len(sizes)}) can not be smaller "
@@ -167,7 +174,7 @@ def repeat(input, *sizes):
 
 
 @op(method=False, aliases=("concat",))
-def cat(tensors, dim=0, *, out=None):
+def cat(tensors: Sequence[Tensor], dim: int = 0, *, out: Tensor | None = None) -> Tensor:
     """The tensors joined along ``dim``.  ``out=``: the result is written into ``out`` (resized
     when its shape differs), which PyTorch allows only while no gradient is involved."""
     if out is not None:
@@ -205,7 +212,7 @@ def cat(tensors, dim=0, *, out=None):
 
 
 @op(method=False)
-def stack(tensors, dim=0, *, out=None):
+def stack(tensors: Sequence[Tensor], dim: int = 0, *, out: Tensor | None = None) -> Tensor:
     if out is not None:
         return _into(out, "stack", tensors, lambda: stack(tensors, dim))
     tensors = list(tensors)
@@ -218,7 +225,8 @@ def stack(tensors, dim=0, *, out=None):
     return cat([unsqueeze(t_, dim) for t_ in tensors], dim)
 
 
-def _into(out, name, tensors, compute):
+def _into(out: Tensor, name: str, tensors: Iterable[Any], compute: Callable[[], Tensor]
+          ) -> Tensor:
     """``compute()`` written into ``out`` (an op's ``out=``): refused while a gradient is
     involved, as PyTorch (the result would have to take ``out``'s place on the tape); ``out``
     takes the result's shape (a warning when it had elements, as PyTorch) and keeps its dtype,
@@ -255,7 +263,8 @@ def _into(out, name, tensors, compute):
 
 
 @op()
-def split(input, split_size_or_sections, dim=0):
+def split(input: Tensor, split_size_or_sections: int | Sequence[int], dim: int = 0
+          ) -> tuple[Tensor, ...]:
     (axis,) = dims("split", dim, input.ndim)
     n = input.shape[axis]
     if isinstance(split_size_or_sections, int):
@@ -277,7 +286,7 @@ def split(input, split_size_or_sections, dim=0):
 
 
 @op()
-def chunk(input, chunks, dim=0):
+def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     if chunks <= 0:
         raise RuntimeError(f"chunk: expects `chunks` to be greater than 0, got: {chunks}")
     n = input.shape[dims("chunk", dim, input.ndim)[0]]
@@ -286,7 +295,7 @@ def chunk(input, chunks, dim=0):
 
 
 @op()
-def contiguous(input):
+def contiguous(input: Tensor) -> Tensor:
     if input.ndim == 0:  # always contiguous (the primitive would make it 1-d)
         return input
     B = backend_of(input, "contiguous")
@@ -297,13 +306,13 @@ def contiguous(input):
 
 
 # ----------------------------------------------------------------------------- issue 12's shape ops
-def _axis(op, dim, ndim):
+def _axis(op: str, dim: int, ndim: int) -> int:
     """One dim, normalized (IndexError as PyTorch); a 0-d tensor has none to give."""
     (axis,) = dims(op, dim, ndim) or (0,)
     return axis
 
 
-def _ints(op, value):
+def _ints(op: str, value: Any) -> tuple[int, ...]:
     """An int or a sequence of ints as a tuple (a 0-d integer tensor counts as an int)."""
     if isinstance(value, Tensor):
         if value.ndim:
@@ -318,14 +327,14 @@ def _ints(op, value):
                         f"{type(value).__name__}") from None
 
 
-def _long(like, values):
+def _long(like: Tensor, values: Iterable[int]) -> Tensor:
     """An int64 tensor of the Python ints ``values`` on ``like``'s device."""
     B = backend_of(like, "index")
     return wrap(B.astype(B.asarray(list(values)), dtypes.int64), like.device)
 
 
 @op()
-def narrow(input, dim, start, length):
+def narrow(input: Tensor, dim: int, start: int | Tensor, length: int) -> Tensor:
     """``length`` elements of ``dim`` from ``start``: a view (PyTorch's narrow)."""
     if input.ndim == 0:
         raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
@@ -348,7 +357,7 @@ def narrow(input, dim, start, length):
 
 
 @op()
-def unbind(input, dim=0):
+def unbind(input: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
     """The slices of ``dim``, each a view without that dim."""
     if input.ndim == 0:
         raise IndexError("unbind: dimension specified as 0 but tensor has no dimensions")
@@ -358,7 +367,7 @@ def unbind(input, dim=0):
 
 
 @op(aliases=("moveaxis",))
-def movedim(input, source, destination):
+def movedim(input: Tensor, source: int | Sequence[int], destination: int | Sequence[int]) -> Tensor:
     """``input`` with the dims ``source`` moved to the positions ``destination``, the others
     keeping their order: a view."""
     src = _ints("movedim", source)
@@ -370,7 +379,7 @@ def movedim(input, source, destination):
     src, dst = dims("movedim", src, input.ndim), dims("movedim", dst, input.ndim)
     if input.ndim == 0:
         return permute(input, ())
-    order = [None] * input.ndim
+    order: list[int | None] = [None] * input.ndim
     for s, d in zip(src, dst):
         order[d] = s
     rest = iter([i for i in range(input.ndim) if i not in src])
@@ -378,7 +387,7 @@ def movedim(input, source, destination):
 
 
 @op()
-def unflatten(input, dim, sizes):
+def unflatten(input: Tensor, dim: int, sizes: Sequence[int]) -> Tensor:
     """``dim`` split into the dims ``sizes`` (one of them may be -1)."""
     sizes = _ints("unflatten", sizes)
     if not sizes:
@@ -398,7 +407,7 @@ def unflatten(input, dim, sizes):
     return reshape(input, input.shape[:axis] + sizes + input.shape[axis + 1:])
 
 
-def _in_place_view(name, t, fn):
+def _in_place_view(name: str, t: Tensor, fn: Callable[[Tensor], Tensor]) -> Tensor:
     """``t`` becomes the view ``fn(t)`` (its shape and strides change, its storage stays):
     squeeze_, unsqueeze_, t_, transpose_.  Bumps the version, as PyTorch."""
     if not isinstance(t, Tensor):
@@ -415,22 +424,24 @@ def _in_place_view(name, t, fn):
     return t
 
 
-Tensor.squeeze_ = lambda self, dim=None: _in_place_view(
+Tensor.squeeze_ = lambda self, dim=None: _in_place_view(  # type: ignore[attr-defined]
     "squeeze_", self, lambda t: squeeze(t, dim))
-Tensor.unsqueeze_ = lambda self, dim: _in_place_view(
+Tensor.unsqueeze_ = lambda self, dim: _in_place_view(  # type: ignore[attr-defined]
     "unsqueeze_", self, lambda t: unsqueeze(t, dim))
-Tensor.t_ = lambda self: _in_place_view("t_", self, t)
-Tensor.transpose_ = Tensor.swapaxes_ = Tensor.swapdims_ = lambda self, dim0, dim1: \
-    _in_place_view("transpose_", self, lambda t_: transpose(t_, dim0, dim1))
+Tensor.t_ = lambda self: _in_place_view("t_", self, t)  # type: ignore[attr-defined]
+Tensor.transpose_ = Tensor.swapaxes_ = Tensor.swapdims_ = (  # type: ignore[attr-defined]
+    lambda self, dim0, dim1: _in_place_view("transpose_", self,
+                                            lambda t_: transpose(t_, dim0, dim1)))
 
 
 @op(method=False)
-def concatenate(tensors, axis=0, out=None):
+def concatenate(tensors: Sequence[Tensor], axis: int = 0, out: Tensor | None = None
+                ) -> Tensor:
     """``cat`` with NumPy's argument name."""
     return cat(tensors, axis, out=out)
 
 
-def _tensor_list(op, tensors):
+def _tensor_list(op: str, tensors: tuple[Any, ...]) -> tuple[list[Any], bool]:
     if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
         return list(tensors[0]), True
     for t_ in tensors:
@@ -439,7 +450,7 @@ def _tensor_list(op, tensors):
     return list(tensors), len(tensors) != 1
 
 
-def _atleast(op, n, tensors):
+def _atleast(op: str, n: int, tensors: tuple[Any, ...]) -> Any:
     ts, many = _tensor_list(op, tensors)
     out = []
     for x in ts:
@@ -457,24 +468,24 @@ def _atleast(op, n, tensors):
 
 
 @op(method=False)
-def atleast_1d(*tensors):
+def atleast_1d(*tensors: Any) -> Any:
     """Each tensor with at least 1 dim (a 0-d one becomes shape (1,))."""
     return _atleast("atleast_1d", 1, tensors)
 
 
 @op(method=False)
-def atleast_2d(*tensors):
+def atleast_2d(*tensors: Any) -> Any:
     """Each tensor with at least 2 dims (leading dims of size 1 added)."""
     return _atleast("atleast_2d", 2, tensors)
 
 
 @op(method=False)
-def atleast_3d(*tensors):
+def atleast_3d(*tensors: Any) -> Any:
     """Each tensor with at least 3 dims: () -> (1, 1, 1), (n,) -> (1, n, 1), (m, n) -> (m, n, 1)."""
     return _atleast("atleast_3d", 3, tensors)
 
 
-def _sequence(op, tensors):
+def _sequence(op: str, tensors: Any) -> list[Any]:
     if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
         raise TypeError(f"{op}(): argument 'tensors' must be a tuple or list of Tensors, got "
                         f"{type(tensors).__name__}")
@@ -482,28 +493,28 @@ def _sequence(op, tensors):
 
 
 @op(method=False)
-def hstack(tensors, *, out=None):
+def hstack(tensors: Sequence[Tensor], *, out: Tensor | None = None) -> Tensor:
     """The tensors joined column-wise: along dim 0 when all are 1-d, else dim 1."""
     ts = list(_atleast("hstack", 1, (_sequence("hstack", tensors),)))
     return cat(ts, 0 if ts and ts[0].ndim == 1 else 1, out=out)
 
 
 @op(method=False, aliases=("row_stack",))
-def vstack(tensors, *, out=None):
+def vstack(tensors: Sequence[Tensor], *, out: Tensor | None = None) -> Tensor:
     """The tensors (each at least 2-d) joined along dim 0."""
     ts = _sequence("vstack", tensors)
     return cat(list(_atleast("vstack", 2, (ts,))), 0, out=out)
 
 
 @op(method=False)
-def dstack(tensors, *, out=None):
+def dstack(tensors: Sequence[Tensor], *, out: Tensor | None = None) -> Tensor:
     """The tensors (each at least 3-d) joined along dim 2."""
     ts = _sequence("dstack", tensors)
     return cat(list(_atleast("dstack", 3, (ts,))), 2, out=out)
 
 
 @op(method=False)
-def column_stack(tensors, *, out=None):
+def column_stack(tensors: Sequence[Tensor], *, out: Tensor | None = None) -> Tensor:
     """The tensors as columns: 0-d and 1-d ones become (n, 1), then joined along dim 1."""
     ts = [reshape(x, (x.numel(), 1)) if isinstance(x, Tensor) and x.ndim <= 1 else x
           for x in _sequence("column_stack", tensors)]
@@ -511,12 +522,12 @@ def column_stack(tensors, *, out=None):
 
 
 @op()
-def broadcast_to(input, size):
+def broadcast_to(input: Tensor, size: Sequence[int]) -> Tensor:
     """``input`` expanded to ``size`` (a view; -1 keeps a dim)."""
     return expand(input, tuple(size))
 
 
-def _broadcast(op, shapes):
+def _broadcast(op: str, shapes: Sequence[Sequence[int]]) -> tuple[int, ...]:
     n = max((len(s) for s in shapes), default=0)
     out = [1] * n
     for s in shapes:
@@ -534,7 +545,7 @@ def _broadcast(op, shapes):
 
 
 @op(method=False)
-def broadcast_tensors(*tensors):
+def broadcast_tensors(*tensors: Tensor) -> tuple[Tensor, ...]:
     """The tensors expanded to their common broadcast shape (views)."""
     ts, _ = _tensor_list("broadcast_tensors", tensors)
     shape = _broadcast("broadcast_tensors", [x.shape for x in ts])
@@ -542,14 +553,15 @@ def broadcast_tensors(*tensors):
 
 
 @op(method=False)
-def broadcast_shapes(*shapes):
+def broadcast_shapes(*shapes: int | Sequence[int]) -> tuple[int, ...]:
     """The shape that tensors of ``shapes`` broadcast to."""
     return tuple(_broadcast("broadcast_shapes", [(s,) if isinstance(s, int) else tuple(s)
                                                  for s in shapes]))
 
 
 @op(method=False)
-def meshgrid(*tensors, indexing=None):
+def meshgrid(*tensors: Tensor | Sequence[Tensor], indexing: str | None = None
+             ) -> tuple[Tensor, ...]:
     """Coordinate grids of 0-d or 1-d tensors: ``indexing="ij"`` (matrix, the default) or
     ``"xy"`` (Cartesian: the first two dims swapped)."""
     ts, _ = _tensor_list("meshgrid", tensors)
@@ -581,7 +593,8 @@ def meshgrid(*tensors, indexing=None):
 
 
 @op()
-def flip(input, *args, dims=None):
+def flip(input: Tensor, *args: int | Sequence[int], dims: int | Sequence[int] | None = None
+         ) -> Tensor:
     """``input`` with the order of the elements of ``dims`` reversed (a copy, as PyTorch)."""
     d = dims if dims is not None else (args[0] if len(args) == 1 else args)
     axes = _dims_of("flip", _ints("flip", d), input.ndim)
@@ -592,12 +605,12 @@ def flip(input, *args, dims=None):
     return record("flip", data, (input,), lambda ctx, g: (flip(g, axes),))
 
 
-def _dims_of(op, d, ndim):
+def _dims_of(op: str, d: Sequence[int], ndim: int) -> tuple[int, ...]:
     return dims(op, d, ndim) if d else ()
 
 
 @op()
-def fliplr(input):
+def fliplr(input: Tensor) -> Tensor:
     """``input`` with dim 1 reversed (at least 2-d)."""
     if input.ndim < 2:
         raise RuntimeError(f"fliplr: Input must be >= 2-d, got {describe(input)}")
@@ -605,7 +618,7 @@ def fliplr(input):
 
 
 @op()
-def flipud(input):
+def flipud(input: Tensor) -> Tensor:
     """``input`` with dim 0 reversed (at least 1-d)."""
     if input.ndim < 1:
         raise RuntimeError(f"flipud: Input must be >= 1-d, got {describe(input)}")
@@ -613,7 +626,8 @@ def flipud(input):
 
 
 @op()
-def roll(input, shifts, dims=None):
+def roll(input: Tensor, shifts: int | Sequence[int], dims: int | Sequence[int] | None = None
+         ) -> Tensor:
     """``input`` with the elements of ``dims`` shifted by ``shifts`` (wrapping around); with no
     dims, of the flattened tensor."""
     shifts = _ints("roll", shifts)
@@ -641,7 +655,7 @@ def roll(input, shifts, dims=None):
 
 
 @op()
-def rot90(input, k=1, dims=(0, 1)):
+def rot90(input: Tensor, k: int = 1, dims: Sequence[int] = (0, 1)) -> Tensor:
     """``input`` rotated by 90 degrees ``k`` times in the plane of ``dims``, from the first
     towards the second."""
     dims_ = _ints("rot90", dims)
@@ -664,7 +678,7 @@ def rot90(input, k=1, dims=(0, 1)):
 
 
 @op()
-def tile(input, *dims_):
+def tile(input: Tensor, *dims_: int | Sequence[int]) -> Tensor:
     """``input`` repeated ``dims[d]`` times along each dim (leading 1s added to the shorter of
     the two, as PyTorch)."""
     reps = _sizes(dims_)
@@ -673,7 +687,8 @@ def tile(input, *dims_):
 
 
 @op()
-def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
+def repeat_interleave(input: Tensor, repeats: int | Tensor | None = None, dim: int | None = None,
+                      *, output_size: int | None = None) -> Tensor:
     """Each element (each slice of ``dim``; of the flattened tensor when dim is None) repeated
     ``repeats`` times (an int, or a tensor with one count per element).  Called with one int64
     tensor of counts, the indices repeated that way."""
@@ -719,7 +734,7 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
     return getitem(input, (slice(None),) * axis + (index,))
 
 
-def _unfold(input, dimension, size, step):
+def _unfold(input: Tensor, dimension: int, size: int, step: int) -> Tensor:
     """The windows of ``size`` elements every ``step`` along ``dimension``, as a new last dim:
     a view (PyTorch's Tensor.unfold)."""
     x = input if input.ndim else reshape(input, 1)
@@ -738,7 +753,7 @@ def _unfold(input, dimension, size, step):
         data = B.reshape(data, (size,))
     shape, count = input.shape, data.shape[axis] if input.ndim else 1
 
-    def backward(ctx, g):
+    def backward(ctx: Context, g: Tensor) -> tuple[Tensor]:
         if not input.ndim:
             return (g.sum().reshape(()),)
         # each window's elements are added back at their positions along the dim
@@ -750,4 +765,4 @@ def _unfold(input, dimension, size, step):
     return record("unfold", data, (input,), backward, view_of=input)
 
 
-Tensor.unfold = _unfold
+Tensor.unfold = _unfold  # type: ignore[attr-defined]
