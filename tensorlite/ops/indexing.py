@@ -1,5 +1,10 @@
 """Indexing and its adjoints: each forward here has a partner that sends the gradient back, and
 the two are each other's backward, so gradients of any order work."""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
 from .. import dtypes
 from ..autograd.graph import record
 from ..backends.base import is_basic_index
@@ -7,8 +12,12 @@ from ..tensor import Tensor, describe, wrap
 from .common import backend_of, cast, dims, shape_of, sum_to
 from .registry import op
 
+if TYPE_CHECKING:
+    from ..autograd.graph import Context
+    from .common import Number
 
-def _raw_index(op, index, t, B):
+
+def _raw_index(op: str, index: Any, t: Tensor, B: Any) -> tuple[Any, ...]:
     """Tensor and list indices as backend arrays; the rest (ints, slices, None, ...) unchanged."""
     items = index if isinstance(index, tuple) else (index,)
     out = []
@@ -32,7 +41,7 @@ def _raw_index(op, index, t, B):
     return tuple(out)
 
 
-def _ints_first(index):
+def _ints_first(index: Any) -> tuple[tuple[Any, ...], tuple[Any, ...]] | None:
     """PyTorch applies integer indices before advanced ones, NumPy treats them as advanced
     (``x[0, :, [1]]`` is (n, 1) in PyTorch, (1, n) in NumPy).  For an index that mixes the two,
     the (ints only, rest) pair to apply one after the other; None otherwise."""
@@ -52,7 +61,7 @@ def _ints_first(index):
 
 
 @op(method=False)
-def getitem(input, index):
+def getitem(input: Tensor, index: Any) -> Tensor:
     """``input[index]``: basic, advanced (repeated indices accumulate their gradient) and boolean."""
     if (split := _ints_first(index)) is not None:
         return getitem(getitem(input, split[0]), split[1])
@@ -71,7 +80,7 @@ def getitem(input, index):
                   view_of=input if basic else None)
 
 
-def index_add(values, shape, idx):
+def index_add(values: Tensor, shape: tuple[int, ...], idx: tuple[Any, ...]) -> Tensor:
     """zeros(shape) with ``values`` added at ``idx`` (the adjoint of indexing)."""
     B = backend_of(values, "index_add")
     return record("index_add", B.index_add(shape, values.dtype, idx, values._data), (values,),
@@ -79,7 +88,7 @@ def index_add(values, shape, idx):
 
 
 @op(method=False)
-def setitem(input, index, value):
+def setitem(input: Tensor, index: Any, value: Tensor | Number) -> None:
     """``input[index] = value`` in place.  With no gradient flowing the values are written
     straight into the storage; when one flows (``input`` or ``value`` requires grad) it is
     ``put`` through inplace.apply_, so the overwritten positions get no gradient and
@@ -103,7 +112,7 @@ def setitem(input, index, value):
     input._version[0] += 1
 
 
-def put(input, idx, value):
+def put(input: Tensor, idx: tuple[Any, ...], value: Tensor | Number) -> Tensor:
     """A copy of ``input`` with ``value`` (a number or a tensor that broadcasts to the indexed
     region) written at the backend index ``idx``: setitem's out-of-place form.  Its backward
     gives the input the gradient with the written positions zeroed, and the value the
@@ -120,14 +129,15 @@ def put(input, idx, value):
         return record("index_put", data, (input,), lambda ctx, g: (put(g, idx, 0),))
     vshape, vdtype, vdevice = shape_of(value), value.dtype, value.device
 
-    def backward(ctx, g):
+    def backward(ctx: Context, g: Tensor) -> tuple[Tensor | None, Tensor | None]:
         need_input, need_value = ctx.needs_input_grad
         return (put(g, idx, 0) if need_input else None,
-                cast(sum_to(getitem(g, idx), vshape), vdtype).to(vdevice) if need_value else None)
+                cast(sum_to(getitem(g, idx), vshape),  # type: ignore[arg-type]
+                     vdtype).to(vdevice) if need_value else None)
     return record("index_put", data, (input, value), backward)
 
 
-def _fit(B, data, idx, value):
+def _fit(B: Any, data: Any, idx: tuple[Any, ...], value: Tensor | Number) -> Tensor:
     """``value`` without the leading dims of size 1 that it has beyond the region ``idx`` of
     ``data`` (PyTorch accepts them), or the error a value that does not fit gets."""
     region = B.getitem(data, idx).shape
@@ -140,7 +150,8 @@ def _fit(B, data, idx, value):
 
 
 @op(inplace=True)
-def index_put(input, indices, values, accumulate=False):
+def index_put(input: Tensor, indices: Sequence[Tensor], values: Tensor,
+              accumulate: bool = False) -> Tensor:
     """A copy of ``input`` with ``values`` written at ``input[indices]`` (``indices``: a tuple of
     int64 or bool tensors, one per leading dim; ``values``: a tensor of ``input``'s dtype that
     broadcasts to the indexed region).  ``accumulate=True`` adds instead, repeated indices
@@ -178,7 +189,7 @@ def index_put(input, indices, values, accumulate=False):
     return put(input, idx, values)
 
 
-def _broadcast_shape(a, b):
+def _broadcast_shape(a: Sequence[int], b: Sequence[int]) -> tuple[int, ...] | None:
     """The shape that shapes ``a`` and ``b`` broadcast to, or None when they do not."""
     n = max(len(a), len(b))
     out = []
@@ -190,7 +201,7 @@ def _broadcast_shape(a, b):
 
 
 @op(inplace=True)
-def masked_scatter(input, mask, source):
+def masked_scatter(input: Tensor, mask: Tensor, source: Tensor) -> Tensor:
     """``input`` with its elements where the bool ``mask`` is True replaced, in order, by the
     leading elements of ``source`` (PyTorch's masked_scatter: ``input`` and ``mask``
     broadcast together; ``source`` needs at least as many elements as ``mask`` has True)."""
@@ -220,7 +231,7 @@ def masked_scatter(input, mask, source):
 
 
 @op()
-def gather(input, dim, index):
+def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:
     """Values along ``dim`` at ``index`` (an int64 tensor of the output's shape)."""
     B = backend_of(input, "gather")
     (axis,) = dims("gather", dim, input.ndim) or (0,)
@@ -248,7 +259,7 @@ def gather(input, dim, index):
                   lambda ctx, g: (scatter_add(g, shape, axis, index),))
 
 
-def scatter_add(values, shape, dim, index):
+def scatter_add(values: Tensor, shape: tuple[int, ...], dim: int, index: Tensor) -> Tensor:
     """zeros(shape) with ``values`` added along ``dim`` at ``index`` (the adjoint of gather)."""
     B = backend_of(values, "scatter_add")
     return record("scatter_add", B.scatter_add(shape, dim, index._data, values._data),
@@ -256,7 +267,7 @@ def scatter_add(values, shape, dim, index):
 
 
 @op(inplace=True)
-def masked_fill(input, mask, value):
+def masked_fill(input: Tensor, mask: Tensor, value: Tensor | Number) -> Tensor:
     """``value`` where the bool ``mask`` (broadcast to the input) is True."""
     B = backend_of(input, "masked_fill")
     if not isinstance(mask, Tensor) or mask.dtype != dtypes.bool_:
@@ -286,7 +297,7 @@ def masked_fill(input, mask, value):
 
 
 @op()
-def nonzero(input, *, as_tuple=False):
+def nonzero(input: Tensor, *, as_tuple: bool = False) -> Any:
     """The indices of the non-zero elements, one row each (int64, (count, ndim)); with
     ``as_tuple=True`` one 1-d tensor per dim (a 0-d input gives one)."""
     B = backend_of(input, "nonzero")
@@ -300,13 +311,14 @@ def nonzero(input, *, as_tuple=False):
 
 
 @op()
-def argwhere(input):
+def argwhere(input: Tensor) -> Tensor:
     """The indices of the non-zero elements, one row each: ``nonzero(input)``."""
     return nonzero(input)
 
 
 # ----------------------------------------------------------------------------- issue 12's indexing
-def _index_vector(op, index, dtypes_=("int64",), what="index"):
+def _index_vector(op: str, index: Any, dtypes_: Sequence[str] = ("int64",),
+                  what: str = "index") -> None:
     """Checks that ``index`` is a 0-d or 1-d integer tensor (errors as PyTorch's)."""
     if not isinstance(index, Tensor):
         raise TypeError(f"{op}(): argument '{what}' must be Tensor, not {type(index).__name__}")
@@ -317,7 +329,8 @@ def _index_vector(op, index, dtypes_=("int64",), what="index"):
         raise IndexError(f"{op}(): {what} is supposed to be a vector, got {describe(index)}")
 
 
-def _check_range(op, index, n, error=IndexError):
+def _check_range(op: str, index: Tensor, n: int,
+                 error: type[Exception] = IndexError) -> None:
     if index.numel():
         lo, hi = backend_of(index, op).value_range(index._data)
         if lo < 0 or hi >= n:
@@ -327,7 +340,7 @@ def _check_range(op, index, n, error=IndexError):
 
 
 @op()
-def index_select(input, dim, index):
+def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
     """The slices of ``dim`` at ``index`` (a 1-d integer tensor), in its order."""
     backend_of(input, "index_select")
     _index_vector("index_select", index, ("int64", "int32"))
@@ -345,7 +358,7 @@ def index_select(input, dim, index):
 
 
 @op()
-def take(input, index):
+def take(input: Tensor, index: Tensor) -> Tensor:
     """The elements of the flattened ``input`` at ``index`` (int64, any shape; negative
     indices count from the end): the result has ``index``'s shape."""
     backend_of(input, "take")
@@ -364,7 +377,7 @@ def take(input, index):
 
 
 @op()
-def take_along_dim(input, indices, dim=None):
+def take_along_dim(input: Tensor, indices: Tensor, dim: int | None = None) -> Tensor:
     """``gather`` with the input and ``indices`` broadcast together outside ``dim``; with no
     dim, along the flattened input."""
     backend_of(input, "take_along_dim")
@@ -393,7 +406,7 @@ def take_along_dim(input, indices, dim=None):
 
 
 @op()
-def masked_select(input, mask):
+def masked_select(input: Tensor, mask: Tensor) -> Tensor:
     """The elements of ``input`` where the bool ``mask`` is True (the two broadcast together),
     as a 1-d tensor."""
     backend_of(input, "masked_select")
@@ -413,7 +426,8 @@ def masked_select(input, mask):
 _REDUCES = ("sum", "prod", "mean", "amax", "amin")
 
 
-def _scatter(op, input, axis, index, src, reduce, include_self=True):
+def _scatter(op: str, input: Tensor, axis: int, index: Tensor, src: Any, reduce: str,
+             include_self: bool = True) -> Tensor:
     """``input`` with ``src`` (a tensor of ``index``'s shape, or a number) combined in along
     ``axis`` at ``index`` by ``reduce`` ("set" or one of _REDUCES); its backward is PyTorch's
     (scatter_reduce_backward), written with tensor ops."""
@@ -437,7 +451,7 @@ def _scatter(op, input, axis, index, src, reduce, include_self=True):
         return wrap(data, input.device)
     inputs = (input, src) if is_tensor else (input,)
 
-    def backward(ctx, g):
+    def backward(ctx: Context, g: Tensor) -> tuple[Tensor | None, Tensor | None]:
         needs = ctx.needs_input_grad
         need_self, need_src = needs[0], len(needs) > 1 and needs[1]
         gself = gsrc = None
@@ -491,7 +505,7 @@ def _scatter(op, input, axis, index, src, reduce, include_self=True):
                   output="y" if save is not None else None)
 
 
-def _gather_any(g, axis, index):
+def _gather_any(g: Tensor, axis: int, index: Tensor) -> Tensor:
     """``gather(g, axis, index)``; an empty index gives an empty result of its shape whatever
     its number of dims (PyTorch checks none then)."""
     if index.numel() == 0:
@@ -499,11 +513,12 @@ def _gather_any(g, axis, index):
     return gather(g, axis, index)
 
 
-def _block(src, block):
+def _block(src: Tensor, block: tuple[slice, ...]) -> Tensor:
     return src if src.shape == tuple(b.stop for b in block) else getitem(src, block)
 
 
-def _src_grad(op, g, src_shape, index_shape):
+def _src_grad(op: str, g: Tensor | None, src_shape: Any, index_shape: tuple[int, ...]
+              ) -> Tensor | None:
     """The gradient of src, of ``index``'s shape, given to a larger src as PyTorch does: summed
     to it where src's shape expands to the index's, otherwise refused (PyTorch's engine rejects
     the gradient of its scatter backward there)."""
@@ -518,7 +533,8 @@ def _src_grad(op, g, src_shape, index_shape):
                        "pass src[tuple(slice(0, n) for n in index.shape)] instead")
 
 
-def _scatter_args(op, input, dim, index, src):
+def _scatter_args(op: str, input: Tensor, dim: int, index: Tensor, src: Tensor | Number
+                  ) -> tuple[Tensor, int, Tensor, Tensor | Number, tuple[int, ...]]:
     """Checks as PyTorch's; returns (input, axis, index, src, shape) with 0-d tensors as 1-d
     (``shape``: the input's, to give the result back) and ``src`` cut to ``index``'s shape."""
     B = backend_of(input, op)
@@ -529,7 +545,7 @@ def _scatter_args(op, input, dim, index, src):
     index = index.to(dtypes.int64)
     if index.device != input.device:
         raise RuntimeError(f"{op}: index is on {index.device} but the input is on {input.device}")
-    axis = dims(op, dim, input.ndim)
+    axis: Any = dims(op, dim, input.ndim)
     shape = input.shape
     axis = axis[0] if axis else 0
     if isinstance(src, Tensor):
@@ -563,20 +579,22 @@ def _scatter_args(op, input, dim, index, src):
     return x, axis, idx, s, shape
 
 
-def _scatter_with(op, input, dim, index, src, reduce, include_self=True):
+def _scatter_with(op: str, input: Tensor, dim: int, index: Tensor, src: Tensor | Number,
+                  reduce: str, include_self: bool = True) -> Tensor:
     x, axis, idx, s, shape = _scatter_args(op, input, dim, index, src)
     y = _scatter(op, x, axis, idx, s, reduce, include_self)
     return y if y.shape == shape else y.reshape(shape)
 
 
-def _registered(name, fn, **kw):
+def _registered(name: str, fn: Callable[..., Any], **kw: Any) -> Callable[..., Any]:
     """Register ``fn`` as op ``name`` (its module name differs: indexing.py keeps the older
     helpers index_add and scatter_add that other modules import)."""
     fn.__name__ = fn.__qualname__ = name
     return op(**kw)(fn)
 
 
-def _scatter_op(input, dim, index, src=None, value=None, *, reduce=None):
+def _scatter_op(input: Tensor, dim: int, index: Tensor, src: Tensor | Number | None = None,
+                value: Number | None = None, *, reduce: str | None = None) -> Tensor:
     if src is None and value is None:
         raise TypeError("scatter() missing 1 required positional argument: 'src' or 'value'")
     src = value if src is None else src
@@ -602,7 +620,7 @@ def _scatter_op(input, dim, index, src=None, value=None, *, reduce=None):
     with no_grad():
         y = _scatter_with("scatter", input, dim, index, src, mode)
 
-    def backward(ctx, g):
+    def backward(ctx: Context, g: Tensor) -> tuple[Tensor | None, ...]:
         raise RuntimeError("scatter: the derivative of scatter with reduce= is not implemented "
                            "(as in PyTorch); use scatter_reduce(..., reduce='sum'|'prod') for a "
                            "differentiable reduction")
@@ -610,13 +628,14 @@ def _scatter_op(input, dim, index, src=None, value=None, *, reduce=None):
                   backward)
 
 
-def _scatter_add_op(input, dim, index, src):
+def _scatter_add_op(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
     if not isinstance(src, Tensor):
         raise TypeError(f"scatter_add(): argument 'src' must be Tensor, not {type(src).__name__}")
     return _scatter_with("scatter_add", input, dim, index, src, "sum")
 
 
-def _scatter_reduce_op(input, dim, index, src, reduce, *, include_self=True):
+def _scatter_reduce_op(input: Tensor, dim: int, index: Tensor, src: Tensor, reduce: str, *,
+                       include_self: bool = True) -> Tensor:
     if reduce not in _REDUCES:
         raise RuntimeError(f"scatter_reduce(): reduce argument must be either sum, prod, mean, "
                            f"amax or amin, got {reduce}")
@@ -626,7 +645,8 @@ def _scatter_reduce_op(input, dim, index, src, reduce, *, include_self=True):
     return _scatter_with("scatter_reduce", input, dim, index, src, reduce, include_self)
 
 
-def _index_args(op, input, dim, index, source=None):
+def _index_args(op: str, input: Tensor, dim: int, index: Tensor, source: Tensor | None = None
+                ) -> tuple[int, Tensor] | None:
     """Checks of index_add/index_copy/index_fill; returns (axis, index broadcast along
     ``dim`` to the written region's shape) or None when nothing is written."""
     backend_of(input, op)
@@ -658,7 +678,8 @@ def _index_args(op, input, dim, index, source=None):
     return axis, index.reshape(view).expand(tuple(region))
 
 
-def _index_write(op, input, axis_index, src, reduce):
+def _index_write(op: str, input: Tensor, axis_index: tuple[int, Tensor], src: Tensor | Number,
+                 reduce: str) -> Tensor:
     axis, idx = axis_index
     x = input if input.ndim else input.reshape(1)
     if isinstance(src, Tensor) and src.shape != idx.shape:
@@ -667,7 +688,7 @@ def _index_write(op, input, axis_index, src, reduce):
     return y if input.ndim else y.reshape(())
 
 
-def _nothing_written(op, input, dim, index, source):
+def _nothing_written(op: str, input: Tensor, dim: int, index: Tensor, source: Tensor) -> Tensor:
     """A copy of ``input`` (no element is written); ``source`` still takes PyTorch's gradient,
     ``index_select(g, dim, index)`` (which refuses what it refuses there)."""
     B = backend_of(input, op)
@@ -679,21 +700,22 @@ def _nothing_written(op, input, dim, index, source):
         g, index_select(g, dim, index) if ctx.needs_input_grad[1] else None))
 
 
-def _index_add_op(input, dim, index, source, *, alpha=1):
+def _index_add_op(input: Tensor, dim: int, index: Tensor, source: Tensor, *,
+                  alpha: Number = 1) -> Tensor:
     args = _index_args("index_add", input, dim, index, source)
     if args is None:
         return _nothing_written("index_add", input, dim, index, source)
     return _index_write("index_add", input, args, source if alpha == 1 else source * alpha, "sum")
 
 
-def _index_copy_op(input, dim, index, source):
+def _index_copy_op(input: Tensor, dim: int, index: Tensor, source: Tensor) -> Tensor:
     args = _index_args("index_copy", input, dim, index, source)
     if args is None:
         return _nothing_written("index_copy", input, dim, index, source)
     return _index_write("index_copy", input, args, source, "set")
 
 
-def _index_fill_op(input, dim, index, value):
+def _index_fill_op(input: Tensor, dim: int, index: Tensor, value: Tensor | Number) -> Tensor:
     args = _index_args("index_fill", input, dim, index)
     if isinstance(value, Tensor):
         if value.ndim:
