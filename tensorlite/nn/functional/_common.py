@@ -1,7 +1,10 @@
 """What the functional ops share: their argument checks, and where the windows of a convolution
 or a pooling lie."""
+from __future__ import annotations
+
 import numbers
 from collections import namedtuple
+from typing import Any
 
 from ... import dtypes
 from ...ops.common import backend_of
@@ -13,14 +16,14 @@ from ...tensor import Tensor, describe
 Geometry = namedtuple("Geometry", "size kernel stride dilation padding groups out")
 
 
-def check_tensor(op, x, what="input"):
+def check_tensor(op: str, x: Any, what: str = "input") -> Tensor:
     """``x``, checked to be a Tensor."""
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}: {what} must be a Tensor, got {type(x).__name__}")
     return x
 
 
-def float_backend(op, x):
+def float_backend(op: str, x: Tensor) -> Any:
     """The backend of ``x``, checked to be a floating point tensor (these ops are undefined for
     integers)."""
     if not dtypes.is_floating_point(check_tensor(op, x).dtype):
@@ -29,7 +32,7 @@ def float_backend(op, x):
     return backend_of(x, op)
 
 
-def check_like(op, x, **params):
+def check_like(op: str, x: Tensor, **params: Tensor | None) -> None:
     """Every given parameter must be a tensor with ``x``'s dtype and device."""
     for name, t in params.items():
         if t is None:
@@ -40,9 +43,9 @@ def check_like(op, x, **params):
                                "they must have the same dtype and device (convert with .to())")
 
 
-def check_floating(op, *tensors):
+def check_floating(op: str, *tensors: Tensor | None) -> None:
     """Floating point tensors (None skipped) of one dtype on one device."""
-    first = tensors[0]
+    first: Tensor = tensors[0]  # type: ignore[assignment]  # the first is never None
     for t in tensors:
         if t is None:
             continue
@@ -57,10 +60,10 @@ def check_floating(op, *tensors):
                             f"and {describe(t)}; convert one with .to(dtype)")
 
 
-def pair(op, name, value, low):
+def pair(op: str, name: str, value: Any, low: int) -> tuple[int, ...]:
     """An int or a 1- or 2-sequence of ints as a pair, each at least ``low``."""
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):  # NumPy's too
-        result = (int(value),) * 2
+        result: tuple[int, ...] = (int(value),) * 2
     else:
         try:
             result = tuple(int(v) for v in value)
@@ -76,7 +79,7 @@ def pair(op, name, value, low):
     return result
 
 
-def as_batch(op, input):
+def as_batch(op: str, input: Tensor) -> tuple[Tensor, bool]:
     """``input`` as a 4-D batch, and whether it was a 3-D unbatched image."""
     if not isinstance(input, Tensor):
         raise TypeError(f"{op}: expected a Tensor input, got {type(input).__name__}")

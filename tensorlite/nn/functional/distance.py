@@ -5,18 +5,22 @@ Each is a composition of tensor ops, so gradients (and gradients of gradients) c
 where PyTorch clamps a norm under no_grad (cosine_similarity's eps) the clamp is a tape node
 whose gradient is the identity, as that in-place clamp is in torch's graph.
 """
+from __future__ import annotations
+
+from collections.abc import Sequence
+
 from ... import dtypes
 from ...autograd.grad_mode import no_grad
 from ...autograd.graph import record
-from ...ops import norm as _norm
+from ...ops.scan import norm as _norm
 from ...ops.common import binary
-from ...tensor import describe
+from ...tensor import Tensor, describe
 from ._common import check_tensor
 
 __all__ = ["normalize", "cosine_similarity", "pairwise_distance", "pdist", "bilinear"]
 
 
-def _floating(op, *tensors):
+def _floating(op: str, *tensors: Tensor) -> None:
     for t in tensors:
         check_tensor(op, t)
         if not dtypes.is_floating_point(t.dtype):
@@ -24,7 +28,7 @@ def _floating(op, *tensors):
                                "convert it with .float()")
 
 
-def _check_dim(op, ndim, dim):
+def _check_dim(op: str, ndim: int, dim: int) -> int:
     n = max(ndim, 1)
     if not -n <= dim < n:
         raise IndexError(f"{op}: Dimension out of range (expected to be in range of [{-n}, "
@@ -32,7 +36,8 @@ def _check_dim(op, ndim, dim):
     return dim % n
 
 
-def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12,
+              out: Tensor | None = None) -> Tensor:
     """``input`` divided by its ``p``-norm along ``dim``, the norm clamped below at ``eps``."""
     _floating("normalize", input)
     if out is not None:
@@ -43,7 +48,7 @@ def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
     return input / denom
 
 
-def _clamp_min_value(t, eps):
+def _clamp_min_value(t: Tensor, eps: float) -> Tensor:
     """``t`` with values clamped below at ``eps``, its gradient passed through unchanged (torch
     clamps the norms in place under no_grad)."""
     with no_grad():
@@ -51,7 +56,7 @@ def _clamp_min_value(t, eps):
     return record("clamp_min_nograd", c._data, (t,), lambda ctx, g: (g,))
 
 
-def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
     """sum(x1 * x2) / (max(||x1||, eps) * max(||x2||, eps)) along ``dim`` (x1 and x2
     broadcast together)."""
     _floating("cosine_similarity", x1, x2)
@@ -69,7 +74,7 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     return ((x1 / n1) * (x2 / n2)).sum(dim)
 
 
-def _broadcast(a, b):
+def _broadcast(a: Sequence[int], b: Sequence[int]) -> tuple[int, ...]:
     n = max(len(a), len(b))
     a, b = (1,) * (n - len(a)) + tuple(a), (1,) * (n - len(b)) + tuple(b)
     out = []
@@ -80,7 +85,8 @@ def _broadcast(a, b):
     return tuple(out)
 
 
-def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
+def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
+                      keepdim: bool = False) -> Tensor:
     """The ``p``-norm of ``x1 - x2 + eps`` along the last dim."""
     _floating("pairwise_distance", x1, x2)
     ndim = max(x1.ndim, x2.ndim)
@@ -92,7 +98,7 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     return _norm(x1 - x2 + eps, p, ndim - 1 if ndim else None, keepdim=keepdim)
 
 
-def pdist(input, p=2):
+def pdist(input: Tensor, p: float = 2) -> Tensor:
     """The ``p``-norm distance between each pair of rows of an (N, M) input: N(N-1)/2
     values, the upper triangle of cdist(input, input) row by row."""
     _floating("pdist", input)
@@ -112,7 +118,8 @@ def pdist(input, p=2):
     return _norm(input[ri] - input[ci], p, 1)
 
 
-def bilinear(input1, input2, weight, bias=None):
+def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None
+             ) -> Tensor:
     """y[..., o] = input1[..., i] weight[o, i, j] input2[..., j] (+ bias[o])."""
     _floating("bilinear", input1, input2, weight)
     if weight.ndim != 3:
@@ -125,7 +132,7 @@ def bilinear(input1, input2, weight, bias=None):
         raise RuntimeError(f"bilinear: input1 {describe(input1)} and input2 {describe(input2)} "
                            f"do not fit weight {describe(weight)}: expected last dims "
                            f"{weight.shape[1]} and {weight.shape[2]}")
-    from ...ops import einsum
+    from ...ops.linalg import einsum
     y = einsum("...i,oij,...j->...o", input1, weight, input2)
     if bias is not None:
         check_tensor("bilinear", bias, "bias")

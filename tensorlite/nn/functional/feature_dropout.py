@@ -4,9 +4,11 @@ dropout3d, alpha_dropout and feature_alpha_dropout.
 Each draws a keep mask from tensorlite's generator (the backend's dropout_mask) and composes
 the rest with tensor ops, so the gradient is the mask's product rule.
 """
+from __future__ import annotations
+
 import warnings
 
-from ...tensor import wrap
+from ...tensor import Tensor, wrap
 from ._common import float_backend
 
 __all__ = ["dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout"]
@@ -14,12 +16,12 @@ __all__ = ["dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "feature_alph
 _ALPHA = 1.7580993408473766  # SELU's alpha * scale: the value dropped units take, -alpha
 
 
-def _check_p(p):
+def _check_p(p: float) -> None:
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
 
 
-def _keep(input, shape, p, scaled):
+def _keep(input: Tensor, shape: tuple[int, ...], p: float, scaled: bool) -> Tensor:
     """A mask of ``shape`` (broadcastable to the input): 1/(1-p) (``scaled``) or 1 where a unit
     is kept (probability 1-p), else 0."""
     B = float_backend("dropout", input)
@@ -29,11 +31,12 @@ def _keep(input, shape, p, scaled):
     return mask if scaled else (mask != 0).to(input.dtype)
 
 
-def _apply(input, mask, inplace):
+def _apply(input: Tensor, mask: Tensor, inplace: bool) -> Tensor:
     return input.mul_(mask) if inplace else input * mask
 
 
-def _feature_dropout(input, p, training, inplace, batched):
+def _feature_dropout(input: Tensor, p: float, training: bool, inplace: bool, batched: bool
+                     ) -> Tensor:
     _check_p(p)
     float_backend("dropout", input)
     if not training or p == 0.0:
@@ -43,7 +46,7 @@ def _feature_dropout(input, p, training, inplace, batched):
     return _apply(input, _keep(input, shape, p, True), inplace)
 
 
-def dropout1d(input, p=0.5, training=True, inplace=False):
+def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zero whole channels of an (N, C, L) or (C, L) input with probability ``p`` (training
     only), scaling the rest by 1/(1-p)."""
     if input.ndim not in (2, 3):
@@ -54,7 +57,7 @@ def dropout1d(input, p=0.5, training=True, inplace=False):
     return _feature_dropout(input, p, training, inplace, input.ndim == 3)
 
 
-def dropout2d(input, p=0.5, training=True, inplace=False):
+def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zero whole channels of an (N, C, H, W) or (C, H, W) input with probability ``p``; a 3-D
     input is taken as (N, C, L), with torch's warning."""
     if input.ndim not in (3, 4):
@@ -74,7 +77,7 @@ def dropout2d(input, p=0.5, training=True, inplace=False):
     return _feature_dropout(input, p, training, inplace, input.ndim >= 3)
 
 
-def dropout3d(input, p=0.5, training=True, inplace=False):
+def dropout3d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zero whole channels of an (N, C, D, H, W) or (C, D, H, W) input with probability
     ``p``."""
     if input.ndim not in (4, 5):
@@ -87,7 +90,8 @@ def dropout3d(input, p=0.5, training=True, inplace=False):
     return _feature_dropout(input, p, training, inplace, input.ndim != 4)
 
 
-def _alpha(input, p, training, inplace, shape):
+def _alpha(input: Tensor, p: float, training: bool, inplace: bool, shape: tuple[int, ...]
+           ) -> Tensor:
     _check_p(p)
     float_backend("alpha_dropout", input)
     if not training or p == 0.0:
@@ -103,13 +107,15 @@ def _alpha(input, p, training, inplace, shape):
     return input * noise + b
 
 
-def alpha_dropout(input, p=0.5, training=False, inplace=False):
+def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace: bool = False
+                  ) -> Tensor:
     """Dropout that keeps SELU's mean and variance: dropped units take -alpha, then an affine
     map restores the statistics (training only)."""
     return _alpha(input, p, training, inplace, tuple(input.shape))
 
 
-def feature_alpha_dropout(input, p=0.5, training=False, inplace=False):
+def feature_alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False,
+                          inplace: bool = False) -> Tensor:
     """alpha_dropout of whole channels (dim 1) of an (N, C, *) input."""
     if input.ndim < 2:
         raise RuntimeError("Feature dropout requires at least 2 dimensions in the input")

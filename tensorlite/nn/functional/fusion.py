@@ -22,17 +22,26 @@ Sequential runs a Linear directly followed by ReLU, Tanh, Sigmoid or GELU as tha
 - the activation's arguments must select a row of ``ACTIVATIONS`` (GELU with an unknown
   ``approximate`` is left to raise its own error).
 """
+from __future__ import annotations
+
 import math
-from typing import Callable, NamedTuple
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple, TypeVar
 
 from ...autograd.grad_mode import state
 from ...autograd.graph import record
 from ...ops.pointwise import activation_grad
-from ...tensor import wrap
+from ...tensor import Tensor, wrap
 from ._common import check_like, float_backend
 from .activation import gelu, gelu_grad, relu, sigmoid, tanh
 
+if TYPE_CHECKING:
+    from ...autograd.graph import Context
+    from ..module import Module
+
 __all__ = ["linear"]
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 class Activation(NamedTuple):
@@ -56,7 +65,8 @@ ACTIVATIONS = {
 }
 
 
-def linear(input, weight, bias=None, *, activation=None):
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None, *,
+           activation: str | None = None) -> Tensor:
     """``input @ weight.T + bias``; ``input`` is (*, in_features), weight (out, in).
 
     ``activation`` (tensorlite's extension: None or a name in ``ACTIVATIONS``: 'relu', 'tanh',
@@ -79,7 +89,7 @@ def linear(input, weight, bias=None, *, activation=None):
     b = None if bias is None else bias._data
     xshape = input.shape
 
-    def backward(ctx, g):
+    def backward(ctx: Context, g: Tensor) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
         """Saved by name: ``x``, ``w``; the activation's output ``y`` when its backward works from
         it (relu, tanh, sigmoid), or ``bias`` and the pre-activation ``pre`` (the GELUs)."""
         x, w = ctx.x, ctx.w
@@ -120,12 +130,12 @@ def linear(input, weight, bias=None, *, activation=None):
 
 
 # -- Sequential: Linear followed by an activation module as one linear(activation=) node -----------
-def fusable(fn, *attrs):
+def fusable(fn: Callable[..., Any], *attrs: str) -> Callable[[_F], _F]:
     """Mark a module class's ``forward(self, input)`` as computing ``fn`` of the input and
     nothing else: ``linear`` with the module's ``weight`` and ``bias``, or an activation ``fn``
     with the keyword arguments named by ``attrs`` read from the module (GELU: "approximate")."""
-    def mark(forward):
-        forward.fuses = (fn, tuple(sorted(attrs)))
+    def mark(forward: _F) -> _F:
+        forward.fuses = (fn, tuple(sorted(attrs)))  # type: ignore[attr-defined]
         return forward
     return mark
 
@@ -134,7 +144,7 @@ def fusable(fn, *attrs):
 _BY_CALL = {(a.fn, tuple(sorted(a.kwargs.items()))): name for name, a in ACTIVATIONS.items()}
 
 
-def _marked(module):
+def _marked(module: Module) -> tuple[Callable[..., Any], tuple[str, ...]] | None:
     """What ``module``'s forward is marked to compute, (fn, attrs), where calling the module runs
     exactly that forward; otherwise None."""
     mark = getattr(getattr(type(module), "forward", None), "fuses", None)
@@ -143,7 +153,7 @@ def _marked(module):
     return mark
 
 
-def fused_activation(first, second):
+def fused_activation(first: Module, second: Module) -> str | None:
     """The ``ACTIVATIONS`` name under which ``first`` (a Linear) and ``second`` (an activation
     module) run as one ``linear(activation=)`` node, or None if they must run one by one."""
     lin = _marked(first)
@@ -159,7 +169,7 @@ def fused_activation(first, second):
         return None
 
 
-def run_sequential(modules, input):
+def run_sequential(modules: Iterable[Any], input: Any) -> Any:
     """``input`` through ``modules`` in order, each Linear + activation pair that
     ``fused_activation`` allows as one node."""
     mods = list(modules)

@@ -3,7 +3,10 @@
 Constant padding is one tape op whose gradient crops; the other modes index the input with the
 positions that fill each padded dim, so their gradient is indexing's.
 """
+from __future__ import annotations
+
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -17,7 +20,8 @@ __all__ = ["pad"]
 _NON_CONSTANT = {"reflect", "replicate", "circular"}
 
 
-def pad(input, pad, mode="constant", value=None):
+def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float | None = None
+        ) -> Tensor:
     """torch.nn.functional.pad: ``pad`` lists (before, after) pairs from the last dim backwards.
     'constant' pads any dims (negative amounts crop); 'reflect', 'replicate' and 'circular'
     pad the last 1-3 dims of a batched or unbatched input."""
@@ -57,7 +61,7 @@ def pad(input, pad, mode="constant", value=None):
     return out
 
 
-def _check_fill(value, dtype):
+def _check_fill(value: float, dtype: np.dtype) -> None:
     """torch's checked conversion of the fill value: finite and in range for an integer dtype,
     within the finite range (or inf / nan) for a float dtype; any value fits bool."""
     if isinstance(value, bool) or dtypes.kind(dtype) == 0:
@@ -72,7 +76,8 @@ def _check_fill(value, dtype):
                            "overflow")
 
 
-def _pad_constant(input, lead, pairs, value):
+def _pad_constant(input: Tensor, lead: int, pairs: list[tuple[int, int]], value: float
+                  ) -> Tensor:
     B = backend_of(input, "pad")
     if any(a > 0 or b > 0 for a, b in pairs):  # torch converts the value only if it is used
         _check_fill(value, input.dtype)
@@ -93,7 +98,8 @@ def _pad_constant(input, lead, pairs, value):
                   lambda ctx, g: (g[inner],))
 
 
-def _pad_index(mode, n, before, after, shape):
+def _pad_index(mode: str, n: int, before: int, after: int, shape: tuple[int, ...]
+               ) -> list[int]:
     """Which input positions (a list) fill positions -before .. n+after-1 of one padded dim."""
     positions = range(-before, n + after)
     if mode == "replicate":

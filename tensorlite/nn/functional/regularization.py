@@ -1,12 +1,15 @@
 """Dropout: zero random elements in training and scale the rest (torch.nn.functional.dropout)."""
+from __future__ import annotations
+
 from ...autograd.graph import record
-from ...tensor import wrap
+from ...tensor import Tensor, wrap
 from ._common import float_backend
 
 __all__ = ["dropout"]
 
 
-def dropout(input, p=0.5, training=True, inplace=False):
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False
+            ) -> Tensor:
     """Zero each element with probability ``p`` and scale the rest by 1/(1-p) (training only;
     otherwise the input itself is returned)."""
     if not 0.0 <= p <= 1.0:
