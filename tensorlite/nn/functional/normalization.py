@@ -5,20 +5,29 @@ written with tensor ops beside it.  The backward reuses the forward's statistics
 mode is on inside backward (``create_graph=True``): then it rebuilds them from the input with
 tensor ops, so that they are differentiated too.
 """
+from __future__ import annotations
+
 from ...autograd.grad_mode import no_grad, state
 from ...autograd.graph import record
-from ...tensor import describe, wrap
+from ...tensor import Tensor, describe, wrap
 from ._common import check_like, float_backend
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ...autograd.graph import Context
 
 __all__ = ["layer_norm", "batch_norm"]
 
 
-def _rstd(B, var, eps):
+def _rstd(B: Any, var: Any, eps: float) -> Any:
     """1 / sqrt(var + eps), on the raw arrays."""
     return B.div(1.0, B.sqrt(B.add(var, eps)))
 
 
-def _norm_backward(ctx, g, axes, param_axes, bshape, eps):
+def _norm_backward(ctx: Context, g: Tensor, axes: tuple[int, ...], param_axes: tuple[int, ...],
+                   bshape: tuple[int, ...] | None, eps: float
+                   ) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
     """The gradients of ``y = xhat * w + b`` with ``xhat`` standardized over ``axes``, for the
     inputs (x, w, b) of ``ctx``.  ``ctx.xhat``/``ctx.rstd`` are the forward's (constants); under
     create_graph they are rebuilt from ``ctx.x`` with tensor ops so their dependence on ``x`` is
@@ -41,7 +50,9 @@ def _norm_backward(ctx, g, axes, param_axes, bshape, eps):
     return gx, gw, gb
 
 
-def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+def layer_norm(input: Tensor, normalized_shape: int | Sequence[int],
+               weight: Tensor | None = None, bias: Tensor | None = None, eps: float = 1e-5
+               ) -> Tensor:
     """Standardize over the trailing ``normalized_shape`` dims (biased variance), then
     ``* weight + bias`` (both of shape ``normalized_shape``)."""
     B = float_backend("layer_norm", input)
@@ -67,8 +78,9 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
                   save={"x": input, "w": weight, "xhat": xhat_t, "rstd": rstd_t})
 
 
-def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
-               momentum=0.1, eps=1e-5):
+def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
+               weight: Tensor | None = None, bias: Tensor | None = None, training: bool = False,
+               momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
     """Normalize each channel (dim 1) of ``input`` (N, C, *).  Training: with the batch's
     statistics (biased variance), and the running statistics, when given, updated in place:
     ``running = (1 - momentum) * running + momentum * batch`` (the unbiased variance).
@@ -117,7 +129,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         B.iadd(y, b)
     mean_t, rstd_t = wrap(B.copy(mean), input.device), wrap(rstd, input.device)
 
-    def backward(ctx, g):
+    def backward(ctx: Context, g: Tensor) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
         gx = gw = gb = None
         if ctx.needs_input_grad[0]:
             gx = g * (ctx.rstd if ctx.w is None else ctx.w.reshape(bshape) * ctx.rstd)
@@ -133,7 +145,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
 __all__ += ["rms_norm"]
 
 
-def rms_norm(input, normalized_shape, weight=None, eps=None):
+def rms_norm(input: Tensor, normalized_shape: int | Sequence[int], weight: Tensor | None = None,
+             eps: float | None = None) -> Tensor:
     """``input / sqrt(mean(input^2) + eps) * weight`` over the trailing ``normalized_shape``
     dims (torch.nn.functional.rms_norm).  ``eps`` None: the machine epsilon of the computation
     type (float32's for float16/float32 inputs, float64's for float64).  A composition of tensor
@@ -171,7 +184,8 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
 __all__ += ["group_norm", "instance_norm", "local_response_norm"]
 
 
-def _scale_shift(x, mean, rstd, weight, bias, shape):
+def _scale_shift(x: Tensor, mean: Tensor, rstd: Tensor, weight: Tensor | None,
+                 bias: Tensor | None, shape: tuple[int, ...]) -> Tensor:
     """x * scale + shift with scale = rstd * weight and shift = bias - mean * scale, the form
     (and so the float32 rounding) of torch's CPU batch/group norm kernels; ``mean`` and
     ``rstd`` broadcast against ``x``, ``weight``/``bias`` (C,) reshaped to ``shape``."""
@@ -182,7 +196,8 @@ def _scale_shift(x, mean, rstd, weight, bias, shape):
     return x * scale + shift
 
 
-def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
     """Normalize each of ``num_groups`` channel groups of each sample of an (N, C, *) input
     (biased variance), then scale and shift per channel."""
     float_backend("group_norm", input)
@@ -220,8 +235,10 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     return _scale_shift(input, mean, rstd, weight, bias, (c,) + rest)
 
 
-def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,
-                  use_input_stats=True, momentum=0.1, eps=1e-5):
+def instance_norm(input: Tensor, running_mean: Tensor | None = None,
+                  running_var: Tensor | None = None, weight: Tensor | None = None,
+                  bias: Tensor | None = None, use_input_stats: bool = True,
+                  momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
     """Normalize each channel of each sample of an (N, C, *) input over its spatial dims.
     ``use_input_stats``: with the sample's statistics, updating the running ones (when given)
     with their mean over the batch (unbiased variance); otherwise with the running ones."""
@@ -266,7 +283,8 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     return _scale_shift(input, mean, rstd, weight, bias, bshape[1:])
 
 
-def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
+def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: float = 0.75,
+                        k: float = 1.0) -> Tensor:
     """Divide each element of an (N, C, *) input by (k + alpha * mean of the squares of its
     ``size`` neighbouring channels) ** beta."""
     if input.ndim < 3:

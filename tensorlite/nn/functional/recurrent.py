@@ -19,10 +19,21 @@ special case of equal batch sizes.  A sequence's final state is its state after 
 so padding never reaches h_n.  These functions are tensorlite's (torch keeps them in
 ``torch._VF``); the modules in nn/rnn.py call them.
 """
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
 from ...autograd.function import Function
 from ...ops.movement import cat, stack
 from .fusion import linear
 from .regularization import dropout as _dropout
+
+if TYPE_CHECKING:
+    from ...tensor import Tensor
+
+    # one time step: (gi, h, c, w_hh, b_hh, w_hr) -> (h, c)
+    _Step = Callable[[Tensor, Tensor, Any, Tensor, Any, Any], tuple[Tensor, Any]]
 
 __all__ = ["rnn_tanh_cell", "rnn_relu_cell", "lstm_cell", "gru_cell", "rnn_layers"]
 
@@ -30,15 +41,18 @@ __all__ = ["rnn_tanh_cell", "rnn_relu_cell", "lstm_cell", "gru_cell", "rnn_layer
 # ----------------------------------------------------------------------------- one step
 # Each step takes the precomputed input projection gi (b, G) of its rows, the state h (b, H_out)
 # (and c (b, H) for the LSTM) and returns the new (h, c); c is None except for the LSTM.
-def _tanh_step(gi, h, c, w_hh, b_hh, w_hr):
+def _tanh_step(gi: Tensor, h: Tensor, c: Tensor | None, w_hh: Tensor, b_hh: Tensor | None,
+              w_hr: Tensor | None) -> tuple[Tensor, Tensor | None]:
     return (gi + linear(h, w_hh, b_hh)).tanh(), None
 
 
-def _relu_step(gi, h, c, w_hh, b_hh, w_hr):
+def _relu_step(gi: Tensor, h: Tensor, c: Tensor | None, w_hh: Tensor, b_hh: Tensor | None,
+              w_hr: Tensor | None) -> tuple[Tensor, Tensor | None]:
     return (gi + linear(h, w_hh, b_hh)).relu(), None
 
 
-def _lstm_step(gi, h, c, w_hh, b_hh, w_hr):
+def _lstm_step(gi: Tensor, h: Tensor, c: Any, w_hh: Tensor, b_hh: Tensor | None,
+               w_hr: Tensor | None) -> tuple[Tensor, Tensor | None]:
     gates = gi + linear(h, w_hh, b_hh)
     H = c.shape[1]
     s = gates.sigmoid()  # i, f and o (the g quarter is unused)
@@ -47,7 +61,8 @@ def _lstm_step(gi, h, c, w_hh, b_hh, w_hr):
     return (h2 if w_hr is None else linear(h2, w_hr)), c2
 
 
-def _gru_step(gi, h, c, w_hh, b_hh, w_hr):
+def _gru_step(gi: Tensor, h: Tensor, c: Tensor | None, w_hh: Tensor, b_hh: Tensor | None,
+             w_hr: Tensor | None) -> tuple[Tensor, Tensor | None]:
     gh = linear(h, w_hh, b_hh)
     H = h.shape[1]
     rz = (gi[:, :2 * H] + gh[:, :2 * H]).sigmoid()
@@ -55,11 +70,12 @@ def _gru_step(gi, h, c, w_hh, b_hh, w_hr):
     return (h - n) * rz[:, H:] + n, None
 
 
-STEPS = {"RNN_TANH": _tanh_step, "RNN_RELU": _relu_step, "LSTM": _lstm_step, "GRU": _gru_step}
+STEPS: dict[str, _Step] = {"RNN_TANH": _tanh_step, "RNN_RELU": _relu_step, "LSTM": _lstm_step, "GRU": _gru_step}
 
 
 # ----------------------------------------------------------------------------- cells
-def _check_cell(name, input, hx, w_ih, w_hh, chunks):
+def _check_cell(name: str, input: Tensor, hx: tuple[Tensor, ...], w_ih: Tensor, w_hh: Tensor,
+                chunks: int) -> None:
     H = w_hh.shape[1]
     if input.ndim != 2 or input.shape[1] != w_ih.shape[1]:
         raise RuntimeError(f"{name}: input has shape {list(input.shape)}, expected "
@@ -74,26 +90,31 @@ def _check_cell(name, input, hx, w_ih, w_hh, chunks):
                            "rows")
 
 
-def rnn_tanh_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
+def rnn_tanh_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None = None,
+                  b_hh: Tensor | None = None) -> Tensor:
     """One step of an Elman RNN: ``tanh(input W_ih^T + b_ih + hx W_hh^T + b_hh)``; input
     (B, I), hx (B, H)."""
     _check_cell("rnn_tanh_cell", input, (hx,), w_ih, w_hh, 1)
     return _tanh_step(linear(input, w_ih, b_ih), hx, None, w_hh, b_hh, None)[0]
 
 
-def rnn_relu_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
+def rnn_relu_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None = None,
+                  b_hh: Tensor | None = None) -> Tensor:
     """One step of an Elman RNN with relu."""
     _check_cell("rnn_relu_cell", input, (hx,), w_ih, w_hh, 1)
     return _relu_step(linear(input, w_ih, b_ih), hx, None, w_hh, b_hh, None)[0]
 
 
-def lstm_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
+def lstm_cell(input: Tensor, hx: tuple[Tensor, Tensor], w_ih: Tensor, w_hh: Tensor,
+              b_ih: Tensor | None = None, b_hh: Tensor | None = None
+              ) -> tuple[Tensor, Tensor | None]:
     """One LSTM step; ``hx`` is (h, c), each (B, H); returns (h', c')."""
     _check_cell("lstm_cell", input, tuple(hx), w_ih, w_hh, 4)
     return _lstm_step(linear(input, w_ih, b_ih), hx[0], hx[1], w_hh, b_hh, None)
 
 
-def gru_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
+def gru_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None = None,
+             b_hh: Tensor | None = None) -> Tensor:
     """One GRU step; hx (B, H)."""
     _check_cell("gru_cell", input, (hx,), w_ih, w_hh, 3)
     return _gru_step(linear(input, w_ih, b_ih), hx, None, w_hh, b_hh, None)[0]
@@ -106,15 +127,17 @@ class _Steps(Function):
     gradient of all of ``x``: quadratic in the number of steps.)"""
 
     @staticmethod
-    def forward(ctx, x, sizes):
+    def forward(ctx: Any, x: Tensor, sizes: int | list[int]) -> tuple[Tensor, ...]:
         return tuple(x.split(sizes))
 
     @staticmethod
-    def backward(ctx, *grads):
+    def backward(ctx: Any, *grads: Tensor) -> tuple[Tensor, None]:
         return cat(grads), None
 
 
-def _direction(step, gi, batch_sizes, h0, c0, w_hh, b_hh, w_hr, reverse):
+def _direction(step: _Step, gi: Tensor, batch_sizes: list[int], h0: Tensor, c0: Tensor | None,
+               w_hh: Tensor, b_hh: Tensor | None, w_hr: Tensor | None, reverse: bool
+               ) -> tuple[Tensor, Tensor, Tensor | None]:
     """Run ``step`` over the packed rows ``gi`` (N, G) of the time steps with ``batch_sizes``
     from the initial states h0 (B, H_out), c0 (B, H) or None, forward or in reverse.  Returns
     the outputs (N, H_out) in the rows of gi, and the final h (B, H_out) and c."""
@@ -122,7 +145,7 @@ def _direction(step, gi, batch_sizes, h0, c0, w_hh, b_hh, w_hr, reverse):
     B = h0.shape[0]
     pieces = (gi,) if T == 1 else _Steps.apply(gi, B if B and batch_sizes.count(B) == T
                                                else batch_sizes)
-    outs = [None] * T
+    outs: list[Any] = [None] * T
     h, c = h0, c0
     if not reverse:  # a sequence's last step leaves its rows (the shortest ones) in place
         done_h, done_c, rows = [], [], B
@@ -151,15 +174,17 @@ def _direction(step, gi, batch_sizes, h0, c0, w_hh, b_hh, w_hr, reverse):
             if b > rows:
                 h = cat([h, h0[rows:b]])
                 if c is not None:
-                    c = cat([c, c0[rows:b]])
+                    c = cat([c, c0[rows:b]])  # type: ignore[index]  # c0 is given with c
                 rows = b
             h, c = step(pieces[t], h, c, w_hh, b_hh, w_hr)
             outs[t] = h
     return (outs[0] if T == 1 else cat(outs)), h, c
 
 
-def rnn_layers(mode, input, batch_sizes, h0, c0, weights, num_layers, dropout, training,
-               bidirectional):
+def rnn_layers(mode: str, input: Tensor, batch_sizes: list[int], h0: Tensor, c0: Tensor | None,
+               weights: Sequence[tuple[Tensor, Tensor, Tensor | None, Tensor | None,
+                                        Tensor | None]], num_layers: int, dropout: float,
+               training: bool, bidirectional: bool) -> tuple[Tensor, Tensor, Tensor | None]:
     """The recurrence of nn.RNN/LSTM/GRU over packed rows.
 
     ``input`` (N, I) holds the rows of the time steps one after the other (``batch_sizes[t]``
@@ -187,4 +212,4 @@ def rnn_layers(mode, input, batch_sizes, h0, c0, weights, num_layers, dropout, t
         x = outs[0] if D == 1 else cat(outs, 1)
         if dropout and training and layer < num_layers - 1:
             x = _dropout(x, dropout, True)
-    return x, stack(hs), (None if c0 is None else stack(cs))
+    return x, stack(hs), (None if c0 is None else stack(cs))  # type: ignore[arg-type]

@@ -1,19 +1,26 @@
 """Integer indices in, rows or one-hot vectors out: embedding, embedding_bag and one_hot."""
+from __future__ import annotations
+
 from ... import dtypes
 from ...autograd.graph import record
 from ...ops.common import backend_of
 from ...ops.indexing import index_add, masked_fill
-from ...tensor import describe, wrap
+from ...tensor import Tensor, describe, wrap
 from ._common import check_tensor
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ...autograd.graph import Context
 
 __all__ = ["embedding", "embedding_bag", "one_hot"]
 
 
-def _renorm_rows(weight, input, max_norm, norm_type):
+def _renorm_rows(weight: Tensor, input: Tensor, max_norm: float, norm_type: float) -> None:
     """torch's embedding_renorm_: the rows of ``weight`` that ``input`` names and whose
     ``norm_type``-norm exceeds ``max_norm`` are scaled in place to norm max_norm (no gradient)."""
     from ...autograd.grad_mode import no_grad
-    from ...ops import norm as _norm, unique
+    from ...ops.scan import norm as _norm
+    from ...ops.sorting import unique
     from ...ops.pointwise import where
     if not input.numel():
         return
@@ -25,8 +32,9 @@ def _renorm_rows(weight, input, max_norm, norm_type):
         weight[idx] = rows * scale
 
 
-def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
-              scale_grad_by_freq=False, sparse=False):
+def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
+              max_norm: float | None = None, norm_type: float = 2.0,
+              scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
     """Rows of ``weight`` at the integer ``input``; repeated indices accumulate their gradient
     and the ``padding_idx`` row gets none.  ``max_norm``: the rows looked up are first
     renormalized in place to at most that ``norm_type``-norm, as torch; ``scale_grad_by_freq``:
@@ -60,12 +68,12 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
         _renorm_rows(weight, input, max_norm, norm_type)
     shape = weight.shape
 
-    def backward(ctx, g):
+    def backward(ctx: Context, g: Tensor) -> tuple[Tensor]:
         indices = ctx.indices
         if padding_idx is not None:
             g = masked_fill(g, (indices == padding_idx).unsqueeze(-1), 0.0)
         if scale_grad_by_freq:
-            from ...ops import bincount
+            from ...ops.sorting import bincount
             counts = bincount(indices.reshape(-1), minlength=n)
             g = g / counts[indices].unsqueeze(-1).to(g.dtype)
         return (index_add(g, shape, (indices._data,)),)
@@ -73,7 +81,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
                   save={"indices": input})
 
 
-def one_hot(tensor, num_classes=-1):
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     """int64 tensor of shape (*, num_classes) with a 1 at each index of ``tensor``."""
     check_tensor("one_hot", tensor)
     if dtypes.kind(tensor.dtype) != 1:
@@ -96,9 +104,11 @@ def one_hot(tensor, num_classes=-1):
     return wrap(B.astype(hit, dtypes.int64), tensor.device)
 
 
-def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale_grad_by_freq=False,
-                  mode="mean", sparse=False, per_sample_weights=None, include_last_offset=False,
-                  padding_idx=None):
+def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None,
+                  max_norm: float | None = None, norm_type: float = 2,
+                  scale_grad_by_freq: bool = False, mode: str = "mean", sparse: bool = False,
+                  per_sample_weights: Tensor | None = None, include_last_offset: bool = False,
+                  padding_idx: int | None = None) -> Tensor:
     """The sum, mean or max of the ``weight`` rows of each bag of indices, without the
     intermediate embeddings: bags are the rows of a 2-D ``input``, or the slices
     input[offsets[i]:offsets[i+1]] of a 1-D one.  ``per_sample_weights`` (mode 'sum') weighs
