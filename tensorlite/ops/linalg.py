@@ -7,15 +7,26 @@ eigh, pinv), written with tensor ops so it is differentiable again.  An op with 
 differentiable outputs (qr, svd, eigh) records one node per output: the gradient is linear in
 the outputs' gradients, so the nodes' contributions add up to PyTorch's.
 """
+from __future__ import annotations
+
 import builtins
 import math
 from collections import namedtuple
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .. import dtypes
 from ..autograd.graph import record
 from ..tensor import Tensor, describe, wrap
 from .common import backend_of, binary, dims, unbroadcast
 from .registry import op
+
+if TYPE_CHECKING:
+    from ..autograd.graph import Context
+    from ..dtypes import DTypeLike
+    from ..tensor import DeviceLike
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class LinAlgError(RuntimeError):
@@ -35,16 +46,16 @@ linalg_lstsq = namedtuple("linalg_lstsq", ["solution", "residuals", "rank", "sin
 
 
 # ----------------------------------------------------------------------------- helpers
-def _const(like, data):
+def _const(like: Tensor, data: Any) -> Tensor:
     """A constant tensor (no history) on ``like``'s device."""
     return wrap(data, like.device)
 
 
-def _eye(like, n):
+def _eye(like: Tensor, n: int) -> Tensor:
     return _const(like, backend_of(like, "eye").eye(n, dtype=like.dtype))
 
 
-def _check_float(op, *tensors):
+def _check_float(op: str, *tensors: Tensor) -> None:
     for t in tensors:
         if not isinstance(t, Tensor):
             raise TypeError(f"{op}: expected a Tensor, got {type(t).__name__}")
@@ -53,7 +64,7 @@ def _check_float(op, *tensors):
                                f"({describe(t)}); convert it with .double() or .float()")
 
 
-def _check_matrix(op, A, square=True, name="A"):
+def _check_matrix(op: str, A: Tensor, square: bool = True, name: str = "A") -> None:
     if A.ndim < 2:
         raise RuntimeError(f"{op}: The input tensor {name} must have at least 2 dimensions "
                            f"(got shape {list(A.shape)}); a matrix or a batch of matrices")
@@ -62,7 +73,7 @@ def _check_matrix(op, A, square=True, name="A"):
                            f"{A.shape[-2]} by {A.shape[-1]} matrices")
 
 
-def _same_dtype(op, *tensors):
+def _same_dtype(op: str, *tensors: Tensor) -> None:
     dts = {t.dtype for t in tensors}
     if len(dts) > 1:
         raise RuntimeError(f"{op}: Expected all tensors to have the same dtype, got "
@@ -70,7 +81,7 @@ def _same_dtype(op, *tensors):
                            + "; convert them with .to(dtype)")
 
 
-def _lapack(op, why, fn, *args, **kw):
+def _lapack(op: str, why: str, fn: Any, *args: Any, **kw: Any) -> Any:
     """``fn(*args)``; the array module's LinAlgError (singular or not positive-definite input)
     becomes tensorlite.linalg.LinAlgError naming the op."""
     try:
@@ -81,7 +92,7 @@ def _lapack(op, why, fn, *args, **kw):
         raise
 
 
-def _broadcast_shapes(op, *shapes):
+def _broadcast_shapes(op: str, *shapes: Sequence[int]) -> tuple[int, ...]:
     n = builtins.max((len(s) for s in shapes), default=0)
     out = []
     for i in range(n):
@@ -93,22 +104,22 @@ def _broadcast_shapes(op, *shapes):
     return tuple(out)
 
 
-def _scaled(t, s):
+def _scaled(t: Any, s: Any) -> Tensor:
     return t if s == 1 else t * s
 
 
-def _mH(x):
+def _mH(x: Any) -> Tensor:
     return x.transpose(-2, -1)
 
 
 # ----------------------------------------------------------------------------- products
 @op()
-def matmul(input, other):
+def matmul(input: Tensor, other: Tensor) -> Tensor:
     """PyTorch's matmul: 1-D operands are promoted to a matrix and the added dim removed again;
     batch dims broadcast.  A sparse COO first operand multiplies as ``tensorlite.sparse.mm``."""
     if getattr(input, "is_sparse", False):
         from .. import sparse
-        return sparse.matmul(input, other)
+        return sparse.matmul(input, other)  # type: ignore[arg-type]
     a, b, B = binary("matmul", input, other)
     if a.dtype == dtypes.bool_:
         raise NotImplementedError(f"matmul: not implemented for bool tensors ({describe(a)} and "
@@ -134,7 +145,7 @@ def matmul(input, other):
                   save={"a": a, "b": b})
 
 
-def _need(op, t, ndim, what):
+def _need(op: str, t: Any, ndim: int, what: str) -> None:
     if not isinstance(t, Tensor):
         raise TypeError(f"{op}: expected a Tensor for {what}, got {type(t).__name__}")
     if t.ndim != ndim:
@@ -142,10 +153,10 @@ def _need(op, t, ndim, what):
 
 
 @op()
-def mm(input, mat2):
+def mm(input: Tensor, mat2: Tensor) -> Tensor:
     if getattr(input, "is_sparse", False):
         from .. import sparse
-        return sparse.mm(input, mat2)
+        return sparse.mm(input, mat2)  # type: ignore[arg-type]
     if input.ndim != 2 or mat2.ndim != 2:
         raise RuntimeError(f"mm: expects two matrices, got shapes {list(input.shape)} and "
                            f"{list(mat2.shape)}")
@@ -153,7 +164,7 @@ def mm(input, mat2):
 
 
 @op()
-def bmm(input, mat2):
+def bmm(input: Tensor, mat2: Tensor) -> Tensor:
     """Batched matrix product of (b, n, m) and (b, m, p) tensors (no broadcasting)."""
     _need("bmm", input, 3, "input")
     _need("bmm", mat2, 3, "mat2")
@@ -165,7 +176,7 @@ def bmm(input, mat2):
 
 
 @op()
-def dot(input, other):
+def dot(input: Tensor, other: Tensor) -> Tensor:
     if input.ndim != 1 or other.ndim != 1:
         raise RuntimeError(f"dot: expects two 1-D tensors, got shapes {list(input.shape)} and "
                            f"{list(other.shape)}")
@@ -173,7 +184,7 @@ def dot(input, other):
 
 
 @op()
-def vdot(input, other):
+def vdot(input: Tensor, other: Tensor) -> Tensor:
     """The dot product of two 1-D tensors, the first conjugated (real tensors: ``dot``)."""
     if input.ndim != 1 or other.ndim != 1:
         raise RuntimeError(f"vdot: expects two 1-D tensors, got shapes {list(input.shape)} and "
@@ -182,7 +193,7 @@ def vdot(input, other):
 
 
 @op()
-def mv(input, vec):
+def mv(input: Tensor, vec: Tensor) -> Tensor:
     """Matrix (n, m) times vector (m,)."""
     _need("mv", input, 2, "input")
     _need("mv", vec, 1, "vec")
@@ -193,7 +204,7 @@ def mv(input, vec):
     return matmul(input, vec)
 
 
-def _add_product(op, input, product, beta, alpha):
+def _add_product(op: str, input: Tensor, product: Tensor, beta: float, alpha: float) -> Tensor:
     """beta * input + alpha * product; input broadcasts to the product's shape only; with
     beta == 0 the input is ignored (NaN and inf in it do not propagate), as PyTorch."""
     if not isinstance(input, Tensor):
@@ -216,43 +227,46 @@ def _add_product(op, input, product, beta, alpha):
 
 
 @op(inplace=True)
-def addmm(input, mat1, mat2, *, beta=1, alpha=1):
+def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta: float = 1, alpha: float = 1
+         ) -> Tensor:
     """beta * input + alpha * (mat1 @ mat2)."""
     return _add_product("addmm", input, mm(mat1, mat2), beta, alpha)
 
 
 @op(inplace=True)
-def addmv(input, mat, vec, *, beta=1, alpha=1):
+def addmv(input: Tensor, mat: Tensor, vec: Tensor, *, beta: float = 1, alpha: float = 1) -> Tensor:
     """beta * input + alpha * (mat @ vec)."""
     return _add_product("addmv", input, mv(mat, vec), beta, alpha)
 
 
 @op(inplace=True)
-def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
+def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta: float = 1, alpha: float = 1
+           ) -> Tensor:
     """beta * input + alpha * bmm(batch1, batch2)."""
     return _add_product("baddbmm", input, bmm(batch1, batch2), beta, alpha)
 
 
 @op(inplace=True)
-def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
+def addbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta: float = 1, alpha: float = 1
+          ) -> Tensor:
     """beta * input + alpha * the sum over the batch of bmm(batch1, batch2)."""
     return _add_product("addbmm", input, bmm(batch1, batch2).sum(0), beta, alpha)
 
 
 @op(aliases=("ger",))
-def outer(input, vec2):
+def outer(input: Tensor, vec2: Tensor) -> Tensor:
     """The outer product of two 1-D tensors."""
     _need("outer", input, 1, "input")
     _need("outer", vec2, 1, "vec2")
     return input.unsqueeze(-1) * vec2.unsqueeze(0)
 
 
-def _dim_list(d):
+def _dim_list(d: Any) -> list[int]:
     return [d] if isinstance(d, int) else list(d)
 
 
 @op()
-def tensordot(a, b, dims=2):
+def tensordot(a: Tensor, b: Tensor, dims: int | Sequence[Any] | Tensor = 2) -> Tensor:
     """Sum over the dims ``dims`` of ``a`` and ``b`` (an int n: a's last n with b's first n;
     or two lists of dims)."""
     _same_dtype("tensordot", a, b)
@@ -287,13 +301,13 @@ def tensordot(a, b, dims=2):
     return matmul(am, bm).reshape(out_shape)
 
 
-def _axes(op, d, ndim):
+def _axes(op: str, d: Any, ndim: int) -> tuple[int, ...]:
     """The dims of list ``d`` normalized (an empty list: none, not every dim)."""
     return dims(op, tuple(d), ndim) if d else ()
 
 
 @op()
-def inner(input, other):
+def inner(input: Tensor, other: Tensor) -> Tensor:
     """Dot products over the last dims (a 0-d operand: the product)."""
     _same_dtype("inner", input, other)
     if input.ndim == 0 or other.ndim == 0:
@@ -305,7 +319,7 @@ def inner(input, other):
 
 
 @op()
-def kron(input, other):
+def kron(input: Tensor, other: Tensor) -> Tensor:
     """The Kronecker product: blocks ``input[i] * other``."""
     a, b, _ = binary("kron", input, other)
     n = builtins.max(a.ndim, b.ndim)
@@ -315,7 +329,7 @@ def kron(input, other):
     return (a2 * b2).reshape(tuple(x * y for x, y in zip(sa, sb)))
 
 
-def _cross(op, input, other, dim):
+def _cross(op: str, input: Tensor, other: Tensor, dim: Any) -> Tensor:
     _same_dtype(op, input, other)
     a, b, _ = binary(op, input, other)
     shape = _broadcast_shapes(op, a.shape, b.shape)
@@ -335,13 +349,13 @@ def _cross(op, input, other, dim):
     a, b = a.expand(shape), b.expand(shape)
     lead = (slice(None),) * d
 
-    def pick(t, order):
+    def pick(t: Any, order: Any) -> Any:
         return t[lead + (order,)]
     return pick(a, [1, 2, 0]) * pick(b, [2, 0, 1]) - pick(a, [2, 0, 1]) * pick(b, [1, 2, 0])
 
 
 @op()
-def cross(input, other, dim=None):
+def cross(input: Tensor, other: Tensor, dim: int | None = None) -> Tensor:
     """The cross product of 3-vectors along ``dim`` (None: the first dim of size 3)."""
     return _cross("cross", input, other, dim)
 
@@ -350,7 +364,7 @@ def cross(input, other, dim=None):
 _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
-def _parse_einsum(equation, shapes):
+def _parse_einsum(equation: str, shapes: Any) -> Any:
     """The equation with every ellipsis and broadcast dim made explicit: (input subscripts,
     output subscripts, letter sizes)."""
     eq = equation.replace(" ", "")
@@ -388,9 +402,9 @@ def _parse_einsum(equation, shapes):
             k = len(s) - len(pre) - len(post)
             t = pre + "".join(ell[ell_n - k:]) + post
         expanded.append(t)
-    sizes = {}
+    sizes: dict[str, int] = {}
     for i, (t, s) in enumerate(zip(expanded, shapes)):
-        seen = {}
+        seen: dict[str, int] = {}
         for c, n in zip(t, s):
             if c in seen and seen[c] != n:
                 raise RuntimeError(f"einsum(): subscript {c} is repeated for operand {i} but the "
@@ -420,7 +434,7 @@ def _parse_einsum(equation, shapes):
             raise RuntimeError(f"einsum(): output subscript {out} appears more than once in the "
                                "output")
     else:
-        counts = {}
+        counts: dict[str, int] = {}
         for t in terms:
             for c in t.replace("...", ""):
                 counts[c] = counts.get(c, 0) + 1
@@ -434,7 +448,7 @@ def _parse_einsum(equation, shapes):
     return final, out, sizes
 
 
-def _einsum_raw(equation, *operands):
+def _einsum_raw(equation: str, *operands: Tensor) -> Tensor:
     """einsum of tensors whose subscripts are explicit and consistent (no broadcasting)."""
     B = backend_of(operands[0], "einsum")
     lhs, out = equation.split("->")
@@ -444,8 +458,8 @@ def _einsum_raw(equation, *operands):
         data = B.asarray(data)
     sizes = {c: n for t, x in zip(terms, operands) for c, n in zip(t, x.shape)}
 
-    def backward(ctx, g):
-        grads = []
+    def backward(ctx: Context, g: Tensor) -> Sequence[Tensor | None]:
+        grads: list[Tensor | None] = []
         for i, (t, need) in enumerate(zip(terms, ctx.needs_input_grad)):
             if not need:
                 grads.append(None)
@@ -475,7 +489,7 @@ def _einsum_raw(equation, *operands):
 
 
 @op(method=False)
-def einsum(equation, *operands):
+def einsum(equation: str, *operands: Tensor) -> Tensor:
     """Einstein summation (``einsum("bij,bjk->bik", a, b)``), with ellipses, broadcasting and
     the implicit output (the letters used once, sorted) as PyTorch; operands may also come as
     one list."""
@@ -511,20 +525,20 @@ def einsum(equation, *operands):
 
 
 # ----------------------------------------------------------------------------- diagonals
-def _diag_length(shape, offset, d1, d2):
+def _diag_length(shape: Any, offset: int, d1: int, d2: int) -> int:
     n1, n2 = shape[d1], shape[d2]
     return builtins.max(builtins.min(n1 - builtins.max(-offset, 0), n2 - builtins.max(offset, 0)),
                         0)
 
 
-def _diagonal_embed(v, shape, offset, d1, d2):
+def _diagonal_embed(v: Any, shape: Any, offset: int, d1: int, d2: int) -> Tensor:
     B = backend_of(v, "diag_embed")
     return record("diag_embed", B.diagonal_embed(v._data, tuple(shape), offset, d1, d2), (v,),
                   lambda ctx, g: (diagonal(g, offset, d1, d2),))
 
 
 @op()
-def diagonal(input, offset=0, dim1=0, dim2=1):
+def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
     """The ``offset`` diagonal of the (dim1, dim2) planes, as the last dim: a view, as PyTorch's
     (``x.diagonal().zero_()`` changes ``x``)."""
     B = backend_of(input, "diagonal")
@@ -547,7 +561,7 @@ def diagonal(input, offset=0, dim1=0, dim2=1):
 
 
 @op()
-def diag_embed(input, offset=0, dim1=-2, dim2=-1):
+def diag_embed(input: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
     """A tensor whose (dim1, dim2) planes hold ``input``'s last dim on their ``offset``
     diagonal (zeros elsewhere)."""
     ndim = input.ndim + 1
@@ -564,7 +578,7 @@ def diag_embed(input, offset=0, dim1=-2, dim2=-1):
 
 
 @op()
-def diag(input, diagonal=0):
+def diag(input: Tensor, diagonal: int = 0) -> Tensor:
     """1-D input: the square matrix with it on the ``diagonal`` diagonal; 2-D: that diagonal."""
     if input.ndim == 1:
         return diag_embed(input, diagonal, 0, 1)
@@ -575,13 +589,13 @@ def diag(input, diagonal=0):
 
 
 @op()
-def diagflat(input, offset=0):
+def diagflat(input: Tensor, offset: int = 0) -> Tensor:
     """The flattened input on the ``offset`` diagonal of a square matrix."""
     return diag_embed(input.reshape(-1), offset, 0, 1)
 
 
 @op()
-def trace(input):
+def trace(input: Tensor) -> Tensor:
     """The sum of a matrix's main diagonal (integer inputs give int64)."""
     if input.ndim != 2:
         raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {input.ndim} "
@@ -591,7 +605,7 @@ def trace(input):
     return diagonal(input).sum()
 
 
-def _triangle(name, input, k):
+def _triangle(name: str, input: Tensor, k: int) -> Tensor:
     B = backend_of(input, name)
     if input.ndim < 2:
         raise RuntimeError(f"{name}: input tensor must have at least 2 dimensions, got shape "
@@ -602,18 +616,19 @@ def _triangle(name, input, k):
 
 
 @op(inplace=True)
-def tril(input, diagonal=0):
+def tril(input: Tensor, diagonal: int = 0) -> Tensor:
     """The lower triangle (on and below the ``diagonal`` diagonal) of the last two dims."""
     return _triangle("tril", input, diagonal)
 
 
 @op(inplace=True)
-def triu(input, diagonal=0):
+def triu(input: Tensor, diagonal: int = 0) -> Tensor:
     """The upper triangle (on and above the ``diagonal`` diagonal) of the last two dims."""
     return _triangle("triu", input, diagonal)
 
 
-def _tri_indices(name, row, col, offset, dtype, device):
+def _tri_indices(name: str, row: int, col: int, offset: int, dtype: DTypeLike | None,
+                 device: DeviceLike | None) -> Tensor:
     from ..creation import _device
     for v, what in ((row, "row"), (col, "col"), (offset, "offset")):
         if not isinstance(v, int) or isinstance(v, bool):
@@ -631,19 +646,21 @@ def _tri_indices(name, row, col, offset, dtype, device):
 
 
 @op(method=False)
-def tril_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
+def tril_indices(row: int, col: int, offset: int = 0, *, dtype: DTypeLike | None = None,
+                 device: DeviceLike | None = None, layout: Any = None) -> Tensor:
     """The (2, N) coordinates of the lower triangle of a row x col matrix, row by row."""
     return _tri_indices("tril_indices", row, col, offset, dtype, device)
 
 
 @op(method=False)
-def triu_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
+def triu_indices(row: int, col: int, offset: int = 0, *, dtype: DTypeLike | None = None,
+                 device: DeviceLike | None = None, layout: Any = None) -> Tensor:
     """The (2, N) coordinates of the upper triangle of a row x col matrix, row by row."""
     return _tri_indices("triu_indices", row, col, offset, dtype, device)
 
 
 # ----------------------------------------------------------------------------- inverse, det
-def inv(A):
+def inv(A: Tensor) -> Tensor:
     """The inverse of each square matrix of ``A`` (..., n, n)."""
     _check_float("linalg.inv", A)
     _check_matrix("linalg.inv", A)
@@ -652,19 +669,19 @@ def inv(A):
                    "factorization), so it has no inverse; use linalg.pinv or linalg.lstsq for "
                    "singular or ill-conditioned matrices", B.inv, A._data)
 
-    def backward(ctx, g):
+    def backward(ctx: Context, g: Tensor) -> Sequence[Tensor | None]:
         Ai = _mH(ctx.y)
         return (-(Ai @ g @ Ai),)
     return record("linalg_inv", data, (A,), backward, output="y")
 
 
 @op()
-def inverse(input):
+def inverse(input: Tensor) -> Tensor:
     """``tensorlite.linalg.inv``."""
     return inv(input)
 
 
-def _cofactor(A, d):
+def _cofactor(A: Tensor, d: Any) -> Tensor:
     """det(A) * A^{-T}, the gradient of det at A, as PyTorch computes it: a 1 x 1 matrix gets
     1; a singular matrix (det exactly 0) gets 0 at first order (PyTorch's det times the
     solution of a perturbed system) and its adjugate (from the SVD) under create_graph."""
@@ -685,7 +702,7 @@ def _cofactor(A, d):
         return where(mask, 0.0, regular)
     # the adjugate: det(U) det(Vh) U diag(prod of the other singular values) Vh
     U, S, Vh = svd(A)
-    others = []
+    others: list[Any] = []
     for i in range(n):
         p = None
         for j in range(n):
@@ -698,7 +715,7 @@ def _cofactor(A, d):
     return where(mask, adj, regular)
 
 
-def det(A):
+def det(A: Tensor) -> Tensor:
     """The determinant of each square matrix of ``A``."""
     _check_float("linalg.det", A)
     _check_matrix("linalg.det", A)
@@ -707,12 +724,12 @@ def det(A):
     if not isinstance(data, type(A._data)):
         data = B.asarray(data, dtype=A.dtype)
 
-    def backward(ctx, g):
+    def backward(ctx: Context, g: Tensor) -> Sequence[Tensor | None]:
         return (g.unsqueeze(-1).unsqueeze(-1) * _cofactor(ctx.A, ctx.y),)
     return record("linalg_det", data, (A,), backward, save={"A": A}, output="y")
 
 
-def slogdet(A):
+def slogdet(A: Tensor) -> Any:
     """(sign, log|det|) of each square matrix: ``(sign, logabsdet)``."""
     _check_float("linalg.slogdet", A)
     _check_matrix("linalg.slogdet", A)
@@ -720,7 +737,7 @@ def slogdet(A):
     sign, logabs = B.slogdet(A._data)
     sign, logabs = B.asarray(sign, dtype=A.dtype), B.asarray(logabs, dtype=A.dtype)
 
-    def backward(ctx, g):
+    def backward(ctx: Context, g: Tensor) -> Sequence[Tensor | None]:
         return (g.unsqueeze(-1).unsqueeze(-1) * _mH(inv(ctx.A)),)
     return linalg_slogdet(wrap(sign, A.device),
                           record("linalg_slogdet", logabs, (A,), backward, save={"A": A}))
@@ -728,7 +745,7 @@ def slogdet(A):
 
 # Tensor methods and torch.* functions of the same names
 @op(aliases=())
-def logdet(input):
+def logdet(input: Tensor) -> Tensor:
     """log(det(input)): NaN where the determinant is negative, -inf where it is 0."""
     sign, logabs = slogdet(input)
     from .pointwise import where
@@ -740,14 +757,14 @@ op(method=True)(slogdet)
 
 
 # ----------------------------------------------------------------------------- solve
-def _solve_raw(A, Bm):
+def _solve_raw(A: Tensor, Bm: Tensor) -> Tensor:
     """X with A @ X == Bm, both (..., n, *) with equal batch dims."""
     B = backend_of(A, "linalg.solve")
     data = _lapack("linalg.solve", "The solver failed because the input matrix is singular; "
                    "use linalg.lstsq for singular or ill-conditioned systems", B.solve,
                    A._data, Bm._data)
 
-    def backward(ctx, g):
+    def backward(ctx: Context, g: Tensor) -> Sequence[Tensor | None]:
         need_a, need_b = ctx.needs_input_grad
         gB = _solve_raw(_mH(ctx.A), g)
         gA = -(gB @ _mH(ctx.y)) if need_a else None
@@ -755,7 +772,7 @@ def _solve_raw(A, Bm):
     return record("linalg_solve", data, (A, Bm), backward, save={"A": A}, output="y")
 
 
-def solve(A, B, *, left=True):
+def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:
     """X with A @ X == B (``left=False``: X @ A == B); B a batch of vectors (..., n) or of
     matrices (..., n, k); batch dims broadcast."""
     _check_float("linalg.solve", A, B)
@@ -771,7 +788,7 @@ def solve(A, B, *, left=True):
     return X.squeeze(-1) if vector else X
 
 
-def _solve_matrices(A, Bm):
+def _solve_matrices(A: Tensor, Bm: Tensor) -> Tensor:
     """linalg.solve for a batch of right-hand-side matrices Bm (..., n, k)."""
     if Bm.ndim < 2 or Bm.shape[-2] != A.shape[-1]:
         raise RuntimeError(f"linalg.solve: Incompatible shapes of A and B for the equation "
@@ -787,14 +804,14 @@ def _solve_matrices(A, Bm):
     return X
 
 
-def _empty_solution(A, Bm):
+def _empty_solution(A: Tensor, Bm: Tensor) -> Tensor:
     """The solution of systems with a size-0 dim: zeros, with a zero gradient to A and B."""
     z = wrap(backend_of(A, "linalg.solve").zeros(Bm.shape, dtype=Bm.dtype), Bm.device)
     return z + (A.sum() + Bm.sum()) * 0 if (A.requires_grad or Bm.requires_grad) else z
 
 
 # ----------------------------------------------------------------------------- Cholesky
-def cholesky(A, *, upper=False):
+def cholesky(A: Tensor, *, upper: bool = False) -> Tensor:
     """The lower-triangular L with A == L @ L.mT (``upper``: U == L.mT) of each symmetric
     positive-definite matrix; only A's lower triangle is read."""
     _check_float("linalg.cholesky", A)
@@ -806,7 +823,7 @@ def cholesky(A, *, upper=False):
     data = _lapack("linalg.cholesky", "The factorization could not be completed because the "
                    "input is not positive-definite", B.cholesky, A._data)
 
-    def backward(ctx, gL):
+    def backward(ctx: Context, gL: Tensor) -> Sequence[Tensor | None]:
         L = ctx.L
         gA = (_mH(L) @ gL).tril()
         gA = 0.5 * (gA + _mH(gA.tril(-1)))
@@ -817,9 +834,10 @@ def cholesky(A, *, upper=False):
 
 
 # ----------------------------------------------------------------------------- QR
-def _qr_square_backward(gQ, gR, Q, R):
+def _qr_square_backward(gQ: Tensor | None, gR: Tensor | None, Q: Tensor, R: Tensor
+                        ) -> Tensor | None:
     """PyTorch's QR backward for m >= n (Q: m x n, R: n x n)."""
-    M = 0
+    M: Any = 0
     if gR is not None:
         M = gR @ _mH(R)
     if gQ is not None:
@@ -834,7 +852,8 @@ def _qr_square_backward(gQ, gR, Q, R):
     return _mH(solve(R, _mH(gA)))
 
 
-def _qr_backward(gQ, gR, Q, R, A_shape, mode):
+def _qr_backward(gQ: Tensor | None, gR: Tensor | None, Q: Tensor, R: Tensor,
+                 A_shape: tuple[int, ...], mode: str) -> Tensor | None:
     m, n = A_shape[-2], A_shape[-1]
     if mode == "complete" and m > n:
         raise RuntimeError("linalg.qr: The QR decomposition is not differentiable when "
@@ -857,7 +876,7 @@ def _qr_backward(gQ, gR, Q, R, A_shape, mode):
     return cat([gX, gY], -1)
 
 
-def qr(A, mode="reduced"):
+def qr(A: Tensor, mode: str = "reduced") -> Any:
     """A == Q @ R with Q's columns orthonormal and R upper triangular: ``(Q, R)``; ``mode``
     "reduced" (k = min(m, n) columns), "complete" (Q square) or "r" (Q empty)."""
     _check_float("linalg.qr", A)
@@ -877,12 +896,12 @@ def qr(A, mode="reduced"):
         r = B.zeros(shape[:-2] + ((m if mode == "complete" else k), n), dtype=A.dtype)
     else:
         q, r = B.qr(A._data, "complete" if mode == "complete" else "reduced")
-    holder = {}
+    holder: dict[str, Any] = {}
 
-    def back_q(ctx, g):
+    def back_q(ctx: Context, g: Tensor) -> Sequence[Tensor | None]:
         return (_qr_backward(g, None, holder["Q"], holder["R"], shape, mode),)
 
-    def back_r(ctx, g):
+    def back_r(ctx: Context, g: Tensor) -> Sequence[Tensor | None]:
         if mode == "r":
             raise RuntimeError("linalg.qr: The derivative of linalg.qr depends on Q, which is "
                                "not computed when mode='r'. Please use linalg.qr(A, "
@@ -899,11 +918,12 @@ def qr(A, mode="reduced"):
 
 
 # ----------------------------------------------------------------------------- SVD, eigh
-def _svd_backward(gU, gS, gVh, U, S, Vh):
+def _svd_backward(gU: Tensor | None, gS: Tensor | None, gVh: Tensor | None, U: Tensor, S: Tensor,
+                  Vh: Tensor) -> Tensor | None:
     """PyTorch's svd_backward (real case) for the reduced factors U (m, k), S (k), Vh (k, n)."""
     m, n = U.shape[-2], Vh.shape[-1]
     if gU is None and gVh is None:
-        return (U * gS.unsqueeze(-2)) @ Vh
+        return (U * gS.unsqueeze(-2)) @ Vh  # type: ignore[union-attr]  # gS is given here
     S2 = S * S
     E = S2.unsqueeze(-2) - S2.unsqueeze(-1)
     k = S.shape[-1]
@@ -934,7 +954,7 @@ def _svd_backward(gU, gS, gVh, U, S, Vh):
     return gA
 
 
-def svd(A, full_matrices=True, *, driver=None):
+def svd(A: Tensor, full_matrices: bool = True, *, driver: str | None = None) -> Any:
     """A == U @ diag(S) @ Vh, singular values S descending: ``(U, S, Vh)``;
     ``full_matrices=False`` gives the reduced factors (k = min(m, n))."""
     _check_float("linalg.svd", A)
@@ -954,18 +974,18 @@ def svd(A, full_matrices=True, *, driver=None):
         u, s, vh = _lapack("linalg.svd", "The algorithm failed to converge because the input "
                            "matrix is ill-conditioned or has too many repeated singular values",
                            B.svd, A._data, full_matrices)
-    holder = {}
+    holder: dict[str, Any] = {}
 
-    def reduced():
+    def reduced() -> Any:
         U, S, Vh = holder["U"], holder["S"], holder["Vh"]
         if full_matrices:
             U, Vh = U[..., :, :k], Vh[..., :k, :]
         return U, S, Vh
 
-    def narrow_u(g):
+    def narrow_u(g: Tensor) -> Tensor:
         return g[..., :, :k] if full_matrices else g
 
-    def narrow_v(g):
+    def narrow_v(g: Tensor) -> Tensor:
         return g[..., :k, :] if full_matrices else g
     U = record("linalg_svd", u, (A,), lambda ctx, g: (_svd_backward(narrow_u(g), None, None,
                                                                     *reduced()),))
@@ -977,16 +997,16 @@ def svd(A, full_matrices=True, *, driver=None):
     return linalg_svd(U, S, Vh)
 
 
-def svdvals(A, *, driver=None):
+def svdvals(A: Tensor, *, driver: str | None = None) -> Tensor:
     """The singular values of each matrix, descending."""
     _check_float("linalg.svdvals", A)
     return svd(A, full_matrices=False).S
 
 
-def _eigh_backward(gL, gV, L, V):
+def _eigh_backward(gL: Tensor | None, gV: Tensor | None, L: Tensor, V: Tensor) -> Tensor | None:
     """PyTorch's linalg_eig_backward for a symmetric input."""
     if gV is None:
-        return (V * gL.unsqueeze(-2)) @ _mH(V)
+        return (V * gL.unsqueeze(-2)) @ _mH(V)  # type: ignore[union-attr]  # gL is given here
     VhgV = _mH(V) @ gV
     VhgV = 0.5 * (VhgV - _mH(VhgV))
     n = L.shape[-1]
@@ -999,7 +1019,7 @@ def _eigh_backward(gL, gV, L, V):
     return V @ inner_ @ _mH(V)
 
 
-def eigh(A, UPLO="L"):
+def eigh(A: Tensor, UPLO: str = "L") -> Any:
     """Eigenvalues (ascending) and orthonormal eigenvectors (columns) of each symmetric matrix:
     ``(eigenvalues, eigenvectors)``; only the ``UPLO`` triangle is read."""
     _check_float("linalg.eigh", A)
@@ -1015,7 +1035,7 @@ def eigh(A, UPLO="L"):
         w, v = _lapack("linalg.eigh", "The algorithm failed to converge because the input matrix "
                        "is ill-conditioned or has too many repeated eigenvalues", B.eigh,
                        A._data, UPLO)
-    holder = {}
+    holder: dict[str, Any] = {}
     L = record("linalg_eigh", w, (A,),
                lambda ctx, g: (_eigh_backward(g, None, holder["L"], holder["V"]),))
     V = record("linalg_eigh", v, (A,),
@@ -1024,13 +1044,13 @@ def eigh(A, UPLO="L"):
     return linalg_eigh(L, V)
 
 
-def eigvalsh(A, UPLO="L"):
+def eigvalsh(A: Tensor, UPLO: str = "L") -> Tensor:
     """The eigenvalues (ascending) of each symmetric matrix."""
     return eigh(A, UPLO).eigenvalues
 
 
 # ----------------------------------------------------------------------------- pinv, lstsq
-def _pinv_backward(g, pinvA, A):
+def _pinv_backward(g: Any, pinvA: Tensor, A: Tensor) -> Tensor:
     """PyTorch's pinv_backward."""
     m, n = A.shape[-2], A.shape[-1]
     pinvAh, gh = _mH(pinvA), _mH(g)
@@ -1045,13 +1065,14 @@ def _pinv_backward(g, pinvA, A):
             - pinvAhK @ pinvA @ A)
 
 
-def _number(v):
+def _number(v: Any) -> Any:
     if isinstance(v, Tensor):
         return v.item()
     return v
 
 
-def pinv(A, *, atol=None, rtol=None, hermitian=False):
+def pinv(A: Tensor, *, atol: Tensor | float | None = None, rtol: Tensor | float | None = None,
+         hermitian: bool = False) -> Tensor:
     """The Moore-Penrose pseudo-inverse: singular values at or below max(atol, rtol * the
     largest) are dropped; rtol defaults to eps * max(m, n) when neither is given."""
     _check_float("linalg.pinv", A)
@@ -1070,18 +1091,18 @@ def pinv(A, *, atol=None, rtol=None, hermitian=False):
                   lambda ctx, g: (_pinv_backward(g, ctx.y, ctx.A),), save={"A": A}, output="y")
 
 
-def _eps(A):
+def _eps(A: Tensor) -> float:
     return {dtypes.float64: 2.220446049250313e-16, dtypes.float32: 1.1920928955078125e-07,
             dtypes.float16: 0.0009765625}[A.dtype]
 
 
 @op()
-def pinverse(input, rcond=1e-15):
+def pinverse(input: Tensor, rcond: float | None = 1e-15) -> Tensor:
     """``linalg.pinv`` with relative tolerance ``rcond``."""
     return pinv(input, rtol=rcond)
 
 
-def lstsq(A, B, rcond=None, *, driver=None):
+def lstsq(A: Tensor, B: Tensor, rcond: float | None = None, *, driver: str | None = None) -> Any:
     """The least-squares solution X of A @ X ~= B: ``(solution, residuals, rank,
     singular_values)`` as PyTorch's CPU drivers give them ("gelsy" by default)."""
     _check_float("linalg.lstsq", A, B)
@@ -1125,7 +1146,8 @@ def lstsq(A, B, rcond=None, *, driver=None):
     return linalg_lstsq(X.squeeze(-1) if vector else X, residuals, rank, sv)
 
 
-def solve_triangular(A, B, *, upper, left=True, unitriangular=False):
+def solve_triangular(A: Tensor, B: Tensor, *, upper: bool, left: bool = True,
+                     unitriangular: bool = False) -> Tensor:
     """X with A @ X == B (``left=False``: X @ A == B) reading only A's upper (``upper``) or
     lower triangle (its diagonal taken as ones with ``unitriangular``); the gradient of A is
     that triangle's, as PyTorch's."""
@@ -1141,7 +1163,8 @@ def solve_triangular(A, B, *, upper, left=True, unitriangular=False):
     return _solve_matrices(T, B) if left else _mH(_solve_matrices(_mH(T), _mH(B)))
 
 
-def matrix_rank(A, *, atol=None, rtol=None, hermitian=False):
+def matrix_rank(A: Tensor, *, atol: Tensor | float | None = None,
+                rtol: Tensor | float | None = None, hermitian: bool = False) -> Tensor:
     """The number of singular values above max(atol, rtol * the largest) (rtol defaults to
     eps * max(m, n) when neither is given), as int64."""
     _check_float("linalg.matrix_rank", A)
@@ -1158,7 +1181,7 @@ def matrix_rank(A, *, atol=None, rtol=None, hermitian=False):
     return (S > cut).sum(-1)
 
 
-def vecdot(x, y, *, dim=-1):
+def vecdot(x: Tensor, y: Tensor, *, dim: int = -1) -> Tensor:
     """The dot products of ``x`` and ``y`` (broadcast) along ``dim``."""
     _check_float("linalg.vecdot", x, y)
     if x.ndim == 1 and y.ndim == 1 and x.shape != y.shape:  # (PyTorch's dot: no broadcasting)
@@ -1167,7 +1190,7 @@ def vecdot(x, y, *, dim=-1):
     return (x * y).sum(dim)
 
 
-def multi_dot(tensors):
+def multi_dot(tensors: Sequence[Tensor]) -> Tensor:
     """The product of a chain of matrices (the first and last may be vectors), left to right."""
     tensors = list(tensors)
     if len(tensors) < 2:
@@ -1198,7 +1221,7 @@ def multi_dot(tensors):
     return out
 
 
-def _chain(mats):
+def _chain(mats: Any) -> Any:
     """The product of matrices in PyTorch's order (the cheapest, its tie rules), so inf and NaN
     meet zeros where they do there."""
     n = len(mats)
@@ -1209,7 +1232,7 @@ def _chain(mats):
         a, b, c, d = p
         return mats[0] @ (mats[1] @ mats[2]) if a * c * (b + d) > b * d * (a + c) else \
             (mats[0] @ mats[1]) @ mats[2]
-    cost = [[0] * n for _ in range(n)]
+    cost: list[list[Any]] = [[0] * n for _ in range(n)]
     split = [[0] * n for _ in range(n)]
     for length in range(1, n):
         for i in range(n - length):
@@ -1220,7 +1243,7 @@ def _chain(mats):
                 if cost[i][j] is None or q < cost[i][j]:
                     cost[i][j], split[i][j] = q, k
 
-    def product(i, j):
+    def product(i: Any, j: Any) -> Any:
         if i == j:
             return mats[i]
         k = split[i][j]
@@ -1228,7 +1251,7 @@ def _chain(mats):
     return product(0, n - 1)
 
 
-def cond(A, p=None):
+def cond(A: Tensor, p: float | str | None = None) -> Tensor:
     """The condition number in the ``p`` norm (None or 2: the ratio of the extreme singular
     values, -2 its inverse; "fro", "nuc", inf, -inf, 1, -1: norm(A) * norm(inv(A)), inf for
     a singular matrix)."""
@@ -1248,7 +1271,7 @@ def cond(A, p=None):
     return where(singular, math.inf, matrix_norm(A, p) * matrix_norm(Ai, p))
 
 
-def tensorinv(A, ind=2):
+def tensorinv(A: Tensor, ind: int = 2) -> Tensor:
     """The inverse of ``A`` as a tensor of its first ``ind`` dims by its others: the result's
     shape is A.shape[ind:] + A.shape[:ind]."""
     if ind <= 0:
@@ -1263,7 +1286,7 @@ def tensorinv(A, ind=2):
     return inv(A.reshape(math.prod(rows), math.prod(cols))).reshape(cols + rows)
 
 
-def tensorsolve(A, B, dims=None):
+def tensorsolve(A: Tensor, B: Tensor, dims: Sequence[int] | None = None) -> Tensor:
     """X with tensordot(A, X, X.ndim) == B; ``dims``: A's dims moved to the end first."""
     _same_dtype("linalg.tensorsolve", A, B)
     if dims is not None:
@@ -1284,7 +1307,7 @@ def tensorsolve(A, B, dims=None):
 
 # ----------------------------------------------------------------------------- matrix_power
 @op()
-def matrix_power(input, n):
+def matrix_power(input: Tensor, n: int) -> Tensor:
     """The matrix raised to the integer power ``n`` (0: the identity; negative: of the
     inverse), by repeated squaring."""
     if not isinstance(n, int) or isinstance(n, bool):
@@ -1301,6 +1324,7 @@ def matrix_power(input, n):
     A = input
     if n < 0:
         A, n = inv(input), -n
+    result: Any
     result, base = None, A
     while n:
         if n & 1:
@@ -1317,17 +1341,17 @@ svd_result = namedtuple("svd", ["U", "S", "V"])
 qr_result = namedtuple("qr", ["Q", "R"])
 
 
-def _legacy(name):
+def _legacy(name: str) -> Callable[[F], F]:
     """Register the function below as the op ``name`` (its linalg namesake keeps the module
     attribute of that name)."""
-    def register(fn):
+    def register(fn: F) -> F:
         fn.__name__ = fn.__qualname__ = name
         return op()(fn)
     return register
 
 
 @_legacy("svd")
-def _svd_op(input, some=True, compute_uv=True):
+def _svd_op(input: Tensor, some: bool = True, compute_uv: bool = True) -> Any:
     """``torch.svd``: (U, S, V) with input == U diag(S) V^T, reduced unless ``some=False``;
     with ``compute_uv=False`` U and V are zero-filled (m, m) and (n, n) matrices."""
     _check_float("svd", input)
@@ -1344,19 +1368,19 @@ def _svd_op(input, some=True, compute_uv=True):
 
 
 @_legacy("qr")
-def _qr_op(input, some=True):
+def _qr_op(input: Tensor, some: bool = True) -> Any:
     """``torch.qr``: linalg.qr with mode "reduced" (``some``) or "complete"."""
     return qr_result(*qr(input, "reduced" if some else "complete"))
 
 
 @_legacy("cholesky")
-def _cholesky_op(input, upper=False):
+def _cholesky_op(input: Tensor, upper: bool = False) -> Any:
     """``torch.cholesky``: linalg.cholesky (``upper``: the upper factor)."""
     return cholesky(input, upper=upper)
 
 
 # ----------------------------------------------------------------------------- norms
-def _norm_backward(g, x, p, norm, axes, keepdim):
+def _norm_backward(g: Any, x: Any, p: Any, norm: Any, axes: Any, keepdim: bool) -> Tensor:
     """PyTorch's norm_backward."""
     if not keepdim and x.ndim:
         shape = tuple(1 if i in axes else s for i, s in enumerate(x.shape))
@@ -1382,7 +1406,9 @@ def _norm_backward(g, x, p, norm, axes, keepdim):
     return scaled * scale
 
 
-def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
+def vector_norm(x: Tensor, ord: float = 2, dim: int | Sequence[int] | None = None,
+                keepdim: bool = False, *,
+                dtype: DTypeLike | None = None) -> Tensor:
     """The ``ord``-norm of the elements over ``dim`` (None: all), as one vector."""
     if not isinstance(x, Tensor):
         raise TypeError(f"linalg.vector_norm: expected a Tensor, got {type(x).__name__}")
@@ -1415,12 +1441,14 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
                   save={"x": x}, output="y")
 
 
-def _no_grad():
+def _no_grad() -> Any:
     from ..autograd.grad_mode import no_grad
     return no_grad()
 
 
-def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
+def matrix_norm(A: Tensor, ord: float | str = "fro", dim: Sequence[int] = (-2, -1),
+                keepdim: bool = False, *,
+                dtype: DTypeLike | None = None) -> Tensor:
     """The ``ord`` matrix norm ("fro", "nuc", inf, -inf, 1, -1, 2, -2) over the two dims."""
     _check_float("linalg.matrix_norm", A)
     if dtype is not None:
@@ -1453,7 +1481,9 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
     raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
 
 
-def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None):
+def norm(A: Tensor, ord: float | str | None = None, dim: int | Sequence[int] | None = None,
+         keepdim: bool = False, *,
+         dtype: DTypeLike | None = None) -> Tensor:
     """A vector norm (``dim`` an int, or ``ord`` None over everything) or a matrix norm
     (``dim`` two dims, or a 2-D input with ``ord`` given)."""
     if isinstance(dim, int):
@@ -1465,7 +1495,7 @@ def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None):
         return vector_norm(A, 2 if ord is None else ord, dim, keepdim, dtype=dtype)
     if dim is None:
         if A.ndim == 1:
-            return vector_norm(A, ord, None, keepdim, dtype=dtype)
+            return vector_norm(A, ord, None, keepdim, dtype=dtype)  # type: ignore[arg-type]
         if A.ndim != 2:
             raise RuntimeError(f"linalg.norm: If dim is not specified but ord is, the input "
                                f"must be 1D or 2D. Got {A.ndim}D.")

@@ -1,6 +1,10 @@
 """Elementwise ops, each with its derivative beside it."""
+from __future__ import annotations
+
 import builtins as _builtins
 import math as _math
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from .. import dtypes
 from ..autograd.graph import record
@@ -10,13 +14,19 @@ from .common import (_shape_str, backend_of, binary, broadcasting, cast, floatin
                      shape_of, sum_to, unbroadcast)
 from .registry import op
 
+if TYPE_CHECKING:
+    from ..autograd.graph import Context
+    import numpy as np
+
 
 # -- unary: backward(g, s) where s is the op's input or output, whichever the formula needs ----------
-def _unary(name, backward, uses="input", float_only=True, prim=None, no_bool=None):
+def _unary(name: str, backward: Callable[..., Tensor], uses: str | None = "input",
+           float_only: bool = True, prim: str | None = None,
+           no_bool: tuple[type[Exception], str] | None = None) -> Callable[[Tensor], Tensor]:
     """``no_bool``: ``(exception type, message)`` raised for a bool input, as PyTorch."""
     prim = prim or name
 
-    def fn(input):
+    def fn(input: Tensor) -> Tensor:
         if no_bool is not None and isinstance(input, Tensor) and input.dtype == dtypes.bool_:
             raise no_bool[0](f"{name}: {no_bool[1]} (got {describe(input)})")
         x = floating(input, name) if float_only else input
@@ -26,7 +36,7 @@ def _unary(name, backward, uses="input", float_only=True, prim=None, no_bool=Non
         return record(name, getattr(B, prim)(x._data), (x,), _grad_of,
                       save={"s": x} if uses == "input" else None)
 
-    def _grad_of(ctx, g):
+    def _grad_of(ctx: Context, g: Tensor) -> tuple[Tensor]:
         return (backward(g, ctx.s) if uses else backward(g),)
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"Elementwise {name} (differentiable)."
@@ -54,7 +64,7 @@ _ACTIVATION_GRAD_BACKWARD = {
 }
 
 
-def activation_grad(name, g, y):
+def activation_grad(name: str, g: Tensor, y: Tensor) -> Tensor:
     """``g * act'(x)`` from the activation's output ``y`` in one backend pass (a fused kernel on
     accelerated backends), recorded with its own backward so higher-order gradients work."""
     B = backend_of(g, name)
@@ -73,38 +83,38 @@ neg = op(inplace=True)(_unary("neg", lambda g: -g, uses=None, float_only=False,
 
 
 @op(inplace=True)
-def rsqrt(input):
+def rsqrt(input: Tensor) -> Tensor:
     return sqrt(input).reciprocal()
 
 
 @op(inplace=True)
-def reciprocal(input):
+def reciprocal(input: Tensor) -> Tensor:
     return 1 / floating(input, "reciprocal")
 
 
 @op(inplace=True)
-def square(input):
+def square(input: Tensor) -> Tensor:
     return pow(input, 2)  # as PyTorch: a bool tensor squares to int64
 
 
 @op(inplace=True)
-def sign(input):
+def sign(input: Tensor) -> Tensor:
     """-1, 0 or 1 elementwise (NaN gives 0); its gradient is zero."""
     return _zero_grad("sign", backend_of(input, "sign").sign(input._data), input)
 
 
 @op(inplace=True)
-def sgn(input):
+def sgn(input: Tensor) -> Tensor:
     """sign(x) for real tensors (PyTorch's sgn is x / |x| for complex ones, which we lack)."""
     return _zero_grad("sgn", backend_of(input, "sgn").sign(input._data), input)
 
 
-def _no_grad(name, input):
+def _no_grad(name: str, input: Tensor) -> Tensor:
     B = backend_of(input, name)
     return wrap(getattr(B, name)(input._data), input.device)
 
 
-def _zero_grad(name, data, input):
+def _zero_grad(name: str, data: Any, input: Tensor) -> Tensor:
     """The result ``data`` of an op whose gradient is zero everywhere (sign, floor, round...):
     recorded for a float input, so it requires grad and backward passes zeros, as PyTorch."""
     if dtypes.kind(input.dtype) < 2:
@@ -112,17 +122,18 @@ def _zero_grad(name, data, input):
     return record(name, data, (input,), lambda ctx, g: (_zeros_like(g),))
 
 
-def _zeros_like(g):
+def _zeros_like(g: Tensor) -> Tensor:
     return wrap(backend_of(g, "zeros_like").zeros_like(g._data), g.device)
 
 
 @op(inplace=True, aliases=("clip",))
-def clamp(input, min=None, max=None):
+def clamp(input: Tensor, min: Tensor | float | None = None,
+          max: Tensor | float | None = None) -> Tensor:
     """Limit to [min, max]; the gradient passes where min <= x <= max (bounds included)."""
     if min is None and max is None:
         raise RuntimeError("clamp: at least one of 'min' or 'max' must not be None")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
-        t = min if isinstance(min, Tensor) else max
+        t: Any = min if isinstance(min, Tensor) else max
         if not any(b is not None and not isinstance(b, Tensor) for b in (min, max)):
             return _clamp_tensors(input, min, max)
         if t.ndim or t.requires_grad:
@@ -146,7 +157,7 @@ def clamp(input, min=None, max=None):
 
 # -- binary: operands coerced by `binary`, gradients summed back over broadcast dims ---------------
 @op(inplace=True, fast="iadd")
-def add(input, other, *, alpha=1):
+def add(input: Tensor | float, other: Tensor | float, *, alpha: float = 1) -> Tensor:
     if alpha != 1:
         other = other * alpha
     a, b, B = binary("add", input, other)
@@ -155,7 +166,7 @@ def add(input, other, *, alpha=1):
                   lambda ctx, g: unbroadcast(ctx, (g, sa), (g, sb)))
 
 
-def _refuse_bool_sub(name, input, other):
+def _refuse_bool_sub(name: str, input: Tensor | float, other: Tensor | float) -> None:
     """PyTorch refuses a subtraction with any bool operand, a tensor or a Python bool."""
     for x in (input, other):
         if isinstance(x, bool) or (isinstance(x, Tensor) and x.dtype == dtypes.bool_):
@@ -165,7 +176,7 @@ def _refuse_bool_sub(name, input, other):
 
 
 @op(inplace=True, fast="isub")
-def sub(input, other, *, alpha=1):
+def sub(input: Tensor | float, other: Tensor | float, *, alpha: float = 1) -> Tensor:
     _refuse_bool_sub("sub", input, other)
     if alpha != 1:
         other = other * alpha
@@ -176,7 +187,7 @@ def sub(input, other, *, alpha=1):
 
 
 @op(inplace=True, fast="imul")
-def mul(input, other):
+def mul(input: Tensor | float, other: Tensor | float) -> Tensor:
     a, b, B = binary("mul", input, other)
     sa, sb = shape_of(a), shape_of(b)
     return record("mul", broadcasting("mul", B.mul, a, b), (a, b),
@@ -185,7 +196,7 @@ def mul(input, other):
 
 
 @op(inplace=True)
-def div(input, other):
+def div(input: Tensor | float, other: Tensor | float) -> Tensor:
     a, b, B = binary("div", input, other)
     if dtypes.kind(raw_dtype(a, b)) < 2:  # true division of integers gives float32, as PyTorch
         a, b, B = binary("div", _to_float(a), _to_float(b))
@@ -197,7 +208,7 @@ def div(input, other):
 
 
 @op(inplace=True)
-def pow(input, exponent):
+def pow(input: Tensor | float, exponent: Tensor | float) -> Tensor:
     a, b, B = binary("pow", input, exponent)
     t = a if isinstance(a, Tensor) else b
     if t.dtype == dtypes.bool_:
@@ -208,7 +219,7 @@ def pow(input, exponent):
                            f"({describe(t)} ** {b}); use a float tensor (.float())")
     sa, sb = shape_of(a), shape_of(b)
 
-    def backward(ctx, g):
+    def backward(ctx: Context, g: Tensor) -> tuple[Tensor | None, Tensor | None]:
         a, b, y = ctx.a, ctx.b, ctx.y
         ga = gb = None
         if ctx.needs_input_grad[0]:  # d/da a**b = b * a**(b-1), and 0 where b == 0 (even at a == 0)
@@ -227,30 +238,31 @@ def pow(input, exponent):
                   save={"a": a, "b": b}, output="y")
 
 
-def _log_number(x):
+def _log_number(x: float) -> float:
     import math
     return math.log(x) if x > 0 else float("nan") if x < 0 else float("-inf")
 
 
 @op()
-def maximum(input, other):
+def maximum(input: Tensor, other: Tensor) -> Tensor:
     """Elementwise max; at ties the gradient is split evenly between the two, and where a NaN
     makes the comparison fail both get all of it, as PyTorch."""
     return _extremum("maximum", input, other, lambda a, b: a < b)
 
 
 @op()
-def minimum(input, other):
+def minimum(input: Tensor, other: Tensor) -> Tensor:
     return _extremum("minimum", input, other, lambda a, b: a > b)
 
 
-def _extremum(name, input, other, loses):
+def _extremum(name: str, input: Tensor, other: Tensor,
+              loses: Callable[[Tensor, Tensor], Tensor]) -> Tensor:
     a, b, B = binary(name, input, other)
     if not isinstance(a, Tensor) or not isinstance(b, Tensor):
         raise TypeError(f"{name}: both operands must be tensors (use clamp for a number)")
     sa, sb = shape_of(a), shape_of(b)
 
-    def backward(ctx, g):
+    def backward(ctx: Context, g: Tensor) -> Sequence[Tensor | None]:
         a, b = ctx.a, ctx.b
         shared = where(a == b, g * 0.5, g)
         return unbroadcast(ctx, (lambda: where(loses(a, b), 0.0, shared), sa),
@@ -260,7 +272,7 @@ def _extremum(name, input, other, loses):
 
 
 @op(method=False)
-def where(condition, input, other):
+def where(condition: Tensor, input: Tensor | float, other: Tensor | float) -> Tensor:
     """``input`` where ``condition`` holds, else ``other`` (tensors or numbers, broadcast)."""
     if not isinstance(condition, Tensor) or condition.dtype != dtypes.bool_:
         raise TypeError(f"where: condition must be a bool tensor, got "
@@ -288,29 +300,29 @@ def where(condition, input, other):
                   save={"condition": condition})
 
 
-def _full_like_kind(condition, value, kind):
+def _full_like_kind(condition: Tensor, value: float, kind: int) -> Tensor:
     B = backend_of(condition, "where")
     dt = (dtypes.bool_, dtypes.int64, dtypes.float32)[kind]
     return wrap(B.full((), value, dtype=dt), condition.device)
 
 
-def raw_dtype(a, b):
+def raw_dtype(a: Any, b: Any) -> np.dtype:
     return a.dtype if isinstance(a, Tensor) else b.dtype
 
 
-def _to_float(x):
+def _to_float(x: Tensor | float) -> Tensor | float:
     return cast(x, dtypes.float32) if isinstance(x, Tensor) else float(x)
 
 
 # -- casts, copies and device moves: identity gradients -------------------------------------------
 @op()
-def clone(input):
+def clone(input: Tensor) -> Tensor:
     B = backend_of(input, "clone")
     return record("clone", B.copy(input._data), (input,), lambda ctx, g: (g,))
 
 
 @op(method=False)
-def to_device(input, device):
+def to_device(input: Tensor, device: str) -> Tensor:
     """Copy to ``device``; the gradient is copied back."""
     src, dst = backend_of(input, "to"), for_device(device)
     data = dst.asarray(src.to_host(input._data)) if device != "cpu" else src.to_host(input._data)
@@ -321,8 +333,8 @@ def to_device(input, device):
 
 
 # -- comparisons: no gradient, bool results --------------------------------------------------------
-def _comparison(name):
-    def fn(input, other):
+def _comparison(name: str) -> Callable[[Tensor | float, Tensor | float], Tensor]:
+    def fn(input: Tensor | float, other: Tensor | float) -> Tensor:
         a, b, B = binary(name, input, other)
         return wrap(broadcasting(name, getattr(B, name), a, b), (a if isinstance(a, Tensor) else b).device)
     fn.__name__ = fn.__qualname__ = name
@@ -333,12 +345,12 @@ eq, ne, lt, le, gt, ge = (op()(_comparison(n)) for n in ("eq", "ne", "lt", "le",
 logical_and = op(inplace=True)(_comparison("logical_and"))
 
 
-def _logical(name):
+def _logical(name: str) -> Callable[[Tensor, Tensor | float], Tensor]:
     """logical_or / logical_xor: tensors of any dtypes (nonzero is true), a bool result.
     (logical_and takes a number too: ops/__init__.py makes it the `&` operator for now.)"""
     compare = _comparison(name)
 
-    def fn(input, other):
+    def fn(input: Tensor, other: Tensor | float) -> Tensor:
         _tensors_only(name, input, other)
         return compare(input, other)
     fn.__name__ = fn.__qualname__ = name
@@ -350,17 +362,17 @@ logical_xor = op(inplace=True)(_logical("logical_xor"))
 
 
 @op(inplace=True)
-def logical_not(input):
+def logical_not(input: Tensor) -> Tensor:
     return _no_grad("logical_not", input)
 
 
 @op()
-def isfinite(input):
+def isfinite(input: Tensor) -> Tensor:
     return _no_grad("isfinite", input)
 
 
 @op()
-def isnan(input):
+def isnan(input: Tensor) -> Tensor:
     return input != input
 
 
@@ -393,7 +405,7 @@ acosh = op(inplace=True, aliases=("arccosh",))(
 atanh = op(inplace=True, aliases=("arctanh",))(_unary("atanh", lambda g, x: g / (1 - x * x)))
 
 
-def _sinc_grad(g, x):
+def _sinc_grad(g: Tensor, x: Tensor) -> Tensor:
     """PyTorch's sinc_backward: (pi x cos(pi x) - sin(pi x)) / (pi x^2), and 0 at x == 0."""
     xpi, sq = x * _math.pi, x * x * _math.pi
     return where(sq == 0, 0.0, g * (xpi * xpi.cos() - xpi.sin()) / sq)
@@ -403,17 +415,17 @@ sinc = op(inplace=True)(_unary("sinc", _sinc_grad))
 
 
 @op(inplace=True)
-def deg2rad(input):
+def deg2rad(input: Tensor) -> Tensor:
     return mul(floating(input, "deg2rad"), _math.pi / 180)
 
 
 @op(inplace=True)
-def rad2deg(input):
+def rad2deg(input: Tensor) -> Tensor:
     return mul(floating(input, "rad2deg"), 180 / _math.pi)
 
 
 @op(inplace=True)
-def logit(input, eps=None):
+def logit(input: Tensor, eps: float | None = None) -> Tensor:
     """log(x / (1 - x)), x first limited to [eps, 1 - eps] when eps is given; the gradient is
     0 outside those bounds (NaN outside [0, 1] without eps), as PyTorch."""
     x = floating(input, "logit")
@@ -430,7 +442,7 @@ def logit(input, eps=None):
     lo, hi = (wrap(v, x.device) if not isinstance(v, float) else v for v in (lo, hi))
     outside = float("nan") if eps is None else 0.0
 
-    def backward(ctx, g):  # at 0 and 1, g * inf (not g / +-0), as PyTorch's kernel
+    def backward(ctx: Context, g: Tensor) -> tuple[Tensor]:  # at 0 and 1, g * inf (not g / +-0), as PyTorch's kernel
         x = ctx.x
         inner = where((x == 0) | (x == 1), g * float("inf"), g / (x * (1 - x)))
         return (where((x < lo) | (x > hi), outside, inner),)
@@ -438,7 +450,7 @@ def logit(input, eps=None):
 
 
 # rounding: integers pass through unchanged (bool refused), and the gradient is zero
-def _rounding(name, input, prim, *args):
+def _rounding(name: str, input: Tensor, prim: str, *args: int) -> Tensor:
     if not isinstance(input, Tensor):
         raise TypeError(f"{name}(): argument 'input' must be Tensor, not {type(input).__name__}")
     if input.dtype == dtypes.bool_:
@@ -449,22 +461,22 @@ def _rounding(name, input, prim, *args):
 
 
 @op(inplace=True)
-def floor(input):
+def floor(input: Tensor) -> Tensor:
     return _rounding("floor", input, "floor")
 
 
 @op(inplace=True)
-def ceil(input):
+def ceil(input: Tensor) -> Tensor:
     return _rounding("ceil", input, "ceil")
 
 
 @op(inplace=True, aliases=("fix",))
-def trunc(input):
+def trunc(input: Tensor) -> Tensor:
     return _rounding("trunc", input, "trunc")
 
 
 @op(inplace=True)
-def round(input, *, decimals=None):
+def round(input: Tensor, *, decimals: int | None = None) -> Tensor:
     """Round half to even, to ``decimals`` decimal places (negative: to tens, hundreds...).
     As PyTorch, integer tensors pass through unchanged only when ``decimals`` is not given."""
     if decimals is None:
@@ -479,7 +491,7 @@ def round(input, *, decimals=None):
 
 
 @op(inplace=True)
-def frac(input):
+def frac(input: Tensor) -> Tensor:
     """x - trunc(x): the fractional part, with x's sign; the gradient passes unchanged."""
     if not isinstance(input, Tensor) or dtypes.kind(input.dtype) < 2:
         raise NotImplementedError(f"frac: not implemented for "
@@ -491,7 +503,8 @@ def frac(input):
 
 
 @op(inplace=True)
-def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
+def nan_to_num(input: Tensor, nan: float | None = 0.0, posinf: float | None = None,
+               neginf: float | None = None) -> Tensor:
     """NaN, +inf and -inf replaced by ``nan``, ``posinf`` and ``neginf`` (default: 0 and the
     dtype's largest and smallest values); the gradient flows where the input is finite."""
     B = backend_of(input, "nan_to_num")
@@ -504,22 +517,23 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
 
 # -- tests of values: bool results, no gradient
 @op()
-def isinf(input):
+def isinf(input: Tensor) -> Tensor:
     return _no_grad("isinf", input)
 
 
 @op()
-def isposinf(input):
+def isposinf(input: Tensor) -> Tensor:
     return eq(input, float("inf"))
 
 
 @op()
-def isneginf(input):
+def isneginf(input: Tensor) -> Tensor:
     return eq(input, float("-inf"))
 
 
 @op()
-def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+def isclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08,
+            equal_nan: bool = False) -> Tensor:
     """|input - other| <= atol + rtol * |other|, elementwise (infinities close only to
     themselves); NaNs are close to each other only with ``equal_nan``."""
     for t, what in ((input, "input"), (other, "other")):
@@ -547,13 +561,14 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
 
 
 @op()
-def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+def allclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08,
+             equal_nan: bool = False) -> bool:
     """Whether every element of ``input`` is close to ``other`` (see isclose), a Python bool."""
     return bool(isclose(input, other, rtol, atol, equal_nan).all().item())
 
 
 @op()
-def equal(input, other):
+def equal(input: Tensor, other: Tensor) -> bool:
     """True when both have the same shape and the same values (NaN equals nothing)."""
     for t, what in ((input, "input"), (other, "other")):
         if not isinstance(t, Tensor):
@@ -566,8 +581,8 @@ def equal(input, other):
 
 
 # -- bitwise ops: integer and bool tensors only
-def _bitwise(name):
-    def fn(input, other):
+def _bitwise(name: str) -> Callable[[Tensor | float, Tensor | float], Tensor]:
+    def fn(input: Tensor | float, other: Tensor | float) -> Tensor:
         a, b, B = binary(name, input, other)
         dt = raw_dtype(a, b)
         if dtypes.kind(dt) == 2:
@@ -581,7 +596,7 @@ def _bitwise(name):
     return fn
 
 
-def _operands(*xs):
+def _operands(*xs: Any) -> str:
     return " and ".join(describe(x) if isinstance(x, Tensor) else repr(x) for x in xs)
 
 
@@ -591,7 +606,7 @@ bitwise_xor = op(inplace=True)(_bitwise("bitwise_xor"))
 
 
 @op(inplace=True)
-def bitwise_not(input):
+def bitwise_not(input: Tensor) -> Tensor:
     if isinstance(input, Tensor) and dtypes.kind(input.dtype) == 2:
         raise NotImplementedError(f"bitwise_not: not implemented for {describe(input)}; "
                                   "bitwise ops take integer or bool tensors")
@@ -599,14 +614,15 @@ def bitwise_not(input):
 
 
 # -- binary math
-def _tensors_only(name, input, other):
+def _tensors_only(name: str, input: object, other: object) -> None:
     for t, what in ((input, "input"), (other, "other")):
         if not isinstance(t, Tensor):
             raise TypeError(f"{name}(): argument '{what}' must be Tensor, not "
                             f"{type(t).__name__}")
 
 
-def _float_binary(name, input, other):
+def _float_binary(name: str, input: Tensor | float, other: Tensor | float
+                  ) -> tuple[Any, Any, Any]:
     """The operands promoted together, then integers and bools to float32."""
     a, b, B = binary(name, input, other)
     if dtypes.kind(raw_dtype(a, b)) < 2:
@@ -615,13 +631,13 @@ def _float_binary(name, input, other):
 
 
 @op(inplace=True, aliases=("arctan2",))
-def atan2(input, other):
+def atan2(input: Tensor, other: Tensor) -> Tensor:
     """The angle of the point (other, input), in (-pi, pi]."""
     _tensors_only("atan2", input, other)
     a, b, B = _float_binary("atan2", input, other)
     sa, sb = shape_of(a), shape_of(b)
 
-    def backward(ctx, g):
+    def backward(ctx: Context, g: Tensor) -> Sequence[Tensor | None]:
         a, b = ctx.a, ctx.b
         denom = a * a + b * b  # where it underflows to 0 the gradient is 0, as PyTorch's
         recip = where(denom == 0, 0.0, denom.reciprocal())
@@ -631,7 +647,7 @@ def atan2(input, other):
 
 
 @op(inplace=True)
-def hypot(input, other):
+def hypot(input: Tensor, other: Tensor) -> Tensor:
     """sqrt(input**2 + other**2), float tensors only; at (0, 0) the gradient is NaN (0 / 0), as
     PyTorch."""
     _tensors_only("hypot", input, other)
@@ -646,7 +662,8 @@ def hypot(input, other):
                   save={"a": a, "b": b}, output="y")
 
 
-def _modulo(name, input, other, rounded_quotient):
+def _modulo(name: str, input: Tensor | float, other: Tensor | float,
+            rounded_quotient: Callable[[Any, Any, Any], Any]) -> Tensor:
     """fmod / remainder: operands promoted; integer division by zero raises as PyTorch; the
     gradient is g for the dividend and -g * (the rounded quotient) for the divisor."""
     a, b, B = binary(name, input, other)
@@ -660,7 +677,7 @@ def _modulo(name, input, other, rounded_quotient):
     sa, sb = shape_of(a), shape_of(b)
     device = (a if isinstance(a, Tensor) else b).device
 
-    def backward(ctx, g):
+    def backward(ctx: Context, g: Tensor) -> Sequence[Tensor | None]:
         if not isinstance(ctx.a, Tensor) and ctx.needs_input_grad[1]:
             raise RuntimeError(f"{name}: the derivative for a number dividend is not "
                                "implemented (as in PyTorch); make the dividend a tensor")
@@ -670,9 +687,9 @@ def _modulo(name, input, other, rounded_quotient):
                   save={"a": a, "b": b})
 
 
-def _broadcast_size(*shapes):
+def _broadcast_size(*shapes: Any) -> int:
     """The number of elements of the broadcast result of ``shapes`` (None: a number)."""
-    shapes = [s for s in shapes if s is not None]
+    shapes = [s for s in shapes if s is not None]  # type: ignore[assignment]
     n = _builtins.max((len(s) for s in shapes), default=0)
     size = 1
     for i in range(n):
@@ -682,7 +699,7 @@ def _broadcast_size(*shapes):
 
 
 @op(inplace=True)
-def fmod(input, other):
+def fmod(input: Tensor, other: Tensor | float) -> Tensor:
     """C's fmod: the remainder of the truncated division, with the sign of ``input``."""
     if not isinstance(input, Tensor):
         raise TypeError(f"fmod(): argument 'input' must be Tensor, not {type(input).__name__}")
@@ -690,19 +707,20 @@ def fmod(input, other):
 
 
 @op(inplace=True)
-def remainder(input, other):
+def remainder(input: Tensor | float, other: Tensor | float) -> Tensor:
     """Python's modulus: the remainder of the floor division, with the sign of ``other``."""
     return _modulo("remainder", input, other, lambda B, a, b: B.floor_divide(a, b))
 
 
-def _nan_extremum(name, input, other, wins):
+def _nan_extremum(name: str, input: Tensor, other: Tensor,
+                  wins: Callable[[Tensor, Tensor], Tensor]) -> Tensor:
     """fmax / fmin: a NaN on one side gives the other side; the gradient goes to ``input``
     where it wins or ties or ``other`` is NaN, else to ``other``, as PyTorch."""
     _tensors_only(name, input, other)
     a, b, B = binary(name, input, other)
     sa, sb = shape_of(a), shape_of(b)
 
-    def backward(ctx, g):
+    def backward(ctx: Context, g: Tensor) -> Sequence[Tensor | None]:
         first = wins(ctx.a, ctx.b) | isnan(ctx.b)
         return unbroadcast(ctx, (lambda: where(first, g, 0.0), sa),
                            (lambda: where(first, 0.0, g), sb))
@@ -711,17 +729,17 @@ def _nan_extremum(name, input, other, wins):
 
 
 @op()
-def fmax(input, other):
+def fmax(input: Tensor, other: Tensor) -> Tensor:
     return _nan_extremum("fmax", input, other, lambda a, b: a >= b)
 
 
 @op()
-def fmin(input, other):
+def fmin(input: Tensor, other: Tensor) -> Tensor:
     return _nan_extremum("fmin", input, other, lambda a, b: a <= b)
 
 
 @op(inplace=True)
-def xlogy(input, other):
+def xlogy(input: Tensor | float, other: Tensor | float) -> Tensor:
     """input * log(other), 0 where input == 0 (NaN where other is NaN); float results."""
     a, b, B = _float_binary("xlogy", input, other)
     dt = raw_dtype(a, b)
@@ -739,7 +757,7 @@ def xlogy(input, other):
 
 
 @op(inplace=True)
-def lerp(input, end, weight):
+def lerp(input: Tensor, end: Tensor, weight: Tensor | float) -> Tensor:
     """input + weight * (end - input), computed from the nearer end as PyTorch (exact at
     weight 0 and 1); input, end and a tensor weight share one float dtype."""
     _tensors_only("lerp", input, end)
@@ -771,7 +789,7 @@ def lerp(input, end, weight):
             B.sub(end._data, B.mul(d, 1 - weight))
     si, se, sw = shape_of(input), shape_of(end), shape_of(weight)
 
-    def backward(ctx, g):
+    def backward(ctx: Context, g: Tensor) -> Sequence[Tensor | None]:
         w = ctx.w
         return unbroadcast(ctx, (lambda: g * (1 - w), si), (lambda: g * w, se),
                            (lambda: g * (ctx.end - ctx.x), sw))
@@ -780,7 +798,7 @@ def lerp(input, end, weight):
 
 
 @op(inplace=True)
-def float_power(input, exponent):
+def float_power(input: Tensor | float, exponent: Tensor | float) -> Tensor:
     """input ** exponent computed in float64 (the result is float64 whatever the inputs)."""
     if not isinstance(input, Tensor) and not isinstance(exponent, Tensor):
         raise TypeError("float_power: expected a Tensor operand, got "
@@ -790,7 +808,7 @@ def float_power(input, exponent):
     return pow(a, b)
 
 
-def _float_power_(self, exponent):
+def _float_power_(self: Tensor, exponent: Tensor | float) -> Tensor:
     if self.dtype != dtypes.float64:
         raise RuntimeError(f"float_power_: the base given to float_power_ has dtype "
                            f"{self.dtype} but the operation's result requires dtype float64 "
@@ -802,10 +820,10 @@ _float_power_.__name__ = _float_power_.__qualname__ = "float_power_"  # (its in-
 _float_power_inplace, Tensor.float_power_ = Tensor.float_power_, _float_power_
 
 
-def _result_type(name, *xs):
+def _result_type(name: str, *xs: Any) -> np.dtype:
     """PyTorch's result dtype of several operands (None skipped): dimensioned tensors, then
     0-d tensors, then Python numbers, a later tier counting only with a higher kind."""
-    dt = None
+    dt: Any = None
     for tier in ([x.dtype for x in xs if isinstance(x, Tensor) and x.ndim],
                  [x.dtype for x in xs if isinstance(x, Tensor) and not x.ndim]):
         if tier:
@@ -819,20 +837,20 @@ def _result_type(name, *xs):
 
 
 @op(inplace=True)
-def addcmul(input, tensor1, tensor2, *, value=1):
+def addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: float = 1) -> Tensor:
     """input + value * tensor1 * tensor2 (broadcast, promoted together)."""
     x, t1, t2, value = _addc("addcmul", input, tensor1, tensor2, value)
     B = backend_of(x, "addcmul")
     data = _addc_data("addcmul", B, x, t1, t2, lambda a, b: B.mul(B.mul(a, value), b))
 
-    def backward(ctx, g):  # PyTorch's formulas on the broadcast gradient, then summed down
+    def backward(ctx: Context, g: Tensor) -> Sequence[Tensor | None]:  # PyTorch's formulas on the broadcast gradient, then summed down
         return unbroadcast(ctx, (g, shape_of(x)), (lambda: g * ctx.t2 * value, shape_of(t1)),
                            (lambda: g * ctx.t1 * value, shape_of(t2)))
     return record("addcmul", data, (x, t1, t2), backward, save={"t1": t1, "t2": t2})
 
 
 @op(inplace=True)
-def addcdiv(input, tensor1, tensor2, *, value=1):
+def addcdiv(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: float = 1) -> Tensor:
     """input + value * tensor1 / tensor2 (broadcast, promoted together; true division, so
     integer tensor1 and tensor2 are refused, as PyTorch)."""
     if all(isinstance(t, Tensor) and dtypes.kind(t.dtype) < 2 for t in (tensor1, tensor2)):
@@ -843,14 +861,15 @@ def addcdiv(input, tensor1, tensor2, *, value=1):
     B = backend_of(x, "addcdiv")
     data = _addc_data("addcdiv", B, x, t1, t2, lambda a, b: B.div(B.mul(a, value), b))
 
-    def backward(ctx, g):
+    def backward(ctx: Context, g: Tensor) -> Sequence[Tensor | None]:
         t1, t2 = ctx.t1, ctx.t2
         return unbroadcast(ctx, (g, shape_of(x)), (lambda: g * (value / t2), shape_of(t1)),
                            (lambda: -g * value * t1 / (t2 * t2), shape_of(t2)))
     return record("addcdiv", data, (x, t1, t2), backward, save={"t1": t1, "t2": t2})
 
 
-def _addc_data(name, B, x, t1, t2, combine):
+def _addc_data(name: str, B: Any, x: Tensor, t1: Tensor, t2: Tensor,
+               combine: Callable[[Any, Any], Any]) -> Any:
     """x + combine(t1, t2), broadcast (an error names the op and the three shapes)."""
     try:
         return B.add(x._data, combine(t1._data, t2._data))
@@ -859,7 +878,7 @@ def _addc_data(name, B, x, t1, t2, combine):
                          f"{list(t2.shape)} cannot be broadcast together") from None
 
 
-def _addc(name, input, tensor1, tensor2, value):
+def _addc(name: str, input: Tensor, tensor1: Tensor, tensor2: Tensor, value: float) -> Any:
     for t, what in ((input, "input"), (tensor1, "tensor1"), (tensor2, "tensor2")):
         if not isinstance(t, Tensor):
             raise TypeError(f"{name}(): argument '{what}' must be Tensor, not "
@@ -874,7 +893,7 @@ def _addc(name, input, tensor1, tensor2, value):
     return (*(cast(t, dt) for t in (input, tensor1, tensor2)), value)
 
 
-def _clamp_tensors(input, lo, hi):
+def _clamp_tensors(input: Tensor, lo: Any, hi: Any) -> Tensor:
     """clamp with tensor bounds: min(max(x, lo), hi) (hi wins where lo > hi; NaN anywhere gives
     NaN); gradients to the input and to each bound, as PyTorch's clamp_backward_min_max."""
     if not isinstance(input, Tensor):
@@ -896,7 +915,7 @@ def _clamp_tensors(input, lo, hi):
         data = broadcasting("clamp", B.minimum, wrap(data, x.device), hi)
     sx, slo, shi = shape_of(x), shape_of(lo), shape_of(hi)
 
-    def backward(ctx, g):
+    def backward(ctx: Context, g: Tensor) -> Sequence[Tensor | None]:
         x, lo, hi = ctx.x, ctx.lo, ctx.hi
         if lo is not None and hi is not None:
             keep, to_lo, to_hi = (x >= lo) & (x <= hi), (x < lo) & (lo < hi), (x > hi) | (hi < lo)
@@ -911,7 +930,7 @@ def _clamp_tensors(input, lo, hi):
 
 
 # Operators that ops/__init__.py leaves unset: | ^ % on tensors, and their in-place forms.
-Tensor.__or__ = Tensor.__ror__ = bitwise_or
+Tensor.__or__ = Tensor.__ror__ = bitwise_or  # type: ignore[assignment]
 Tensor.__xor__ = Tensor.__rxor__ = bitwise_xor
 Tensor.__iand__, Tensor.__ior__, Tensor.__ixor__ = (Tensor.bitwise_and_, Tensor.bitwise_or_,
                                                     Tensor.bitwise_xor_)
