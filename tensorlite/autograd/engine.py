@@ -120,7 +120,7 @@ def execute(outputs: Sequence[Tensor], grad_outputs: Sequence[Tensor | None] | N
                     captured[node] = g
                 if node.saved is None and node.backward is not None:  # the common case, inline
                     ctx = new_context(Context)
-                    ctx._node = node
+                    ctx.needs_input_grad = node.needs
                 else:
                     ctx = node.context(create_graph)
                 in_grads = node.backward(ctx, g)  # type: ignore[misc]

@@ -169,8 +169,9 @@ def _attach(cls: type[Function], ctx: FunctionCtx, args: tuple[Any, ...], out: A
     ctx._to_save = ctx._dirty = ctx._non_differentiable = ()
     backward = _backward(cls, ctx, outs, args, None if several else diff[0], len(saved))
     anchor = record(name, outs[diff[0]]._data, inputs, backward, save=saved)
-    anchor.grad_fn.output = any(isinstance(t, _Output)  # type: ignore[union-attr]
-                                for t in saved.values())
+    if any(isinstance(t, _Output) for t in saved.values()):
+        # (any saved value may be an output: the node checks each)
+        anchor.grad_fn.output = True  # type: ignore[union-attr]
     for i in diff:
         node = record(name, outs[i]._data, (anchor,), _slot(i, len(outs))).grad_fn \
             if several else anchor.grad_fn

@@ -27,14 +27,14 @@ class Node:
     node's name as PyTorch's ``grad_fn.name()`` does ("mulBackward").
     """
 
-    __slots__ = ("op", "backward", "next", "saved", "versions", "output", "hooks",
+    __slots__ = ("op", "backward", "next", "needs", "saved", "versions", "output", "hooks",
                  "retained", "trace")
     op: str
     backward: Backward | None
     next: list[Edge]
     saved: dict[str, Any] | None
     versions: Sequence[int | None]
-    output: bool
+    output: str | bool | None  # the name its own output is saved under (True: a Function's)
     hooks: list[Callable[[Any], Any]] | None
     retained: Callable[[], Tensor | None] | None
     trace: str | None
@@ -103,11 +103,15 @@ class Node:
                         f"been modified by an inplace operation: a tensor of shape "
                         f"{list(t.shape)} is at version {t._version[0]}, expected version {v}. "
                         "Use an out-of-place op (or .clone() it) before changing it.")
-            if self.output:  # the op's own outputs, reattached to this node
-                saved = {k: t.unpack(self, create_graph) if isinstance(t, _Output) else t
-                         for k, t in saved.items()}
+            output = self.output
+            if output is not None:  # the op's own output(s), reattached to this node
+                if output is True:  # (a Function: any saved value may be one of its outputs)
+                    saved = {k: t.unpack(self, create_graph) if isinstance(t, _Output) else t
+                             for k, t in saved.items()}
+                else:
+                    saved = {**saved, output: saved[output].unpack(self, create_graph)}
             ctx.__dict__ = saved
-        ctx._node = self
+        ctx.needs_input_grad = self.needs
         return ctx
 
 
@@ -115,14 +119,8 @@ class Context:
     """An op's backward context: ``needs_input_grad`` (per input, whether the engine wants its
     gradient, as a custom Function's ``ctx``) and each saved value under the name it was saved
     with (``ctx.x``; the attributes are the node's own record of them: read, never set)."""
-    __slots__ = ("_node", "__dict__")
-    _node: Node
-
-    @property
-    def needs_input_grad(self) -> list[bool]:
-        """Per input, whether the engine wants its gradient (read from the graph's edges only
-        when a backward asks: most never do)."""
-        return [e is not None for e in self._node.next]
+    __slots__ = ("needs_input_grad", "__dict__")
+    needs_input_grad: list[bool]
 
     if TYPE_CHECKING:  # the saved values, by name
         def __getattr__(self, name: str) -> Any: ...
@@ -219,6 +217,7 @@ def record(name: str, data: Any, inputs: Sequence[Any], backward: Backward,
     out.requires_grad = False
     if state.grad_enabled:
         edges: list[Edge] = []  # per input: its Node, the leaf that takes its gradient, or None
+        needs: list[bool] = []  # and whether it wants one (the backward's needs_input_grad)
         wanted = False
         for t in inputs:
             if isinstance(t, Tensor):
@@ -228,17 +227,19 @@ def record(name: str, data: Any, inputs: Sequence[Any], backward: Backward,
                 node = t.grad_fn
                 if node is not None or t.requires_grad:
                     edges.append(node or t)
+                    needs.append(True)
                     wanted = True
                     continue
             edges.append(None)
+            needs.append(False)
         if wanted:
             if output is not None:
                 twin = _new(_Output)
                 twin._data, twin.device, twin._version = data, out.device, out._version
                 save = {**save, output: twin} if save else {output: twin}
             node = _new_node(Node)
-            node.op, node.backward, node.next, node.saved, node.output = \
-                name, backward, edges, save, output is not None
+            node.op, node.backward, node.next, node.needs, node.saved, node.output = \
+                name, backward, edges, needs, save, output
             node.versions = [t._version[0] if isinstance(t, Tensor) else None
                              for t in save.values()] if save else ()
             node.hooks = node.retained = None

@@ -101,8 +101,8 @@ def unbroadcast(ctx: Context, *grads: tuple[Tensor | Callable[[], Tensor], tuple
     function that computes it, so an unwanted one costs nothing."""
     # (runs for every binary op of a backward: kept lean)
     out: list[Tensor | None] = []
-    for edge, (g, shape) in zip(ctx._node.next, grads):  # an edge: the input wants a gradient
-        if edge is None:
+    for need, (g, shape) in zip(ctx.needs_input_grad, grads):
+        if not need:
             out.append(None)
             continue
         if not isinstance(g, Tensor):  # a function that computes it
