@@ -163,7 +163,7 @@ def add(input: Tensor | float, other: Tensor | float, *, alpha: float = 1) -> Te
     a, b, B = binary("add", input, other)
     sa, sb = shape_of(a), shape_of(b)
     return record("add", broadcasting("add", B.add, a, b), (a, b),
-                  lambda ctx, g: unbroadcast(ctx, (g, sa), (g, sb)))
+                  lambda ctx, g: _two(ctx, g, sa, g, sb))
 
 
 def _refuse_bool_sub(name: str, input: Tensor | float, other: Tensor | float) -> None:
@@ -183,7 +183,7 @@ def sub(input: Tensor | float, other: Tensor | float, *, alpha: float = 1) -> Te
     a, b, B = binary("sub", input, other)
     sa, sb = shape_of(a), shape_of(b)
     return record("sub", broadcasting("sub", B.sub, a, b), (a, b),
-                  lambda ctx, g: unbroadcast(ctx, (g, sa), (lambda: -g, sb)))
+                  lambda ctx, g: _two(ctx, g, sa, -g if ctx.needs_input_grad[1] else None, sb))
 
 
 @op(inplace=True, fast="imul")
@@ -191,8 +191,17 @@ def mul(input: Tensor | float, other: Tensor | float) -> Tensor:
     a, b, B = binary("mul", input, other)
     sa, sb = shape_of(a), shape_of(b)
     return record("mul", broadcasting("mul", B.mul, a, b), (a, b),
-                  lambda ctx, g: unbroadcast(ctx, (lambda: g * ctx.b, sa), (lambda: g * ctx.a, sb)),
+                  lambda ctx, g: _two(ctx, g * ctx.b if ctx.needs_input_grad[0] else None, sa,
+                                      g * ctx.a if ctx.needs_input_grad[1] else None, sb),
                   save={"a": a, "b": b})
+
+
+def _two(ctx: Context, ga: Any, sa: Any, gb: Any, sb: Any) -> tuple[Tensor | None, Tensor | None]:
+    """The gradients of a binary op's two inputs summed down to their shapes, None where not
+    wanted (the hot ops' unbroadcast, written out: no thunks to build per op)."""
+    na, nb = ctx.needs_input_grad
+    return (None if not na else ga if ga._data.shape == sa else sum_to(ga, sa),
+            None if not nb else gb if gb._data.shape == sb else sum_to(gb, sb))
 
 
 @op(inplace=True)
