@@ -14,28 +14,37 @@ Semantics follow PyTorch 2.x on the CPU:
     "safe softmax"), where MultiheadAttention with ``need_weights=True`` gives NaN (it uses a
     plain softmax there, as torch does).
 """
+from __future__ import annotations
+
 import math
 import warnings
 
 from ... import dtypes
 from ...creation import arange, zeros
-from ...ops import bmm, cat, softmax
+from ...ops.linalg import bmm
+from ...ops.movement import cat
+from ...ops.reduce import softmax
 from ...tensor import Tensor
 from .fusion import linear
 from .padding import pad
 from .regularization import dropout
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["scaled_dot_product_attention", "multi_head_attention_forward"]
 
 _NEG_INF = float("-inf")
 
 
-def _causal_keep(L, S, device):
+def _causal_keep(L: int, S: int, device: Any) -> Tensor:
     """The (L, S) bool mask of torch's ``is_causal``: True where key j <= query i."""
     return arange(S, device=device).unsqueeze(0) <= arange(L, device=device).unsqueeze(1)
 
 
-def _repeat_heads(t, rep):
+def _repeat_heads(t: Tensor, rep: int) -> Tensor:
     """``t.repeat_interleave(rep, dim=-3)``: each head of t (..., H, S, E) repeated ``rep``
     times in place (grouped-query attention), as a broadcast view then one reshape."""
     if rep == 1:
@@ -45,14 +54,15 @@ def _repeat_heads(t, rep):
     return (t.unsqueeze(-3).expand(*lead, h, rep, s, e).reshape(*lead, h * rep, s, e))
 
 
-def _broadcasts(shape, target):
+def _broadcasts(shape: Sequence[int], target: Sequence[int]) -> bool:
     """Whether ``shape`` broadcasts to ``target`` (without growing it)."""
     if len(shape) > len(target):
         return False
     return all(a in (1, b) for a, b in zip(reversed(tuple(shape)), reversed(tuple(target))))
 
 
-def _check_sdpa(query, key, value, attn_mask, dropout_p, enable_gqa):
+def _check_sdpa(query: Tensor, key: Tensor, value: Tensor, attn_mask: Tensor | None,
+                dropout_p: float, enable_gqa: bool) -> None:
     for name, t in (("query", query), ("key", key), ("value", value)):
         if not isinstance(t, Tensor):
             raise TypeError(f"scaled_dot_product_attention(): argument '{name}' must be Tensor, "
@@ -95,8 +105,10 @@ def _check_sdpa(query, key, value, attn_mask, dropout_p, enable_gqa):
                                f"query heads {hq}, key heads {hk}, value heads {hv}")
 
 
-def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,
-                                 is_causal=False, scale=None, enable_gqa=False):
+def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
+                                 attn_mask: Tensor | None = None, dropout_p: float = 0.0,
+                                 is_causal: bool = False, scale: float | None = None,
+                                 enable_gqa: bool = False) -> Tensor:
     """softmax(query @ key^T * scale + mask) @ value over the last two dims of (..., L, E),
     (..., S, E) and (..., S, Ev) inputs (leading dims broadcast), giving (..., L, Ev).
 
@@ -139,7 +151,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
 
 
 # -- multi-head attention -------------------------------------------------------------------------
-def _none_or_dtype(input):
+def _none_or_dtype(input: Tensor | None) -> np.dtype | None:
     if input is None:
         return None
     if isinstance(input, Tensor):
@@ -147,7 +159,9 @@ def _none_or_dtype(input):
     raise RuntimeError("input to _none_or_dtype() must be None or tensorlite.Tensor")
 
 
-def _canonical_mask(mask, mask_name, other_type, other_name, target_type, check_other=True):
+def _canonical_mask(mask: Tensor | None, mask_name: str, other_type: np.dtype | None,
+                    other_name: str, target_type: np.dtype, check_other: bool = True
+                    ) -> Tensor | None:
     """A bool mask (True = masked out) as a float mask of ``target_type`` (-inf where True, 0
     elsewhere); a float mask unchanged; anything else an AssertionError (torch's)."""
     if mask is None:
@@ -164,7 +178,9 @@ def _canonical_mask(mask, mask_name, other_type, other_name, target_type, check_
     return mask
 
 
-def _mha_shape_check(query, key, value, key_padding_mask, attn_mask, num_heads):
+def _mha_shape_check(query: Tensor, key: Tensor, value: Tensor,
+                     key_padding_mask: Tensor | None, attn_mask: Tensor | None, num_heads: int
+                     ) -> bool:
     """True for batched (3-D) inputs, False for unbatched (2-D); torch's AssertionErrors."""
     if query.ndim == 3:
         if key.ndim != 3 or value.ndim != 3:
@@ -202,7 +218,8 @@ def _mha_shape_check(query, key, value, key_padding_mask, attn_mask, num_heads):
                          f"{query.ndim}-D query tensor")
 
 
-def _in_projection_packed(q, k, v, w, b=None):
+def _in_projection_packed(q: Tensor, k: Tensor, v: Tensor, w: Tensor, b: Tensor | None = None
+                          ) -> tuple[Tensor, ...]:
     """q, k, v projected by the packed (3E, E) weight: one linear for self-attention, two for
     encoder-decoder attention (k is v), three otherwise (as torch)."""
     E = q.shape[-1]
@@ -217,7 +234,9 @@ def _in_projection_packed(q, k, v, w, b=None):
     return linear(q, w_q, b_q), linear(k, w_k, b_k), linear(v, w_v, b_v)
 
 
-def _in_projection(q, k, v, w_q, w_k, w_v, b_q=None, b_k=None, b_v=None):
+def _in_projection(q: Tensor, k: Tensor, v: Tensor, w_q: Tensor, w_k: Tensor, w_v: Tensor,
+                   b_q: Tensor | None = None, b_k: Tensor | None = None,
+                   b_v: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
     Eq, Ek, Ev = q.shape[-1], k.shape[-1], v.shape[-1]
     for what, t, shape in (("query weights", w_q, (Eq, Eq)), ("key weights", w_k, (Eq, Ek)),
                            ("value weights", w_v, (Eq, Ev)), ("query bias", b_q, (Eq,)),
@@ -227,13 +246,21 @@ def _in_projection(q, k, v, w_q, w_k, w_v, b_q=None, b_k=None, b_v=None):
     return linear(q, w_q, b_q), linear(k, w_k, b_k), linear(v, w_v, b_v)
 
 
-def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_heads, in_proj_weight,
-                                 in_proj_bias, bias_k, bias_v, add_zero_attn, dropout_p,
-                                 out_proj_weight, out_proj_bias, training=True,
-                                 key_padding_mask=None, need_weights=True, attn_mask=None,
-                                 use_separate_proj_weight=False, q_proj_weight=None,
-                                 k_proj_weight=None, v_proj_weight=None, static_k=None,
-                                 static_v=None, average_attn_weights=True, is_causal=False):
+def multi_head_attention_forward(query: Tensor, key: Tensor, value: Tensor,
+                                 embed_dim_to_check: int, num_heads: int,
+                                 in_proj_weight: Tensor | None, in_proj_bias: Tensor | None,
+                                 bias_k: Tensor | None, bias_v: Tensor | None,
+                                 add_zero_attn: bool, dropout_p: float,
+                                 out_proj_weight: Tensor, out_proj_bias: Tensor | None,
+                                 training: bool = True, key_padding_mask: Tensor | None = None,
+                                 need_weights: bool = True, attn_mask: Tensor | None = None,
+                                 use_separate_proj_weight: bool = False,
+                                 q_proj_weight: Tensor | None = None,
+                                 k_proj_weight: Tensor | None = None,
+                                 v_proj_weight: Tensor | None = None,
+                                 static_k: Tensor | None = None, static_v: Tensor | None = None,
+                                 average_attn_weights: bool = True, is_causal: bool = False
+                                 ) -> tuple[Tensor, Tensor | None]:
     """The forward of nn.MultiheadAttention on sequence-first inputs: query (L, N, E) or (L, E),
     key (S, N, Ek), value (S, N, Ev); returns (output (L, N, E), weights (N, L, S) averaged
     over heads, (N, H, L, S) per head, or None when ``need_weights`` is False).  Masks:
@@ -284,8 +311,10 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
             if w is None:
                 raise AssertionError(f"use_separate_proj_weight is True but {name} is None")
         b_q, b_k, b_v = (None, None, None) if in_proj_bias is None else in_proj_bias.chunk(3)
-        q, k, v = _in_projection(query, key, value, q_proj_weight, k_proj_weight, v_proj_weight,
-                                 b_q, b_k, b_v)
+        # the three weights are checked to be tensors above
+        q, k, v = _in_projection(query, key, value,
+                                 q_proj_weight, k_proj_weight,  # type: ignore[arg-type]
+                                 v_proj_weight, b_q, b_k, b_v)  # type: ignore[arg-type]
 
     # the attention mask as 3-D
     if attn_mask is not None:

@@ -10,6 +10,8 @@ per batch.  Its gradients are two more bilinear ops, and the three are each othe
 
 so gradients of any order work.
 """
+from __future__ import annotations
+
 import numbers
 
 from ... import dtypes
@@ -17,11 +19,19 @@ from ...autograd.graph import record
 from ...ops.common import backend_of
 from ...tensor import Tensor, describe, wrap
 from ._common import Geometry, as_batch, check_floating, pair
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Union
+
+if TYPE_CHECKING:
+    from ...autograd.graph import Context
+
+    _Size = Union[int, Sequence[int]]  # an int or one per spatial dim (torch's _size_any_t)
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d"]
 
 
-def _conv_padding(padding, kernel, stride, dilation):
+def _conv_padding(padding: _Size | str, kernel: tuple[int, int], stride: tuple[int, ...],
+                  dilation: tuple[int, ...]) -> tuple[int, int, int, int]:
     """(top, bottom, left, right) from an int, a pair, 'valid' or 'same'."""
     if isinstance(padding, str):
         if padding == "valid":
@@ -38,21 +48,21 @@ def _conv_padding(padding, kernel, stride, dilation):
 
 
 # -- convolution: three raw-array kernels, then the three tape ops ---------------------------------
-def _padded(B, x, geo):
+def _padded(B: Any, x: Any, geo: Geometry) -> Any:
     top, bottom, left, right = geo.padding
     if top or bottom or left or right:
         return B.pad_constant(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
     return x
 
 
-def _cols(B, x, geo):
+def _cols(B: Any, x: Any, geo: Geometry) -> Any:
     """im2col of the padded input, as (N, groups, C/groups * kh * kw, OH * OW)."""
     cols = B.im2col(_padded(B, x, geo), geo.kernel, geo.stride, geo.dilation, geo.out)
     n, c, kh, kw, oh, ow = cols.shape
     return B.reshape(cols, (n, geo.groups, c // geo.groups * kh * kw, oh * ow))
 
 
-def _conv_data(B, x, w, geo):
+def _conv_data(B: Any, x: Any, w: Any, geo: Geometry) -> tuple[Any, Any]:
     """conv2d of raw arrays without bias: (output, columns)."""
     n, o, g = x.shape[0], w.shape[0], geo.groups
     cols = _cols(B, x, geo)
@@ -63,7 +73,7 @@ def _conv_data(B, x, w, geo):
     return B.reshape(out, (n, o, *geo.out)), cols
 
 
-def _input_grad_data(B, gout, w, geo):
+def _input_grad_data(B: Any, gout: Any, w: Any, geo: Geometry) -> Any:
     """The gradient of conv2d for its input: the transposed convolution of ``gout``."""
     n, (o, cg, kh, kw), g = gout.shape[0], w.shape, geo.groups
     wt = B.transpose(B.reshape(w, (g, o // g, -1)), (0, 2, 1))
@@ -77,7 +87,8 @@ def _input_grad_data(B, gout, w, geo):
     return dx
 
 
-def _weight_grad_data(B, x, gout, geo, wshape, cols=None):
+def _weight_grad_data(B: Any, x: Any, gout: Any, geo: Geometry, wshape: tuple[int, ...],
+                      cols: Any = None) -> Any:
     """The gradient of conv2d for its weight: each sample's gout @ cols.T, summed."""
     n, g = x.shape[0], geo.groups
     if cols is None:
@@ -87,14 +98,14 @@ def _weight_grad_data(B, x, gout, geo, wshape, cols=None):
     return B.reshape(dw, wshape)
 
 
-def _conv(x, w, b, geo):
+def _conv(x: Tensor, w: Tensor, b: Tensor | None, geo: Geometry) -> Tensor:
     """The conv2d tape op on a 4-D input (arguments already checked)."""
     B = backend_of(x, "conv2d")
     data, cols = _conv_data(B, x._data, w._data, geo)
     if b is not None:
         B.iadd(data, B.reshape(b._data, (-1, 1, 1)))
 
-    def backward(ctx, g):
+    def backward(ctx: Context, g: Tensor) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
         return (_input_grad(g, ctx.w, geo) if ctx.needs_input_grad[0] else None,
                 _weight_grad(ctx.x, g, geo, ctx.w.shape, ctx.cols)
                 if ctx.needs_input_grad[1] else None,
@@ -105,7 +116,7 @@ def _conv(x, w, b, geo):
                   save={"x": x, "w": w, "cols": cols if w.requires_grad else None})
 
 
-def _input_grad(g, w, geo):
+def _input_grad(g: Tensor, w: Tensor, geo: Geometry) -> Tensor:
     B = backend_of(g, "conv2d_backward")
     return record("conv2d_input_grad", _input_grad_data(B, g._data, w._data, geo), (g, w),
                   lambda ctx, u: (_conv(u, ctx.w, None, geo) if ctx.needs_input_grad[0] else None,
@@ -114,7 +125,8 @@ def _input_grad(g, w, geo):
                   save={"g": g, "w": w})
 
 
-def _weight_grad(x, g, geo, wshape, cols=None):
+def _weight_grad(x: Tensor, g: Tensor, geo: Geometry, wshape: tuple[int, ...], cols: Any = None
+                 ) -> Tensor:
     B = backend_of(g, "conv2d_backward")
     return record("conv2d_weight_grad", _weight_grad_data(B, x._data, g._data, geo, wshape, cols),
                   (x, g),
@@ -123,7 +135,8 @@ def _weight_grad(x, g, geo, wshape, cols=None):
                   save={"x": x, "g": g})
 
 
-def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: _Size = 1,
+           padding: _Size | str = 0, dilation: _Size = 1, groups: int = 1) -> Tensor:
     """2-D convolution (cross-correlation) of an (N, C, H, W) or (C, H, W) ``input`` with a
     (O, C/groups, kh, kw) ``weight``; ``padding`` is an int, a pair, 'valid' or 'same'."""
     x, unbatched = as_batch("conv2d", input)
@@ -162,7 +175,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
 
 # -- conv1d, conv3d and the transposed convolutions, on conv2d's three tape ops ------------------
-def _ints(op, name, value, n, low):
+def _ints(op: str, name: str, value: Any, n: int, low: int) -> tuple[int, ...]:
     """An int or an n-sequence of ints (a 1-sequence repeated), each at least ``low``."""
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         result = (int(value),) * n
@@ -183,13 +196,13 @@ def _ints(op, name, value, n, low):
     return result
 
 
-def _check_weight(op, weight, ndim):
+def _check_weight(op: str, weight: Any, ndim: int) -> None:
     if not isinstance(weight, Tensor) or weight.ndim != ndim:
         got = describe(weight) if isinstance(weight, Tensor) else type(weight).__name__
         raise RuntimeError(f"{op}: weight must be a {ndim}-D tensor, got {got}")
 
 
-def _as_nd(op, input, k):
+def _as_nd(op: str, input: Any, k: int) -> tuple[Tensor, bool]:
     """``input`` with a batch dim (k spatial dims), and whether it had none."""
     if not isinstance(input, Tensor):
         raise TypeError(f"{op}: expected a Tensor input, got {type(input).__name__}")
@@ -199,7 +212,8 @@ def _as_nd(op, input, k):
     return (input.unsqueeze(0), True) if input.ndim == k + 1 else (input, False)
 
 
-def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: _Size = 1,
+           padding: _Size | str = 0, dilation: _Size = 1, groups: int = 1) -> Tensor:
     """1-D convolution of an (N, C, L) or (C, L) ``input`` with an (O, C/groups, k) ``weight``:
     conv2d over a plane of height 1."""
     _check_weight("conv1d", weight, 3)
@@ -214,14 +228,16 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return y.squeeze(0) if unbatched else y
 
 
-def _same_pads(op, stride, kernel, dilation):
+def _same_pads(op: str, stride: tuple[int, ...], kernel: tuple[int, ...],
+               dilation: tuple[int, ...]) -> list[tuple[int, int]]:
     if any(s != 1 for s in stride):
         raise RuntimeError(f"{op}: padding='same' is not supported for strided convolutions")
     total = [d * (k - 1) for k, d in zip(kernel, dilation)]
     return [(t // 2, t - t // 2) for t in total]
 
 
-def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+def conv3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: _Size = 1,
+           padding: _Size | str = 0, dilation: _Size = 1, groups: int = 1) -> Tensor:
     """3-D convolution of an (N, C, D, H, W) or (C, D, H, W) ``input`` with an
     (O, C/groups, kd, kh, kw) ``weight``: the kd depth slices each output depth reads are
     gathered as channels, and one conv2d runs over every output depth at once."""
@@ -278,12 +294,15 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return y.squeeze(0) if unbatched else y
 
 
-def _pad_constant(x, pad):
+def _pad_constant(x: Tensor, pad: list[int]) -> Tensor:
     from .padding import pad as _pad
     return _pad(x, pad)
 
 
-def _transposed_geometry(op, x, weight, stride, padding, output_padding, groups, dilation, k):
+def _transposed_geometry(op: str, x: Tensor, weight: Tensor, stride: _Size, padding: _Size | str,
+                         output_padding: _Size, groups: int, dilation: _Size, k: int
+                         ) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...],
+                                    tuple[int, ...], tuple[int, ...], int]:
     stride = _ints(op, "stride", stride, k, 1)
     dilation = _ints(op, "dilation", dilation, k, 1)
     if isinstance(padding, str):
@@ -319,8 +338,9 @@ def _transposed_geometry(op, x, weight, stride, padding, output_padding, groups,
     return stride, padding, dilation, kernel, size, coutg * groups
 
 
-def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
-                     dilation=1):
+def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None,
+                     stride: _Size = 1, padding: _Size | str = 0, output_padding: _Size = 0,
+                     groups: int = 1, dilation: _Size = 1) -> Tensor:
     """The transposed 2-D convolution (the gradient of conv2d for its input) of an
     (N, C_in, H, W) or (C_in, H, W) ``input`` with a (C_in, C_out/groups, kh, kw) ``weight``."""
     x, unbatched = as_batch("conv_transpose2d", input)
@@ -343,8 +363,9 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     return y.squeeze(0) if unbatched else y
 
 
-def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
-                     dilation=1):
+def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None,
+                     stride: _Size = 1, padding: _Size | str = 0, output_padding: _Size = 0,
+                     groups: int = 1, dilation: _Size = 1) -> Tensor:
     """The transposed 1-D convolution: conv_transpose2d over a plane of height 1."""
     _check_weight("conv_transpose1d", weight, 3)
     x, unbatched = _as_nd("conv_transpose1d", input, 1)

@@ -46,7 +46,8 @@ def _feature_dropout(input: Tensor, p: float, training: bool, inplace: bool, bat
     return _apply(input, _keep(input, shape, p, True), inplace)
 
 
-def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False
+              ) -> Tensor:
     """Zero whole channels of an (N, C, L) or (C, L) input with probability ``p`` (training
     only), scaling the rest by 1/(1-p)."""
     if input.ndim not in (2, 3):
@@ -57,7 +58,8 @@ def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
     return _feature_dropout(input, p, training, inplace, input.ndim == 3)
 
 
-def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False
+              ) -> Tensor:
     """Zero whole channels of an (N, C, H, W) or (C, H, W) input with probability ``p``; a 3-D
     input is taken as (N, C, L), with torch's warning."""
     if input.ndim not in (3, 4):
@@ -77,7 +79,8 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
     return _feature_dropout(input, p, training, inplace, input.ndim >= 3)
 
 
-def dropout3d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+def dropout3d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False
+              ) -> Tensor:
     """Zero whole channels of an (N, C, D, H, W) or (C, D, H, W) input with probability
     ``p``."""
     if input.ndim not in (4, 5):

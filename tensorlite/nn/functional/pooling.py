@@ -5,19 +5,31 @@ Average pooling and its gradient are each other's adjoint (the gradient spreads 
 share over its window; the gradient of that is average pooling again), so gradients of any
 order work; max pooling sends the gradient to each window's argmax, whose adjoint is a gather.
 """
+from __future__ import annotations
+
 from ...autograd.graph import record
 from ...ops.common import backend_of
 from ... import dtypes
 from ...creation import zeros
 from ...tensor import Tensor, describe, wrap
 from ._common import Geometry, as_batch, check_floating, pair
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Union
+
+if TYPE_CHECKING:
+    from ...autograd.graph import Context
+
+    _Size = Union[int, Sequence[int]]  # an int or one per spatial dim (torch's _size_any_t)
 
 __all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
            "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d", "max_unpool1d",
            "max_unpool2d"]
 
 
-def _pool_args(op, kernel_size, stride, padding, dilation, ceil_mode, size):
+def _pool_args(op: str, kernel_size: _Size, stride: _Size | None, padding: _Size,
+               dilation: _Size, ceil_mode: bool, size: Sequence[int]
+               ) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[int, ...],
+                          tuple[int, ...]]:
     """(kernel, stride, padding, dilation, out) with torch's output-size rule and checks."""
     kernel = pair(op, "kernel_size", kernel_size, 1)
     stride = kernel if stride is None or (not isinstance(stride, int) and len(stride) == 0) \
@@ -40,8 +52,9 @@ def _pool_args(op, kernel_size, stride, padding, dilation, ceil_mode, size):
     return kernel, stride, padding, dilation, tuple(out)
 
 
-def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-               return_indices=False):
+def max_pool2d(input: Tensor, kernel_size: _Size, stride: _Size | None = None, padding: _Size = 0,
+               dilation: _Size = 1, ceil_mode: bool = False, return_indices: bool = False
+               ) -> Tensor | tuple[Tensor, Tensor]:
     """The max of each window (padding counts as -inf); the gradient goes to the window's
     first maximal element, as torch.  ``return_indices`` also gives the flat H*W positions."""
     x, unbatched = as_batch("max_pool2d", input)
@@ -58,13 +71,14 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     return (y, indices) if return_indices else y
 
 
-def _max_pool_grad(g, indices, shape):
+def _max_pool_grad(g: Tensor, indices: Tensor, shape: tuple[int, ...]) -> Tensor:
     """zeros(shape) with ``g`` added at ``indices``; its adjoint gathers at the same indices."""
     B = backend_of(g, "max_pool2d_backward")
     n, c = shape[:2]
     hw, ohw = shape[2] * shape[3], g.shape[2] * g.shape[3]
 
-    def backward(ctx, u):  # gather at the indices; a -1 (no element in the plane) gives 0
+    # gather at the indices; a -1 (no element in the plane) gives 0
+    def backward(ctx: Context, u: Tensor) -> tuple[Tensor]:
         i = ctx.indices
         inside = i >= 0
         picked = u.reshape(n, c, hw).gather(2, i.clamp(min=0).reshape(n, c, ohw))
@@ -73,8 +87,9 @@ def _max_pool_grad(g, indices, shape):
                   (g,), backward, save={"indices": indices})
 
 
-def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
-               count_include_pad=True, divisor_override=None):
+def avg_pool2d(input: Tensor, kernel_size: _Size, stride: _Size | None = None, padding: _Size = 0,
+               ceil_mode: bool = False, count_include_pad: bool = True,
+               divisor_override: int | None = None) -> Tensor:
     """The mean of each window (zero padding; the divisor follows torch's rules)."""
     x, unbatched = as_batch("avg_pool2d", input)
     check_floating("avg_pool2d", x)
@@ -90,7 +105,9 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     return y.squeeze(0) if unbatched else y
 
 
-def _divisor(size, kernel, stride, padding, out, count_include_pad, divisor_override):
+def _divisor(size: Sequence[int], kernel: Sequence[int], stride: Sequence[int],
+             padding: Sequence[int], out: Sequence[int], count_include_pad: bool,
+             divisor_override: int | None) -> list[list[float]]:
     """The (OH, OW) divisors as nested lists, computed on the host as torch does (separable in
     h and w)."""
     if divisor_override is not None:
@@ -105,7 +122,7 @@ def _divisor(size, kernel, stride, padding, out, count_include_pad, divisor_over
     return [[float(a * b) if a * b > 0 else 1.0 for b in counts[1]] for a in counts[0]]
 
 
-def _pool_padding(geo):
+def _pool_padding(geo: Geometry) -> list[tuple[int, int]]:
     """((top, bottom), (left, right)) zero padding that holds every window of ``geo``."""
     out = []
     for n, k, s, p, o in zip(geo.size, geo.kernel, geo.stride, geo.padding, geo.out):
@@ -113,7 +130,7 @@ def _pool_padding(geo):
     return out
 
 
-def _avg_pool(x, geo, div):
+def _avg_pool(x: Tensor, geo: Geometry, div: Any) -> Tensor:
     B = backend_of(x, "avg_pool2d")
     (top, bottom), (left, right) = _pool_padding(geo)
     xpad = B.pad_constant(x._data, ((0, 0), (0, 0), (top, bottom), (left, right)))
@@ -122,7 +139,7 @@ def _avg_pool(x, geo, div):
     return record("avg_pool2d", data, (x,), lambda ctx, g: (_avg_pool_grad(g, geo, div),))
 
 
-def _avg_pool_grad(g, geo, div):
+def _avg_pool_grad(g: Tensor, geo: Geometry, div: Any) -> Tensor:
     """Each output's gradient / its divisor, spread over its window (col2im); the adjoint of
     this is average pooling again."""
     B = backend_of(g, "avg_pool2d_backward")
@@ -138,7 +155,7 @@ def _avg_pool_grad(g, geo, div):
 
 
 # -- 1-D pooling: the 2-D pooling over a plane of height 1 ---------------------------------------
-def _one(op, name, value, default):
+def _one(op: str, name: str, value: Any, default: Any) -> Any:
     """An int or a 1-sequence as an int."""
     if value is None:
         return default
@@ -151,7 +168,7 @@ def _one(op, name, value, default):
     return int(value)
 
 
-def _as_planes(op, input):
+def _as_planes(op: str, input: Any) -> tuple[Tensor, bool]:
     """A 2-D (C, L) or 3-D (N, C, L) input as a 4-D (N, C, 1, L) one, and whether it had no
     batch dim."""
     if not isinstance(input, Tensor):
@@ -162,22 +179,23 @@ def _as_planes(op, input):
     return (input.unsqueeze(0) if input.ndim == 2 else input).unsqueeze(2), input.ndim == 2
 
 
-def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-               return_indices=False):
+def max_pool1d(input: Tensor, kernel_size: _Size, stride: _Size | None = None, padding: _Size = 0,
+               dilation: _Size = 1, ceil_mode: bool = False, return_indices: bool = False
+               ) -> Tensor | tuple[Tensor, Tensor]:
     """The max of each window along the last dim; ``return_indices`` also gives positions."""
     x, unbatched = _as_planes("max_pool1d", input)
     k = _one("max_pool1d", "kernel_size", kernel_size, None)
     s = _one("max_pool1d", "stride", stride, k)
     out = max_pool2d(x, (1, k), (1, s), (0, _one("max_pool1d", "padding", padding, 0)),
                      (1, _one("max_pool1d", "dilation", dilation, 1)), ceil_mode, True)
-    y, idx = (t.squeeze(2) for t in out)
+    y, idx = (t.squeeze(2) for t in out)  # type: ignore[union-attr]  # return_indices=True
     if unbatched:
         y, idx = y.squeeze(0), idx.squeeze(0)
     return (y, idx) if return_indices else y
 
 
-def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
-               count_include_pad=True):
+def avg_pool1d(input: Tensor, kernel_size: _Size, stride: _Size | None = None, padding: _Size = 0,
+               ceil_mode: bool = False, count_include_pad: bool = True) -> Tensor:
     """The mean of each window along the last dim."""
     x, unbatched = _as_planes("avg_pool1d", input)
     k = _one("avg_pool1d", "kernel_size", kernel_size, None)
@@ -188,7 +206,7 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
 
 
 # -- adaptive pooling: output cell i reads [floor(i*n/o), ceil((i+1)*n/o)) ------------------------
-def _adaptive_sizes(op, output_size, size):
+def _adaptive_sizes(op: str, output_size: Any, size: Sequence[int]) -> tuple[int, ...]:
     k = len(size)
     if isinstance(output_size, (tuple, list)):
         if len(output_size) != k:
@@ -205,19 +223,19 @@ def _adaptive_sizes(op, output_size, size):
     return out
 
 
-def _empty_output(op, input, out, k):
+def _empty_output(op: str, input: Tensor, out: Sequence[int], k: int) -> Tensor:
     """The empty result of an adaptive pooling to a size-0 output: torch computes it, and
     raises in its backward (grad_output has an empty non-batch dim)."""
     B = backend_of(input, op)
     shape = tuple(input.shape[:-k]) + tuple(out)
 
-    def backward(ctx, g):
+    def backward(ctx: Context, g: Tensor) -> tuple[Tensor]:
         raise RuntimeError(f"{op}_backward(): Expected grad_output to have non-zero size for "
                            f"non-batch dimensions, but grad_output has sizes {list(g.shape)}")
     return record(op, B.zeros(shape, dtype=input.dtype), (input,), backward)
 
 
-def _adaptive_windows(n, o):
+def _adaptive_windows(n: int, o: int) -> tuple[list[list[int]], list[int], int]:
     """Per output cell: the positions of its window, each window padded to the longest by
     repeating its last position, as (o, kmax) lists, and the window lengths."""
     starts = [i * n // o for i in range(o)]
@@ -227,7 +245,7 @@ def _adaptive_windows(n, o):
     return idx, [e - s for s, e in zip(starts, ends)], kmax
 
 
-def _adaptive_input(op, input, k):
+def _adaptive_input(op: str, input: Any, k: int) -> None:
     if not isinstance(input, Tensor):
         raise TypeError(f"{op}: expected a Tensor input, got {type(input).__name__}")
     if input.ndim not in (k + 1, k + 2):
@@ -235,7 +253,7 @@ def _adaptive_input(op, input, k):
                            f"{describe(input)}")
 
 
-def _adaptive_avg(op, input, output_size, k):
+def _adaptive_avg(op: str, input: Tensor, output_size: Any, k: int) -> Tensor:
     _adaptive_input(op, input, k)
     check_floating(op, input)
     out = _adaptive_sizes(op, output_size, input.shape[-k:])
@@ -261,23 +279,24 @@ def _adaptive_avg(op, input, output_size, k):
     return y
 
 
-def _where(mask, x):
+def _where(mask: Tensor, x: Tensor) -> Tensor:
     from ... import where
     return where(mask, x, 0.0)
 
 
-def adaptive_avg_pool1d(input, output_size):
+def adaptive_avg_pool1d(input: Tensor, output_size: _Size) -> Tensor:
     """The mean of each adaptive window along the last dim."""
     return _adaptive_avg("adaptive_avg_pool1d", input, output_size, 1)
 
 
-def adaptive_avg_pool2d(input, output_size):
+def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:
     """The mean of each adaptive window over the last two dims (an int, or a pair whose None
     keeps that input size)."""
     return _adaptive_avg("adaptive_avg_pool2d", input, output_size, 2)
 
 
-def _adaptive_max(op, input, output_size, k, return_indices):
+def _adaptive_max(op: str, input: Tensor, output_size: Any, k: int, return_indices: bool
+                  ) -> Tensor | tuple[Tensor, Tensor]:
     _adaptive_input(op, input, k)
     out = _adaptive_sizes(op, output_size, input.shape[-k:])
     if 0 in out:
@@ -317,19 +336,23 @@ def _adaptive_max(op, input, output_size, k, return_indices):
     return (y, idx) if return_indices else y
 
 
-def adaptive_max_pool1d(input, output_size, return_indices=False):
+def adaptive_max_pool1d(input: Tensor, output_size: _Size, return_indices: bool = False
+                        ) -> Tensor | tuple[Tensor, Tensor]:
     """The max of each adaptive window along the last dim."""
     return _adaptive_max("adaptive_max_pool1d", input, output_size, 1, return_indices)
 
 
-def adaptive_max_pool2d(input, output_size, return_indices=False):
+def adaptive_max_pool2d(input: Tensor, output_size: Any, return_indices: bool = False
+                        ) -> Tensor | tuple[Tensor, Tensor]:
     """The max of each adaptive window over the last two dims; ``return_indices`` also gives
     the flat H*W positions."""
     return _adaptive_max("adaptive_max_pool2d", input, output_size, 2, return_indices)
 
 
 # -- max unpooling: values back at the positions max pooling took them from -----------------------
-def _max_unpool(op, input, indices, kernel_size, stride, padding, output_size, k):
+def _max_unpool(op: str, input: Tensor, indices: Tensor, kernel_size: _Size,
+                stride: _Size | None, padding: _Size, output_size: Sequence[int] | None, k: int
+                ) -> Tensor:
     if not isinstance(input, Tensor) or not isinstance(indices, Tensor):
         raise TypeError(f"{op}: expected Tensor input and indices")
     if indices.dtype != dtypes.int64:
@@ -380,20 +403,22 @@ def _max_unpool(op, input, indices, kernel_size, stride, padding, output_size, k
     return y.reshape(*lead, *out)
 
 
-def _ntuple(value, k):
+def _ntuple(value: Any, k: int) -> tuple[int, ...]:
     if isinstance(value, (tuple, list)):
         value = tuple(int(v) for v in value)
         return value * k if len(value) == 1 else value
     return (int(value),) * k
 
 
-def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+def max_unpool1d(input: Tensor, indices: Tensor, kernel_size: _Size, stride: _Size | None = None,
+                 padding: _Size = 0, output_size: Sequence[int] | None = None) -> Tensor:
     """The inverse of max_pool1d: zeros with ``input`` placed at ``indices``."""
     return _max_unpool("max_unpool1d", input, indices, kernel_size, stride, padding,
                        output_size, 1)
 
 
-def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+def max_unpool2d(input: Tensor, indices: Tensor, kernel_size: _Size, stride: _Size | None = None,
+                 padding: _Size = 0, output_size: Sequence[int] | None = None) -> Tensor:
     """The inverse of max_pool2d: zeros (N, C, H, W) with ``input`` placed at the flat H*W
     positions ``indices``."""
     return _max_unpool("max_unpool2d", input, indices, kernel_size, stride, padding,

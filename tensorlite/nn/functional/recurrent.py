@@ -52,7 +52,7 @@ def _relu_step(gi: Tensor, h: Tensor, c: Tensor | None, w_hh: Tensor, b_hh: Tens
 
 
 def _lstm_step(gi: Tensor, h: Tensor, c: Any, w_hh: Tensor, b_hh: Tensor | None,
-               w_hr: Tensor | None) -> tuple[Tensor, Tensor | None]:
+               w_hr: Tensor | None) -> tuple[Tensor, Tensor]:
     gates = gi + linear(h, w_hh, b_hh)
     H = c.shape[1]
     s = gates.sigmoid()  # i, f and o (the g quarter is unused)
@@ -70,7 +70,8 @@ def _gru_step(gi: Tensor, h: Tensor, c: Tensor | None, w_hh: Tensor, b_hh: Tenso
     return (h - n) * rz[:, H:] + n, None
 
 
-STEPS: dict[str, _Step] = {"RNN_TANH": _tanh_step, "RNN_RELU": _relu_step, "LSTM": _lstm_step, "GRU": _gru_step}
+STEPS: dict[str, _Step] = {"RNN_TANH": _tanh_step, "RNN_RELU": _relu_step, "LSTM": _lstm_step,
+                           "GRU": _gru_step}
 
 
 # ----------------------------------------------------------------------------- cells
@@ -107,7 +108,7 @@ def rnn_relu_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: T
 
 def lstm_cell(input: Tensor, hx: tuple[Tensor, Tensor], w_ih: Tensor, w_hh: Tensor,
               b_ih: Tensor | None = None, b_hh: Tensor | None = None
-              ) -> tuple[Tensor, Tensor | None]:
+              ) -> tuple[Tensor, Tensor]:
     """One LSTM step; ``hx`` is (h, c), each (B, H); returns (h', c')."""
     _check_cell("lstm_cell", input, tuple(hx), w_ih, w_hh, 4)
     return _lstm_step(linear(input, w_ih, b_ih), hx[0], hx[1], w_hh, b_hh, None)
@@ -184,7 +185,7 @@ def _direction(step: _Step, gi: Tensor, batch_sizes: list[int], h0: Tensor, c0: 
 def rnn_layers(mode: str, input: Tensor, batch_sizes: list[int], h0: Tensor, c0: Tensor | None,
                weights: Sequence[tuple[Tensor, Tensor, Tensor | None, Tensor | None,
                                         Tensor | None]], num_layers: int, dropout: float,
-               training: bool, bidirectional: bool) -> tuple[Tensor, Tensor, Tensor | None]:
+               training: bool, bidirectional: bool) -> tuple[Tensor, Tensor, Any]:
     """The recurrence of nn.RNN/LSTM/GRU over packed rows.
 
     ``input`` (N, I) holds the rows of the time steps one after the other (``batch_sizes[t]``
