@@ -6,6 +6,8 @@ and weighs them, with the positions and weights computed on the host exactly as 
 kernels compute them (in the input's float type), so gradients come from indexing's.  unfold
 and fold are one tape op each over the backend's im2col/col2im, and each other's adjoint.
 """
+from __future__ import annotations
+
 import math
 import numbers
 import warnings
@@ -17,6 +19,11 @@ from ...autograd.graph import record
 from ...ops.common import backend_of
 from ...tensor import Tensor, describe, wrap
 from ._common import check_floating, pair
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Union
+
+if TYPE_CHECKING:
+    _Size = Union[int, Sequence[int]]  # an int or one per spatial dim (torch's _size_any_t)
 
 __all__ = ["interpolate", "upsample", "upsample_nearest", "upsample_bilinear", "pixel_shuffle",
            "pixel_unshuffle", "channel_shuffle", "unfold", "fold", "grid_sample",
@@ -26,16 +33,17 @@ _LINEAR = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5}
 _MODES = ("nearest", "linear", "bilinear", "bicubic", "trilinear", "area", "nearest-exact")
 
 
-def _const(x, values, dtype=None):
+def _const(x: Tensor, values: Any, dtype: Any = None) -> Tensor:
     B = backend_of(x, "interpolate")
     return wrap(B.asarray(values, dtype=dtype or x.dtype), x.device)
 
 
-def _along(x, axis, idx):
+def _along(x: Tensor, axis: int, idx: Any) -> Tensor:
     return x[(slice(None),) * axis + (idx,)]
 
 
-def _source_scale(n, o, align_corners, scale, ftype):
+def _source_scale(n: int, o: int, align_corners: bool | None, scale: float | None,
+                  ftype: Any) -> Any:
     """torch's area_pixel_compute_scale in the op's float type."""
     if align_corners:
         return ftype(n - 1) / ftype(o - 1) if o > 1 else ftype(0)
@@ -44,7 +52,8 @@ def _source_scale(n, o, align_corners, scale, ftype):
     return ftype(n) / ftype(o)
 
 
-def _linear_taps(n, o, align_corners, scale, ftype, cubic):
+def _linear_taps(n: int, o: int, align_corners: bool | None, scale: float | None, ftype: Any,
+                 cubic: bool) -> tuple[Any, Any]:
     """Per output position: the input index below the source coordinate and its fraction
     (torch's area_pixel_compute_source_index and guard_index_and_lambda)."""
     s = _source_scale(n, o, align_corners, scale, ftype)
@@ -60,19 +69,19 @@ def _linear_taps(n, o, align_corners, scale, ftype, cubic):
     return i0, lam
 
 
-def _cubic_weights(t, ftype):
+def _cubic_weights(t: Any, ftype: Any) -> list[Any]:
     a = ftype(-0.75)
 
-    def conv1(v):
+    def conv1(v: Any) -> Any:
         return ((a + 2) * v - (a + 3)) * v * v + 1
 
-    def conv2(v):
+    def conv2(v: Any) -> Any:
         return ((a * v - 5 * a) * v + 8 * a) * v - 4 * a
     one = ftype(1)
     return [conv2(t + one), conv1(t), conv1(one - t), conv2((one - t) + one)]
 
 
-def _nearest_index(n, o, scale, exact):
+def _nearest_index(n: int, o: int, scale: float | None, exact: bool) -> Any:
     if o == n and not exact:
         return np.arange(o)
     if o == 2 * n and not exact:
@@ -84,7 +93,8 @@ def _nearest_index(n, o, scale, exact):
     return np.minimum(src, n - 1)
 
 
-def _resize_dim(x, axis, o, mode, align_corners, scale):
+def _resize_dim(x: Tensor, axis: int, o: int, mode: str, align_corners: bool | None,
+                scale: float | None) -> Tensor:
     n = x.shape[axis]
     shape = (o,) + (1,) * (x.ndim - axis - 1)
     if mode in ("nearest", "nearest-exact"):
@@ -94,7 +104,7 @@ def _resize_dim(x, axis, o, mode, align_corners, scale):
     if mode == "bicubic":
         i0, t = _linear_taps(n, o, align_corners, scale, ftype, True)
         ws = _cubic_weights(t, ftype)
-        y = None
+        y: Any = None
         for j, w in enumerate(ws):
             idx = np.clip(i0 - 1 + j, 0, n - 1)
             term = _along(x, axis, _const(x, idx.tolist(), dtypes.int64)) * _const(
@@ -113,8 +123,10 @@ def _resize_dim(x, axis, o, mode, align_corners, scale):
             + _along(x, axis, _const(x, i1.tolist(), dtypes.int64)) * _const(x, w1.tolist()).reshape(shape))
 
 
-def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
-                recompute_scale_factor=None, antialias=False):
+def interpolate(input: Tensor, size: int | Sequence[int] | None = None,
+                scale_factor: float | Sequence[float] | None = None, mode: str = "nearest",
+                align_corners: bool | None = None, recompute_scale_factor: bool | None = None,
+                antialias: bool = False) -> Tensor:
     """Resize the spatial dims of an (N, C, *) ``input`` to ``size`` or by ``scale_factor``
     with ``mode`` nearest | nearest-exact | linear | bilinear | bicubic | trilinear | area."""
     if not isinstance(input, Tensor):
@@ -144,8 +156,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                                  f"and output size in (o1, o2, ...,oK) format.")
             out = [int(v) for v in size]
         else:
-            out = [int(size)] * k
-        scales = [None] * k
+            out = [int(size)] * k  # type: ignore[arg-type]  # an int here
+        scales: list[float | None] = [None] * k
     elif scale_factor is not None:
         if isinstance(scale_factor, (list, tuple)):
             if len(scale_factor) != k:
@@ -157,8 +169,9 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                                  f"format.")
             scales = [float(v) for v in scale_factor]
         else:
-            scales = [float(scale_factor)] * k
-        out = [int(math.floor(float(n) * s)) for n, s in zip(input.shape[2:], scales)]
+            scales = [float(scale_factor)] * k  # type: ignore[arg-type]  # a float here
+        out = [int(math.floor(float(n) * s))  # type: ignore[operator]  # floats here
+               for n, s in zip(input.shape[2:], scales)]
         if recompute_scale_factor:
             scales = [None] * k
     else:
@@ -193,21 +206,25 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     return y
 
 
-def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
+def upsample(input: Tensor, size: int | Sequence[int] | None = None,
+             scale_factor: float | Sequence[float] | None = None, mode: str = "nearest",
+             align_corners: bool | None = None) -> Tensor:
     """Deprecated alias of interpolate (warns as torch)."""
     warnings.warn("nn.functional.upsample is deprecated. Use nn.functional.interpolate "
                   "instead.", stacklevel=2)
     return interpolate(input, size, scale_factor, mode, align_corners)
 
 
-def upsample_nearest(input, size=None, scale_factor=None):
+def upsample_nearest(input: Tensor, size: int | Sequence[int] | None = None,
+                     scale_factor: float | Sequence[float] | None = None) -> Tensor:
     """Deprecated: interpolate(..., mode='nearest')."""
     warnings.warn("nn.functional.upsample_nearest is deprecated. Use "
                   "nn.functional.interpolate instead.", stacklevel=2)
     return interpolate(input, size, scale_factor, mode="nearest")
 
 
-def upsample_bilinear(input, size=None, scale_factor=None):
+def upsample_bilinear(input: Tensor, size: int | Sequence[int] | None = None,
+                      scale_factor: float | Sequence[float] | None = None) -> Tensor:
     """Deprecated: interpolate(..., mode='bilinear', align_corners=True)."""
     warnings.warn("nn.functional.upsample_bilinear is deprecated. Use "
                   "nn.functional.interpolate instead.", stacklevel=2)
@@ -215,7 +232,7 @@ def upsample_bilinear(input, size=None, scale_factor=None):
 
 
 # -- pixel shuffles --------------------------------------------------------------------------------
-def _factor(op, name, value):
+def _factor(op: str, name: str, value: Any) -> int:
     if not isinstance(value, numbers.Integral) or isinstance(value, bool):
         raise TypeError(f"{op}(): argument '{name}' must be int, not {type(value).__name__}")
     if value <= 0:
@@ -223,7 +240,7 @@ def _factor(op, name, value):
     return int(value)
 
 
-def pixel_shuffle(input, upscale_factor):
+def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
     """(*, C*r*r, H, W) -> (*, C, H*r, W*r)."""
     r = _factor("pixel_shuffle", "upscale_factor", upscale_factor)
     if input.ndim < 3:
@@ -240,7 +257,7 @@ def pixel_shuffle(input, upscale_factor):
     return y.reshape(*lead, c // (r * r), h * r, w * r)
 
 
-def pixel_unshuffle(input, downscale_factor):
+def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
     """(*, C, H*r, W*r) -> (*, C*r*r, H, W)."""
     r = _factor("pixel_unshuffle", "downscale_factor", downscale_factor)
     if input.ndim < 3:
@@ -259,7 +276,7 @@ def pixel_unshuffle(input, downscale_factor):
     return y.reshape(*lead, c * r * r, h // r, w // r)
 
 
-def channel_shuffle(input, groups):
+def channel_shuffle(input: Tensor, groups: int) -> Tensor:
     """(N, g*k, *) -> the channels regrouped as (N, k*g, *)."""
     g = _factor("channel_shuffle", "groups", groups)
     if input.ndim < 3:
@@ -273,7 +290,8 @@ def channel_shuffle(input, groups):
 
 
 # -- unfold / fold ---------------------------------------------------------------------------------
-def _im2col(x, kernel, dilation, stride, out):
+def _im2col(x: Tensor, kernel: tuple[int, ...], dilation: tuple[int, ...],
+            stride: tuple[int, ...], out: tuple[int, ...]) -> Tensor:
     B = backend_of(x, "unfold")
     n, c = x.shape[:2]
     cols = B.im2col(x._data, kernel, stride, dilation, out)
@@ -283,7 +301,8 @@ def _im2col(x, kernel, dilation, stride, out):
                   lambda ctx, g: (_col2im(g, size, kernel, dilation, stride, out),))
 
 
-def _col2im(cols, size, kernel, dilation, stride, out):
+def _col2im(cols: Tensor, size: tuple[int, ...], kernel: tuple[int, ...],
+            dilation: tuple[int, ...], stride: tuple[int, ...], out: tuple[int, ...]) -> Tensor:
     B = backend_of(cols, "fold")
     n = cols.shape[0]
     c = cols.shape[1] // (kernel[0] * kernel[1])
@@ -293,7 +312,8 @@ def _col2im(cols, size, kernel, dilation, stride, out):
                   lambda ctx, g: (_im2col(g, kernel, dilation, stride, out),))
 
 
-def _blocks(op, size, kernel, dilation, padding, stride):
+def _blocks(op: str, size: Sequence[int], kernel: Sequence[int], dilation: Sequence[int],
+            padding: Sequence[int], stride: Sequence[int]) -> tuple[int, ...]:
     out = tuple((n + 2 * p - (d * (k - 1) + 1)) // s + 1
                 for n, k, d, p, s in zip(size, kernel, dilation, padding, stride))
     if min(out) < 1:
@@ -304,7 +324,8 @@ def _blocks(op, size, kernel, dilation, padding, stride):
     return out
 
 
-def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
+def unfold(input: Tensor, kernel_size: _Size, dilation: _Size = 1, padding: _Size = 0,
+           stride: _Size = 1) -> Tensor:
     """The sliding blocks of an (N, C, H, W) or (C, H, W) input as columns:
     (N, C*kh*kw, L)."""
     if not isinstance(input, Tensor):
@@ -329,7 +350,8 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     return y.squeeze(0) if unbatched else y
 
 
-def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
+def fold(input: Tensor, output_size: _Size, kernel_size: _Size, dilation: _Size = 1,
+         padding: _Size = 0, stride: _Size = 1) -> Tensor:
     """The adjoint of unfold: (N, C*kh*kw, L) columns summed back into (N, C, H, W)."""
     if not isinstance(input, Tensor):
         raise TypeError(f"fold: expected a Tensor input, got {type(input).__name__}")
@@ -369,7 +391,7 @@ _ALIGN_WARNING = ("Default grid_sample and affine_grid behavior has changed to "
                   "behavior is desired. See the documentation of grid_sample for details.")
 
 
-def _reflect(coord, low2, high2):
+def _reflect(coord: Tensor, low2: float, high2: float) -> Tensor:
     """torch's reflect_coordinates: fold ``coord`` into [low2/2, high2/2] by reflections."""
     if low2 == high2:
         return coord * 0
@@ -378,19 +400,19 @@ def _reflect(coord, low2, high2):
     a = (coord - lo).abs()
     extra = a.fmod(span)
     flips = (a / span).floor()
-    from ... import where
+    from ...ops.pointwise import where
     even = flips.fmod(2) == 0
     return where(even, extra + lo, (span - extra) + lo)
 
 
-def _clip(coord, n):
-    from ... import where
+def _clip(coord: Tensor, n: int) -> Tensor:
+    from ...ops.pointwise import where
     upper = float(n - 1)
     inside = (coord > 0) & (coord < upper)
     return where(inside, coord, where(coord <= 0, coord * 0, coord * 0 + upper))
 
 
-def _source(coord, n, padding_mode, align_corners):
+def _source(coord: Tensor, n: int, padding_mode: str, align_corners: bool | None) -> Tensor:
     if align_corners:
         c = (coord + 1) / 2 * (n - 1)
     else:
@@ -406,7 +428,8 @@ def _source(coord, n, padding_mode, align_corners):
     return c
 
 
-def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
+def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear", padding_mode: str = "zeros",
+                align_corners: bool | None = None) -> Tensor:
     """Sample an (N, C, H, W) ``input`` at the (N, OH, OW, 2) ``grid``'s (x, y) positions in
     [-1, 1] (or an (N, C, D, H, W) one at (N, OD, OH, OW, 3) (x, y, z) positions): ``mode``
     bilinear (trilinear for 5-D) | nearest, ``padding_mode`` zeros | border | reflection."""
@@ -455,12 +478,12 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     coords = [_source(grid[..., k - 1 - d], size[d], padding_mode, align_corners)
               for d in range(k)]
     flat = input.reshape(n, c, -1)
-    from ... import where
+    from ...ops.pointwise import where
 
-    def pick(pos):
+    def pick(pos: list[Tensor]) -> Tensor:
         """input at integer positions (one (N, *out) float tensor per dim), 0 outside."""
-        inside = None
-        index = None
+        inside: Any = None
+        index: Any = None
         for p, extent in zip(pos, size):
             ok = (p >= 0) & (p <= extent - 1)
             inside = ok if inside is None else inside & ok
@@ -480,10 +503,10 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
                       lambda ctx, g: (g, zeros(gshape, dtype=g.dtype, device=g.device)))
     low = [p.detach().floor() for p in coords]
     frac = [p - q for p, q in zip(coords, low)]
-    out = None
+    out = None  # type: ignore[assignment]  # the sum over the corners starts empty
     for corner in range(2 ** k):  # corners in order (z, y, x) lexicographic, as torch sums
         bits = [(corner >> (k - 1 - d)) & 1 for d in range(k)]
-        weight = None
+        weight: Any = None
         for d, b in enumerate(bits):
             f = frac[d] if b else 1 - frac[d]
             weight = f if weight is None else weight * f
@@ -492,15 +515,15 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     return out
 
 
-def _base(n, align_corners, like):
-    from ... import linspace
+def _base(n: int, align_corners: bool | None, like: Tensor) -> Tensor:
+    from ...creation import linspace
     if n <= 1:
         return linspace(0.0, 0.0, n, dtype=like.dtype, device=like.device)
     r = linspace(-1.0, 1.0, n, dtype=like.dtype, device=like.device)
     return r if align_corners else r * ((n - 1) / n)
 
 
-def affine_grid(theta, size, align_corners=None):
+def affine_grid(theta: Tensor, size: Sequence[int], align_corners: bool | None = None) -> Tensor:
     """The (N, H, W, 2) (or (N, D, H, W, 3)) sampling grid of the affine maps ``theta``
     (N, 2, 3) (or (N, 3, 4)) for an output of ``size`` (N, C, H, W) (or (N, C, D, H, W))."""
     if align_corners is None:
@@ -534,7 +557,8 @@ def affine_grid(theta, size, align_corners=None):
     if theta.shape[0] != size[0]:
         raise RuntimeError(f"affine_grid: expected theta's batch size {theta.shape[0]} to match "
                            f"size[0]={size[0]}")
-    from ... import ones, stack
+    from ...creation import ones
+    from ...ops.movement import stack
     axes = [_base(m, align_corners, theta) for m in reversed(spatial)]  # x, y(, z)
     k = len(spatial)
     grids = []
