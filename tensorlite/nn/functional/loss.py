@@ -7,6 +7,8 @@ Under create_graph the softmax in that backward is recomputed as a tape op of th
 second derivatives are exact.  The other losses are short compositions of tensor ops, with
 the binary cross entropies as one elementwise op each (torch's clamped / stable forms).
 """
+from __future__ import annotations
+
 import math
 import warnings
 
@@ -16,6 +18,11 @@ from ...autograd.graph import record
 from ...ops.common import backend_of
 from ...ops.pointwise import where
 from ...tensor import Tensor, describe, wrap
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ...autograd.graph import Context
 
 __all__ = ["cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss",
            "binary_cross_entropy", "binary_cross_entropy_with_logits"]
@@ -25,7 +32,7 @@ _BCE_EPS = 9.999999960041972e-13  # torch's EPSILON = 1e-12, held as a float32
 
 
 # -- shared checks ---------------------------------------------------------------------------------
-def _reduction(op, size_average, reduce, reduction):
+def _reduction(op: str, size_average: bool | None, reduce: bool | None, reduction: str) -> str:
     """torch's reduction string, with the deprecated size_average / reduce flags honoured."""
     if size_average is not None or reduce is not None:
         size_average = True if size_average is None else size_average
@@ -39,11 +46,11 @@ def _reduction(op, size_average, reduce, reduction):
     return reduction
 
 
-def _reduce(loss, reduction):
+def _reduce(loss: Tensor, reduction: str) -> Tensor:
     return loss if reduction == "none" else loss.sum() if reduction == "sum" else loss.mean()
 
 
-def _tensor(op, name, t, like=None):
+def _tensor(op: str, name: str, t: Any, like: Tensor | None = None) -> Tensor:
     if not isinstance(t, Tensor):
         raise TypeError(f"{op}: {name} must be a Tensor, got {type(t).__name__}")
     if like is not None and t.device != like.device:
@@ -52,21 +59,22 @@ def _tensor(op, name, t, like=None):
     return t
 
 
-def _float_input(op, input):
+def _float_input(op: str, input: Tensor) -> None:
     _tensor(op, "input", input)
     if not dtypes.is_floating_point(input.dtype):
         raise TypeError(f"{op}: expected a floating point input, got {describe(input)}; convert "
                         "it with .float()")
 
 
-def _same_dtype(op, name, t, input):
+def _same_dtype(op: str, name: str, t: Tensor | None, input: Tensor) -> None:
     if t is not None and t.dtype != input.dtype:
         raise TypeError(f"{op}: {name} is {describe(t)} but the input is {describe(input)}; "
                         f"convert it with .to({input.dtype})")
 
 
 # -- class-index targets: cross_entropy and nll_loss -----------------------------------------------
-def _class_targets(op, input, target, weight, ignore_index):
+def _class_targets(op: str, input: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int
+                   ) -> tuple[int, Any, Any]:
     """Check (input, target) for class-index losses.  Returns (C, the flat target as a backend
     array with ignored entries set to class 0, the mask of counted entries or None if all are)."""
     _tensor(op, "target", target, input)
@@ -103,7 +111,7 @@ def _class_targets(op, input, target, weight, ignore_index):
     return C, B.where(valid, t, 0), valid
 
 
-def _to_rows(x):
+def _to_rows(x: Tensor) -> Any:
     """(N, C, d1, ...) logits as (M, C) rows (a backend array), the class dim last."""
     if x.ndim == 1:
         return backend_of(x, "cross_entropy").reshape(x._data, (1, -1))
@@ -114,7 +122,7 @@ def _to_rows(x):
     return B.reshape(B.ascontiguousarray(B.transpose(x._data, order)), (-1, x.shape[1]))
 
 
-def _from_rows(g, shape):
+def _from_rows(g: Tensor, shape: tuple[int, ...]) -> Tensor:
     """The inverse of _to_rows for a gradient tensor of (M, C) rows."""
     if len(shape) <= 2:
         return g.reshape(shape)
@@ -123,8 +131,10 @@ def _from_rows(g, shape):
     return g.reshape(lead).permute((0, n - 1) + tuple(range(1, n - 1)))
 
 
-def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
-                  reduction="mean", label_smoothing=0.0):
+def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                  size_average: bool | None = None, ignore_index: int = -100,
+                  reduce: bool | None = None, reduction: str = "mean", label_smoothing: float = 0.0
+                  ) -> Tensor:
     """Cross entropy between ``input`` logits (N, C), (N, C, d1, ...) or (C,) and ``target``:
     class indices (int64, the input's shape without dim 1) or class probabilities (a float
     tensor of the input's shape)."""
@@ -171,7 +181,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         data = B.asarray(data if denom is None else B.div(data, denom), dtype=dt)
     shape = input.shape
 
-    def backward(ctx, g):
+    def backward(ctx: Context, g: Tensor) -> tuple[Tensor | None, ...]:
         x = ctx.x
         # torch's composition: nll_loss's gradient at logp (upstream scale at each counted
         # target, times -(1-eps) w[t]), plus label smoothing's -(eps/C) w[c] on counted rows,
@@ -206,14 +216,14 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     return record("cross_entropy", data, (input,), backward, save={"x": input})
 
 
-def _over_zero(total):
+def _over_zero(total: Any) -> float:
     """``total`` / 0 as IEEE division gives it (nan for 0 or nan, else a signed inf), without
     the divide-by-zero warning: 'mean' over a total weight of 0."""
     v = float(total)
     return math.nan if v == 0 or v != v else math.copysign(math.inf, v)
 
 
-def _const(value, like):
+def _const(value: Any, like: Tensor) -> Tensor | float:
     """A number or a backend array as an operand of tensor ops with ``like`` (no gradient)."""
     if hasattr(value, "shape") and value.shape:
         if value.dtype != like.dtype:
@@ -222,7 +232,7 @@ def _const(value, like):
     return float(value)
 
 
-def _rows_tensor(x):
+def _rows_tensor(x: Tensor) -> Tensor:
     """_to_rows with tensor ops (recorded, for create_graph)."""
     if x.ndim == 1:
         return x.reshape(1, -1)
@@ -232,7 +242,8 @@ def _rows_tensor(x):
     return x.permute(order).reshape(-1, x.shape[1])
 
 
-def _soft_cross_entropy(input, target, weight, ignore_index, reduction, label_smoothing):
+def _soft_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int,
+                        reduction: str, label_smoothing: float) -> Tensor:
     """Cross entropy against class probabilities: -sum_c w_c y_c log_softmax(x)_c per sample."""
     if target.shape != input.shape:
         raise RuntimeError(f"cross_entropy: a floating point target holds class probabilities "
@@ -261,8 +272,9 @@ def _soft_cross_entropy(input, target, weight, ignore_index, reduction, label_sm
     return _reduce(loss, reduction)
 
 
-def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
-             reduction="mean"):
+def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,
+             size_average: bool | None = None, ignore_index: int = -100,
+             reduce: bool | None = None, reduction: str = "mean") -> Tensor:
     """The negative log likelihood of ``target`` classes under log-probabilities ``input``
     (N, C), (N, C, d1, ...) or (C,); 'mean' divides by the total weight of the counted targets."""
     reduction = _reduction("nll_loss", size_average, reduce, reduction)
@@ -285,7 +297,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
 
 
 # -- regression losses -----------------------------------------------------------------------------
-def _pointwise_args(op, input, target, weight=None):
+def _pointwise_args(op: str, input: Tensor, target: Tensor, weight: Tensor | None = None) -> None:
     _float_input(op, input)
     _tensor(op, "target", target, input)
     if target.shape != input.shape:
@@ -300,14 +312,16 @@ def _pointwise_args(op, input, target, weight=None):
                              f"{describe(weight)} and input {describe(input)}")
 
 
-def _weighted(loss, weight, reduction):
+def _weighted(loss: Tensor, weight: Tensor | None, reduction: str) -> Tensor:
     if weight is None:
         return _reduce(loss, reduction)
     loss = loss * weight
     return loss.sum() / weight.sum() if reduction == "mean" else _reduce(loss, reduction)
 
 
-def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+def mse_loss(input: Tensor, target: Tensor, size_average: bool | None = None,
+             reduce: bool | None = None, reduction: str = "mean", weight: Tensor | None = None
+             ) -> Tensor:
     """The (weighted) squared error between ``input`` and ``target``."""
     reduction = _reduction("mse_loss", size_average, reduce, reduction)
     _pointwise_args("mse_loss", input, target, weight)
@@ -315,14 +329,18 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     return _weighted(d * d, weight, reduction)
 
 
-def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+def l1_loss(input: Tensor, target: Tensor, size_average: bool | None = None,
+            reduce: bool | None = None, reduction: str = "mean", weight: Tensor | None = None
+            ) -> Tensor:
     """The (weighted) absolute error between ``input`` and ``target``."""
     reduction = _reduction("l1_loss", size_average, reduce, reduction)
     _pointwise_args("l1_loss", input, target, weight)
     return _weighted((input - target).abs(), weight, reduction)
 
 
-def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
+def smooth_l1_loss(input: Tensor, target: Tensor, size_average: bool | None = None,
+                   reduce: bool | None = None, reduction: str = "mean", beta: float = 1.0
+                   ) -> Tensor:
     """0.5 d**2 / beta where |d| < beta, else |d| - 0.5 beta (beta = 0 is the L1 loss)."""
     reduction = _reduction("smooth_l1_loss", size_average, reduce, reduction)
     _pointwise_args("smooth_l1_loss", input, target)
@@ -339,7 +357,8 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
 
 
 # -- binary cross entropy --------------------------------------------------------------------------
-def _binary_args(op, input, target, weight, check_range):
+def _binary_args(op: str, input: Tensor, target: Tensor, weight: Tensor | None, check_range: bool
+                 ) -> None:
     _float_input(op, input)
     _tensor(op, "target", target, input)
     if target.shape != input.shape:
@@ -363,15 +382,16 @@ def _binary_args(op, input, target, weight, check_range):
                                f"{describe(target)}); targets are probabilities")
 
 
-def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
-                         reduction="mean"):
+def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                         size_average: bool | None = None, reduce: bool | None = None,
+                         reduction: str = "mean") -> Tensor:
     """-w (t log x + (1 - t) log(1 - x)) for probabilities ``input``; each log is clamped at
     -100 and the input gradient is w (x - t) / max(x (1 - x), 1e-12), as torch."""
     reduction = _reduction("binary_cross_entropy", size_average, reduce, reduction)
     _binary_args("binary_cross_entropy", input, target, weight, check_range=True)
     B = backend_of(input, "binary_cross_entropy")
 
-    def backward(ctx, g):
+    def backward(ctx: Context, g: Tensor) -> tuple[Tensor | None, ...]:
         x = ctx.x
         return (g * (x - ctx.t) / (x * (1 - x)).clamp(min=_BCE_EPS)
                 if ctx.needs_input_grad[0] else None,
@@ -381,8 +401,10 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     return _reduce(loss if weight is None else loss * weight, reduction)
 
 
-def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
-                                     reduction="mean", pos_weight=None):
+def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                                     size_average: bool | None = None, reduce: bool | None = None,
+                                     reduction: str = "mean", pos_weight: Tensor | None = None
+                                     ) -> Tensor:
     """Binary cross entropy of sigmoid(``input``) computed stably from the logits;
     ``pos_weight`` weighs the positive term, broadcast along the last (class) dim."""
     reduction = _reduction("binary_cross_entropy_with_logits", size_average, reduce, reduction)
@@ -396,13 +418,13 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     try:
         data = B.binary_cross_entropy_with_logits(input._data, target._data, pw)
     except ValueError:
-        raise ValueError(f"{op}: pos_weight {describe(pos_weight)} cannot be broadcast to the "
+        raise ValueError(f"{op}: pos_weight {describe(pos_weight)} cannot be broadcast to the "  # type: ignore[arg-type]  # noqa: E501
                          f"input {describe(input)}") from None
     if data.shape != input.shape:
-        raise ValueError(f"{op}: pos_weight {describe(pos_weight)} must broadcast to the input "
+        raise ValueError(f"{op}: pos_weight {describe(pos_weight)} must broadcast to the input "  # type: ignore[arg-type]  # noqa: E501
                          f"{describe(input)} without growing it")
 
-    def backward(ctx, g):
+    def backward(ctx: Context, g: Tensor) -> tuple[Tensor | None, ...]:
         # d/dx = lw sigmoid(x) - pos_weight t, with lw = 1 + (pos_weight - 1) t
         # d/dt = log_sigmoid(-x) - pos_weight log_sigmoid(x) = pos_weight softplus(-x) -
         # softplus(x) (torch's form: at x = -inf it is inf, never inf - inf)
@@ -435,13 +457,15 @@ __all__ += ["kl_div", "huber_loss", "cosine_embedding_loss", "margin_ranking_los
             "soft_margin_loss", "poisson_nll_loss", "gaussian_nll_loss", "ctc_loss"]
 
 
-def _same_shape(op, a, b, what_a="input", what_b="target"):
+def _same_shape(op: str, a: Tensor, b: Tensor, what_a: str = "input", what_b: str = "target"
+                ) -> None:
     if a.shape != b.shape:
         raise ValueError(f"{op}: {what_b} size ({list(b.shape)}) must be the same as {what_a} "
                          f"size ({list(a.shape)})")
 
 
-def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
+def kl_div(input: Tensor, target: Tensor, size_average: bool | None = None,
+           reduce: bool | None = None, reduction: str = "mean", log_target: bool = False) -> Tensor:
     """The pointwise KL divergence target * (log target - input) for log-probabilities
     ``input``; ``log_target``: the target is given as log-probabilities too.  'batchmean'
     divides the sum by the batch size (the mathematically correct KL)."""
@@ -467,7 +491,8 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     return _reduce(loss, reduction)
 
 
-def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
+def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
+               weight: Tensor | None = None) -> Tensor:
     """0.5 d**2 where |d| < delta, else delta (|d| - 0.5 delta)."""
     reduction = _reduction("huber_loss", None, None, reduction)
     _pointwise_args("huber_loss", input, target, weight)
@@ -480,8 +505,9 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     return _weighted(where(a < delta, 0.5 * q * q, delta * (a - 0.5 * delta)), weight, reduction)
 
 
-def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None,
-                          reduction="mean"):
+def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0,
+                          size_average: bool | None = None, reduce: bool | None = None,
+                          reduction: str = "mean") -> Tensor:
     """1 - cos(x1, x2) where target == 1, max(0, cos(x1, x2) - margin) where target == -1;
     cos along the last dim of (N, D) or (D,) inputs."""
     reduction = _reduction("cosine_embedding_loss", size_average, reduce, reduction)
@@ -506,8 +532,9 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None,
     return _reduce(pos + neg, reduction)
 
 
-def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None,
-                        reduction="mean"):
+def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0,
+                        size_average: bool | None = None, reduce: bool | None = None,
+                        reduction: str = "mean") -> Tensor:
     """max(0, -target * (x1 - x2) + margin)."""
     reduction = _reduction("margin_ranking_loss", size_average, reduce, reduction)
     op = "margin_ranking_loss"
@@ -521,8 +548,10 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, r
     return _reduce((-target * (input1 - input2) + margin).clamp(min=0.0), reduction)
 
 
-def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False,
-                        size_average=None, reduce=None, reduction="mean"):
+def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, margin: float = 1.0,
+                        p: float = 2, eps: float = 1e-6, swap: bool = False,
+                        size_average: bool | None = None, reduce: bool | None = None,
+                        reduction: str = "mean") -> Tensor:
     """max(0, margin + d(a, p) - d(a, n)), d the pairwise ``p``-distance; ``swap`` takes
     d(a, n) as min(d(a, n), d(p, n))."""
     reduction = _reduction("triplet_margin_loss", size_average, reduce, reduction)
@@ -545,8 +574,10 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
     return _reduce((margin + d_pos - d_neg).clamp(min=0.0), reduction)
 
 
-def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None,
-                                      margin=1.0, swap=False, reduction="mean"):
+def triplet_margin_with_distance_loss(anchor: Tensor, positive: Tensor, negative: Tensor, *,
+                                      distance_function: Callable[[Tensor, Tensor], Tensor] | None = None,
+                                      margin: float = 1.0, swap: bool = False,
+                                      reduction: str = "mean") -> Tensor:
     """triplet_margin_loss with any ``distance_function`` (default: pairwise_distance)."""
     reduction = _reduction("triplet_margin_with_distance_loss", None, None, reduction)
     if margin <= 0:
@@ -561,8 +592,9 @@ def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_fu
     return _reduce((margin + d_pos - d_neg).clamp(min=0.0), reduction)
 
 
-def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None,
-                         reduction="mean"):
+def hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0,
+                         size_average: bool | None = None, reduce: bool | None = None,
+                         reduction: str = "mean") -> Tensor:
     """x where target == 1, max(0, margin - x) where target == -1 (other targets add both)."""
     reduction = _reduction("hinge_embedding_loss", size_average, reduce, reduction)
     _float_input("hinge_embedding_loss", input)
@@ -572,7 +604,8 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
     return _reduce(m + s, reduction)
 
 
-def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+def soft_margin_loss(input: Tensor, target: Tensor, size_average: bool | None = None,
+                     reduce: bool | None = None, reduction: str = "mean") -> Tensor:
     """log(1 + exp(-target * x))."""
     reduction = _reduction("soft_margin_loss", size_average, reduce, reduction)
     _float_input("soft_margin_loss", input)
@@ -585,13 +618,14 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="m
     return _reduce((-input * target).exp().log1p(), reduction)
 
 
-def _log_sigmoid(x):
+def _log_sigmoid(x: Tensor) -> Tensor:
     from .activation import logsigmoid
     return logsigmoid(x)
 
 
-def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None,
-                                reduction="mean"):
+def multilabel_soft_margin_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                                size_average: bool | None = None, reduce: bool | None = None,
+                                reduction: str = "mean") -> Tensor:
     """-(y log sigmoid(x) + (1 - y) log sigmoid(-x)), averaged over the classes (last dim)."""
     reduction = _reduction("multilabel_soft_margin_loss", size_average, reduce, reduction)
     op = "multilabel_soft_margin_loss"
@@ -608,7 +642,7 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
     return _reduce(loss, reduction)
 
 
-def _margin_args(op, input, target):
+def _margin_args(op: str, input: Tensor, target: Tensor) -> None:
     _float_input(op, input)
     _tensor(op, "target", target, input)
     if dtypes.kind(target.dtype) != 1:
@@ -620,8 +654,9 @@ def _margin_args(op, input, target):
                            f"batch size, but got: {list(input.shape)}")
 
 
-def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None,
-                      reduce=None, reduction="mean"):
+def multi_margin_loss(input: Tensor, target: Tensor, p: float = 1, margin: float = 1.0,
+                      weight: Tensor | None = None, size_average: bool | None = None,
+                      reduce: bool | None = None, reduction: str = "mean") -> Tensor:
     """Per sample: sum over classes i != y of w[y] max(0, margin - x[y] + x[i])**p / C."""
     reduction = _reduction("multi_margin_loss", size_average, reduce, reduction)
     op = "multi_margin_loss"
@@ -658,7 +693,8 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     return _reduce(loss, reduction)
 
 
-def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+def multilabel_margin_loss(input: Tensor, target: Tensor, size_average: bool | None = None,
+                           reduce: bool | None = None, reduction: str = "mean") -> Tensor:
     """Per sample: sum over the target classes j (the target's leading entries before the first
     -1) and the non-target classes i of max(0, 1 - (x[j] - x[i])) / C."""
     reduction = _reduction("multilabel_margin_loss", size_average, reduce, reduction)
@@ -690,8 +726,9 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
     return _reduce(loss, reduction)
 
 
-def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None, eps=1e-8,
-                     reduce=None, reduction="mean"):
+def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full: bool = False,
+                     size_average: bool | None = None, eps: float = 1e-8,
+                     reduce: bool | None = None, reduction: str = "mean") -> Tensor:
     """exp(x) - t x (``log_input``), or x - t log(x + eps); ``full`` adds Stirling's
     approximation t log t - t + log(2 pi t) / 2 where t > 1."""
     reduction = _reduction("poisson_nll_loss", size_average, reduce, reduction)
@@ -707,7 +744,8 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
     return _reduce(loss, reduction)
 
 
-def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
+def gaussian_nll_loss(input: Tensor, target: Tensor, var: Tensor | float, full: bool = False,
+                      eps: float = 1e-6, reduction: str = "mean") -> Tensor:
     """0.5 (log(max(var, eps)) + (input - target)**2 / max(var, eps)) (+ 0.5 log(2 pi) if
     ``full``); ``var`` of the input's shape, or without its last dim, or with a last dim of 1,
     or a number.  The clamp of var passes its gradient through unchanged, as torch's."""
@@ -731,9 +769,9 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
         raise ValueError(reduction + " is not valid")
     from ...autograd.grad_mode import no_grad
     with no_grad():
-        if var.numel() and bool((var < 0).any()):
+        if var.numel() and bool((var < 0).any()):  # type: ignore[union-attr]  # a Tensor now
             raise ValueError("var has negative entry/entries")
-        clamped = var.clamp(min=eps)
+        clamped = var.clamp(min=eps)  # type: ignore[union-attr]
     var = record("clamp_nograd", clamped._data, (var,), lambda ctx, g: (g,))
     d = input - target
     loss = 0.5 * (var.log() + d * d / var)
@@ -743,11 +781,11 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
 
 
 # -- CTC ------------------------------------------------------------------------------------------
-def _lse(parts):
+def _lse(parts: list[Tensor]) -> Tensor:
     """log(sum(exp(p))) over a list of equal-shape tensors, -inf where all are -inf, with no
     NaN in the gradient there (the max is taken off without a gradient)."""
     from ...autograd.grad_mode import no_grad
-    from ...ops import stack
+    from ...ops.movement import stack
     s = stack(parts, 0)
     with no_grad():
         m = s.amax(0)
@@ -757,20 +795,20 @@ def _lse(parts):
     return where(ok, where(ok, tot, 1.0).log() + m, -math.inf)
 
 
-def _nan_gradient(lp, lengths):
+def _nan_gradient(lp: Tensor, lengths: Any) -> Tensor:
     """Zeros of shape (N,) whose gradient for ``lp`` (T, N, C) is NaN at t < lengths[b]."""
     from ...creation import tensor as _t, zeros
     T, N, _ = lp.shape
     mask = _t([[lengths[b] > t for b in range(N)] for t in range(T)], dtype=dtypes.bool_,
               device=lp.device).unsqueeze(2)
 
-    def backward(ctx, g):
+    def backward(ctx: Context, g: Tensor) -> tuple[Tensor | None, ...]:
         return (where(mask, math.nan, 0.0) * (g.reshape(1, N, 1) * 0 + 1),)
     return record("ctc_loss_infinite", zeros((N,), dtype=lp.dtype, device=lp.device)._data,
                   (lp,), backward)
 
 
-def _lengths(op, name, v, n):
+def _lengths(op: str, name: str, v: Any, n: int) -> Any:
     if isinstance(v, Tensor):
         if dtypes.kind(v.dtype) != 1:
             raise RuntimeError(f"{op}: {name} must be integral, got {describe(v)}")
@@ -785,8 +823,9 @@ def _lengths(op, name, v, n):
     return v
 
 
-def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction="mean",
-             zero_infinity=False):
+def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths: Tensor | Sequence[int],
+             target_lengths: Tensor | Sequence[int], blank: int = 0, reduction: str = "mean",
+             zero_infinity: bool = False) -> Tensor:
     """The connectionist temporal classification loss of (T, N, C) (or unbatched (T, C))
     ``log_probs``: -log of the total probability of the alignments of each target, by the
     alpha recursion in log space (composed of tensor ops, one step per time step).  Targets are
@@ -859,7 +898,7 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     ninf = -math.inf
     neg = _full((N, 1), ninf, dtype=dt, device=dev)
     neg2 = _full((N, 2), ninf, dtype=dt, device=dev)
-    from ...ops import cat
+    from ...ops.movement import cat
     losses = []
     if T == 0 or N == 0:
         alpha_last = None
@@ -883,7 +922,7 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
             continue
         ends = [alpha_last[b, n_b - 1]] + ([alpha_last[b, n_b - 2]] if tl[b] else [])
         losses.append(-_lse(ends))
-    from ...ops import stack
+    from ...ops.movement import stack
     loss = stack(losses) if losses else _full((0,), 0.0, dtype=dt, device=dev)
     # torch's gradient adds exp(log_probs) at t < input_length: a term of value 0 with that
     # gradient, scaled by each sample's upstream gradient through the sum below
