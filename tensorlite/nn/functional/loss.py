@@ -418,11 +418,11 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
     try:
         data = B.binary_cross_entropy_with_logits(input._data, target._data, pw)
     except ValueError:
-        raise ValueError(f"{op}: pos_weight {describe(pos_weight)} cannot be broadcast to the "  # type: ignore[arg-type]  # noqa: E501
-                         f"input {describe(input)}") from None
+        raise ValueError(f"{op}: pos_weight {describe(pos_weight)} "  # type: ignore[arg-type]
+                         f"cannot be broadcast to the input {describe(input)}") from None
     if data.shape != input.shape:
-        raise ValueError(f"{op}: pos_weight {describe(pos_weight)} must broadcast to the input "  # type: ignore[arg-type]  # noqa: E501
-                         f"{describe(input)} without growing it")
+        raise ValueError(f"{op}: pos_weight {describe(pos_weight)} "  # type: ignore[arg-type]
+                         f"must broadcast to the input {describe(input)} without growing it")
 
     def backward(ctx: Context, g: Tensor) -> tuple[Tensor | None, ...]:
         # d/dx = lw sigmoid(x) - pos_weight t, with lw = 1 + (pos_weight - 1) t
@@ -575,7 +575,8 @@ def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, marg
 
 
 def triplet_margin_with_distance_loss(anchor: Tensor, positive: Tensor, negative: Tensor, *,
-                                      distance_function: Callable[[Tensor, Tensor], Tensor] | None = None,
+                                      distance_function: Callable[[Tensor, Tensor], Tensor]
+                                      | None = None,
                                       margin: float = 1.0, swap: bool = False,
                                       reduction: str = "mean") -> Tensor:
     """triplet_margin_loss with any ``distance_function`` (default: pairwise_distance)."""
