@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 from .. import dtypes
 from ..tensor import Tensor, describe, make_view, wrap
 from .grad_mode import no_grad, state
-from .graph import Backward, Context, Node, Slots, _new, _Output, record
+from .graph import EVERY_OUTPUT, Backward, Context, Node, Slots, _new, _Output, record
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 # A tensor's (shape, dtype, device), or None for a non-tensor argument or output.
@@ -171,7 +171,7 @@ def _attach(cls: type[Function], ctx: FunctionCtx, args: tuple[Any, ...], out: A
     anchor = record(name, outs[diff[0]]._data, inputs, backward, save=saved)
     if any(isinstance(t, _Output) for t in saved.values()):
         # (any saved value may be an output: the node checks each)
-        anchor.grad_fn.output = True  # type: ignore[union-attr]
+        anchor.grad_fn.output = EVERY_OUTPUT  # type: ignore[union-attr]
     for i in diff:
         node = record(name, outs[i]._data, (anchor,), _slot(i, len(outs))).grad_fn \
             if several else anchor.grad_fn

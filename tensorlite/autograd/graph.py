@@ -34,7 +34,8 @@ class Node:
     next: list[Edge]
     saved: dict[str, Any] | None
     versions: Sequence[int | None]
-    output: str | bool | None  # the name its own output is saved under (True: a Function's)
+    needs: list[bool]
+    output: str | None  # the name its own output is saved under (EVERY_OUTPUT: a Function's)
     hooks: list[Callable[[Any], Any]] | None
     retained: Callable[[], Tensor | None] | None
     trace: str | None
@@ -105,7 +106,7 @@ class Node:
                         "Use an out-of-place op (or .clone() it) before changing it.")
             output = self.output
             if output is not None:  # the op's own output(s), reattached to this node
-                if output is True:  # (a Function: any saved value may be one of its outputs)
+                if output is EVERY_OUTPUT:  # (a Function: any saved value may be an output)
                     saved = {k: t.unpack(self, create_graph) if isinstance(t, _Output) else t
                              for k, t in saved.items()}
                 else:
@@ -113,6 +114,9 @@ class Node:
             ctx.__dict__ = saved
         ctx.needs_input_grad = self.needs
         return ctx
+
+
+EVERY_OUTPUT = "*"  # a node's ``output`` when any of its saved values may be its own output
 
 
 class Context:
