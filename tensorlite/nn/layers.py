@@ -200,9 +200,9 @@ class LayerNorm(Module):
                 f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}")
 
 
-class _BatchNorm(Module):
-    """Per-channel normalization with batch statistics in training (and running estimates
-    updated with ``momentum``; None: a cumulative average) and the running ones in eval."""
+class _NormBase(Module):
+    """What batch and instance normalization share (PyTorch's ``_NormBase``): the per-channel
+    affine parameters and the running statistics, their creation and their reset."""
 
     weight: Parameter | None
     bias: Parameter | None
@@ -251,6 +251,12 @@ class _BatchNorm(Module):
             init.ones_(self.weight)
             if self.bias is not None:
                 init.zeros_(self.bias)
+
+
+
+class _BatchNorm(_NormBase):
+    """Per-channel normalization with batch statistics in training (and running estimates
+    updated with ``momentum``; None: a cumulative average) and the running ones in eval."""
 
     def _check_input_dim(self, input: Tensor) -> None:
         raise NotImplementedError

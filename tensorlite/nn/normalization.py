@@ -5,10 +5,10 @@ from __future__ import annotations
 import warnings
 from typing import TYPE_CHECKING
 
-from .. import dtypes
-from ..creation import empty, ones, tensor, zeros
+from ..creation import empty
 from . import functional as F
 from . import init
+from .layers import _NormBase
 from .module import Module, Parameter
 
 if TYPE_CHECKING:
@@ -59,56 +59,19 @@ class GroupNorm(Module):
                 f"bias={self.bias is not None}")
 
 
-class _InstanceNorm(Module):
+class _InstanceNorm(_NormBase):
     """Per-sample, per-channel normalization over the spatial dims; running statistics only
-    with ``track_running_stats`` (then used in eval mode)."""
+    with ``track_running_stats`` (then used in eval mode).  Parameters and statistics as
+    batch normalization's, with PyTorch's other defaults (no affine, no running statistics)."""
 
     _spatial = 1
-    weight: Parameter | None
-    bias: Parameter | None
-    running_mean: Tensor | None
-    running_var: Tensor | None
-    num_batches_tracked: Tensor | None
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = False, track_running_stats: bool = False,
                  device: str | None = None, dtype: DTypeLike | None = None, *,
                  bias: bool = True) -> None:
-        super().__init__()
-        self.num_features, self.eps, self.momentum = num_features, eps, momentum
-        self.affine, self.track_running_stats = affine, track_running_stats
-        if affine:
-            self.weight = Parameter(empty(num_features, device=device, dtype=dtype))
-            if bias:
-                self.bias = Parameter(empty(num_features, device=device, dtype=dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-        if track_running_stats:
-            self.register_buffer("running_mean", zeros(num_features, device=device, dtype=dtype))
-            self.register_buffer("running_var", ones(num_features, device=device, dtype=dtype))
-            self.register_buffer("num_batches_tracked",
-                                 tensor(0, dtype=dtypes.int64, device=device))
-        else:
-            for name in ("running_mean", "running_var", "num_batches_tracked"):
-                self.register_buffer(name, None)
-        self.reset_parameters()
-
-    def reset_running_stats(self) -> None:
-        if self.running_mean is not None and self.running_var is not None:
-            init.zeros_(self.running_mean)
-            init.ones_(self.running_var)
-        if self.num_batches_tracked is not None:
-            init.zeros_(self.num_batches_tracked)
-
-    def reset_parameters(self) -> None:
-        self.reset_running_stats()
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device,
+                         dtype, bias=bias)
 
     def forward(self, input: Tensor) -> Tensor:
         k = self._spatial
