@@ -251,8 +251,11 @@ class ConvTranspose2d(_ConvTransposeNd):
                                   self.dilation)
 
 
-class MaxPool2d(Module):
-    """The max over each kernel_size window (stride defaults to kernel_size)."""
+class _MaxPoolNd(Module):
+    """The max over each kernel_size window (stride defaults to kernel_size); the subclass
+    names its functional form (PyTorch's ``_MaxPoolNd``)."""
+
+    _pool = "max_pool2d"
 
     def __init__(self, kernel_size: _Size2, stride: _Size2 | None = None, padding: _Size2 = 0,
                  dilation: _Size2 = 1, return_indices: bool = False,
@@ -264,12 +267,17 @@ class MaxPool2d(Module):
         self.return_indices, self.ceil_mode = return_indices, ceil_mode
 
     def forward(self, input: Tensor) -> Any:  # (output, indices) with return_indices
-        return F.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation,
-                            ceil_mode=self.ceil_mode, return_indices=self.return_indices)
+        return getattr(F, self._pool)(input, self.kernel_size, self.stride, self.padding,
+                                      self.dilation, ceil_mode=self.ceil_mode,
+                                      return_indices=self.return_indices)
 
     def extra_repr(self) -> str:
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
                 f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+
+class MaxPool2d(_MaxPoolNd):
+    """The max over each kernel_size window (stride defaults to kernel_size)."""
 
 
 class AvgPool2d(Module):
@@ -292,26 +300,11 @@ class AvgPool2d(Module):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
-class MaxPool1d(Module):
+class MaxPool1d(_MaxPoolNd):
     """The max over each kernel_size window along the last dim (stride defaults to
     kernel_size)."""
 
-    def __init__(self, kernel_size: _Size1, stride: _Size1 | None = None, padding: _Size1 = 0,
-                 dilation: _Size1 = 1, return_indices: bool = False,
-                 ceil_mode: bool = False) -> None:
-        super().__init__()
-        self.kernel_size = kernel_size
-        self.stride = stride if stride is not None else kernel_size
-        self.padding, self.dilation = padding, dilation
-        self.return_indices, self.ceil_mode = return_indices, ceil_mode
-
-    def forward(self, input: Tensor) -> Any:  # (output, indices) with return_indices
-        return F.max_pool1d(input, self.kernel_size, self.stride, self.padding, self.dilation,
-                            ceil_mode=self.ceil_mode, return_indices=self.return_indices)
-
-    def extra_repr(self) -> str:
-        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
-                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+    _pool = "max_pool1d"
 
 
 class AvgPool1d(Module):
