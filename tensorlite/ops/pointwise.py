@@ -15,7 +15,7 @@ from .common import (_shape_str, backend_of, binary, broadcasting, cast, floatin
 from .registry import op
 
 if TYPE_CHECKING:
-    from ..autograd.graph import Context
+    from ..autograd.graph import Backward, Context
     import numpy as np
 
 
@@ -36,8 +36,9 @@ def _unary(name: str, backward: Callable[..., Tensor], uses: str | None = "input
         return record(name, getattr(B, prim)(x._data), (x,), _grad_of,
                       save={"s": x} if uses == "input" else None)
 
-    def _grad_of(ctx: Context, g: Tensor) -> tuple[Tensor]:
-        return (backward(g, ctx.s) if uses else backward(g),)
+    # the op's backward, chosen once: with the saved input or output, or with g alone
+    _grad_of: Backward = ((lambda ctx, g: (backward(g, ctx.s),)) if uses
+                          else (lambda ctx, g: (backward(g),)))
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"Elementwise {name} (differentiable)."
     return fn
