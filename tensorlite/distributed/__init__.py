@@ -1,0 +1,2 @@
+"""tensorlite.distributed: data-parallel collectives shaped like ``torch.distributed`` (work in
+progress)."""

@@ -1,0 +1,1 @@
+"""tensorlite.nn.parallel: DistributedDataParallel (work in progress)."""
