@@ -25,15 +25,16 @@ def _backends_from_source_tree():
 _backends_from_source_tree()
 from . import backends  # noqa: E402
 from .backends import available, get_backend, set_backend, set_default_device, use_backend
-from .dtypes import (ALIASES as _ALIASES, bool_, float16, float32, float64, get_default_dtype,
-                     int32, int64, set_default_dtype)
+from .dtypes import (ALIASES as _ALIASES, bfloat16, bool_, complex64, complex128, float16,
+                     float32, float64, get_default_dtype, int8, int16, int32, int64, uint8,
+                     set_default_dtype)
 from .tensor import Tensor, device, layout, sparse_coo, strided
 from .creation import (arange, as_tensor, empty, empty_like, eye, from_dlpack, from_numpy, full,
                        full_like, initial_seed, linspace, manual_seed, ones, ones_like, rand,
                        randint, randn, randperm, seed, tensor, zeros,
                        zeros_like)
-from .creation import (BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor,  # legacy
-                       HalfTensor, IntTensor, LongTensor, ShortTensor)
+from .creation import (BFloat16Tensor, BoolTensor, ByteTensor, CharTensor,  # legacy
+                       DoubleTensor, FloatTensor, HalfTensor, IntTensor, LongTensor, ShortTensor)
 from .ops import *  # noqa: F401,F403  (every op as a function: tensorlite.exp(x), ...)
 from . import autograd, utils
 # (an import by attribute would find the ops package's own linalg module, star-imported above)

@@ -62,15 +62,39 @@ def tensor(data: Any, dtype: DTypeLike | None = None, device: DeviceLike | None 
         except ValueError:  # NumPy: "inhomogeneous shape"; say where, as PyTorch
             raise ValueError(f"tensor: {_ragged(data) or 'the nested lists are ragged'}; every list at one depth must have the "
                              "same length (pad the shorter ones)") from None
-        if host.dtype == object or host.dtype.kind in "USV":
+        if host.dtype == object or host.dtype.kind in "USV" and host.dtype != dtypes.bfloat16:
             raise TypeError(f"tensor: cannot build a tensor from {type(data).__name__} holding "
                             f"{host.dtype} values; use numbers, nested lists of numbers or arrays")
-        if dtype is None and not hasattr(data, "dtype") and host.dtype.kind == "f":
-            host = host.astype(dtypes.get_default_dtype())  # Python floats, as PyTorch
+        if dtype is None and not hasattr(data, "dtype") and host.dtype.kind in "fc":
+            # Python floats (complex numbers) take the default (complex) dtype, as PyTorch
+            host = host.astype(dtypes._DEFAULT_OF_KIND[2 if host.dtype.kind == "f" else 3])
     device, B = _device(device)
     dt = dtypes.as_dtype(host.dtype if dtype is None else dtype)
+    if not hasattr(data, "dtype") and dtypes.kind(dt) == 1 and host.size:
+        _check_fits(host, dt)
     return _finish(B.copy(B.asarray(host, dtype=dt)) if device == "cpu" else B.asarray(host, dt),
                    device, requires_grad)
+
+
+def _check_fits(host: np.ndarray, dt: np.dtype) -> None:
+    """PyTorch's check on Python numbers given an integer dtype: an int must lie in the dtype's
+    range (for an unsigned one, -max..max: -1 wraps to 255), a float (then truncated) in it,
+    NaN and inf nowhere; an array or a tensor wraps instead, as a cast does."""
+    info = np.iinfo(dt)
+    kind = host.dtype.kind
+    if kind in "iu":
+        lo = -int(info.max) if info.min == 0 else int(info.min)
+        bad = bool((host < lo).any() or (host > info.max).any())
+    elif kind == "f":
+        with np.errstate(invalid="ignore"):
+            bad = bool((~np.isfinite(host)).any() or (host < info.min).any()
+                       or (host > info.max).any())
+    else:
+        return
+    if bad:
+        raise RuntimeError(f"tensor: value cannot be converted to type {dt} without overflow "
+                           f"(the {dt} range is {info.min}..{info.max}); pass values in range, "
+                           f"or build a wider tensor and cast it (wrapping) with .to({dt})")
 
 
 def _ragged(data: Any, dim: int = 0) -> str:
@@ -368,18 +392,22 @@ HalfTensor = _legacy_type("HalfTensor", dtypes.float16)
 LongTensor = _legacy_type("LongTensor", dtypes.int64)
 IntTensor = _legacy_type("IntTensor", dtypes.int32)
 BoolTensor = _legacy_type("BoolTensor", dtypes.bool_)
-ByteTensor = _legacy_type("ByteTensor", None, "uint8")  # dtypes tensorlite does not have:
-CharTensor = _legacy_type("CharTensor", None, "int8")  # calling one raises, naming them
-ShortTensor = _legacy_type("ShortTensor", None, "int16")
+ByteTensor = _legacy_type("ByteTensor", dtypes.uint8)
+CharTensor = _legacy_type("CharTensor", dtypes.int8)
+ShortTensor = _legacy_type("ShortTensor", dtypes.int16)
+BFloat16Tensor = _legacy_type("BFloat16Tensor", dtypes.bfloat16)
 _LEGACY = (FloatTensor, DoubleTensor, HalfTensor, LongTensor, IntTensor, BoolTensor, ByteTensor,
-           CharTensor, ShortTensor)
+           CharTensor, ShortTensor, BFloat16Tensor)
 _LEGACY_BY_NAME = {t.__name__: t for t in _LEGACY}
 _LEGACY_BY_DTYPE = {t.dtype: t for t in _LEGACY if t.dtype is not None}
+# (PyTorch names complex tensors' types so but has no constructors for them)
+_TYPE_NAME_ONLY = {dtypes.complex64: "ComplexFloatTensor", dtypes.complex128: "ComplexDoubleTensor"}
 
 
 def _legacy_type_name(dtype: np.dtype, device: str) -> str:
     """PyTorch's ``x.type()``: "torch.FloatTensor", "torch.cuda.LongTensor", ..."""
-    return f"torch.{'cuda.' if device == 'cuda' else ''}{_LEGACY_BY_DTYPE[dtype].__name__}"
+    name = _TYPE_NAME_ONLY.get(dtype) or _LEGACY_BY_DTYPE[dtype].__name__
+    return f"torch.{'cuda.' if device == 'cuda' else ''}{name}"
 
 
 def _legacy_target(arg: Any) -> tuple[np.dtype | None, str | None]:

@@ -11,8 +11,8 @@ optimizer state, exact dtypes of NumPy scalars).
 
 Differences from ``safetensors.torch``: a non-contiguous tensor is saved as its contiguous copy
 and tensors that share memory (tied weights) are each written out, where safetensors.torch
-refuses both; a file with a dtype tensorlite has no tensor type for (bfloat16, int8, uint8,
-int16, ...) raises TypeError naming the entry.
+refuses both; a file with a dtype tensorlite has no tensor type for (uint16, float8, ...)
+raises TypeError naming the entry.
 """
 from __future__ import annotations
 
@@ -56,6 +56,26 @@ def _to_arrays(tensors: Mapping[str, Tensor], who: str) -> dict[str, np.ndarray]
                              "with `.to_dense()` but be aware this might make a much larger file "
                              "than needed.")
         out[k] = np.asarray(v.backend.to_host(v.detach()._data), order="C")  # (0-d stays 0-d)
+    return out
+
+
+# safetensors' names of the dtypes its NumPy API has no entry for (NumPy has them through ml_dtypes)
+_EXTRA_DTYPES = {"BF16": dtypes.bfloat16}
+
+
+def _load_arrays(data: bytes, source: str) -> dict[str, np.ndarray]:
+    """``safetensors.numpy.load`` that also reads bfloat16 entries (bit-exact); an entry of a
+    dtype NumPy lacks (float8, ...) raises TypeError naming it."""
+    api = _numpy_api()
+    import safetensors
+    out: dict[str, np.ndarray] = {}
+    for k, v in safetensors.deserialize(data):
+        dtype = _EXTRA_DTYPES.get(v["dtype"]) or api._TYPES.get(v["dtype"])
+        if dtype is None:
+            raise TypeError(f"load_file: entry {k!r} of {source} has dtype {v['dtype']}, which "
+                            f"tensorlite has no tensor type for (it has "
+                            f"{', '.join(map(str, dtypes.ALL))}); convert it before saving")
+        out[k] = np.frombuffer(v["data"], dtype=dtype).reshape(v["shape"])
     return out
 
 
@@ -106,8 +126,10 @@ def load_file(filename: PathLike, device: str | int = "cpu") -> dict[str, Tensor
     """Read a safetensors file (written by tensorlite, ``safetensors.torch``, NumPy, ...) as
     ``{name: Tensor}`` on ``device`` ("cpu", "cuda" or a CUDA index)."""
     target = _device(device)
-    return _to_tensors(_numpy_api().load_file(os.fspath(filename)), target,
-                       repr(os.fspath(filename)))
+    with open(os.fspath(filename), "rb") as f:
+        data = f.read()
+    source = repr(os.fspath(filename))
+    return _to_tensors(_load_arrays(data, source), target, source)
 
 
 def save(tensors: Mapping[str, Tensor], metadata: Mapping[str, str] | None = None) -> bytes:
@@ -118,4 +140,4 @@ def save(tensors: Mapping[str, Tensor], metadata: Mapping[str, str] | None = Non
 
 def load(data: bytes) -> dict[str, Tensor]:
     """``{name: Tensor}`` (on the CPU) from safetensors bytes (``safetensors.torch.load``)."""
-    return _to_tensors(_numpy_api().load(bytes(data)), "cpu", "the given bytes")
+    return _to_tensors(_load_arrays(bytes(data), "the given bytes"), "cpu", "the given bytes")

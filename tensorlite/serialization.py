@@ -385,7 +385,7 @@ def _check_entries(r: _Reader, header: dict[str, Any], payload_len: int) -> list
         end = offset + nbytes
         if e["device"] not in ("cpu", "cuda") or type(e["requires_grad"]) is not bool:
             r.fail(f"{what} has an invalid device or requires_grad")
-        if e["requires_grad"] and (kind != "tensor" or not table_[e["dtype"]].kind == "f"):
+        if e["requires_grad"] and (kind != "tensor" or dtypes.kind(table_[e["dtype"]]) < 2):
             r.fail(f"{what} requires grad but is not a floating point tensor")
     return table
 

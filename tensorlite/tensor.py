@@ -260,6 +260,8 @@ class Tensor(dtypes.FloatCasts):
 
     def __repr__(self) -> str:
         arr = self.backend.to_host(self._data)
+        if arr.dtype == dtypes.bfloat16:  # (printed through float32; the dtype is named below)
+            arr = arr.astype(np.float32)
         # PyTorch shows 4 decimals unless every value is whole ("1., 2.")
         finite = arr[np.isfinite(arr)] if arr.dtype.kind == "f" else arr
         whole = arr.dtype.kind != "f" or (finite == np.round(finite)).all()
@@ -268,10 +270,9 @@ class Tensor(dtypes.FloatCasts):
         extras = []
         if self.device != "cpu":
             extras.append(f"device='{self.device}'")
-        default = {"f": dtypes.get_default_dtype(), "i": dtypes.int64,
-                   "b": dtypes.bool_}[arr.dtype.kind]
-        if arr.dtype != default or arr.size == 0:
-            extras.append(f"dtype=tensorlite.{arr.dtype}")
+        default = dtypes._DEFAULT_OF_KIND[dtypes.kind(self.dtype)]
+        if self.dtype != default or arr.size == 0:
+            extras.append(f"dtype=tensorlite.{self.dtype}")
         if self.grad_fn is not None:
             extras.append(f"grad_fn=<{self.grad_fn.name}Backward>")
         elif self.requires_grad:
@@ -435,6 +436,21 @@ class Tensor(dtypes.FloatCasts):
 
     def bool(self) -> Tensor:
         return self.to(dtypes.bool_)
+
+    def short(self) -> Tensor:
+        return self.to(dtypes.int16)
+
+    def char(self) -> Tensor:
+        return self.to(dtypes.int8)
+
+    def byte(self) -> Tensor:
+        return self.to(dtypes.uint8)
+
+    def cfloat(self) -> Tensor:
+        return self.to(dtypes.complex64)
+
+    def cdouble(self) -> Tensor:
+        return self.to(dtypes.complex128)
 
 
 class PostAccumulateGradHook:

@@ -144,11 +144,17 @@ def test_legacy_types_are_cpu_types():
         tl.FloatTensor(2, device="cuda")
 
 
-@pytest.mark.parametrize("name", ["ByteTensor", "CharTensor", "ShortTensor"])
-def test_legacy_types_of_dtypes_tensorlite_lacks_say_so(name):
-    with pytest.raises(TypeError, match="tensorlite has no .* dtype"):
-        getattr(tl, name)(3)
+@pytest.mark.parametrize("name", ["ByteTensor", "CharTensor", "ShortTensor", "BFloat16Tensor"])
+def test_legacy_types_of_small_dtypes_match_torch(name):
+    for args in ((3,), ([1, 2, 3],), ([[1], [2]],)):
+        got, want = getattr(tl, name)(*args), getattr(torch, name)(*args)
+        assert str(got.dtype) == str(want.dtype).removeprefix("torch.")
+        assert got.shape == tuple(want.shape)
+        if isinstance(args[0], list):
+            assert got.tolist() == want.tolist()
+    assert isinstance(getattr(tl, name)(2), getattr(tl, name))
     assert not isinstance(tl.zeros(2, dtype=tl.int64), getattr(tl, name))
+    assert getattr(tl, name)(2).type() == getattr(torch, name)(2).type()
 
 
 # -- x.new(...), new_* ------------------------------------------------------------------------------

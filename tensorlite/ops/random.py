@@ -79,8 +79,7 @@ def _check_seed(seed: Any) -> int:
 
 def _state_tensor(data: bytes) -> Tensor:
     from ..creation import tensor
-    # (PyTorch's is uint8; int64 until tensorlite has uint8)
-    return tensor(np.frombuffer(data, dtype=np.uint8).astype(np.int64))
+    return tensor(np.frombuffer(data, dtype=np.uint8))  # uint8, as PyTorch's
 
 
 def _state_bytes(op: str, state: object) -> bytes:
