@@ -1,1 +1,4 @@
-"""tensorlite.nn.parallel: DistributedDataParallel (work in progress)."""
+"""tensorlite.nn.parallel: DistributedDataParallel (``torch.nn.parallel``'s name)."""
+from .distributed import DistributedDataParallel
+
+__all__ = ["DistributedDataParallel"]
