@@ -1,5 +1,5 @@
 """tensorlite.nn: modules, layers, functional forms and initializers, shaped like torch.nn."""
-from . import functional, init, modules, utils
+from . import functional, init, modules, parallel, utils
 from .module import *  # noqa: F401,F403  Module, Parameter
 from .container import *  # noqa: F401,F403  Sequential, ModuleList, ModuleDict, ParameterList, ...
 from .layers import *  # noqa: F401,F403  Linear, activations, normalization, dropout, ...
