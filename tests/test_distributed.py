@@ -55,7 +55,9 @@ def scenario_collectives() -> None:
     r, w = dist.get_rank(), dist.get_world_size()
     assert w == 2 and dist.is_initialized() and dist.get_backend() == "mpi"
     shape = (2, 3)
+    checked = 0
     for dtype in tl.dtypes.ALL:
+        checked += 1
         np_dtype = np.dtype(dtype)
         name = str(dtype)
         host = [_data(i, np_dtype, shape) for i in range(w)]
@@ -119,6 +121,7 @@ def scenario_collectives() -> None:
         else:
             assert dist.recv(t, src=0) == 0
             check(t, host[0], "send/recv")
+    assert checked == len(tl.dtypes.ALL) >= 6, checked
     # a non-contiguous tensor and a 0-d result are reduced in place too
     t = (tl.arange(6.0).reshape(2, 3) + r).t()
     dist.all_reduce(t)
@@ -368,6 +371,27 @@ def test_launcher_runs_a_script_on_two_ranks() -> None:
     assert out.returncode == 0, out.stdout + out.stderr
     assert "OK launcher rank 0 args ['--flag']" in out.stdout
     assert "OK launcher rank 1 args ['--flag']" in out.stdout
+
+
+@needs_mpi
+def test_train_digits_distributed(tmp_path) -> None:
+    pytest.importorskip("sklearn")
+    mpiexec = _mpiexec()
+    assert mpiexec is not None
+    out = _run([mpiexec, "-n", "2", sys.executable, os.path.join(ROOT, "examples",
+                                                               "train_digits.py"),
+                "--distributed", "--epochs", "3", "--quiet", "--out", str(tmp_path)])
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.count("test accuracy") == 1 and "2 ranks" in out.stdout, out.stdout
+    accuracy = float(out.stdout.split("test accuracy: ")[1].split()[0])
+    assert accuracy > 0.8, out.stdout
+    sys.path.insert(0, os.path.join(ROOT, "examples"))
+    try:
+        import train_digits
+    finally:
+        sys.path.pop(0)
+    model = train_digits.build_model()
+    model.load_state_dict(tl.load(str(tmp_path / "digits_mlp_ddp.tlc")))  # no module. prefix
 
 
 # -- in this process (no MPI) ---------------------------------------------------------------------
