@@ -314,6 +314,8 @@ def test_errors_match_torch_types(rng):
                  lambda: tl.mm(tl.ones(2, 2, dtype=tl.bool), tl.ones(2, 2, dtype=tl.bool)),
                  lambda: tl.tril_indices(3, 3, dtype=tl.float32),
                  lambda: tl.linalg.inv(tl.zeros(2, 2)),
+                 lambda: tl.ones(2, 2, 3) @ tl.ones(3, 2, dtype=tl.float64),  # no promotion
+                 lambda: tl.matmul(tl.ones(3, dtype=tl.int64), tl.ones(3)),
                  lambda: tl.diagonal(tl.ones(3))):
         with pytest.raises(Exception) as got:
             call()

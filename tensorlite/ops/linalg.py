@@ -120,6 +120,8 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
     if getattr(input, "is_sparse", False):
         from .. import sparse
         return sparse.matmul(input, other)  # type: ignore[arg-type]
+    if isinstance(input, Tensor) and isinstance(other, Tensor):
+        _same_dtype("matmul", input, other)  # PyTorch does not promote: float32 @ float64 raises
     a, b, B = binary("matmul", input, other)
     if a.dtype == dtypes.bool_:
         raise NotImplementedError(f"matmul: not implemented for bool tensors ({describe(a)} and "
