@@ -194,6 +194,9 @@ def scenario_ddp() -> None:
             F.cross_entropy(model(x[r * half:(r + 1) * half]), y[r * half:(r + 1) * half]
                             ).backward()
             opt.step()
+            if cap < 1:  # the first buckets went out while backward still ran
+                assert 1 <= model.overlapped_buckets < len(model._buckets), \
+                    (model.overlapped_buckets, len(model._buckets))
         _close(model.module, single, f"DDP vs one process (bucket_cap_mb={cap})")
 
     # no_sync: two accumulated micro-batches, then a synchronized one == one big batch

@@ -83,6 +83,8 @@ class DistributedDataParallel(Module):
         self.find_unused_parameters = find_unused_parameters
         self.bucket_cap_mb = 25.0 if bucket_cap_mb is None else float(bucket_cap_mb)
         self.require_backward_grad_sync = True
+        # of the last backward: buckets that went out while gradients were still to come
+        self.overlapped_buckets = 0
         self.world_size = self.process_group.size()
         named = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
         if not named:
@@ -285,6 +287,10 @@ class DistributedDataParallel(Module):
 
     def _launch(self, bucket: _Bucket) -> None:
         bucket.launched = True
+        if bucket.index == 0:
+            self.overlapped_buckets = 0
+        if not all(self._ready):
+            self.overlapped_buckets += 1
         if self.world_size == 1:
             return
         bucket.flat.div_(self.world_size)
