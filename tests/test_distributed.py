@@ -143,6 +143,19 @@ def scenario_collectives() -> None:
         assert "different src" in str(e), e
     else:
         raise AssertionError("mismatched src did not raise")
+    # subgroups: global ranks as src/dst, non-members told so
+    solo = dist.new_group([1])
+    if r == 1:
+        t = tl.ones(2)
+        dist.all_reduce(t, group=solo)
+        assert solo.size() == 1 and dist.get_rank(solo) == 0 and t.tolist() == [1.0, 1.0]
+        dist.broadcast(t, src=1, group=solo)
+    else:
+        assert solo is dist.GroupMember.NON_GROUP_MEMBER
+    both = dist.new_group([0, 1])
+    t = tl.tensor([float(r)])
+    dist.broadcast(t, src=1, group=both)
+    assert t.item() == 1.0
     dist.barrier()
     print(f"OK collectives rank {r}", flush=True)
 
@@ -271,6 +284,15 @@ def scenario_ddp() -> None:
     t = tl.tensor(g)
     dist.broadcast(t, src=0)
     assert np.allclose(g, t.numpy()), "unused on one rank: every rank has the average"
+    # backward through two forwards' graphs: a clear error, not a wrong gradient
+    model = DDP(_mlp(0))
+    a, b = model(data[0][0][:2]), model(data[0][0][2:4])
+    try:
+        (a.sum() + b.sum()).backward()
+    except RuntimeError as e:
+        assert "earlier forward" in str(e), e
+    else:
+        raise AssertionError("backward through two forwards did not raise")
     # without find_unused_parameters: the next forward raises, naming the parameter
     model = DDP(TwoHeads())
     model(x[:4]).sum().backward()

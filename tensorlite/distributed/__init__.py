@@ -463,10 +463,18 @@ def broadcast(tensor: Tensor, src: int = 0, group: ProcessGroup | None = None,
     pg = _group(group, what)
     root = _group_rank(pg, src, what, "src")
     _agree(pg, what, t, root, "src")
+    work = _broadcast_work(pg, t, root)
+    if async_op:
+        return work
+    work.wait()
+    return None
+
+
+def _broadcast_work(pg: ProcessGroup, t: Tensor, root: int) -> Work:
+    """broadcast from group rank ``root`` without the argument checks (DDP's buffers)."""
     finish: list[Callable[[], None]] = []
     staged = _stage(pg, t, False, finish, writes=pg.rank() != root)
-    transport = pg._impl.broadcast(staged, root, what)
-    return _run(pg, transport, finish, async_op, what, [t])
+    return Work(pg._impl.broadcast(staged, root, "broadcast"), finish, [t], "broadcast")
 
 
 def _flat_out(pg: ProcessGroup, like: Tensor, n: int) -> Tensor:

@@ -86,6 +86,7 @@ class DistributedDataParallel(Module):
         # of the last backward: buckets that went out while gradients were still to come
         self.overlapped_buckets = 0
         self.world_size = self.process_group.size()
+        self._generation = 0  # forwards prepared so far: a node hook knows which one it serves
         named = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
         if not named:
             raise RuntimeError("DistributedDataParallel is not needed when a module doesn't have "
@@ -126,9 +127,9 @@ class DistributedDataParallel(Module):
             self._broadcast_buffers()
 
     def _broadcast_buffers(self) -> None:
-        src = self.process_group._ranks[0]
-        for b in self.module.buffers():
-            dist.broadcast(b, src, group=self.process_group)
+        works = [dist._broadcast_work(self.process_group, b, 0) for b in self.module.buffers()]
+        for w in works:
+            w.wait()
 
     def _build_buckets(self) -> None:
         """Reverse parameter order, split by dtype and device, the first bucket capped at
@@ -220,6 +221,7 @@ class DistributedDataParallel(Module):
 
     def _prepare_for_backward(self, out: Any) -> None:
         self._reset()
+        self._generation += 1
         roots: list[Node] = []
         _outputs(out, roots)
         index, edges = self._index, self._edges
@@ -250,7 +252,15 @@ class DistributedDataParallel(Module):
         edges = [(j, self._index[id(e)]) for j, e in enumerate(node.next)
                  if e is not None and type(e) is not Node and id(e) in self._index]
 
+        generation = self._generation
+
         def hook(grad_inputs: tuple[Any, ...], grad_outputs: tuple[Any, ...]) -> None:
+            if generation != self._generation:
+                raise RuntimeError(
+                    "DistributedDataParallel: this backward goes through the graph of an "
+                    "earlier forward of the wrapped module, whose gradients DDP no longer "
+                    "tracks (each forward prepares the next backward). Call backward after each "
+                    "forward, or run all but the last forward under no_sync().")
             if not self._armed:
                 return
             self._started = True
