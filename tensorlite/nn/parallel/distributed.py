@@ -58,6 +58,29 @@ class _Bucket:
         self.launched = False
 
 
+class _State:
+    """DDP's per-iteration bookkeeping, a plain object (Module.__setattr__ is slow on the hot
+    path of the hooks)."""
+    __slots__ = ("armed", "started", "edges", "got", "ready", "accumulated", "flushed",
+                 "next_bucket", "used_work", "used", "generation", "overlapped")
+    armed: bool          # a forward prepared a backward that has not ended
+    started: bool        # some gradient of that backward has arrived
+    edges: list[int]     # per parameter, graph edges into it not yet run
+    got: list[bool]      # per parameter, a gradient reached its slot
+    ready: list[bool]
+    accumulated: int     # post-accumulate hooks seen in this backward
+    flushed: bool
+    next_bucket: int     # the next bucket to launch (buckets go out in order on every rank)
+    used_work: Any
+    used: Tensor | None
+    generation: int      # forwards prepared so far: a node hook knows which one it serves
+    overlapped: int      # of the last backward: buckets sent while gradients were to come
+
+    def __init__(self) -> None:
+        self.generation = 0
+        self.overlapped = 0
+
+
 class DistributedDataParallel(Module):
     """Data parallelism over the default process group (or ``process_group``): wrap the model,
     call it, backward, step; ``.grad`` is then the average over the ranks.  Parameters and
@@ -83,10 +106,8 @@ class DistributedDataParallel(Module):
         self.find_unused_parameters = find_unused_parameters
         self.bucket_cap_mb = 25.0 if bucket_cap_mb is None else float(bucket_cap_mb)
         self.require_backward_grad_sync = True
-        # of the last backward: buckets that went out while gradients were still to come
-        self.overlapped_buckets = 0
         self.world_size = self.process_group.size()
-        self._generation = 0  # forwards prepared so far: a node hook knows which one it serves
+        self._s = _State()
         named = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
         if not named:
             raise RuntimeError("DistributedDataParallel is not needed when a module doesn't have "
@@ -175,22 +196,22 @@ class DistributedDataParallel(Module):
 
     # -- per-iteration state ----------------------------------------------------------------------
     def _reset(self) -> None:
-        self._armed = False          # a forward prepared a backward that has not ended
-        self._started = False        # some gradient of that backward has arrived
-        self._edges = [0] * len(self._params)
-        self._got = [False] * len(self._params)     # a gradient reached the parameter's slot
-        self._ready = [False] * len(self._params)
-        self._accumulated = 0        # post-accumulate hooks seen in this backward
-        self._flushed = False
-        self._next_bucket = 0
-        self._used_work: Any = None
-        self._used: Tensor | None = None
+        self._s.armed = False
+        self._s.started = False
+        self._s.edges = [0] * len(self._params)
+        self._s.got = [False] * len(self._params)
+        self._s.ready = [False] * len(self._params)
+        self._s.accumulated = 0
+        self._s.flushed = False
+        self._s.next_bucket = 0
+        self._s.used_work = None
+        self._s.used = None
         for b in self._buckets:
             b.pending, b.work, b.launched = len(b.params), None, False
 
     def _check_previous_reduction(self) -> None:
-        if self._armed and self._started:
-            unready = [self._names[i] for i, r in enumerate(self._ready) if not r]
+        if self._s.armed and self._s.started:
+            unready = [self._names[i] for i, r in enumerate(self._s.ready) if not r]
             self._wait_launched()
             self._reset()
             raise RuntimeError(
@@ -221,10 +242,10 @@ class DistributedDataParallel(Module):
 
     def _prepare_for_backward(self, out: Any) -> None:
         self._reset()
-        self._generation += 1
+        self._s.generation += 1
         roots: list[Node] = []
         _outputs(out, roots)
-        index, edges = self._index, self._edges
+        index, edges = self._index, self._s.edges
         hooked: list[Node] = []
         stack, seen = list(roots), set(map(id, roots))
         while stack:
@@ -245,62 +266,62 @@ class DistributedDataParallel(Module):
         for node in hooked:
             if node.backward is not None:
                 node.register_hook(self._make_node_hook(node))
-        self._armed = True
+        self._s.armed = True
 
     # -- backward ---------------------------------------------------------------------------------
     def _make_node_hook(self, node: Node) -> Any:
         edges = [(j, self._index[id(e)]) for j, e in enumerate(node.next)
                  if e is not None and type(e) is not Node and id(e) in self._index]
 
-        generation = self._generation
+        generation = self._s.generation
 
         def hook(grad_inputs: tuple[Any, ...], grad_outputs: tuple[Any, ...]) -> None:
-            if generation != self._generation:
+            if generation != self._s.generation:
                 raise RuntimeError(
                     "DistributedDataParallel: this backward goes through the graph of an "
                     "earlier forward of the wrapped module, whose gradients DDP no longer "
                     "tracks (each forward prepares the next backward). Call backward after each "
                     "forward, or run all but the last forward under no_sync().")
-            if not self._armed:
+            if not self._s.armed:
                 return
-            self._started = True
+            self._s.started = True
             with no_grad():
                 for j, k in edges:
                     g = grad_inputs[j] if j < len(grad_inputs) else None
                     if g is not None:
                         self._add(k, g)
-                    self._edges[k] -= 1
-                    if self._edges[k] == 0 and self._got[k]:
+                    self._s.edges[k] -= 1
+                    if self._s.edges[k] == 0 and self._s.got[k]:
                         self._mark_ready(k)
             self._poke()
         return hook
 
     def _add(self, k: int, g: Tensor) -> None:
         slot = self._slot_of[k]
-        if not self._got[k]:
-            self._got[k] = True
+        if not self._s.got[k]:
+            self._s.got[k] = True
             old = self._params[k].grad
             slot.copy_(g if old is None else old + g)
         else:
             slot.add_(g)
 
     def _mark_ready(self, k: int) -> None:
-        if self._ready[k]:
+        if self._s.ready[k]:
             return
-        self._ready[k] = True
+        self._s.ready[k] = True
         bucket = self._buckets[self._bucket_of[k]]
         bucket.pending -= 1
-        while (self._next_bucket < len(self._buckets)
-               and self._buckets[self._next_bucket].pending == 0):
-            self._launch(self._buckets[self._next_bucket])
-            self._next_bucket += 1
+        while (self._s.next_bucket < len(self._buckets)
+               and self._buckets[self._s.next_bucket].pending == 0):
+            self._launch(self._buckets[self._s.next_bucket])
+            self._s.next_bucket += 1
 
     def _launch(self, bucket: _Bucket) -> None:
         bucket.launched = True
         if bucket.index == 0:
-            self.overlapped_buckets = 0
-        if not all(self._ready):
-            self.overlapped_buckets += 1
+            self._s.overlapped = 0
+        if not all(self._s.ready):
+            self._s.overlapped += 1
         if self.world_size == 1:
             return
         bucket.flat.div_(self.world_size)
@@ -309,7 +330,7 @@ class DistributedDataParallel(Module):
 
     def _poke(self) -> None:
         """Let MPI progress the all-reduces in flight (MPICH progresses only inside MPI calls)."""
-        for b in self._buckets[:self._next_bucket]:
+        for b in self._buckets[:self._s.next_bucket]:
             if b.work is not None:
                 b.work.is_completed()
 
@@ -317,12 +338,12 @@ class DistributedDataParallel(Module):
         """Backward has produced every gradient it will (the engine now writes leaf grads):
         parameters reached only through skipped nodes are ready; unused ones are ready (slot
         = their ``.grad`` or zeros) when ``find_unused_parameters``; then the used-map."""
-        self._flushed = True
+        self._s.flushed = True
         with no_grad():
             for k in range(len(self._params)):
-                if self._ready[k]:
+                if self._s.ready[k]:
                     continue
-                if self._got[k]:
+                if self._s.got[k]:
                     self._mark_ready(k)
                 elif self.find_unused_parameters:
                     old = self._params[k].grad
@@ -333,28 +354,28 @@ class DistributedDataParallel(Module):
                     self._mark_ready(k)
             if self.find_unused_parameters and self.world_size > 1:
                 from ... import int32, tensor
-                used = tensor([int(g) for g in self._got], dtype=int32)
-                self._used = used
-                self._used_work = dist._all_reduce_work(self.process_group, used,
+                used = tensor([int(g) for g in self._s.got], dtype=int32)
+                self._s.used = used
+                self._s.used_work = dist._all_reduce_work(self.process_group, used,
                                                         int(dist.ReduceOp.MAX))
 
     def _make_accumulated_hook(self, k: int) -> Any:
         def hook(param: Tensor) -> None:
-            if not (self._armed and self._started):
+            if not (self._s.armed and self._s.started):
                 return
-            if not self._flushed:
+            if not self._s.flushed:
                 self._flush()
-            self._accumulated += 1
+            self._s.accumulated += 1
             bucket = self._buckets[self._bucket_of[k]]
             if bucket.launched:
                 if bucket.work is not None:
                     bucket.work.wait()
                     bucket.work = None
-                if self._got[k]:
+                if self._s.got[k]:
                     with no_grad():
                         assert param.grad is not None
                         param.grad.copy_(self._slot_of[k])
-            if self._accumulated == sum(self._got):
+            if self._s.accumulated == sum(self._s.got):
                 self._finish()
         return hook
 
@@ -365,18 +386,24 @@ class DistributedDataParallel(Module):
             self._wait_launched()
             if self.find_unused_parameters:
                 used = None
-                if self._used_work is not None:
-                    self._used_work.wait()
-                    used = self._used
+                if self._s.used_work is not None:
+                    self._s.used_work.wait()
+                    used = self._s.used
                 with no_grad():
                     for k, p in enumerate(self._params):
-                        if self._got[k]:
+                        if self._s.got[k]:
                             continue
                         anyone = used is not None and bool(used[k].item())
                         if anyone:
                             p.grad = self._slot_of[k].clone()
             self._reset()
         # else: a bucket still waits for an unused parameter; the next forward raises
+
+    @property
+    def overlapped_buckets(self) -> int:
+        """Of the last backward: how many buckets were all-reduced while gradients of other
+        buckets were still to come (the overlap; the last bucket never is)."""
+        return self._s.overlapped
 
     # -- PyTorch's API --------------------------------------------------------------------------
     @contextmanager
