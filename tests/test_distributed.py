@@ -315,6 +315,24 @@ def scenario_fail() -> None:
     print("rank 0 was not aborted", flush=True)
 
 
+def scenario_early() -> None:
+    from datetime import timedelta
+    if os.environ.get("PMI_RANK") == "1":
+        raise ValueError("rank one fails before init_process_group")
+    dist.init_process_group("mpi", timeout=timedelta(seconds=3))
+    print("rank 0 got through MPI start-up alone", flush=True)
+
+
+def scenario_timeout() -> None:
+    from datetime import timedelta
+    dist.init_process_group("mpi", timeout=timedelta(seconds=2))
+    if dist.get_rank() == 1:
+        time.sleep(60)  # alive but never calls the collective
+    t = tl.ones(3)
+    dist.all_reduce(t)
+    print("rank 0 was not stopped", flush=True)
+
+
 def scenario_launcher() -> None:
     dist.init_process_group("mpi")
     r = dist.get_rank()
@@ -387,6 +405,28 @@ def test_a_raising_rank_aborts_the_job() -> None:
     text = out.stdout + out.stderr
     assert "rank 1 of 2 raised ValueError: rank one fails on purpose" in text, text
     assert "rank 0 was not aborted" not in text
+
+
+@needs_mpi
+def test_a_rank_dying_before_init_ends_the_job() -> None:
+    start = time.perf_counter()
+    out = _ranks("early")
+    assert time.perf_counter() - start < 60
+    text = out.stdout + out.stderr
+    assert out.returncode != 0, text
+    assert "rank 0: MPI start-up did not finish within 3 s" in text, text
+    assert "rank 0 got through" not in text
+
+
+@needs_mpi
+def test_a_collective_waiting_past_the_timeout_aborts() -> None:
+    start = time.perf_counter()
+    out = _ranks("timeout")
+    assert time.perf_counter() - start < 50  # not rank 1's 60 s sleep
+    text = out.stdout + out.stderr
+    assert out.returncode != 0, text
+    assert "all_reduce (argument check): timed out after 2 s on rank 0" in text, text
+    assert "rank 0 was not stopped" not in text
 
 
 @needs_mpi

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 import traceback
 from collections.abc import Callable, Sequence
 from datetime import timedelta
@@ -132,8 +133,24 @@ class Work:
                 fn()
 
     def wait(self, timeout: timedelta | None = None) -> bool:
+        """Block until the operation is done (its tensors hold the result).  After ``timeout``
+        (this call's, else the process group's ``init_process_group(timeout=)``) it raises a
+        RuntimeError naming the operation and this rank: a peer died or never called it."""
         if not self._done:
-            self._transport.wait()
+            limit = timeout if timeout is not None else _TIMEOUT[0]
+            if limit is None:
+                self._transport.wait()
+            else:
+                deadline = time.monotonic() + limit.total_seconds()
+                test = self._transport.test
+                while not test():
+                    if time.monotonic() > deadline:
+                        rank = GroupMember.WORLD.rank() if GroupMember.WORLD else "?"
+                        raise RuntimeError(
+                            f"{self._what}: timed out after {limit.total_seconds():g} s on rank "
+                            f"{rank} waiting for the other ranks (one may have failed or not "
+                            f"called the same collective); init_process_group(timeout=) sets "
+                            f"the limit")
             self._complete()
         return True
 
@@ -206,8 +223,10 @@ def init_process_group(backend: str | None = None, init_method: str | None = Non
                        device_id: Any = None) -> None:
     """Join the job's default process group.  ``backend`` is "mpi" (the default) or "nccl";
     rank and world size come from the MPI launcher (``world_size=``/``rank=`` may be given,
-    and must then agree with it).  ``init_method``, ``store`` and ``timeout`` are accepted for
-    PyTorch's signature: the launcher, not a rendezvous, brings the ranks together."""
+    and must then agree with it).  ``timeout`` (default 30 minutes, as PyTorch's) bounds MPI's
+    start-up and every wait for a collective; past it the rank raises (and so the job
+    aborts).  ``init_method`` and ``store`` are accepted for PyTorch's signature: the launcher,
+    not a rendezvous, brings the ranks together."""
     if GroupMember.WORLD is not None:
         raise RuntimeError("trying to initialize the default process group twice!")
     name = Backend("mpi" if backend is None else backend)
@@ -216,7 +235,12 @@ def init_process_group(backend: str | None = None, init_method: str | None = Non
                            "backend='mpi' on CPUs (launched with mpiexec or python -m "
                            "tensorlite.distributed.run) or 'nccl' on GPUs")
     from ._mpi import MPIGroup, load_mpi
-    MPI = load_mpi()
+    limit = _DEFAULT_TIMEOUT if timeout is None else timeout
+    cancel = _init_watchdog(limit.total_seconds())
+    try:
+        MPI = load_mpi()
+    finally:
+        cancel()
     world = MPIGroup(MPI.COMM_WORLD, range(MPI.COMM_WORLD.Get_size()))
     for given, actual, what in ((world_size, world.size, "world_size"),
                                 (rank, world.rank, "rank")):
@@ -229,9 +253,47 @@ def init_process_group(backend: str | None = None, init_method: str | None = Non
         from ._nccl import NCCLGroup
         impl = NCCLGroup(world, device_id)
     GroupMember.WORLD = ProcessGroup(impl, name)
+    _TIMEOUT[0] = limit
     os.environ.setdefault("RANK", str(world.rank))
     os.environ.setdefault("WORLD_SIZE", str(world.size))
     _install_abort_on_exception(world)
+
+
+# PyTorch's default_pg_timeout: how long a collective (and MPI's start-up) may wait for peers
+_DEFAULT_TIMEOUT = timedelta(minutes=30)
+_TIMEOUT: list[timedelta | None] = [None]
+
+
+def _init_watchdog(seconds: float) -> Callable[[], None]:
+    """Bound MPI's start-up: MPI_Init waits in C for every rank (a rank that died before
+    init_process_group leaves the others there forever), where no Python timer can run, so a
+    forked watchdog process terminates this rank after ``seconds``, saying why; the returned
+    function calls it off.  A no-op where MPI is already up or there is no fork."""
+    if "mpi4py.MPI" in sys.modules or not hasattr(os, "fork"):
+        return lambda: None
+    import signal
+    parent = os.getpid()
+    rank = next((os.environ[k] for k in ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK")
+                 if k in os.environ), "?")
+    pid = os.fork()
+    if pid == 0:  # the watchdog: sleep, then end the rank stuck in MPI_Init
+        try:
+            time.sleep(seconds)
+            os.write(2, (f"tensorlite.distributed: rank {rank}: MPI start-up did not finish "
+                         f"within {seconds:g} s (init_process_group timeout): another rank "
+                         f"probably exited before init_process_group; terminating this rank\n"
+                         ).encode())
+            os.kill(parent, signal.SIGTERM)
+        finally:
+            os._exit(0)
+
+    def cancel() -> None:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except OSError:
+            pass
+    return cancel
 
 
 def _install_abort_on_exception(world: Any) -> None:
@@ -260,6 +322,7 @@ def destroy_process_group(group: ProcessGroup | None = None) -> None:
     pg._impl.destroy()
     if pg is GroupMember.WORLD:
         GroupMember.WORLD = None
+        _TIMEOUT[0] = None
 
 
 def new_group(ranks: Sequence[int] | None = None, timeout: timedelta | None = None,
@@ -353,13 +416,20 @@ def _describe(row: list[int]) -> str:
     return f"shape {row[5:5 + row[2]]} dtype {dtype}"
 
 
+def _allgather_ints(pg: ProcessGroup, values: list[int], what: str) -> list[list[int]]:
+    """Every rank's ``values``, waited for within the group's timeout."""
+    transport, rows = pg._impl.allgather_ints(values)
+    Work(transport, what=f"{what} (argument check)").wait()
+    return list(rows())
+
+
 def _agree(pg: ProcessGroup, what: str, t: Tensor | None, extra: int = 0,
            extra_name: str = "") -> None:
     """Raise on every rank when the ranks did not call ``what`` alike (a blocking all-gather
     of a few integers), instead of hanging or garbling the result."""
     if pg.size() == 1 or os.environ.get("TENSORLITE_DISTRIBUTED_CHECK", "1") == "0":
         return
-    rows = pg._impl.allgather_ints(_signature(t, _CHECK_CODES[what], extra))
+    rows = _allgather_ints(pg, _signature(t, _CHECK_CODES[what], extra), what)
     if all(r == rows[0] for r in rows):
         return
     names = {v: k for k, v in _CHECK_CODES.items()}

@@ -162,12 +162,15 @@ class MPIGroup:
     def barrier(self) -> Requests:
         return self._done(self.comm.Ibarrier(), "barrier")
 
-    def allgather_ints(self, values: Sequence[int]) -> list[list[int]]:
-        """Every rank's ``values`` (same length everywhere), blocking: the signature check."""
+    def allgather_ints(self, values: Sequence[int]
+                       ) -> tuple[Requests, Callable[[], list[list[int]]]]:
+        """Start gathering every rank's ``values`` (same length everywhere): the signature
+        check.  Returns the requests and, to call once they are done, the rows by rank."""
         mine = np.asarray(values, dtype=np.int64)
         every = np.empty((self.size, len(values)), dtype=np.int64)
-        self.comm.Allgather(mine, every)
-        return every.tolist()
+        request = self.comm.Iallgather(mine, every)
+        return (Requests([request], lambda e: RuntimeError(f"argument check failed in MPI: {e}")),
+                lambda: every.tolist())
 
     def bcast_object(self, obj: Any, src: int) -> Any:
         """A small Python object from ``src`` (the NCCL unique id; never array data)."""

@@ -194,8 +194,8 @@ class NCCLGroup:
         event.wait()
         return event
 
-    def allgather_ints(self, values: Sequence[int]) -> list[list[int]]:
-        return list(self.world.allgather_ints(values))
+    def allgather_ints(self, values: Sequence[int]) -> Any:
+        return self.world.allgather_ints(values)
 
     def bcast_object(self, obj: Any, src: int) -> Any:
         return self.world.bcast_object(obj, src)

@@ -130,7 +130,9 @@ class DistributedDataParallel(Module):
         sig = [len(self._params)] + [zlib.crc32(f"{tuple(p.shape)}{p.dtype}".encode())
                                      for p in self._params[:14]]
         sig += [0] * (15 - len(sig))
-        rows = self._pg.allgather_ints(sig + [sum(p.numel() for p in self._params)])
+        rows = dist._allgather_ints(self.process_group,
+                                    sig + [sum(p.numel() for p in self._params)],
+                                    "DistributedDataParallel")
         if any(r != rows[0] for r in rows):
             raise RuntimeError(
                 "DistributedDataParallel: the ranks' modules differ in their parameters "
