@@ -2,7 +2,11 @@
 reductions, and linear algebra.  Mixins of the reference backend over ``self.xp`` (see
 backends/contract.py); ``direct`` marks a primitive that is exactly one array-module call.
 """
+from ml_dtypes import bfloat16 as _bf16
+
 from .primitives import direct
+
+_BF16 = __import__("numpy").dtype(_bf16)  # ml_dtypes' NumPy type: computed in float32, as PyTorch
 
 
 class Unary:
@@ -67,7 +71,8 @@ class Unary:
 
     def clip(self, x, lo, hi):
         """x limited to [lo, hi] (None: no bound on that side)."""
-        return self.xp.clip(x, lo, hi)
+        out = self.xp.clip(x, lo, hi)
+        return out.astype(_BF16) if x.dtype == _BF16 else out
 
     # fdlibm's s_erf.c rational approximations (ascending coefficients), accurate to float64
     _ERF = {"pp": (1.28379167095512558561e-01, -3.25042107247001499370e-01,
@@ -155,7 +160,8 @@ class Binary:
             neg = xp.less(b, 0)
             r = xp.power(a, xp.where(neg, 0, b))
             special = xp.where(xp.equal(a, 1), 1, xp.where(xp.equal(a, -1), 1 - 2 * (b & 1), 0))
-            return xp.where(neg, special, r).astype(r.dtype, copy=False)
+            dt = a.dtype if hasattr(a, "dtype") else b.dtype  # (the front end promoted them)
+            return xp.where(neg, special, r).astype(dt, copy=False)
         if type(b) is float and b == -0.5 and getattr(a, "dtype", None) is not None \
                 and a.dtype.kind == "f":  # PyTorch's rsqrt: -inf gives NaN (not 0), -0.0 -inf
             return xp.reciprocal(xp.sqrt(a))
@@ -230,7 +236,9 @@ class Reductions:
     """Reductions over ``axis`` (None: every axis; an int or a tuple), and searches."""
 
     def sum(self, x, axis=None, keepdims=False):
-        """The sum, in ``x``'s dtype."""
+        """The sum, in ``x``'s dtype (bfloat16 accumulated in float32, as PyTorch)."""
+        if x.dtype == _BF16:
+            return self.xp.sum(x, axis=axis, keepdims=keepdims, dtype="float32").astype(_BF16)
         return self.xp.sum(x, axis=axis, keepdims=keepdims, dtype=x.dtype)
 
     def amax(self, x, axis=None, keepdims=False):
@@ -272,10 +280,10 @@ class Reductions:
 class LinearAlgebra:
     """Matrix products."""
 
-    @direct("matmul")
     def matmul(self, a, b, /):
-        """a @ b, batch dims broadcast."""
-        return self.xp.matmul(a, b)
+        """a @ b, batch dims broadcast (bfloat16: accumulated in float32, rounded once)."""
+        out = self.xp.matmul(a, b)
+        return out.astype(_BF16) if a.dtype == _BF16 else out
 
     # The decompositions below take float arrays whose last two dims are the matrices (batch
     # dims equal where there are two operands); a singular or not positive-definite input
@@ -325,6 +333,13 @@ class LinearAlgebra:
         read: ``UPLO``)."""
         w, v = self.xp.linalg.eigh(a, UPLO=UPLO)
         return w, v
+
+    def eig(self, a):
+        """(eigenvalues, eigenvectors as unit columns) of general square ``a``, both complex
+        (complex64 for float32 and complex64 input, complex128 otherwise), as PyTorch."""
+        w, v = self.xp.linalg.eig(a)
+        dt = "complex64" if a.dtype in ("float32", "complex64") else "complex128"
+        return w.astype(dt), v.astype(dt)
 
     def pinv(self, a, atol=0.0, rtol=0.0):
         """The pseudo-inverse, singular values at or below max(atol, rtol * largest) dropped."""

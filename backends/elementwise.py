@@ -132,21 +132,21 @@ class Elementwise:
 
     def floor(self, x):
         """The largest integer <= x (integers unchanged)."""
-        return self.xp.floor(x) if x.dtype.kind == "f" else self.copy(x)
+        return self.xp.floor(x) if _kind(x) == "f" else self.copy(x)
 
     def ceil(self, x):
         """The smallest integer >= x (integers unchanged)."""
-        return self.xp.ceil(x) if x.dtype.kind == "f" else self.copy(x)
+        return self.xp.ceil(x) if _kind(x) == "f" else self.copy(x)
 
     def trunc(self, x):
         """x rounded toward zero (integers unchanged)."""
-        return self.xp.trunc(x) if x.dtype.kind == "f" else self.copy(x)
+        return self.xp.trunc(x) if _kind(x) == "f" else self.copy(x)
 
     def round(self, x, decimals=0):
         """x rounded half to even, to ``decimals`` decimal places (negative: tens, hundreds...),
         as PyTorch: rint(x * 10**d) / 10**d with 10**d in x's dtype."""
         xp = self.xp
-        if x.dtype.kind != "f":
+        if _kind(x) != "f":
             return self.copy(x)
         if decimals == 0:
             return xp.rint(x)
@@ -221,8 +221,58 @@ class Elementwise:
         """~x for integer arrays, not x for bool."""
         return self.xp.invert(x)
 
+    def left_shift(self, a, b):
+        """a << b for integer arrays of one dtype (or a Python int), as PyTorch: 0 where b is
+        negative or at least the dtype's bit width."""
+        xp = self.xp
+        a, b = _shift_operands(xp, a, b)
+        bits = a.dtype.itemsize * 8
+        ok = (b >= 0) & (b < bits)
+        return xp.where(ok, xp.left_shift(a, xp.where(ok, b, 0)), 0).astype(a.dtype, copy=False)
+
+    def right_shift(self, a, b):
+        """a >> b (arithmetic for signed types), as PyTorch: where b is negative or at least the
+        bit width, the sign (0 or -1; 0 for unsigned types)."""
+        xp = self.xp
+        a, b = _shift_operands(xp, a, b)
+        bits = a.dtype.itemsize * 8
+        ok = (b >= 0) & (b < bits)
+        out_of_range = xp.right_shift(a, bits - 1) if a.dtype.kind == "i" else 0
+        return xp.where(ok, xp.right_shift(a, xp.where(ok, b, 0)), out_of_range).astype(
+            a.dtype, copy=False)
+
+    def real(self, x):
+        """The real parts of a complex array (a view of it); a real array itself."""
+        return self.xp.real(x)
+
+    def imag(self, x):
+        """The imaginary parts of a complex array (a view of it)."""
+        return self.xp.imag(x)
+
+    def angle(self, x):
+        """The argument of each element: atan2(imag, real) for complex, 0 or pi for real
+        numbers (NaN stays NaN), in the real dtype."""
+        xp = self.xp
+        if x.dtype.kind == "c":
+            return xp.angle(x)
+        return xp.where(x != x, x, xp.where(x < 0, xp.asarray(xp.pi, dtype=x.dtype),
+                                            xp.zeros_like(x)))
+
+    def conj(self, x):
+        """The complex conjugate (a copy); a real array copied."""
+        return self.xp.conj(x) if x.dtype.kind == "c" else self.copy(x)
+
+
+def _shift_operands(xp, a, b):
+    """A shift's operands as arrays: ``a`` in the result's dtype (a Python int wrapped into it),
+    ``b`` as given (a Python int as int64, so that a negative count stays negative)."""
+    if not hasattr(a, "dtype"):
+        a = xp.asarray(a).astype(b.dtype)
+    return a, xp.asarray(b)
+
 
 def _kind(x):
-    """NumPy's kind letter of an array or a Python number."""
-    return x.dtype.kind if hasattr(x, "dtype") else "b" if isinstance(x, bool) else \
-        "i" if isinstance(x, int) else "f"
+    """NumPy's kind letter of an array or a Python number ("f" for ml_dtypes' bfloat16, whose
+    NumPy kind is "V")."""
+    return ("f" if x.dtype.kind == "V" else x.dtype.kind) if hasattr(x, "dtype") else "b" \
+        if isinstance(x, bool) else "i" if isinstance(x, int) else "f"

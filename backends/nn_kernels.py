@@ -31,6 +31,8 @@ class NNKernels:
         """exp(x) normalized to sum 1 along ``axis`` (the max taken out first)."""
         if x.size == 0:  # no max to take out
             return self.xp.empty_like(x)
+        if x.dtype.kind == "V":  # bfloat16: in float32, rounded once (as PyTorch)
+            return self.softmax(x.astype("float32"), axis).astype(x.dtype)
         e = self.xp.exp(x - self.xp.max(x, axis=axis, keepdims=True))
         e /= e.sum(axis=axis, keepdims=True)
         return e
@@ -39,6 +41,8 @@ class NNKernels:
         """log(softmax(x)) along ``axis``, computed stably."""
         if x.size == 0:
             return self.xp.empty_like(x)
+        if x.dtype.kind == "V":  # bfloat16: in float32, rounded once (as PyTorch)
+            return self.log_softmax(x.astype("float32"), axis).astype(x.dtype)
         s = x - self.xp.max(x, axis=axis, keepdims=True)
         s -= self.xp.log(self.xp.exp(s).sum(axis=axis, keepdims=True))
         return s

@@ -160,7 +160,7 @@ class NumbaBackend(NumbaSorting, NumpyBackend):
         if (type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 and b.ndim == 2
                 and a.dtype == b.dtype and a.dtype in _FLOATS and a.shape[1] == b.shape[0]):
             return np.matmul(a, b, out=self._new((a.shape[0], b.shape[1]), a.dtype))
-        return np.matmul(a, b)
+        return super().matmul(a, b)  # (the reference: bfloat16 rounded back from float32)
 
     def copy(self, x):
         if type(x) is np.ndarray and x.dtype in _FLOATS and x.ndim:

@@ -11,11 +11,15 @@ class Scans:
 
     def prod(self, x, axis=None, keepdims=False):
         """The product over ``axis`` (None: every axis; an int or a tuple), in ``x``'s dtype."""
+        if x.dtype.kind == "V":  # bfloat16: in float32, rounded once (as PyTorch)
+            return self.prod(x.astype("float32"), axis, keepdims).astype(x.dtype)
         return self.xp.asarray(self.xp.prod(x, axis=axis, keepdims=keepdims, dtype=x.dtype))
 
     def cumsum(self, x, axis, reverse=False):
         """Running sums along ``axis``, in ``x``'s dtype (``reverse``: sums of the suffixes)."""
         xp = self.xp
+        if x.dtype.kind == "V":  # bfloat16: in float32, each sum rounded once (as PyTorch)
+            return self.cumsum(x.astype("float32"), axis, reverse).astype(x.dtype)
         if reverse:
             return xp.flip(xp.cumsum(xp.flip(x, axis), axis=axis, dtype=x.dtype), axis)
         return xp.cumsum(x, axis=axis, dtype=x.dtype)
@@ -23,6 +27,8 @@ class Scans:
     def cumprod(self, x, axis, reverse=False):
         """Running products along ``axis``, in ``x``'s dtype (``reverse``: of the suffixes)."""
         xp = self.xp
+        if x.dtype.kind == "V":  # bfloat16: in float32, each product rounded once
+            return self.cumprod(x.astype("float32"), axis, reverse).astype(x.dtype)
         if reverse:
             return xp.flip(xp.cumprod(xp.flip(x, axis), axis=axis, dtype=x.dtype), axis)
         return xp.cumprod(x, axis=axis, dtype=x.dtype)

@@ -13,8 +13,10 @@ from .ops.linalg import (LinAlgError, cholesky, cond, det, eigh, eigvalsh, inv, 
                          solve, solve_triangular, svd, svdvals, tensorinv, tensorsolve, vecdot,
                          vector_norm)
 from .ops.linalg import _cross, norm as _norm
+from .ops.dtype_ops import eig, eigvals
 
-__all__ = ["LinAlgError", "cholesky", "cond", "cross", "det", "diagonal", "eigh", "eigvalsh", "inv",
+__all__ = ["LinAlgError", "cholesky", "cond", "cross", "det", "diagonal", "eig", "eigh", "eigvals",
+           "eigvalsh", "inv",
            "lstsq", "matmul", "matrix_norm", "matrix_power", "matrix_rank", "multi_dot", "norm",
            "pinv", "qr", "slogdet", "solve", "solve_triangular", "svd", "svdvals", "tensorinv",
            "tensorsolve", "vecdot", "vector_norm"]

@@ -68,7 +68,7 @@ _DIRECT_ARGS = {
     "add": (_X, _Y), "sub": (_X, 2), "mul": (_X, _Y), "div": (_X, _Y), "maximum": (_X, _Y),
     "minimum": (_X, _Y), "eq": (_X, _Y), "ne": (_X, _Y), "lt": (_X, _Y), "le": (_X, _Y),
     "gt": (_X, _Y), "ge": (_X, _Y), "logical_and": (_X > 0, _Y > 0),
-    "logical_not": (_X > 0,), "where": (_X > 0, _X, _Y), "matmul": (_X, _X.T),
+    "logical_not": (_X > 0,), "where": (_X > 0, _X, _Y),
     "argsort": (_X, 0), "reshape": (_X, (3, 2)), "transpose": (_X, (1, 0)),
     "broadcast_to": (_Y, (4, 3)), "concatenate": ([_X, _X], 1), "stack": ([_Y, _Y], 0),
     "tile": (_Y, (2, 1)), "take_along_axis": (_X, np.array([[2], [0]]), 1),

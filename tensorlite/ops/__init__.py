@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..tensor import Tensor, wrap
 from . import indexing, linalg, movement, pointwise, random, reduce, scan, sorting  # noqa: F401  (they register their ops)
+from . import dtype_ops  # noqa: F401,E402  (floor_divide, shifts, complex ops)
 from .. import dtypes
 from ..autograd.graph import record
 from .common import backend_of, cast, number, sum_to

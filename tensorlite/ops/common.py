@@ -29,8 +29,8 @@ def backend_of(t: Tensor, op: str) -> Any:
 
 def number(op: str, value: object) -> Number:
     """A Python number operand (NumPy scalars become Python numbers); anything else is an error."""
-    if isinstance(value, (int, float, bool)):
-        return value
+    if isinstance(value, (int, float, bool, complex)):
+        return value  # type: ignore[return-value]  # (complex: a complex dtype's scalar)
     if hasattr(value, "dtype") and getattr(value, "shape", None) == ():  # numpy scalar / 0-d array
         return value.item()  # type: ignore[attr-defined]
     raise TypeError(f"{op}: unsupported operand type {type(value).__name__}; expected a Tensor "
@@ -150,7 +150,7 @@ def dims(op: str, dim: int | Sequence[int] | None, ndim: int) -> tuple[int, ...]
 def floating(x: Tensor, op: str) -> Tensor:
     """``x`` as a floating point tensor: ops like exp give float32 for integer input, as PyTorch."""
     backend_of(x, op)
-    return x if dtypes.kind(x.dtype) == 2 else cast(x, dtypes.float32)
+    return x if dtypes.kind(x.dtype) >= 2 else cast(x, dtypes.float32)  # (complex stays)
 
 
 def cast(input: Tensor, dtype: DTypeLike) -> Tensor:

@@ -41,7 +41,7 @@ def sum(input: Tensor, dim: int | Sequence[int] | None = None, keepdim: bool = F
     B = backend_of(input, "sum")
     axes = dims("sum", dim, input.ndim)
     x = input if dtype is None else input.to(dtype)
-    if dtypes.kind(x.dtype) < 2:  # integer and bool sums are int64, as PyTorch
+    if dtype is None and dtypes.kind(x.dtype) < 2:  # integer and bool sums are int64, as PyTorch
         x = x.to(dtypes.int64)
     shape = x.shape
     return record("sum", B.sum(x._data, axes, keepdim), (x,),
@@ -210,13 +210,17 @@ min = op()(_select("min", argmin))
 @op()
 def all(input: Tensor, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
     B = backend_of(input, "all")
-    return wrap(B.all(input._data, dims("all", dim, input.ndim), keepdim), input.device)
+    out = B.all(input._data, dims("all", dim, input.ndim), keepdim)
+    return wrap(B.astype(out, dtypes.uint8) if input.dtype == dtypes.uint8 else out,  # as PyTorch
+                input.device)
 
 
 @op()
 def any(input: Tensor, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
     B = backend_of(input, "any")
-    return wrap(B.any(input._data, dims("any", dim, input.ndim), keepdim), input.device)
+    out = B.any(input._data, dims("any", dim, input.ndim), keepdim)
+    return wrap(B.astype(out, dtypes.uint8) if input.dtype == dtypes.uint8 else out,  # as PyTorch
+                input.device)
 
 
 @op()
