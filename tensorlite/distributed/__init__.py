@@ -275,7 +275,10 @@ def _init_watchdog(seconds: float) -> Callable[[], None]:
     parent = os.getpid()
     rank = next((os.environ[k] for k in ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK")
                  if k in os.environ), "?")
-    pid = os.fork()
+    import warnings
+    with warnings.catch_warnings():  # (3.12 warns on fork with threads: the child only sleeps)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
     if pid == 0:  # the watchdog: sleep, then end the rank stuck in MPI_Init
         try:
             time.sleep(seconds)

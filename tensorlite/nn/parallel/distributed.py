@@ -279,6 +279,8 @@ class DistributedDataParallel(Module):
 
         def hook(grad_inputs: tuple[Any, ...], grad_outputs: tuple[Any, ...]) -> None:
             if generation != self._s.generation:
+                self._wait_launched()  # (no request left behind)
+                self._reset()
                 raise RuntimeError(
                     "DistributedDataParallel: this backward goes through the graph of an "
                     "earlier forward of the wrapped module, whose gradients DDP no longer "
