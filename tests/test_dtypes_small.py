@@ -471,3 +471,41 @@ def test_save_load_and_safetensors_round_trips_are_bit_exact(tmp_path, rng, dtyp
     assert _name(t.dtype) == dtype
     again = tl.safetensors.load(torch_save({"x": t}))["x"]
     np.testing.assert_array_equal(_bits(again), _bits(x))
+
+
+# -- what is forward only -------------------------------------------------------------------------
+def test_complex_results_of_tensors_that_require_grad_raise_not_implemented():
+    """No complex autograd: rather than a silently wrong gradient, a clear NotImplementedError
+    naming the op and the dtypes (torch would differentiate these)."""
+    x = tl.tensor([1.0, 2.0], requires_grad=True)
+    for make in (lambda: x.to(tl.complex64), lambda: x * 1j, lambda: tl.complex(x, x),
+                 lambda: tl.polar(x, x), lambda: tl.view_as_complex(tl.stack([x, x], -1))):
+        with pytest.raises(NotImplementedError, match="complex"):
+            make()
+    with tl.no_grad():
+        _same(x * 1j, torch.tensor([1.0, 2.0]) * 1j)
+    _same(x.detach().to(tl.complex64), torch.tensor([1.0, 2.0]).to(torch.complex64))
+
+
+def test_floor_divide_has_no_derivative_and_shifts_take_integers_as_torch():
+    for lib in (torch, tl):
+        x = lib.tensor([1.5, -2.5], requires_grad=True)
+        y = lib.floor_divide(x, 2)
+        assert y.requires_grad
+        with pytest.raises(RuntimeError, match="derivative for .*floor_divide"):
+            y.sum().backward()
+        with pytest.raises(NotImplementedError):
+            lib.tensor([1.0]) << 1
+        with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+            lib.tensor([1, 2]) // 0
+    x = tl.tensor([7, -7], dtype=tl.int8)
+    x //= 2
+    x <<= 1
+    x >>= 2
+    t = torch.tensor([7, -7], dtype=torch.int8)
+    t //= 2
+    t <<= 1
+    t >>= 2
+    _same(x, t)
+    _same(1 << tl.tensor([1, 2], dtype=tl.uint8), 1 << torch.tensor([1, 2], dtype=torch.uint8))
+    _same(100 // tl.tensor([3, -7], dtype=tl.int16), 100 // torch.tensor([3, -7], dtype=torch.int16))

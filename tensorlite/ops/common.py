@@ -161,5 +161,12 @@ def cast(input: Tensor, dtype: DTypeLike) -> Tensor:
     data = backend_of(input, "to").astype(input._data, dtype)
     if dtypes.kind(dtype) < 2:  # an integer or bool result carries no gradient
         return wrap(data, input.device)
+    if dtype.kind == "c" and input.requires_grad:
+        from ..autograd.grad_mode import is_grad_enabled
+        if is_grad_enabled():  # (no complex autograd: a gradient would be silently wrong)
+            raise NotImplementedError(
+                f"to {dtype}: gradients through complex dtypes are not implemented in "
+                f"tensorlite ({describe(input)} requires grad); detach() it first, or keep the "
+                "computation in real dtypes")
     src = input.dtype
     return record("to", data, (input,), lambda ctx, g: (cast(g, src),))
