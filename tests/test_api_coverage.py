@@ -18,7 +18,7 @@ def test_api_coverage_reports_no_gaps():
     out = io.StringIO()
     gaps = _tool().report(out=out)
     assert gaps == 0, out.getvalue()
-    assert out.getvalue().rstrip().endswith(", 0 absent")
+    assert out.getvalue().rstrip().endswith(", 0 absent, 0 behaving differently")
 
 
 def test_api_coverage_sees_a_gap(monkeypatch):
@@ -28,3 +28,15 @@ def test_api_coverage_sees_a_gap(monkeypatch):
     out = io.StringIO()
     assert tool.report(out=out) == 1
     assert "no_such_name_in_tensorlite" in out.getvalue() and "absent" in out.getvalue()
+
+
+def test_api_coverage_sees_a_dtype_that_promotes_unlike_torch(monkeypatch):
+    """The dtype check can fail too: a promotion table gone wrong is a difference."""
+    import tensorlite as tl
+    tool = _tool()
+    real = tl.promote_types
+    monkeypatch.setattr(tl, "promote_types", lambda a, b: tl.float64 if tl.uint8 in (a, b)
+                        else real(a, b))
+    out = io.StringIO()
+    assert tool.report(out=out) >= 1
+    assert "uint8" in out.getvalue() and "behaves differently" in out.getvalue()

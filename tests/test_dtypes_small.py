@@ -509,3 +509,19 @@ def test_floor_divide_has_no_derivative_and_shifts_take_integers_as_torch():
     _same(x, t)
     _same(1 << tl.tensor([1, 2], dtype=tl.uint8), 1 << torch.tensor([1, 2], dtype=torch.uint8))
     _same(100 // tl.tensor([3, -7], dtype=tl.int16), 100 // torch.tensor([3, -7], dtype=torch.int16))
+
+
+@pytest.mark.parametrize("op", ["mul", "exp", "tanh", "softmax", "matmul", "mean", "div"])
+def test_bfloat16_gradients_match_torch(backend, rng, op):
+    fns = {"mul": lambda lib, x: (x * x).sum(), "exp": lambda lib, x: lib.exp(x).sum(),
+           "tanh": lambda lib, x: lib.tanh(x).sum(),
+           "softmax": lambda lib, x: (lib.softmax(x, 1) * x).sum(),
+           "matmul": lambda lib, x: (x @ x.T).sum(), "mean": lambda lib, x: x.mean(),
+           "div": lambda lib, x: (x / (x * x + 1)).sum()}
+    a = rng.standard_normal((3, 4)).astype(np.float32)
+    xt = torch.tensor(a).to(torch.bfloat16).requires_grad_()
+    xl = tl.tensor(a, device=backend.device).to(tl.bfloat16).requires_grad_()
+    fns[op](torch, xt).backward()
+    fns[op](tl, xl).backward()
+    assert xl.grad.dtype == tl.bfloat16
+    np.testing.assert_allclose(_host(xl.grad), _host(xt.grad), rtol=2 ** -6, atol=2 ** -8)

@@ -7,7 +7,10 @@ Each name is looked up where PyTorch (the installed torch, the test oracle) has 
 function ``torch.<name>``, a Tensor method ``torch.Tensor.<name>``, an in-place method, or in
 ``torch.linalg``; tensorlite must have it in the same places.  A present registered op is
 marked "not fuzzed" when the differential fuzz (tests/opinfo*.py) does not cover it and no
-entry excludes it with a reason: it exists, but nothing compares it with PyTorch.
+entry excludes it with a reason: it exists, but nothing compares it with PyTorch.  A dtype
+"behaves differently" when its name, size, category or promotion with any other dtype differs
+from torch's (torch.promote_types for every pair).  Exit status 1 on an absent name or a
+difference.
 """
 import argparse
 import pathlib
@@ -85,6 +88,34 @@ def tested_names():
     return names
 
 
+_DTYPES = ("bool", "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16", "float32",
+           "float64", "complex64", "complex128")
+
+
+def dtype_differences(tl, torch, name):
+    """How tensorlite's dtype ``name`` behaves unlike torch's: its name, size, category, and
+    its promotion with every dtype both have (torch's complex32, which NumPy lacks, is taken
+    as complex64).  Empty for a name that is no torch dtype."""
+    want, got = getattr(torch, name, None), getattr(tl, name, None)
+    if torch is None or not isinstance(want, torch.dtype) or got is None:
+        return []
+    out = []
+    if str(got) != str(want).removeprefix("torch."):
+        out.append(f"is {got}, torch's is {want}")
+    if got.itemsize != want.itemsize:
+        out.append(f"has {got.itemsize} bytes, torch's {want.itemsize}")
+    if tl.dtypes.is_floating_point(got) != want.is_floating_point or \
+            tl.dtypes.is_complex(got) != want.is_complex:
+        out.append("is of another category (floating point / complex) than torch's")
+    for other in _DTYPES:
+        if hasattr(tl, other) and hasattr(torch, other):
+            expect = str(torch.promote_types(want, getattr(torch, other))).removeprefix("torch.")
+            seen = str(tl.promote_types(got, getattr(tl, other)))
+            if seen != expect.replace("complex32", "complex64"):
+                out.append(f"promotes with {other} to {seen}, torch's to {expect}")
+    return out
+
+
 def report(show_all=False, out=sys.stdout):
     import tensorlite as tl
     from tensorlite.ops.registry import REGISTRY as registry
@@ -93,7 +124,7 @@ def report(show_all=False, out=sys.stdout):
     except ImportError:
         torch = None
     tested = tested_names()
-    gaps = total = 0
+    gaps = total = differ = 0
     for family, text in FAMILIES.items():
         for name in text.split():
             total += 1
@@ -105,14 +136,18 @@ def report(show_all=False, out=sys.stdout):
                                    else f"Tensor.{name}")
             untested = (not missing and tested is not None and name in registry
                         and name not in tested)
+            unlike = [] if missing else dtype_differences(tl, torch, name)
             status = ("absent: " + ", ".join(missing) if missing else
+                      "behaves differently: " + "; ".join(unlike) if unlike else
                       "present, not fuzzed against torch" if untested else "present")
             if missing:
                 gaps += 1
-            if missing or show_all:
+            differ += bool(unlike)
+            if missing or unlike or show_all:
                 print(f"{family:20s} {name:22s} {status}", file=out)
-    print(f"{total - gaps} of {total} names present, {gaps} absent", file=out)
-    return gaps
+    print(f"{total - gaps} of {total} names present, {gaps} absent, {differ} behaving "
+          "differently", file=out)
+    return gaps + differ
 
 
 if __name__ == "__main__":
