@@ -284,6 +284,15 @@ def scenario_ddp() -> None:
     t = tl.tensor(g)
     dist.broadcast(t, src=0)
     assert np.allclose(g, t.numpy()), "unused on one rank: every rank has the average"
+    # a head used only under no_sync still gets averaged by the next synchronized backward
+    model.zero_grad()
+    with model.no_sync():
+        model(x[r:r + 2], head="unused").sum().backward()
+    model(x[:4]).sum().backward()
+    g = model.module.unused.weight.grad.numpy().copy()
+    t = tl.tensor(g)
+    dist.broadcast(t, src=0)
+    assert np.allclose(g, t.numpy()), "a gradient accumulated under no_sync was not averaged"
     # backward through two forwards' graphs: a clear error, not a wrong gradient
     model = DDP(_mlp(0))
     a, b = model(data[0][0][:2]), model(data[0][0][2:4])

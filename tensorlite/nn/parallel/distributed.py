@@ -358,7 +358,9 @@ class DistributedDataParallel(Module):
                     self._mark_ready(k)
             if self.find_unused_parameters and self.world_size > 1:
                 from ... import int32, tensor
-                used = tensor([int(g) for g in self._s.got], dtype=int32)
+                # used here: a gradient in this backward, or one accumulated under no_sync
+                used = tensor([int(g or p.grad is not None)
+                               for g, p in zip(self._s.got, self._params)], dtype=int32)
                 self._s.used = used
                 self._s.used_work = dist._all_reduce_work(self.process_group, used,
                                                         int(dist.ReduceOp.MAX))
@@ -398,7 +400,9 @@ class DistributedDataParallel(Module):
                         if self._s.got[k]:
                             continue
                         anyone = used is not None and bool(used[k].item())
-                        if anyone:
+                        if anyone and p.grad is not None:
+                            p.grad.copy_(self._slot_of[k])
+                        elif anyone:
                             p.grad = self._slot_of[k].clone()
             self._reset()
         # else: a bucket still waits for an unused parameter; the next forward raises
