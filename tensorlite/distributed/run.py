@@ -75,16 +75,20 @@ def main(argv: list[str] | None = None) -> int:
                                 description="Run a script on several processes through MPI.")
     p.add_argument("--nproc", "--nproc-per-node", "--nproc_per_node", type=int, default=1,
                    dest="nproc", help="processes to start (in all, over the hosts) [1]")
-    p.add_argument("--hostfile", help="MPI host file: one host per line (mpiexec -f)")
+    p.add_argument("--hostfile", help="MPI host file: one host per line, optionally host:n "
+                   "(MPICH's mpiexec -f, Open MPI's --hostfile)")
     p.add_argument("--mpiexec", help="the mpiexec to use [the one beside this Python]")
     p.add_argument("script")
     p.add_argument("args", nargs=argparse.REMAINDER)
     args = p.parse_args(argv)
     if args.nproc < 1:
         p.error("--nproc must be >= 1")
-    cmd = [find_mpiexec(args.mpiexec), "-n", str(args.nproc)]
-    if args.hostfile:
-        cmd += ["-f", args.hostfile]
+    mpiexec = find_mpiexec(args.mpiexec)
+    cmd = [mpiexec, "-n", str(args.nproc)]
+    if args.hostfile:  # MPICH's hydra reads it with -f, Open MPI with --hostfile
+        version = subprocess.run([mpiexec, "--version"], capture_output=True, text=True)
+        hydra = "HYDRA" in version.stdout + version.stderr
+        cmd += ["-f" if hydra else "--hostfile", args.hostfile]
     cmd += [sys.executable, "-m", "tensorlite.distributed.run", "--worker", args.script,
             *args.args]
     return subprocess.call(cmd)
