@@ -439,9 +439,11 @@ def test_a_collective_waiting_past_the_timeout_aborts() -> None:
 
 
 @needs_mpi
-def test_launcher_runs_a_script_on_two_ranks() -> None:
-    out = _run([sys.executable, "-m", "tensorlite.distributed.run", "--nproc", "2", __file__,
-                "launcher", "--flag"])
+def test_launcher_runs_a_script_on_two_ranks(tmp_path) -> None:
+    hosts = tmp_path / "hosts"
+    hosts.write_text("localhost:2\n")  # the form a multi-machine host file takes
+    out = _run([sys.executable, "-m", "tensorlite.distributed.run", "--nproc", "2",
+                "--hostfile", str(hosts), __file__, "launcher", "--flag"])
     assert out.returncode == 0, out.stdout + out.stderr
     assert "OK launcher rank 0 args ['--flag']" in out.stdout
     assert "OK launcher rank 1 args ['--flag']" in out.stdout
