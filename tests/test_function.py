@@ -17,7 +17,8 @@ from helpers import N, assert_close, check_op, check_second_order, to_np
 TOL = dict(rtol=1e-10, atol=1e-12)
 GRAD_MODE_IN_BACKWARD = {}
 EXAMPLE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                       "examples", "custom_function.py")
+                       "examples", "ports", "tutorials", "learning_pytorch_with_examples",
+                       "polynomial_custom_function.py")
 
 
 def _functions(lib):
@@ -541,8 +542,9 @@ def _losses(text):
 
 
 def test_tutorial_script_runs_and_learns_as_with_torch(backend, capsys):
-    """examples/custom_function.py is PyTorch's polynomial_custom_function.py with the import
-    changed: its loss every 100 steps follows torch's run of the same source."""
+    """examples/ports/tutorials/learning_pytorch_with_examples/polynomial_custom_function.py is
+    PyTorch's tutorial with the import changed: its loss every 100 steps follows torch's run of
+    the same source."""
     runpy.run_path(EXAMPLE, run_name="__main__")
     mine = _losses(capsys.readouterr().out)
     with open(EXAMPLE) as f:
