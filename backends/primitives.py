@@ -290,8 +290,13 @@ class Random:
         return self.xp.random.default_rng(seed)
 
     def rand(self, shape, dtype, gen=None):
-        """Uniform samples in [0, 1)."""
-        return (gen or self._rng).random(shape, dtype=np.float64).astype(dtype, copy=False)
+        """Uniform samples in [0, 1) (float16, bfloat16: multiples of 2**-digits, as PyTorch's,
+        never rounded up to 1)."""
+        r = (gen or self._rng).random(shape, dtype=np.float64)
+        if np.dtype(dtype).itemsize == 2 and np.dtype(dtype).kind in "fV":
+            digits = 11 if np.dtype(dtype).kind == "f" else 8
+            r = np.floor(r * 2.0 ** digits) * 2.0 ** -digits
+        return r.astype(dtype, copy=False)
 
     def randn(self, shape, dtype, gen=None):
         """Standard normal samples."""

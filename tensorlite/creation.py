@@ -218,7 +218,16 @@ def _random(name: str, size: Sequence[Any], dtype: DTypeLike | None, device: Dev
             requires_grad: bool, generator: Generator | None, *args: Any) -> Tensor:
     device, B = _device(device)
     from .ops.random import native  # (the ops package imports this module)
-    data = getattr(B, name)(*args, _size(size), _dtype(dtype), native(name, generator, device))
+    dt = _dtype(dtype)
+    if dtypes.is_complex(dt) and name in ("rand", "randn"):  # as PyTorch: both parts drawn,
+        parts = getattr(B, name)(_size(size) + (2,), dtypes.real_of(dt),  # a normal's of
+                                 native(name, generator, device))  # variance 1/2 each
+        if name == "randn":
+            parts = B.mul(parts, 0.5 ** 0.5)
+        data = B.astype(B.add(B.getitem(parts, (..., 0)), B.mul(B.getitem(parts, (..., 1)), 1j)),
+                        dt)
+        return _finish(data, device, requires_grad)
+    data = getattr(B, name)(*args, _size(size), dt, native(name, generator, device))
     return _finish(data, device, requires_grad)
 
 

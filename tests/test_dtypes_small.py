@@ -525,3 +525,19 @@ def test_bfloat16_gradients_match_torch(backend, rng, op):
     fns[op](tl, xl).backward()
     assert xl.grad.dtype == tl.bfloat16
     np.testing.assert_allclose(_host(xl.grad), _host(xt.grad), rtol=2 ** -6, atol=2 ** -8)
+
+
+@pytest.mark.parametrize("dtype", ["complex64", "complex128", "bfloat16", "float16"])
+def test_random_factories_of_new_dtypes(backend, dtype):
+    """As torch: complex rand draws both parts uniform, randn both normal of variance 1/2."""
+    d = getattr(tl, dtype)
+    u = tl.rand(4000, dtype=d, device=backend.device)
+    n = tl.randn(4000, dtype=d, device=backend.device)
+    assert u.dtype == n.dtype == d and u.shape == n.shape == (4000,)
+    parts = (u.real, u.imag) if dtype.startswith("complex") else (u,)
+    for p in parts:
+        assert 0 <= float(p.float().min()) and float(p.float().max()) < 1
+        assert abs(float(p.float().mean()) - 0.5) < 0.05
+    want = 0.5 if dtype.startswith("complex") else 1.0
+    for p in ((n.real, n.imag) if dtype.startswith("complex") else (n,)):
+        assert abs(float(p.float().var()) - want) < 0.1 * want
