@@ -263,8 +263,8 @@ class Tensor(dtypes.FloatCasts):
         if arr.dtype == dtypes.bfloat16:  # (printed through float32; the dtype is named below)
             arr = arr.astype(np.float32)
         # PyTorch shows 4 decimals unless every value is whole ("1., 2.")
-        finite = arr[np.isfinite(arr)] if arr.dtype.kind == "f" else arr
-        whole = arr.dtype.kind != "f" or (finite == np.round(finite)).all()
+        finite = arr[np.isfinite(arr)] if arr.dtype.kind in "fc" else arr
+        whole = arr.dtype.kind not in "fc" or (finite == np.round(finite)).all()
         body = np.array2string(arr, separator=", ", prefix="tensor(", precision=4,
                                floatmode="maxprec" if whole else "fixed")
         extras = []

@@ -381,7 +381,8 @@ def test_complex_creation_matches_torch(backend):
     _same(tl.zeros(2, dtype=tl.cfloat), torch.zeros(2, dtype=torch.cfloat))
     _same(tl.polar(tl.tensor([2.0]), tl.tensor([0.5])), torch.polar(torch.tensor([2.0]),
                                                                      torch.tensor([0.5])), False)
-    assert repr(tl.tensor([1 + 2j, 3])) == repr(torch.tensor([1 + 2j, 3])).replace("torch", "tensorlite")
+    for values in ([1 + 2j, 3], [1.5 + 2.25j, -3.125]):
+        assert repr(tl.tensor(values)) == repr(torch.tensor(values)).replace("torch", "tensorlite")
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32", "complex128"])
