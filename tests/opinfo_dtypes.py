@@ -4,7 +4,12 @@ in-place forms), and the complex ops on real tensors (the fuzz draws real dtypes
 inputs are compared in tests/test_dtypes_small.py); merged into opinfo.TABLE (see opinfo.py)."""
 import operator
 
+import numpy as np
+
 from opinfo import ALL, FLOAT, I64, OpInfo, binary, unary, with_number
+
+# the small signed integers (uint8 is left out: the fuzz draws negative integers)
+SMALL = (np.dtype(np.int8), np.dtype(np.int16))
 
 
 def _updated(a, name, *args):
@@ -40,10 +45,10 @@ _COMPLEX_ON_REAL = ("real", "conj", "conj_physical", "resolve_conj", "resolve_ne
 
 TABLE = [
     # no derivative (as torch): fuzzed without gradients
-    OpInfo("floor_divide", _two("floor_divide"), binary(), dtypes=ALL, grad=False),
+    OpInfo("floor_divide", _two("floor_divide"), binary(), dtypes=ALL + SMALL, grad=False),
     OpInfo("floor_divide_method", _two("floor_divide", True), binary(), dtypes=ALL, grad=False,
            covers=("floor_divide",)),
-    OpInfo("floor_divide_number", _number("floor_divide"), with_number(), dtypes=ALL,
+    OpInfo("floor_divide_number", _number("floor_divide"), with_number(), dtypes=ALL + SMALL,
            grad=False, covers=("floor_divide",)),
     OpInfo("floordiv_operator", _operator(operator.floordiv), with_number(), dtypes=ALL,
            grad=False, covers=("floor_divide",)),
@@ -54,7 +59,7 @@ TABLE = [
 ]
 for _n in _SHIFTS:
     TABLE += [
-        OpInfo(_n, _two(_n), _shift_sample, dtypes=ALL, grad=False),
+        OpInfo(_n, _two(_n), _shift_sample, dtypes=ALL + SMALL, grad=False),
         OpInfo(f"{_n}_method", _two(_n, True), _shift_sample, dtypes=(I64,), grad=False,
                covers=(_n,)),
         OpInfo(f"{_n}_", lambda lib, a, b, n=_n: _updated(a, n + "_", b), _shift_sample,
