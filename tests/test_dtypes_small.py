@@ -542,3 +542,19 @@ def test_random_factories_of_new_dtypes(backend, dtype):
     want = 0.5 if dtype.startswith("complex") else 1.0
     for p in ((n.real, n.imag) if dtype.startswith("complex") else (n,)):
         assert abs(float(p.float().var()) - want) < 0.1 * want
+
+
+@pytest.mark.filterwarnings("ignore:indexing with dtype torch.uint8")
+def test_uint8_indices_are_masks_and_int8_int16_indices_raise_as_torch(backend):
+    mask = [[1, 0, 2], [0, 1, 0]]
+    x = np.arange(6.0).reshape(2, 3)
+    xt, xl = torch.tensor(x), tl.tensor(x, device=backend.device)
+    _same(xl[tl.tensor(mask, dtype=tl.uint8, device=backend.device)],
+          xt[torch.tensor(mask, dtype=torch.uint8)])
+    _same(xl[0, tl.tensor([1, 0, 1], dtype=tl.uint8, device=backend.device)],
+          xt[0, torch.tensor([1, 0, 1], dtype=torch.uint8)])
+    for d in ("int8", "int16"):
+        with pytest.raises(IndexError):
+            xt[torch.tensor([0], dtype=getattr(torch, d))]
+        with pytest.raises(IndexError, match="long, int, byte or bool"):
+            xl[tl.tensor([0], dtype=getattr(tl, d), device=backend.device)]

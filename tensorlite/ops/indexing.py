@@ -26,10 +26,11 @@ def _raw_index(op: str, index: Any, t: Tensor, B: Any) -> tuple[Any, ...]:
             if i.device != t.device:
                 raise RuntimeError(f"{op}: the index is on {i.device} but the tensor is on "
                                    f"{t.device}; move the index with .to()")
-            if dtypes.kind(i.dtype) == 2:
-                raise IndexError(f"{op}: tensors used as indices must be long, int or bool, "
-                                 f"got {i.dtype}")
-            i = i._data
+            if dtypes.kind(i.dtype) >= 2 or i.dtype in (dtypes.int8, dtypes.int16):
+                raise IndexError(f"{op}: tensors used as indices must be long, int, byte or "
+                                 f"bool tensors, got {i.dtype}")
+            i = i._data if i.dtype != dtypes.uint8 else B.astype(i._data, dtypes.bool_)  # (a
+            # uint8 index is a mask, as PyTorch's deprecated byte masks)
         elif isinstance(i, list):
             i = B.asarray(i)
             if i.size == 0:  # an empty list is an empty int64 index, not a float one
@@ -55,7 +56,7 @@ def _ints_first(index: Any) -> tuple[tuple[Any, ...], tuple[Any, ...]] | None:
         if integer or i is Ellipsis:
             ints.append(i)
         elif i is not None:  # a bool mask spans as many dims as it has
-            span = i.ndim if getattr(i, "dtype", None) == dtypes.bool_ else 1
+            span = i.ndim if getattr(i, "dtype", None) in (dtypes.bool_, dtypes.uint8) else 1
             ints.extend([slice(None)] * span)
     return tuple(ints), tuple(i for i, integer in zip(items, is_int) if not integer)
 
