@@ -308,6 +308,8 @@ BF16_OPS = {
     "argmax": lambda lib, a, b: a.argmax(),
     "sort": lambda lib, a, b: tuple(a.sort(0)),
     "var": lambda lib, a, b: a.var(1),
+    "nansum": lambda lib, a, b: lib.nansum(lib.where(a > 1, a * float("nan"), a), 1),
+    "nanmean": lambda lib, a, b: lib.nanmean(a, 0),
     "norm": lambda lib, a, b: a.norm(),
     "matmul": lambda lib, a, b: a @ b.T,
     "mix_float32": lambda lib, a, b: a + b.float(),
@@ -317,7 +319,7 @@ BF16_OPS = {
 }
 # ops whose float32 result torch rounds once where NumPy's order of operations may differ
 # from torch's by one bfloat16 step (a reduction's accumulation, a composite's intermediates)
-BF16_CLOSE = {"mean", "prod", "var", "norm", "matmul", "softmax", "log_softmax", "sum",
+BF16_CLOSE = {"mean", "prod", "var", "norm", "nansum", "nanmean", "matmul", "softmax", "log_softmax", "sum",
               "sum_dim", "cumsum", "pow", "exp", "log", "tanh", "sigmoid", "sin", "sqrt"}
 
 
@@ -357,6 +359,8 @@ COMPLEX_OPS = {
     "exp": lambda lib, a, b: lib.exp(a),
     "sum": lambda lib, a, b: a.sum(1),
     "mean": lambda lib, a, b: a.mean(),
+    "var": lambda lib, a, b: a.var(1),
+    "std": lambda lib, a, b: lib.std(a, 0, correction=0, keepdim=True),
     "matmul": lambda lib, a, b: a @ b.T,
     "eq": lambda lib, a, b: a == b,
     "to_real": lambda lib, a, b: a.to(lib.float64),

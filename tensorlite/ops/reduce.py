@@ -86,6 +86,11 @@ def _moment(name: str, input: Tensor, dim: int | Sequence[int] | None, correctio
     if dtypes.kind(input.dtype) < 2:  # as PyTorch: no implicit float result for integers
         raise RuntimeError(f"{name}: std and var only support floating point dtypes, got "
                            f"{describe(input)}; convert it first with .float()")
+    if dtypes.kind(input.dtype) == 3:  # complex (forward only): the mean squared |x - mean|,
+        from .dtype_ops import imag, real  # the real and imaginary variances summed (real)
+        y = _moment("var", real(input), dim, correction, keepdim, None) + \
+            _moment("var", imag(input), dim, correction, keepdim, None)
+        return y.sqrt() if name == "std" else y
     x = input
     dof = math.prod(x.shape[a] for a in axes) - correction
     with no_grad():

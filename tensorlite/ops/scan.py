@@ -687,7 +687,7 @@ def nansum(input: Tensor, dim: int | Sequence[int] | None = None, keepdim: bool 
     if dtypes.kind(x.dtype) != 2:
         return sum(x, dim, keepdim)
     with no_grad():
-        y = sum(where(x.isnan(), 0.0, x), dim, keepdim)
+        y = sum(where(x.isnan(), x.new_zeros(()), x), dim, keepdim)  # (x's dtype: bfloat16 too)
     axes, ndim = dims("nansum", dim, x.ndim), x.ndim
 
     # PyTorch's grad * ~isnan(x): an infinite g gives NaN at the NaNs
