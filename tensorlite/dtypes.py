@@ -139,7 +139,8 @@ def scalar_kind(value: object) -> int:
 
 
 def promote_scalar(dtype: np.dtype, value: object) -> np.dtype:
-    """The dtype of ``tensor <op> python_number``: the tensor's, unless the number is of a higher kind."""
+    """The dtype of ``tensor <op> python_number``: the tensor's, unless the number is of a higher
+    kind (a complex number with a float tensor: the complex dtype of its precision)."""
     k = scalar_kind(value)
     if k <= _KIND[dtype]:
         return dtype

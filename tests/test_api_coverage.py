@@ -8,7 +8,8 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("api_coverage", ROOT / "tools" / "api_coverage.py")
+    path = ROOT / "tools" / "api_coverage.py"
+    spec = importlib.util.spec_from_file_location("api_coverage", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

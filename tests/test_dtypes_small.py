@@ -220,7 +220,8 @@ def test_mixed_integer_ops_promote_as_torch(backend, rng, a, b):
                lambda lib, p, q: p % q, lambda lib, p, q: lib.maximum(p, q),
                lambda lib, p, q: p + q[0, 0], lambda lib, p, q: p * q.sum(),
                lambda lib, p, q: lib.where(p > 1, p, q), lambda lib, p, q: p == q):
-        want = fn(torch, torch.tensor(x).to(getattr(torch, a)), torch.tensor(y).to(getattr(torch, b)))
+        want = fn(torch, torch.tensor(x).to(getattr(torch, a)),
+                  torch.tensor(y).to(getattr(torch, b)))
         got = fn(tl, tl.tensor(x, device=backend.device).to(getattr(tl, a)),
                  tl.tensor(y, device=backend.device).to(getattr(tl, b)))
         _same(got, want)
@@ -319,8 +320,8 @@ BF16_OPS = {
 }
 # ops whose float32 result torch rounds once where NumPy's order of operations may differ
 # from torch's by one bfloat16 step (a reduction's accumulation, a composite's intermediates)
-BF16_CLOSE = {"mean", "prod", "var", "norm", "nansum", "nanmean", "matmul", "softmax", "log_softmax", "sum",
-              "sum_dim", "cumsum", "pow", "exp", "log", "tanh", "sigmoid", "sin", "sqrt"}
+BF16_CLOSE = {"mean", "prod", "var", "norm", "nansum", "nanmean", "matmul", "softmax",
+              "log_softmax", "sum", "sum_dim", "cumsum", "pow", "exp", "log", "tanh", "sigmoid", "sin", "sqrt"}
 
 
 @pytest.mark.parametrize("op", sorted(BF16_OPS))
@@ -513,7 +514,8 @@ def test_floor_divide_has_no_derivative_and_shifts_take_integers_as_torch():
     t >>= 2
     _same(x, t)
     _same(1 << tl.tensor([1, 2], dtype=tl.uint8), 1 << torch.tensor([1, 2], dtype=torch.uint8))
-    _same(100 // tl.tensor([3, -7], dtype=tl.int16), 100 // torch.tensor([3, -7], dtype=torch.int16))
+    _same(100 // tl.tensor([3, -7], dtype=tl.int16),
+          100 // torch.tensor([3, -7], dtype=torch.int16))
 
 
 @pytest.mark.parametrize("op", ["mul", "exp", "tanh", "softmax", "matmul", "mean", "div"])
