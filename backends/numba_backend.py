@@ -15,6 +15,7 @@ it is started with ``OMP_WAIT_POLICY=PASSIVE`` (threads sleep when done) unless 
 a policy; the variable is restored right after, so nothing else in the process (PyTorch's
 own OpenMP, child processes) sees it.
 """
+import functools
 import os
 import threading
 from math import prod
@@ -25,11 +26,16 @@ import numpy as np
 
 from . import numba_kernels as K
 from .base import REFCOUNTS_KNOWN
+from .numba_codegen import Elementwise
 from .numba_sorting import NumbaSorting
 from .numpy_backend import NumpyBackend
+from .scalar_ops import ACTIVATIONS, OPS, Scalar, activation_grad
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_F32 = np.dtype(np.float32)
 _INT64 = np.dtype(np.int64)
+_ACTS = (None,) + ACTIVATIONS
+_KEEPS_PRE = ("gelu", "gelu_tanh")  # a fused linear's backward needs their pre-activation
 
 
 def _fits(*arrays):
@@ -39,6 +45,32 @@ def _fits(*arrays):
         if type(a) is not np.ndarray or a.dtype != dt or not a.flags.c_contiguous:
             return False
     return dt in _FLOATS
+
+
+def _floats(*arrays):
+    """True when every array is a non-empty float32/float64 ndarray (of at least one dim) of
+    one dtype, any layout: what the generated elementwise kernels take."""
+    dt = arrays[0].dtype
+    for a in arrays:
+        if type(a) is not np.ndarray or a.dtype != dt or a.ndim == 0 or a.size == 0:
+            return False
+    return dt in _FLOATS
+
+
+@functools.cache
+def _kernel(kind, name, colsum=False):
+    """The generated kernel of ``kind`` for the op or activation ``name``: "op" (the op's
+    forward), "bias_act" (act(z + b)), "bias_act_keep" (z + b and act(z + b)) or "grad"
+    (g * act'(s), with the column sums of the result when ``colsum``)."""
+    if kind == "grad":
+        prog = activation_grad(name)
+    elif kind == "op":
+        prog = OPS[name].forward
+    else:
+        prog = Scalar("z + b") if name is None else OPS[name].forward.compose(x="z + b")
+        if kind == "bias_act_keep":
+            prog = prog.with_outputs("_x0", "out0")
+    return Elementwise(prog, colsum)
 
 
 def _empty(dtype):
@@ -177,104 +209,129 @@ class NumbaBackend(NumbaSorting, NumpyBackend):
                 return par(*args, threads)
         return body(*args, 0, n)
 
-    # -- fused linear: bias + activation, and its backward ------------------------------------
-    # The forward kernel covers the bias with relu or a GELU.  tanh and sigmoid stay with NumPy:
-    # its SIMD tanh/exp loops beat a scalar libm call per element (Numba has no vector math
-    # library here), so the reference's bias pass + tanh/sigmoid is the faster form.
-    _FORWARD = (K.NONE, K.RELU, K.GELU, K.GELU_TANH)
+    # -- elementwise ops: kernels generated from their scalar descriptions (scalar_ops) ---------
+    def _ew(self, kernel, *operands, out=None, rows=None):
+        """``kernel`` (an Elementwise) over ``operands`` on this backend: on the pool for a
+        large result, outputs from the workspace."""
+        size = max(a.size for a in operands if type(a) is np.ndarray)
+        threads = _threads() if size >= self.PARALLEL_MIN else 1
+        return kernel(*operands, out=out, threads=threads, new=self._new, rows=rows)
 
-    def _bias_act(self, z, b, code, out):
-        """out = act(z + b) over the rows of 2-D ``z`` in one pass; ``out`` may be ``z``, and
-        when it is not, a GELU's ``z`` becomes z + b too (its backward needs it)."""
-        self._run(z.size, K.bias_act_par, K.bias_act_body,
-                  (z, _empty(z.dtype) if b is None else b, code, out,
-                   code >= K.GELU and out is not z), z.shape[0])
-        return out
+    def _unary(self, name, x, *params):
+        (y,) = self._ew(_kernel("op", name), x, *params)
+        return y
 
-    def bias_act(self, z, b=None, activation=None):
-        code = K.ACTIVATIONS.get(activation, -1)
-        if (code not in self._FORWARD or z.ndim == 0 or z.size == 0 or not _fits(z)
-                or (b is not None and (b.shape != z.shape[-1:] or not _fits(z, b)))):
-            return super().bias_act(z, b, activation)
-        # rows as long as the bias allows: the image (C, H, W) of a 4-D activation, not its
-        # short last axis (a loop over rows of 4 costs more than the work in them)
-        z2 = z.reshape(-1, z.shape[-1]) if b is not None or z.ndim == 1 else z.reshape(
-            z.shape[0], -1)
-        out = self._new(z2.shape, z2.dtype)
-        self._run(z.size, K.bias_act_par, K.bias_act_body,  # z is left as it is
-                  (z2, _empty(z.dtype) if b is None else b, code, out, False), z2.shape[0])
-        return out.reshape(z.shape)
+    # exp and log in float32 only: in float64 NumPy's SIMD loops beat a libm call per element
+    # (tanh takes both: a fused linear's tanh then equals the unfused one, bit for bit)
+    def exp(self, x, /):
+        if not _floats(x) or x.dtype != _F32:
+            return super().exp(x)
+        return self._unary("exp", x)
+
+    def log(self, x, /):
+        if not _floats(x) or x.dtype != _F32:
+            return super().log(x)
+        return self._unary("log", x)
+
+    def tanh(self, x, /):
+        return self._unary("tanh", x) if _floats(x) else super().tanh(x)
+
+    def sigmoid(self, x):
+        return self._unary("sigmoid", x) if _floats(x) else super().sigmoid(x)
+
+    def erf(self, x):
+        return self._unary("erf", x) if _floats(x) else super().erf(x)
 
     def relu(self, x):
-        if x.ndim == 0 or x.size == 0 or not _fits(x):
-            return super().relu(x)
-        return self.bias_act(x, None, "relu")
+        return self._unary("relu", x) if _floats(x) else super().relu(x)
 
     def gelu(self, x, approximate):
-        if approximate not in ("none", "tanh") or x.ndim == 0 or x.size == 0 or not _fits(x):
+        if approximate not in ("none", "tanh") or not _floats(x):
             return super().gelu(x, approximate)
-        return self.bias_act(x, None, "gelu_tanh" if approximate == "tanh" else "gelu")
+        return self._unary("gelu_tanh" if approximate == "tanh" else "gelu", x)
+
+    def softplus(self, x, beta, threshold):
+        if not _floats(x):
+            return super().softplus(x, beta, threshold)
+        return self._unary("softplus", x, float(beta), float(threshold))
+
+    def leaky_relu(self, x, negative_slope):
+        if not _floats(x):
+            return super().leaky_relu(x, negative_slope)
+        return self._unary("leaky_relu", x, float(negative_slope))
+
+    # -- fused linear: bias + activation, and its backward ------------------------------------
+    def bias_act(self, z, b=None, activation=None):
+        if (activation not in _ACTS or not _floats(z) or (b is None and activation is None)
+                or (b is not None and (b.shape != z.shape[-1:] or not _floats(z, b)))):
+            return super().bias_act(z, b, activation)
+        if b is None:
+            return self._unary(activation, z)
+        (y,) = self._ew(_kernel("bias_act", activation), z, b)
+        return y
 
     def linear(self, x, w, b=None, activation=None, keep_pre=False):
-        code = K.ACTIVATIONS.get(activation, -1)
-        if (code not in self._FORWARD or type(x) is not np.ndarray or type(w) is not np.ndarray
+        if (activation not in _ACTS or type(x) is not np.ndarray or type(w) is not np.ndarray
                 or x.ndim == 0 or x.dtype not in _FLOATS or w.dtype != x.dtype or x.size == 0
-                or w.size == 0 or (b is not None and (b.shape != w.shape[:1] or not _fits(b)
+                or w.size == 0 or (b is not None and (b.shape != w.shape[:1] or not _floats(b)
                                                       or b.dtype != x.dtype))):
             return super().linear(x, w, b, activation, keep_pre)
         x2 = x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x
         z = np.matmul(x2, w.T, out=self._new((x2.shape[0], w.shape[0]), x.dtype))  # BLAS
-        y = z if code < K.GELU else self._new(z.shape, z.dtype)  # GELU's backward needs z
-        if b is not None or code != K.NONE:  # one pass: y = act(z + b) (GELUs: z += b too)
-            self._bias_act(z, b, code, y)
+        y = z
+        if activation in _KEEPS_PRE:  # GELU's backward needs z + b: both in one pass
+            y = self._new(z.shape, z.dtype)
+            if b is None:
+                self._ew(_kernel("op", activation), z, out=(y,))
+            else:
+                self._ew(_kernel("bias_act_keep", activation), z, b, out=(z, y))
+        elif b is not None:
+            self._ew(_kernel("bias_act", activation), z, b, out=(z,))  # in place
+        elif activation is not None:
+            self._ew(_kernel("op", activation), z, out=(z,))
         if x.ndim != 2:
             y, z = (a.reshape(*x.shape[:-1], w.shape[0]) for a in (y, z))
         return (y, z) if keep_pre else y
 
     def linear_act_grad(self, g, s, activation, bias=True):
-        code = K.ACTIVATIONS.get(activation, -1)
-        if code < 0 or g.ndim != 2 or g.shape != s.shape or not _fits(g, s) or g.size == 0:
+        if (activation not in _ACTS or g.ndim != 2 or g.shape != s.shape or not _fits(g, s)
+                or g.size == 0):
             return super().linear_act_grad(g, s, activation, bias)
         if not bias or g.shape[1] == 1:  # one column: NumPy's (pairwise) sum, as unfused
-            gz = g if code == K.NONE else self._act_grad(g, s, code)
+            gz = g if activation is None else self._act_grad(g, s, activation)
             return gz, (self.sum(gz, 0) if bias else None)
         # the bias gradient: columns summed top to bottom (NumPy's order for sum(0)), in blocks
         # of whole columns per thread
-        colsum = np.empty(g.shape[1], g.dtype)
-        if code == K.NONE:
+        if activation is None:
+            colsum = np.empty(g.shape[1], g.dtype)
             self._run(g.size, K.colsum_par, K.colsum_body, (g, colsum), g.shape[1])
             return g, colsum
-        gz = self._new(g.shape, g.dtype)
-        self._run(g.size, K.act_grad_colsum_par, K.act_grad_colsum_body,
-                  (g, s, code, gz, colsum), g.shape[1])
-        return gz, colsum
+        return self._ew(_kernel("grad", activation, colsum=True), g, s, rows=g.shape[0])
 
-    def _act_grad(self, g, s, code):
-        out = self._new(g.shape, g.dtype)
-        g1, s1, o1 = g.reshape(-1), s.reshape(-1), out.reshape(-1)
-        self._run(g1.size, K.act_grad_par, K.act_grad_body, (g1, s1, code, o1), g1.size)
-        return out
+    def _act_grad(self, g, s, activation):
+        (gz,) = self._ew(_kernel("grad", activation), g, s)
+        return gz
 
     # -- activation gradients (the backward of the unfused activations) -----------------------
     def relu_grad(self, g, y):
-        if g.shape != y.shape or not _fits(g, y) or g.size == 0:
+        if g.shape != y.shape or not _floats(g, y):
             return super().relu_grad(g, y)
-        return self._act_grad(g, y, K.RELU)
+        return self._act_grad(g, y, "relu")
 
     def tanh_grad(self, g, y):
-        if g.shape != y.shape or not _fits(g, y) or g.size == 0:
+        if g.shape != y.shape or not _floats(g, y):
             return super().tanh_grad(g, y)
-        return self._act_grad(g, y, K.TANH)
+        return self._act_grad(g, y, "tanh")
 
     def sigmoid_grad(self, g, y):
-        if g.shape != y.shape or not _fits(g, y) or g.size == 0:
+        if g.shape != y.shape or not _floats(g, y):
             return super().sigmoid_grad(g, y)
-        return self._act_grad(g, y, K.SIGMOID)
+        return self._act_grad(g, y, "sigmoid")
 
     def gelu_grad(self, g, x, approximate):
-        if g.shape != x.shape or not _fits(g, x) or g.size == 0:
+        if g.shape != x.shape or not _floats(g, x) or approximate not in ("none", "tanh"):
             return super().gelu_grad(g, x, approximate)
-        return self._act_grad(g, x, K.GELU_TANH if approximate == "tanh" else K.GELU)
+        return self._act_grad(g, x, "gelu_tanh" if approximate == "tanh" else "gelu")
 
     # -- softmax, log_softmax, cross-entropy: one pass per row ---------------------------------
     def _rows(self, x, axis, log):

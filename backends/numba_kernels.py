@@ -1,8 +1,11 @@
 """Numba kernels for the numba backend: the hot path of a training step as plain loops.
 
-Each kernel works on C-contiguous float32/float64 arrays (the backend checks that, and shapes,
-before calling) and repeats the NumPy reference's arithmetic in the array's own dtype, so the
-two backends agree to the last bit wherever the math library calls (exp, tanh, erf) agree.
+The elementwise kernels (activations, their gradients, bias + activation) are generated from
+their scalar descriptions instead: backends/numba_codegen.py over backends/scalar_ops.py.
+
+Each kernel here works on C-contiguous float32/float64 arrays (the backend checks that, and
+shapes, before calling) and repeats the NumPy reference's arithmetic in the array's own dtype,
+so the two backends agree to the last bit wherever the math library calls (exp, log) agree.
 Kernels compile on first call and are cached on disk (``cache=True``); importing this module
 compiles nothing.  No ``fastmath``: NaN and inf behave as in NumPy.
 
@@ -17,54 +20,6 @@ import math
 import numpy as np
 from numba import njit, prange
 
-# Activation codes (the backend maps names to these).
-NONE, RELU, TANH, SIGMOID, GELU, GELU_TANH = range(6)
-ACTIVATIONS = {None: NONE, "relu": RELU, "tanh": TANH, "sigmoid": SIGMOID, "gelu": GELU,
-               "gelu_tanh": GELU_TANH}
-
-
-# -- scalar activations and their derivatives (inlined into the loops) ---------------------------
-@njit(cache=True, inline="always")
-def _act(v, code):
-    """act(v) in v's dtype, with the reference's order of operations."""
-    t = type(v)
-    if code == RELU:
-        return t(0) if v < 0 else v  # NaN and -0.0 pass through, as np.maximum(v, 0)
-    if code == TANH:
-        return math.tanh(v)
-    if code == SIGMOID:
-        e = t(math.exp(-abs(v)))
-        return t(1) / (t(1) + e) if v >= 0 else e / (t(1) + e)
-    if code == GELU:
-        e = t(math.erf(np.float64(v * t(0.7071067811865476))))
-        return t(0.5) * v * (t(1) + e)
-    if code == GELU_TANH:
-        inner = t(math.tanh(t(0.7978845608028654) * (v + t(0.044715) * v * v * v)))
-        return t(0.5) * v * (t(1) + inner)
-    return v
-
-
-@njit(cache=True, inline="always")
-def _act_grad(g, s, code):
-    """g * act'(x) from s = the activation's output (relu, tanh, sigmoid) or input (gelu)."""
-    t = type(g)
-    if code == RELU:
-        return t(0) if s <= 0 else g  # NaN passes the gradient, as Backend.relu_grad
-    if code == TANH:
-        return g * (t(1) - s * s)
-    if code == SIGMOID:
-        return g * s * (t(1) - s)
-    if code == GELU:
-        cdf = t(0.5) * (t(1) + t(math.erf(np.float64(s * t(0.7071067811865476)))))
-        return g * (cdf + s * t(math.exp(t(-0.5) * s * s)) * t(0.3989422804014327))
-    if code == GELU_TANH:
-        k = t(0.7978845608028654)
-        th = t(math.tanh(k * (s + t(0.044715) * s * s * s)))
-        d = (t(0.5) * (t(1) + th)
-             + t(0.5) * s * (t(1) - th * th) * k * (t(1) + t(3 * 0.044715) * s * s))
-        return g * d
-    return g
-
 
 @njit(cache=True, inline="always")
 def _split(n, parts, i):
@@ -72,109 +27,7 @@ def _split(n, parts, i):
     return n * i // parts
 
 
-# -- bias + activation (the second half of a fused linear) ---------------------------------------
-@njit(cache=True, inline="always")
-def _bias_act_rows(z, b, code, out, keep, r0, r1):
-    n = z.shape[1]
-    for r in range(r0, r1):
-        if b.shape[0] == 0:
-            for j in range(n):
-                out[r, j] = _act(z[r, j], code)
-        else:
-            for j in range(n):
-                v = z[r, j] + b[j]
-                if keep:
-                    z[r, j] = v
-                out[r, j] = _act(v, code)
-
-
-@njit(cache=True)
-def bias_act_body(z, b, code, out, keep, r0, r1):
-    """out = act(z + b) on rows r0..r1 of the (M, N) ``z``; ``b`` is (N,) or empty (no bias).
-    ``out`` may be ``z``; with ``keep`` (a GELU's pre-activation for its backward) ``z``
-    itself becomes z + b as well."""
-    # one loop per activation, its code a constant there: relu and the bias add vectorize
-    if code == RELU:
-        _bias_act_rows(z, b, RELU, out, keep, r0, r1)
-    elif code == GELU:
-        _bias_act_rows(z, b, GELU, out, keep, r0, r1)
-    elif code == GELU_TANH:
-        _bias_act_rows(z, b, GELU_TANH, out, keep, r0, r1)
-    elif code == TANH:
-        _bias_act_rows(z, b, TANH, out, keep, r0, r1)
-    elif code == SIGMOID:
-        _bias_act_rows(z, b, SIGMOID, out, keep, r0, r1)
-    else:
-        _bias_act_rows(z, b, NONE, out, keep, r0, r1)
-
-
-@njit(cache=True, parallel=True)
-def bias_act_par(z, b, code, out, keep, threads):
-    m = z.shape[0]
-    parts = min(threads, m)
-    for i in prange(parts):
-        bias_act_body(z, b, code, out, keep, _split(m, parts, i), _split(m, parts, i + 1))
-
-
-# -- activation backward, with the bias gradient as a column sum ---------------------------------
-@njit(cache=True)
-def act_grad_body(g, s, code, out, start, stop):
-    """out = g * act'(.) over the flat range start..stop (1-D views)."""
-    # 1-D loops run over slices from 0: an index that cannot be negative needs no wraparound
-    # check, and only then does LLVM vectorize the loop
-    g, s, out = g[start:stop], s[start:stop], out[start:stop]
-    for i in range(g.shape[0]):
-        out[i] = _act_grad(g[i], s[i], code)
-
-
-@njit(cache=True, parallel=True)
-def act_grad_par(g, s, code, out, threads):
-    n = g.shape[0]
-    parts = threads
-    for i in prange(parts):
-        act_grad_body(g, s, code, out, _split(n, parts, i), _split(n, parts, i + 1))
-
-
-@njit(cache=True, inline="always")
-def _act_grad_colsum_rows(g, s, code, out, colsum, c0, c1):
-    for r in range(g.shape[0]):
-        for j in range(np.uint64(c0), np.uint64(c1)):  # unsigned: no wraparound, vectorized
-            v = _act_grad(g[r, j], s[r, j], code)
-            out[r, j] = v
-            colsum[j] += v
-
-
-@njit(cache=True)
-def act_grad_colsum_body(g, s, code, out, colsum, c0, c1):
-    """For columns c0..c1 of the (M, N) arrays: out = g * act'(.) and colsum = out.sum(0),
-    each column summed top to bottom (NumPy's order for a sum over axis 0)."""
-    for j in range(c0, c1):
-        colsum[j] = 0
-    # one loop per activation, the code a constant in each: branch-free, vectorized loops
-    if code == RELU:
-        _act_grad_colsum_rows(g, s, RELU, out, colsum, c0, c1)
-    elif code == TANH:
-        _act_grad_colsum_rows(g, s, TANH, out, colsum, c0, c1)
-    elif code == SIGMOID:
-        _act_grad_colsum_rows(g, s, SIGMOID, out, colsum, c0, c1)
-    elif code == GELU:
-        _act_grad_colsum_rows(g, s, GELU, out, colsum, c0, c1)
-    elif code == GELU_TANH:
-        _act_grad_colsum_rows(g, s, GELU_TANH, out, colsum, c0, c1)
-    else:
-        _act_grad_colsum_rows(g, s, NONE, out, colsum, c0, c1)
-
-
-@njit(cache=True, parallel=True)
-def act_grad_colsum_par(g, s, code, out, colsum, threads):
-    n = g.shape[1]
-    parts = min(threads, max(1, n // 16))
-    for i in prange(parts):  # blocks of 16 columns: threads seldom share a cache line of sums
-        c0 = _split(n // 16, parts, i) * 16
-        c1 = n if i == parts - 1 else _split(n // 16, parts, i + 1) * 16
-        act_grad_colsum_body(g, s, code, out, colsum, c0, c1)
-
-
+# -- the bias gradient of a fused linear without activation: column sums ------------------------
 @njit(cache=True)
 def colsum_body(g, out, c0, c1):
     """out[c0:c1] = g[:, c0:c1].sum(0), each column summed top to bottom."""

@@ -139,8 +139,15 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     B = float_backend("gelu", input)
-    return record("gelu", B.gelu(input._data, approximate), (input,),
-                  lambda ctx, g: (g * gelu_grad(ctx.x, approximate),), save={"x": input})
+
+    def backward(ctx: Context, g: Tensor) -> tuple[Tensor]:
+        from ...autograd.grad_mode import state
+        from ...tensor import wrap
+        if state.grad_enabled:  # create_graph: tensor ops, differentiable again
+            return (g * gelu_grad(ctx.x, approximate),)
+        return (wrap(B.gelu_grad(g._data, ctx.x._data, approximate), g.device),)  # one pass
+    return record("gelu", B.gelu(input._data, approximate), (input,), backward,
+                  save={"x": input})
 
 
 def _softmax_dim(op: str, ndim: int) -> int:
