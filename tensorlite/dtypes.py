@@ -138,6 +138,17 @@ def scalar_kind(value: object) -> int:
             else 3 if isinstance(value, (complex, np.complexfloating)) else 2)
 
 
+def wrap_int(value: int, dtype: np.dtype) -> Any:
+    """A Python int operand of an op on an integer tensor of ``dtype``, wrapped into its range
+    (two's complement, as PyTorch converts a scalar: ``uint8 + 300`` adds 44); other dtypes'
+    operands unchanged."""
+    if _KIND.get(dtype) != 1:
+        return value
+    bits = dtype.itemsize * 8
+    low = 0 if dtype == uint8 else -(1 << (bits - 1))
+    return (value - low) % (1 << bits) + low if not low <= value < low + (1 << bits) else value
+
+
 def promote_scalar(dtype: np.dtype, value: object) -> np.dtype:
     """The dtype of ``tensor <op> python_number``: the tensor's, unless the number is of a higher
     kind (a complex number with a float tensor: the complex dtype of its precision)."""

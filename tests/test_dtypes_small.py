@@ -564,3 +564,19 @@ def test_uint8_indices_are_masks_and_int8_int16_indices_raise_as_torch(backend):
             xt[torch.tensor([0], dtype=getattr(torch, d))]
         with pytest.raises(IndexError, match="long, int, byte or bool"):
             xl[tl.tensor([0], dtype=getattr(tl, d), device=backend.device)]
+
+
+@pytest.mark.parametrize("dtype", INTS + ("int32",))
+def test_python_int_operands_wrap_into_the_dtype_as_torch(backend, dtype):
+    """torch converts a Python int operand to the tensor's dtype, two's complement
+    (uint8 + 300 adds 44, uint8 == 300 compares with 44); a fill value must fit."""
+    fns = [lambda lib, x: x + 300, lambda lib, x: x == 300, lambda lib, x: x // 300,
+           lambda lib, x: x * 1000, lambda lib, x: x - (-200), lambda lib, x: 300 + x,
+           lambda lib, x: 70000 - x, lambda lib, x: x + (-1),
+           lambda lib, x: x.clone().add_(300), lambda lib, x: x.clone().sub_(-1),
+           lambda lib, x: x.clone().mul_(70000),
+           lambda lib, x: x.clone().add_(lib.tensor([1, -2], dtype=lib.int8)),
+           lambda lib, x: x.clone().fill_(-1), lambda lib, x: x.clone().fill_(200),
+           lambda lib, x: x.clone().fill_(40000)]
+    for fn in fns:
+        _both(fn, (np.array([44, 100]),), dtype, backend.device)

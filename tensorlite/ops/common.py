@@ -55,6 +55,8 @@ def binary(op: str, a: Tensor | Number, b: Tensor | Number) -> tuple[Any, Any, A
             dt = dtypes.promote_scalar(a._data.dtype, b)
             if dt != a._data.dtype:
                 a = cast(a, dt)
+            elif type(b) is int and not 0 <= b <= 127:  # as PyTorch: wrapped into the dtype
+                b = dtypes.wrap_int(b, dt)
         try:
             return a, b, active[a.device]
         except KeyError:
@@ -66,6 +68,8 @@ def binary(op: str, a: Tensor | Number, b: Tensor | Number) -> tuple[Any, Any, A
     dt = dtypes.promote_scalar(b._data.dtype, a)
     if dt != b._data.dtype:
         b = cast(b, dt)
+    elif type(a) is int and not 0 <= a <= 127:  # as PyTorch: wrapped into the dtype
+        a = dtypes.wrap_int(a, dt)
     return a, b, backend_of(b, op)
 
 

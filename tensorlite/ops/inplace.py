@@ -213,6 +213,15 @@ def _any_bool(t: Tensor, args: Sequence[Any]) -> bool:
         isinstance(a, bool) or (isinstance(a, Tensor) and a.dtype == dtypes.bool_) for a in args)
 
 
+def _fits(op: str, value: int, dtype: Any) -> None:
+    """PyTorch's check of a value written into an integer tensor (an unsigned one takes
+    -max..max, a negative value wrapping)."""
+    info = dtypes.iinfo(dtype)
+    if not (-info.max if info.min == 0 else info.min) <= value <= info.max:
+        raise RuntimeError(f"{op}: value cannot be converted to type {dtype} without overflow "
+                           f"({value} is outside {info.min}..{info.max})")
+
+
 def _update(op: str, prim: str, t: Tensor, *args: Any) -> Tensor:
     B = _storage(op, t)
     values: list[Any] = []
@@ -221,9 +230,16 @@ def _update(op: str, prim: str, t: Tensor, *args: Any) -> Tensor:
             if other.device != t.device:
                 raise RuntimeError(f"{op}: expected both tensors on the same device, got "
                                    f"{describe(t)} and {describe(other)}")
-            values.append(other._data)
+            same_kind_ints = other.dtype != t.dtype and dtypes.kind(other.dtype) == 1 == \
+                dtypes.kind(t.dtype)  # (uint8 += int8: PyTorch's int16 result, cast back)
+            values.append(B.astype(other._data, t.dtype) if same_kind_ints else other._data)
         else:
-            values.append(number(op, other))
+            value = number(op, other)
+            if type(value) is int and not 0 <= value <= 127 and dtypes.kind(t.dtype) == 1:
+                if prim == "fill":  # as PyTorch: a fill value must fit (-1 into uint8: 255)
+                    _fits(op, value, t.dtype)
+                value = dtypes.wrap_int(value, t.dtype)  # an operand wraps, as PyTorch's
+            values.append(value)
     try:
         getattr(B, prim)(t._data, *values)
     except (TypeError, ValueError) as e:  # NumPy's casting and broadcasting errors
