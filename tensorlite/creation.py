@@ -70,7 +70,7 @@ def tensor(data: Any, dtype: DTypeLike | None = None, device: DeviceLike | None 
             host = host.astype(dtypes._DEFAULT_OF_KIND[2 if host.dtype.kind == "f" else 3])
     device, B = _device(device)
     dt = dtypes.as_dtype(host.dtype if dtype is None else dtype)
-    if not hasattr(data, "dtype") and dtypes.kind(dt) == 1 and host.size:
+    if not hasattr(data, "dtype") and host.dtype != dt and dtypes.kind(dt) == 1 and host.size:
         _check_fits(host, dt)
     return _finish(B.copy(B.asarray(host, dtype=dt)) if device == "cpu" else B.asarray(host, dt),
                    device, requires_grad)
