@@ -201,7 +201,8 @@ def polar(abs: Tensor, angle: Tensor) -> Tensor:
 
 @op()
 def view_as_real(input: Tensor) -> Tensor:
-    """A complex tensor's memory seen as real numbers, with a last dim of 2 (real, imag)."""
+    """A complex tensor's numbers as real pairs, a last dim of 2 (real, imag): PyTorch's is a
+    view of the same memory, this is a copy."""
     x = _tensor("view_as_real", input)
     if not dtypes.is_complex(x.dtype):
         raise RuntimeError(f"view_as_real is only supported for complex tensors, got "
@@ -212,7 +213,8 @@ def view_as_real(input: Tensor) -> Tensor:
 
 @op(method=False)
 def view_as_complex(input: Tensor) -> Tensor:
-    """A float tensor whose last dim is 2 (real, imag) as a complex tensor."""
+    """A float tensor whose last dim is 2 (real, imag) as a complex tensor (a copy; PyTorch's
+    is a view)."""
     x = _tensor("view_as_complex", input)
     if x.dtype not in (dtypes.float32, dtypes.float64) or not x.ndim or x.shape[-1] != 2:
         raise RuntimeError(f"view_as_complex: expected a float or double tensor whose last "
