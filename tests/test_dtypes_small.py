@@ -580,3 +580,21 @@ def test_python_int_operands_wrap_into_the_dtype_as_torch(backend, dtype):
            lambda lib, x: x.clone().fill_(40000)]
     for fn in fns:
         _both(fn, (np.array([44, 100]),), dtype, backend.device)
+
+
+@pytest.mark.parametrize("dtype", ["complex64", "complex128"])
+def test_view_as_real_complex_and_conj_queries_match_torch(backend, rng, dtype):
+    a = rng.standard_normal((2, 3)) + 1j * rng.standard_normal((2, 3))
+    xt, xl = _make(torch, a, dtype), _make(tl, a, dtype, backend.device)
+    _same(tl.view_as_real(xl), torch.view_as_real(xt))
+    _same(tl.view_as_complex(tl.view_as_real(xl)), torch.view_as_complex(torch.view_as_real(xt)))
+    assert tl.is_complex(xl) and not tl.is_complex(xl.real)
+    assert xl.is_conj() == xt.is_conj() is False
+    _same(tl.resolve_conj(tl.conj(xl)), torch.resolve_conj(torch.conj(xt)), exact=False)
+    _same(tl.conj_physical(xl), torch.conj_physical(xt), exact=False)
+    for bad in (lambda lib: lib.view_as_real(lib.zeros(2)),
+                lambda lib: lib.view_as_complex(lib.zeros(2, 3))):
+        with pytest.raises(RuntimeError):
+            bad(torch)
+        with pytest.raises(RuntimeError):
+            bad(tl)
