@@ -474,7 +474,8 @@ class _HookHandle:
 def _init(t: Tensor, data: Any, device: DeviceLike, requires_grad: bool = False,
           version: list[int] | None = None) -> None:
     t._data = data
-    t.device = _DEVICES.get(device) or _device_of(device)
+    t.device = device if device is _CPU or device is _CUDA else (  # (the shared ones: as is)
+        _DEVICES.get(device) or _device_of(device))
     t.requires_grad = requires_grad
     t._grad = t.grad_fn = t._hooks = None
     t._version = [0] if version is None else version
@@ -524,6 +525,7 @@ class device(str):
 
 
 _DEVICES = {name: device(name) for name in ("cpu", "cuda")}  # one object per device, shared
+_CPU, _CUDA = _DEVICES["cpu"], _DEVICES["cuda"]
 
 
 def _device_of(name: DeviceLike) -> device:

@@ -2,15 +2,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from itertools import zip_longest
 from sys import getrefcount
 from typing import Any, Union
 
+from ..backends import for_device
 from ..tensor import PostAccumulateGradHook, Tensor, describe, wrap
 from .grad_mode import enable_grad, flags, no_grad
-from .graph import Context, Node, Slots
+from .graph import Node, Slots
 
-new_context = Context.__new__
 
 # A gradient as the engine carries it: a tensor, or the Slots of a Function's outputs.
 Grad = Union[Tensor, Slots]
@@ -112,23 +111,21 @@ def execute(outputs: Sequence[Tensor], grad_outputs: Sequence[Tensor | None] | N
             node = pop_ready()
             g = pop_buffer(node, None)
             if g is None:  # every gradient that reached this node was None: it sends none on,
-                in_grads = ()  # but its inputs' dependency counts must still come down
+                in_grads = [None] * len(node.next)  # but its inputs' dependencies still count down
             else:
                 if node.hooks is not None or node.retained is not None:
                     g = _hooks_and_retained(node, g, create_graph)
                 if capturing and node in captured:
                     captured[node] = g
-                if node.saved is None and node.backward is not None:  # the common case, inline
-                    ctx = new_context(Context)
-                    ctx.needs_input_grad = node.needs
-                else:
-                    ctx = node.context(create_graph)
+                # With nothing saved, the node is its own context (it has needs_input_grad).
+                ctx = node if node.saved is None and node.backward is not None else \
+                    node.context(create_graph)
                 in_grads = node.backward(ctx, g)  # type: ignore[misc]
                 if anomaly:
                     _check_finite(node, in_grads)
             # A None gradient still counts down its input's dependencies, or that input's node
             # would never run and every gradient behind it would be lost.
-            for nxt, gi in zip_longest(node.next, in_grads):
+            for nxt, gi in zip(node.next, in_grads):
                 if type(nxt) is Node:
                     if gi is not None:
                         prev = get_buffer(nxt)
@@ -172,7 +169,7 @@ def _add(a: Any, b: Any, create_graph: bool) -> Any:
     plain tensor: the Slots of a custom Function's outputs add themselves)."""
     if create_graph or type(a) is not Tensor:
         return a + b
-    return wrap(a.backend.add(a._data, b._data), a.device)
+    return wrap(for_device(a.device).add(a._data, b._data), a.device)
 
 
 def _accumulate_into_leaf(leaf: Tensor, g: Tensor, create_graph: bool) -> None:

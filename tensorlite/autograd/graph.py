@@ -19,7 +19,8 @@ class Node:
     """How to send the gradient of one op's output back to that op's inputs.
 
     ``backward(ctx, g)`` returns one gradient (or None) per input; ``ctx`` (a ``Context``) holds
-    the saved values by name and ``needs_input_grad``.  It is written with tensor ops, so under
+    the saved values by name and ``needs_input_grad`` (a node that saved nothing is its own
+    ctx: the engine then makes no Context).  It is written with tensor ops, so under
     ``create_graph=True`` it is itself recorded and can be differentiated again.
     ``next`` holds, per input, the Node that produced it, the leaf tensor that accumulates
     its gradient, or None when no gradient is wanted.  Nodes are made only by ``record``.
@@ -27,14 +28,14 @@ class Node:
     node's name as PyTorch's ``grad_fn.name()`` does ("mulBackward").
     """
 
-    __slots__ = ("op", "backward", "next", "needs", "saved", "versions", "output", "hooks",
-                 "retained", "trace")
+    __slots__ = ("op", "backward", "next", "needs_input_grad", "saved", "versions", "output",
+                 "hooks", "retained", "trace")
     op: str
     backward: Backward | None
     next: list[Edge]
     saved: dict[str, Any] | None
     versions: Sequence[int | None]
-    needs: list[bool]
+    needs_input_grad: tuple[bool, ...]  # per input, whether it wants a gradient (as a ctx's)
     output: str | None  # the name its own output is saved under (EVERY_OUTPUT: a Function's)
     hooks: list[Callable[[Any], Any]] | None
     retained: Callable[[], Tensor | None] | None
@@ -112,7 +113,7 @@ class Node:
                 else:
                     saved = {**saved, output: saved[output].unpack(self, create_graph)}
             ctx.__dict__ = saved
-        ctx.needs_input_grad = self.needs
+        ctx.needs_input_grad = self.needs_input_grad
         return ctx
 
 
@@ -124,7 +125,7 @@ class Context:
     gradient, as a custom Function's ``ctx``) and each saved value under the name it was saved
     with (``ctx.x``; the attributes are the node's own record of them: read, never set)."""
     __slots__ = ("needs_input_grad", "__dict__")
-    needs_input_grad: list[bool]
+    needs_input_grad: tuple[bool, ...]
 
     if TYPE_CHECKING:  # the saved values, by name
         def __getattr__(self, name: str) -> Any: ...
@@ -193,6 +194,9 @@ def rebase(view: Tensor) -> None:
     rebase_view(view)
 
 
+_ALL_WANTED = [(True,) * n for n in range(64)]  # needs_input_grad when every input wants one
+
+
 def record(name: str, data: Any, inputs: Sequence[Any], backward: Backward,
            save: dict[str, Any] | None = None, output: str | None = None,
            view_of: Tensor | None = None) -> Tensor:
@@ -221,31 +225,51 @@ def record(name: str, data: Any, inputs: Sequence[Any], backward: Backward,
     out.requires_grad = False
     if state.grad_enabled:
         edges: list[Edge] = []  # per input: its Node, the leaf that takes its gradient, or None
-        needs: list[bool] = []  # and whether it wants one (the backward's needs_input_grad)
-        wanted = False
+        wanted = missing = False  # whether some input wants a gradient, and some none
         for t in inputs:
             if isinstance(t, Tensor):
                 base = t._base
                 if base is not None and base.grad_fn is not t._seen:
                     rebase(t)  # a view whose base was changed in place since its history
                 node = t.grad_fn
-                if node is not None or t.requires_grad:
-                    edges.append(node or t)
-                    needs.append(True)
+                if node is not None:
+                    edges.append(node)
+                    wanted = True
+                    continue
+                if t.requires_grad:
+                    edges.append(t)
                     wanted = True
                     continue
             edges.append(None)
-            needs.append(False)
+            missing = True
         if wanted:
+            # (comprehensions cost a frame each: the common one- and two-input cases, and the
+            # saved values' version snapshots, are written out)
+            n = len(edges)
+            needs = (_ALL_WANTED[n] if n < 64 else (True,) * n) if not missing else \
+                (edges[0] is not None, edges[1] is not None) if n == 2 else \
+                tuple([e is not None for e in edges])
             if output is not None:
                 twin = _new(_Output)
                 twin._data, twin.device, twin._version = data, out.device, out._version
                 save = {**save, output: twin} if save else {output: twin}
             node = _new_node(Node)
-            node.op, node.backward, node.next, node.needs, node.saved, node.output = \
+            node.op, node.backward, node.next, node.needs_input_grad, node.saved, node.output = \
                 name, backward, edges, needs, save, output
-            node.versions = [t._version[0] if isinstance(t, Tensor) else None
-                             for t in save.values()] if save else ()
+            if not save:
+                node.versions = ()
+            else:
+                values = tuple(save.values())
+                first = values[0]
+                v = first._version[0] if isinstance(first, Tensor) else None
+                if len(values) == 1:
+                    node.versions = (v,)
+                elif len(values) == 2:
+                    second = values[1]
+                    node.versions = (v, second._version[0] if isinstance(second, Tensor) else None)
+                else:
+                    node.versions = [t._version[0] if isinstance(t, Tensor) else None
+                                     for t in values]
             node.hooks = node.retained = None
             node.trace = "".join(traceback.format_stack()[:-1]) if flags.anomaly else None
             out.requires_grad = True

@@ -4,6 +4,7 @@ from __future__ import annotations
 import builtins as _builtins
 import math as _math
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from .. import dtypes
@@ -27,9 +28,11 @@ def _unary(name: str, backward: Callable[..., Tensor], uses: str | None = "input
     prim = prim or name
 
     def fn(input: Tensor) -> Tensor:
-        if no_bool is not None and isinstance(input, Tensor) and input.dtype == dtypes.bool_:
-            raise no_bool[0](f"{name}: {no_bool[1]} (got {describe(input)})")
-        x = floating(input, name) if float_only else input
+        x = input
+        if not (isinstance(x, Tensor) and x._data.dtype.kind == "f"):  # (floats pass: hot)
+            if no_bool is not None and isinstance(x, Tensor) and x.dtype == dtypes.bool_:
+                raise no_bool[0](f"{name}: {no_bool[1]} (got {describe(x)})")
+            x = floating(x, name) if float_only else x
         B = backend_of(x, name)
         if uses == "output":
             return record(name, getattr(B, prim)(x._data), (x,), _grad_of, output="s")
@@ -49,19 +52,13 @@ log = op(inplace=True)(_unary("log", lambda g, x: g / x))
 sqrt = op(inplace=True)(_unary("sqrt", lambda g, y: g / (2 * y), uses="output"))
 sin = op(inplace=True)(_unary("sin", lambda g, x: g * x.cos()))
 cos = op(inplace=True)(_unary("cos", lambda g, x: -g * x.sin()))
-tanh = op(inplace=True)(_unary("tanh", lambda g, y: activation_grad("tanh", g, y),
-                               uses="output"))
-sigmoid = op(inplace=True)(_unary("sigmoid", lambda g, y: activation_grad("sigmoid", g, y),
-                                  uses="output"))
-relu = op(inplace=True)(_unary("relu", lambda g, y: activation_grad("relu", g, y),
-                               uses="output", float_only=False,
-                               no_bool=(RuntimeError, "Boolean inputs not supported for relu")))
 
 # The second derivatives of the fused activation gradients, as (d/dg, d/dy) of g * act'(y).
-_ACTIVATION_GRAD_BACKWARD = {
-    "relu": lambda gg, g, y: (activation_grad("relu", gg, y), None),
-    "tanh": lambda gg, g, y: (activation_grad("tanh", gg, y), -2 * gg * g * y),
-    "sigmoid": lambda gg, g, y: (activation_grad("sigmoid", gg, y), gg * g * (1 - 2 * y)),
+_ACTIVATION_GRAD_BACKWARD: dict[str, Backward] = {
+    "relu": lambda ctx, gg: (activation_grad("relu", gg, ctx.y), None),
+    "tanh": lambda ctx, gg: (activation_grad("tanh", gg, ctx.y), -2 * gg * ctx.g * ctx.y),
+    "sigmoid": lambda ctx, gg: (activation_grad("sigmoid", gg, ctx.y),
+                                gg * ctx.g * (1 - 2 * ctx.y)),
 }
 
 
@@ -69,9 +66,16 @@ def activation_grad(name: str, g: Tensor, y: Tensor) -> Tensor:
     """``g * act'(x)`` from the activation's output ``y`` in one backend pass (a fused kernel on
     accelerated backends), recorded with its own backward so higher-order gradients work."""
     B = backend_of(g, name)
-    second = _ACTIVATION_GRAD_BACKWARD[name]
     return record(f"{name}_grad", getattr(B, f"{name}_grad")(g._data, y._data), (g, y),
-                  lambda ctx, gg: second(gg, ctx.g, ctx.y), save={"g": g, "y": y})
+                  _ACTIVATION_GRAD_BACKWARD[name], save={"g": g, "y": y})
+
+
+tanh = op(inplace=True)(_unary("tanh", partial(activation_grad, "tanh"), uses="output"))
+sigmoid = op(inplace=True)(_unary("sigmoid", partial(activation_grad, "sigmoid"),
+                                  uses="output"))
+relu = op(inplace=True)(_unary("relu", partial(activation_grad, "relu"),
+                               uses="output", float_only=False,
+                               no_bool=(RuntimeError, "Boolean inputs not supported for relu")))
 
 
 abs = op(inplace=True)(_unary("abs", lambda g, x: g * x.sign(), float_only=False,
@@ -162,9 +166,13 @@ def add(input: Tensor | float, other: Tensor | float, *, alpha: float = 1) -> Te
     if alpha != 1:
         other = other * alpha
     a, b, B = binary("add", input, other)
-    sa, sb = shape_of(a), shape_of(b)
+    sa = a._data.shape if isinstance(a, Tensor) else None  # (shape_of, inline: a hot op)
+    sb = b._data.shape if isinstance(b, Tensor) else None
     return record("add", broadcasting("add", B.add, a, b), (a, b),
                   lambda ctx, g: _two(ctx, g, sa, g, sb))
+
+
+_BOOL = dtypes.bool_
 
 
 def _refuse_bool_sub(name: str, input: Tensor | float, other: Tensor | float) -> None:
@@ -178,11 +186,15 @@ def _refuse_bool_sub(name: str, input: Tensor | float, other: Tensor | float) ->
 
 @op(inplace=True, fast="isub")
 def sub(input: Tensor | float, other: Tensor | float, *, alpha: float = 1) -> Tensor:
-    _refuse_bool_sub("sub", input, other)
+    if (input.__class__ is bool or other.__class__ is bool  # (the check inline: sub is hot)
+            or isinstance(input, Tensor) and input._data.dtype == _BOOL
+            or isinstance(other, Tensor) and other._data.dtype == _BOOL):
+        _refuse_bool_sub("sub", input, other)
     if alpha != 1:
         other = other * alpha
     a, b, B = binary("sub", input, other)
-    sa, sb = shape_of(a), shape_of(b)
+    sa = a._data.shape if isinstance(a, Tensor) else None  # (shape_of, inline: a hot op)
+    sb = b._data.shape if isinstance(b, Tensor) else None
     return record("sub", broadcasting("sub", B.sub, a, b), (a, b),
                   lambda ctx, g: _two(ctx, g, sa, -g if ctx.needs_input_grad[1] else None, sb))
 
@@ -190,7 +202,8 @@ def sub(input: Tensor | float, other: Tensor | float, *, alpha: float = 1) -> Te
 @op(inplace=True, fast="imul")
 def mul(input: Tensor | float, other: Tensor | float) -> Tensor:
     a, b, B = binary("mul", input, other)
-    sa, sb = shape_of(a), shape_of(b)
+    sa = a._data.shape if isinstance(a, Tensor) else None  # (shape_of, inline: a hot op)
+    sb = b._data.shape if isinstance(b, Tensor) else None
     return record("mul", broadcasting("mul", B.mul, a, b), (a, b),
                   lambda ctx, g: _two(ctx, g * ctx.b if ctx.needs_input_grad[0] else None, sa,
                                       g * ctx.a if ctx.needs_input_grad[1] else None, sb),
