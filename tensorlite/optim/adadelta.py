@@ -5,7 +5,6 @@ from collections.abc import Callable
 from typing import Any
 
 from ..autograd.grad_mode import no_grad
-from ..creation import zeros_like
 from .optimizer import Optimizer, ParamsT, check_nonnegative
 
 __all__ = ["Adadelta"]
@@ -30,11 +29,7 @@ class Adadelta(Optimizer):
         for group in self.param_groups:
             lr = float(group["lr"])
             for p, g, B in self._with_grad(group):
-                state = self.state[p]
-                if not state:
-                    state["step"] = self._new_step()
-                    state["square_avg"] = zeros_like(p)
-                    state["acc_delta"] = zeros_like(p)
+                state = self._lazy_state(p, "square_avg", "acc_delta")
                 self._increment(state["step"])
                 sq, acc = state["square_avg"], state["acc_delta"]
                 B.adadelta_step(p._data, g._data, sq._data, acc._data, lr, group["rho"],

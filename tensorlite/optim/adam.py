@@ -5,8 +5,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..autograd.grad_mode import no_grad
-from ..creation import zeros_like
-from .optimizer import Optimizer, ParamsT, check_nonnegative
+from .optimizer import Optimizer, ParamsT, adam_defaults
 
 if TYPE_CHECKING:
     from ..tensor import Tensor
@@ -23,14 +22,9 @@ class Adam(Optimizer):
                  decoupled_weight_decay: bool = False) -> None:
         # foreach / capturable / differentiable / fused: torch's kernel choices, accepted and
         # ignored (each parameter's update is one fused backend call already)
-        check_nonnegative(lr=lr, eps=eps)
-        for i, beta in enumerate(betas):
-            if not 0.0 <= beta < 1.0:
-                raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
-        check_nonnegative(weight_decay=weight_decay)
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                        amsgrad=amsgrad, maximize=maximize,
-                        decoupled_weight_decay=decoupled_weight_decay)
+        defaults = adam_defaults(lr, betas, eps, weight_decay, amsgrad=amsgrad,
+                                 maximize=maximize,
+                                 decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params, defaults)
 
     @no_grad()
@@ -42,13 +36,8 @@ class Adam(Optimizer):
             options = dict(weight_decay=group["weight_decay"], maximize=group["maximize"],
                            decoupled_weight_decay=group["decoupled_weight_decay"])
             for p, g, B in self._with_grad(group):
-                state = self.state[p]
-                if not state:
-                    state["step"] = self._new_step()
-                    state["exp_avg"] = zeros_like(p)
-                    state["exp_avg_sq"] = zeros_like(p)
-                    if amsgrad:
-                        state["max_exp_avg_sq"] = zeros_like(p)
+                state = self._lazy_state(p, "exp_avg", "exp_avg_sq",
+                                         *(("max_exp_avg_sq",) if amsgrad else ()))
                 step = self._increment(state["step"])
                 m, v, vmax = state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq")
                 B.adam_step(p._data, g._data, m._data, v._data,

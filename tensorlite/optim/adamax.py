@@ -5,8 +5,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..autograd.grad_mode import no_grad
-from ..creation import zeros_like
-from .optimizer import Optimizer, ParamsT, check_betas, check_nonnegative
+from .optimizer import Optimizer, ParamsT, adam_defaults
 
 __all__ = ["Adamax"]
 
@@ -17,11 +16,7 @@ class Adamax(Optimizer):
                  weight_decay: float = 0, foreach: bool | None = None, *,
                  maximize: bool = False, differentiable: bool = False,
                  capturable: bool = False) -> None:
-        check_nonnegative(lr=lr, eps=eps)
-        check_betas(betas)
-        check_nonnegative(weight_decay=weight_decay)
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                        maximize=maximize)
+        defaults = adam_defaults(lr, betas, eps, weight_decay, maximize=maximize)
         # foreach / capturable / differentiable: torch's kernel choices, accepted and ignored
         # (each parameter's update is one backend call already), not kept in the groups
         super().__init__(params, defaults)
@@ -32,11 +27,7 @@ class Adamax(Optimizer):
         for group in self.param_groups:
             lr, (beta1, beta2) = float(group["lr"]), group["betas"]
             for p, g, B in self._with_grad(group):
-                state = self.state[p]
-                if not state:
-                    state["step"] = self._new_step()
-                    state["exp_avg"] = zeros_like(p)
-                    state["exp_inf"] = zeros_like(p)
+                state = self._lazy_state(p, "exp_avg", "exp_inf")
                 step = self._increment(state["step"])
                 m, u = state["exp_avg"], state["exp_inf"]
                 B.adamax_step(p._data, g._data, m._data, u._data, step, lr, beta1, beta2,

@@ -7,7 +7,7 @@ from typing import Any
 from .. import dtypes
 from ..autograd.grad_mode import no_grad
 from ..creation import ones, zeros_like
-from .optimizer import Optimizer, ParamsT, check_betas, check_nonnegative
+from .optimizer import Optimizer, ParamsT, adam_defaults, check_nonnegative
 
 __all__ = ["NAdam"]
 
@@ -21,11 +21,9 @@ class NAdam(Optimizer):
                  decoupled_weight_decay: bool = False, *, foreach: bool | None = None,
                  maximize: bool = False, capturable: bool = False,
                  differentiable: bool = False) -> None:
-        check_nonnegative(lr=lr, eps=eps)
-        check_betas(betas)
-        check_nonnegative(weight_decay=weight_decay, momentum_decay=momentum_decay)
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                        momentum_decay=momentum_decay,
+        defaults = adam_defaults(lr, betas, eps, weight_decay)
+        check_nonnegative(momentum_decay=momentum_decay)  # after weight_decay, as torch
+        defaults.update(momentum_decay=momentum_decay,
                         decoupled_weight_decay=decoupled_weight_decay, maximize=maximize)
         # foreach / capturable / differentiable: torch's kernel choices, accepted and ignored
         # (each parameter's update is one backend call already), not kept in the groups

@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import dtypes
 from ..autograd.grad_mode import enable_grad, no_grad
-from ..creation import tensor, zeros
+from ..creation import tensor, zeros, zeros_like
 from ..ops.common import backend_of
 from ..tensor import Tensor, describe
 
@@ -51,6 +51,19 @@ def check_betas(betas: tuple[float, float]) -> None:
     for i, beta in enumerate(betas):
         if not 0.0 <= beta < 1.0:
             raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
+
+
+def adam_defaults(lr: float, betas: tuple[float, float], eps: float,
+                  weight_decay: float | None = None, **extra: Any) -> dict[str, Any]:
+    """The checks and leading ``defaults`` of the Adam family, in torch's order: lr, eps, betas,
+    weight_decay (left out when None), then ``extra`` as given."""
+    check_nonnegative(lr=lr, eps=eps)
+    check_betas(betas)
+    defaults: dict[str, Any] = dict(lr=lr, betas=tuple(betas), eps=eps)
+    if weight_decay is not None:
+        check_nonnegative(weight_decay=weight_decay)
+        defaults["weight_decay"] = weight_decay
+    return {**defaults, **extra}
 
 
 class Optimizer:
@@ -216,6 +229,16 @@ class Optimizer:
             B = backend_of(p, "optimizer step")
             p._data = B.ensure_array(p._data)  # a NumPy scalar gets storage
             yield p, g, B
+
+    def _lazy_state(self, p: Tensor, *buffers: str) -> dict[str, Any]:
+        """``p``'s state; on its first step created as ``step`` and a zero tensor like ``p``
+        for each name in ``buffers`` (torch's lazy state initialization)."""
+        state = self.state[p]
+        if not state:
+            state["step"] = self._new_step()
+            for name in buffers:
+                state[name] = zeros_like(p)
+        return state
 
     @staticmethod
     def _new_step() -> Tensor:

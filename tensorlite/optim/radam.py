@@ -5,8 +5,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..autograd.grad_mode import no_grad
-from ..creation import zeros_like
-from .optimizer import Optimizer, ParamsT, check_betas, check_nonnegative
+from .optimizer import Optimizer, ParamsT, adam_defaults
 
 __all__ = ["RAdam"]
 
@@ -17,11 +16,8 @@ class RAdam(Optimizer):
                  weight_decay: float = 0, decoupled_weight_decay: bool = False, *,
                  foreach: bool | None = None, maximize: bool = False, capturable: bool = False,
                  differentiable: bool = False) -> None:
-        check_nonnegative(lr=lr, eps=eps)
-        check_betas(betas)
-        check_nonnegative(weight_decay=weight_decay)
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                        maximize=maximize, decoupled_weight_decay=decoupled_weight_decay)
+        defaults = adam_defaults(lr, betas, eps, weight_decay, maximize=maximize,
+                                 decoupled_weight_decay=decoupled_weight_decay)
         # foreach / capturable / differentiable: torch's kernel choices, accepted and ignored
         # (each parameter's update is one backend call already), not kept in the groups
         super().__init__(params, defaults)
@@ -32,11 +28,7 @@ class RAdam(Optimizer):
         for group in self.param_groups:
             lr, (beta1, beta2) = float(group["lr"]), group["betas"]
             for p, g, B in self._with_grad(group):
-                state = self.state[p]
-                if not state:
-                    state["step"] = self._new_step()
-                    state["exp_avg"] = zeros_like(p)
-                    state["exp_avg_sq"] = zeros_like(p)
+                state = self._lazy_state(p, "exp_avg", "exp_avg_sq")
                 step = self._increment(state["step"])
                 m, v = state["exp_avg"], state["exp_avg_sq"]
                 B.radam_step(p._data, g._data, m._data, v._data, step, lr, beta1, beta2,

@@ -5,7 +5,6 @@ from collections.abc import Callable
 from typing import Any
 
 from ..autograd.grad_mode import no_grad
-from ..creation import zeros_like
 from .optimizer import Optimizer, ParamsT, check_nonnegative
 
 __all__ = ["RMSprop"]
@@ -30,14 +29,9 @@ class RMSprop(Optimizer):
         for group in self.param_groups:
             lr, momentum, centered = float(group["lr"]), group["momentum"], group["centered"]
             for p, g, B in self._with_grad(group):
-                state = self.state[p]
-                if not state:
-                    state["step"] = self._new_step()
-                    state["square_avg"] = zeros_like(p)
-                    if momentum > 0:
-                        state["momentum_buffer"] = zeros_like(p)
-                    if centered:
-                        state["grad_avg"] = zeros_like(p)
+                state = self._lazy_state(p, "square_avg",
+                                         *(("momentum_buffer",) if momentum > 0 else ()),
+                                         *(("grad_avg",) if centered else ()))
                 self._increment(state["step"])
                 sq = state["square_avg"]
                 buf = state["momentum_buffer"] if momentum > 0 else None

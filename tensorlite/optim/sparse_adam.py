@@ -14,7 +14,7 @@ from typing import Any
 from ..autograd.grad_mode import no_grad
 from ..creation import ones_like, zeros_like
 from ..tensor import Tensor
-from .optimizer import Optimizer, ParamsT, check_betas, check_nonnegative
+from .optimizer import Optimizer, ParamsT, adam_defaults
 
 __all__ = ["SparseAdam"]
 
@@ -26,9 +26,7 @@ class SparseAdam(Optimizer):
     def __init__(self, params: ParamsT, lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  maximize: bool = False) -> None:
-        check_nonnegative(lr=lr, eps=eps)
-        check_betas(betas)
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, maximize=maximize)
+        defaults = adam_defaults(lr, betas, eps, maximize=maximize)
         super().__init__(params, defaults)
         sparse_params = [[gi, pi] for gi, group in enumerate(self.param_groups)
                          for pi, p in enumerate(group["params"]) if p.is_sparse]
