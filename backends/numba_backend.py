@@ -5,6 +5,12 @@ was written for) and otherwise calls the NumPy reference (``super()``), so any i
 Kernels compile on first use and are cached on disk.  Building this backend imports Numba;
 importing tensorlite does not.
 
+Elementwise ops (activations, their gradients, bias + activation, the fused linear's two
+halves) run kernels generated from their scalar descriptions (scalar_ops.py, through
+numba_codegen.py): one description per op, any layout, with vectorized float32 exp, log, tanh
+and erf (numba_math.py).  The rest (softmax rows, optimizer steps, convolution) are the
+hand-written kernels of numba_kernels.py and numba_conv.py.
+
 Threads.  A kernel runs on Numba's thread pool (``NUMBA_NUM_THREADS`` threads, or
 numba.set_num_threads) only for at least ``PARALLEL_MIN`` elements.  Between the BLAS calls of
 a training step threads do not pay on a small machine: OpenBLAS already uses every core, and

@@ -40,7 +40,7 @@ from math import prod
 import numpy as np
 
 from . import numba_math
-from .scalar_ops import Scalar
+from .scalar_ops import Scalar, _rename
 
 _MATH_NAMES = ", ".join(sorted(numba_math.__all__))
 _MATH_HASH = hashlib.sha256(open(numba_math.__file__, "rb").read()).hexdigest()[:12]
@@ -88,25 +88,28 @@ def source(prog, kinds, outs, colsum):
     ins = [f"in_{v}" for v in prog.inputs]
     res = [f"res{k}_" for k in range(outs)]
     args = ", ".join(ins + res + (["colsum"] if colsum else []))
+    # the program's names as v_<name>: they never meet the loop's own (i, j, k, n, T, ...)
+    prog = _rename(prog, **{v: f"v_{v}" for v in prog.inputs + tuple(prog.locals)})
     hoist, rows, cols = [], [], []
-    for v, kind in zip(prog.inputs, kinds):
+    for v, kind in zip(ins, kinds):
+        name = "v_" + v[3:]
         if kind == "s":
-            hoist.append(f"{v} = T(in_{v})")
+            hoist.append(f"{name} = T({v})")
         elif kind == "c":
-            rows.append(f"{v} = in_{v}[i]")
+            rows.append(f"{name} = {v}[i]")
         elif kind == "r":
-            hoist.append(f"row_{v} = in_{v}[c0:c1]")
-            cols.append(f"{v} = row_{v}[j]")
+            hoist.append(f"row_{name} = {v}[c0:c1]")
+            cols.append(f"{name} = row_{name}[j]")
         else:
-            rows.append(f"row_{v} = in_{v}[k + c0:k + c1]")
-            cols.append(f"{v} = row_{v}[j]")
+            rows.append(f"row_{name} = {v}[k + c0:k + c1]")
+            cols.append(f"{name} = row_{name}[j]")
     rows += [f"row_{r} = {r}[k + c0:k + c1]" for r in res]
     cols += [_numba(s) for s in prog.stmts]
-    cols += [f"{r}_v = {_numba(e)}" for r, e in zip(res, prog.outs)]
-    cols += [f"row_{r}[j] = {r}_v" for r in res]
+    cols += [f"{r}v = {_numba(e)}" for r, e in zip(res, prog.outs)]
+    cols += [f"row_{r}[j] = {r}v" for r in res]
     if colsum:
         hoist += ["sums = colsum[c0:c1]", "for j in range(c1 - c0):", "    sums[j] = T(0)"]
-        cols.append("sums[j] += res0__v")
+        cols.append("sums[j] += res0_v")
 
     def block(lines, depth):
         return "".join(f"\n{'    ' * depth}{line}" for line in lines)

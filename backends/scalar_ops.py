@@ -138,7 +138,7 @@ OPS = {op.name: op for op in [
     _op("square(x)", "x * x", x="g * 2 * x"),
     _op("pow(x, p)", "x ** p", x="g * p * x ** (p - 1)"),
     _op("tanh(x)", "tanh(x)", x="g * (1 - y * y)"),
-    _op("sigmoid(x)", "e = exp(-abs(x)); 1 / (1 + e) if x >= 0 else e / (1 + e)",
+    _op("sigmoid(x)", "e = exp(-abs(x)); r = 1 / (1 + e); r if x >= 0 else e * r",
         x="g * y * (1 - y)"),
     _op("erf(x)", "erf(x)", x="g * 1.1283791670955126 * exp(-(x * x))"),
     _op("relu(x)", "0 if x < 0 else x", x="0 if y <= 0 else g"),  # NaN passes, -0.0 too
@@ -149,12 +149,12 @@ OPS = {op.name: op for op in [
         x=f"t = tanh({_SQRT_2_PI} * (x + 0.044715 * x * x * x)); "
           f"g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * {_SQRT_2_PI} * "
           "(1 + 3 * 0.044715 * x * x))"),
-    _op("silu(x)", "e = exp(-abs(x)); s = 1 / (1 + e) if x >= 0 else e / (1 + e); x * s",
-        x="e = exp(-abs(x)); s = 1 / (1 + e) if x >= 0 else e / (1 + e); "
+    _op("silu(x)", "e = exp(-abs(x)); r = 1 / (1 + e); s = r if x >= 0 else e * r; x * s",
+        x="e = exp(-abs(x)); r = 1 / (1 + e); s = r if x >= 0 else e * r; "
           "g * s * (1 + x * (1 - s))"),
     _op("softplus(x, beta, threshold)", "bx = x * beta; "
         "x if bx > threshold else (maximum(bx, 0) + log1p(exp(-abs(bx)))) / beta",
-        x="bx = x * beta; e = exp(-abs(bx)); s = 1 / (1 + e) if bx >= 0 else e / (1 + e); "
+        x="bx = x * beta; e = exp(-abs(bx)); r = 1 / (1 + e); s = r if bx >= 0 else e * r; "
           "g if bx > threshold else g * s"),
     _op("add(a, b)", "a + b", a="g", b="g"),
     _op("sub(a, b)", "a - b", a="g", b="-g"),
