@@ -598,3 +598,14 @@ def test_view_as_real_complex_and_conj_queries_match_torch(backend, rng, dtype):
             bad(torch)
         with pytest.raises(RuntimeError):
             bad(tl)
+
+
+@pytest.mark.parametrize("dtype", INTS)
+def test_setitem_of_python_ints_checks_and_wraps_as_torch(backend, dtype):
+    for v in (-1, -200, 200, 300, 40000, 5):
+        def fn(lib, x, v=v):
+            x = x.clone()
+            x[0] = v
+            x[1:] = v
+            return x
+        _both(fn, (np.array([1, 2, 3]),), dtype, backend.device)

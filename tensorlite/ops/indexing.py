@@ -99,6 +99,10 @@ def setitem(input: Tensor, index: Any, value: Tensor | Number) -> None:
         return setitem(getitem(input, split[0]), split[1], value)
     B = backend_of(input, "setitem")
     idx = _raw_index("setitem", index, input, B)
+    if type(value) is int and not 0 <= value <= 127 and dtypes.kind(input.dtype) == 1:
+        from .inplace import _fits  # as PyTorch: the value must fit (-1 into uint8 is 255)
+        _fits("setitem", value, input.dtype)
+        value = dtypes.wrap_int(value, input.dtype)
     if isinstance(value, Tensor) and value.device != input.device:
         raise RuntimeError(f"setitem: value is {describe(value)} but the tensor is "
                            f"{describe(input)}")
