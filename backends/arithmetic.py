@@ -162,9 +162,21 @@ class Binary:
             special = xp.where(xp.equal(a, 1), 1, xp.where(xp.equal(a, -1), 1 - 2 * (b & 1), 0))
             dt = a.dtype if hasattr(a, "dtype") else b.dtype  # (the front end promoted them)
             return xp.where(neg, special, r).astype(dt, copy=False)
-        if type(b) is float and b == -0.5 and getattr(a, "dtype", None) is not None \
-                and a.dtype.kind == "f":  # PyTorch's rsqrt: -inf gives NaN (not 0), -0.0 -inf
-            return xp.reciprocal(xp.sqrt(a))
+        dt = getattr(a, "dtype", None)
+        if type(b) in (int, float) and b in _POW_SPECIAL and dt is not None and dt.kind == "f" \
+                and dt.itemsize >= 4:
+            # PyTorch's special exponents of float32/float64 (its pow_tensor_scalar_optimized_
+            # kernel; float16 takes its generic pow): products, sqrt and reciprocals, as fast
+            # as they are and rounded as PyTorch's (x*x*x; rsqrt: -inf gives NaN, -0.0 -inf)
+            if b == 2:
+                return xp.multiply(a, a)
+            if b == 3:
+                r = xp.multiply(a, a)
+                return xp.multiply(r, a, out=r) if r.ndim else r * a
+            if b == 0.5:
+                return xp.sqrt(a)
+            r = xp.sqrt(a) if b == -0.5 else xp.multiply(a, a) if b == -2 else a
+            return xp.divide(1, r, dtype=a.dtype)
         return xp.power(a, b)
 
     @direct("maximum")
@@ -383,6 +395,9 @@ class LinearAlgebra:
         ``offset`` diagonal, row by row."""
         r, c = (self.xp.triu_indices if upper else self.xp.tril_indices)(row, offset, col)
         return self.xp.stack([r, c]).astype(self.xp.int64)
+
+
+_POW_SPECIAL = (2, 3, 0.5, -0.5, -1, -2)
 
 
 def _integral(x):
