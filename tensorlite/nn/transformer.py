@@ -214,7 +214,68 @@ def _detect_is_causal_mask(mask: Tensor | None, is_causal: bool | None = None,
     return make_causal
 
 
-class TransformerEncoderLayer(Module):
+class _TransformerLayer(Module):
+    """What TransformerEncoderLayer and TransformerDecoderLayer share (PyTorch writes it out in
+    each): their layers, created in torch's order (so state_dict keys and reprs match), the
+    residual connection with its LayerNorm before or after a block, and the attention and
+    feed-forward blocks."""
+
+    self_attn: MultiheadAttention
+    linear1: Linear
+    dropout: Dropout
+    linear2: Linear
+    norm1: LayerNorm
+    norm2: LayerNorm
+    dropout1: Dropout
+    dropout2: Dropout
+    activation: _Activation
+
+    def _add_layers(self, d_model: int, nhead: int, dim_feedforward: int, dropout: float,
+                    layer_norm_eps: float, batch_first: bool, norm_first: bool, bias: bool,
+                    kw: dict[str, Any], blocks: int) -> None:
+        """self_attn, (with 3 ``blocks``) multihead_attn, linear1, dropout, linear2, norm_first,
+        norm1..norm<blocks>, dropout1..dropout<blocks>."""
+        self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
+                                            batch_first=batch_first, **kw)
+        if blocks == 3:
+            self.multihead_attn = MultiheadAttention(d_model, nhead, dropout=dropout,
+                                                     batch_first=batch_first, bias=bias, **kw)
+        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, **kw)
+        self.dropout = Dropout(dropout)
+        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, **kw)
+        self.norm_first = norm_first
+        for i in range(1, blocks + 1):
+            setattr(self, f"norm{i}", LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw))
+        for i in range(1, blocks + 1):
+            setattr(self, f"dropout{i}", Dropout(dropout))
+
+    def _residual(self, x: Tensor, norm: LayerNorm, block: Callable[[Tensor], Tensor]) -> Tensor:
+        """``x + block(norm(x))`` (norm_first) or ``norm(x + block(x))``."""
+        if self.norm_first:
+            return x + block(norm(x))
+        out: Tensor = norm(x + block(x))
+        return out
+
+    def _attention_block(self, attn: MultiheadAttention, dropout: Dropout, x: Tensor,
+                         mem: Tensor, attn_mask: Tensor | None,
+                         key_padding_mask: Tensor | None, is_causal: bool) -> Tensor:
+        x = attn(x, mem, mem, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
+                 need_weights=False, is_causal=is_causal)[0]
+        out: Tensor = dropout(x)
+        return out
+
+    def _sa_block(self, x: Tensor, attn_mask: Tensor | None, key_padding_mask: Tensor | None,
+                  is_causal: bool = False) -> Tensor:
+        return self._attention_block(self.self_attn, self.dropout1, x, x, attn_mask,
+                                     key_padding_mask, is_causal)
+
+    def _feed_forward(self, x: Tensor, dropout: Dropout) -> Tensor:
+        x = self.linear2(self.dropout(self.activation(self.linear1(x))))
+        out: Tensor = dropout(x)
+        return out
+
+
+class TransformerEncoderLayer(_TransformerLayer):
     """Self-attention then a feed-forward block (linear1 -> activation -> linear2), each with
     dropout, a residual connection and a LayerNorm: after each block (post-norm, the default)
     or before it (``norm_first``)."""
@@ -225,17 +286,8 @@ class TransformerEncoderLayer(Module):
                  norm_first: bool = False, bias: bool = True, device: str | None = None,
                  dtype: DTypeLike | None = None) -> None:
         super().__init__()
-        kw: dict[str, Any] = {"device": device, "dtype": dtype}
-        self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
-                                            batch_first=batch_first, **kw)
-        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, **kw)
-        self.dropout = Dropout(dropout)
-        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, **kw)
-        self.norm_first = norm_first
-        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
-        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
-        self.dropout1 = Dropout(dropout)
-        self.dropout2 = Dropout(dropout)
+        self._add_layers(d_model, nhead, dim_feedforward, dropout, layer_norm_eps, batch_first,
+                         norm_first, bias, {"device": device, "dtype": dtype}, blocks=2)
         if isinstance(activation, str):
             activation = _get_activation_fn(activation)
         if activation is F.relu or isinstance(activation, ReLU):
@@ -251,31 +303,21 @@ class TransformerEncoderLayer(Module):
         src_key_padding_mask = _canonical_mask(src_key_padding_mask, "src_key_padding_mask",
                                                _none_or_dtype(src_mask), "src_mask", src.dtype)
         src_mask = _canonical_mask(src_mask, "src_mask", None, "", src.dtype, check_other=False)
-        x = src
-        if self.norm_first:
-            x = x + self._sa_block(self.norm1(x), src_mask, src_key_padding_mask, is_causal)
-            x = x + self._ff_block(self.norm2(x))
-        else:
-            x = self.norm1(x + self._sa_block(x, src_mask, src_key_padding_mask, is_causal))
-            x = self.norm2(x + self._ff_block(x))
-        return x
-
-    def _sa_block(self, x: Tensor, attn_mask: Tensor | None, key_padding_mask: Tensor | None,
-                  is_causal: bool = False) -> Tensor:
-        x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
-                           need_weights=False, is_causal=is_causal)[0]
-        out: Tensor = self.dropout1(x)
-        return out
+        x = self._residual(src, self.norm1, lambda y: self._sa_block(
+            y, src_mask, src_key_padding_mask, is_causal))
+        return self._residual(x, self.norm2, self._ff_block)
 
     def _ff_block(self, x: Tensor) -> Tensor:
-        x = self.linear2(self.dropout(self.activation(self.linear1(x))))
-        out: Tensor = self.dropout2(x)
-        return out
+        return self._feed_forward(x, self.dropout2)
 
 
-class TransformerDecoderLayer(Module):
+class TransformerDecoderLayer(_TransformerLayer):
     """Self-attention, attention over the encoder's output (``memory``), then a feed-forward
     block, each with dropout, a residual connection and a LayerNorm (post- or pre-norm)."""
+
+    multihead_attn: MultiheadAttention
+    norm3: LayerNorm
+    dropout3: Dropout
 
     def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048,
                  dropout: float = 0.1, activation: str | _Activation = F.relu,
@@ -283,21 +325,8 @@ class TransformerDecoderLayer(Module):
                  norm_first: bool = False, bias: bool = True, device: str | None = None,
                  dtype: DTypeLike | None = None) -> None:
         super().__init__()
-        kw: dict[str, Any] = {"device": device, "dtype": dtype}
-        self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout,
-                                            batch_first=batch_first, bias=bias, **kw)
-        self.multihead_attn = MultiheadAttention(d_model, nhead, dropout=dropout,
-                                                 batch_first=batch_first, bias=bias, **kw)
-        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, **kw)
-        self.dropout = Dropout(dropout)
-        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, **kw)
-        self.norm_first = norm_first
-        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
-        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
-        self.norm3 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
-        self.dropout1 = Dropout(dropout)
-        self.dropout2 = Dropout(dropout)
-        self.dropout3 = Dropout(dropout)
+        self._add_layers(d_model, nhead, dim_feedforward, dropout, layer_norm_eps, batch_first,
+                         norm_first, bias, {"device": device, "dtype": dtype}, blocks=3)
         self.activation = (_get_activation_fn(activation) if isinstance(activation, str)
                            else activation)
 
@@ -305,38 +334,19 @@ class TransformerDecoderLayer(Module):
                 memory_mask: Tensor | None = None, tgt_key_padding_mask: Tensor | None = None,
                 memory_key_padding_mask: Tensor | None = None, tgt_is_causal: bool = False,
                 memory_is_causal: bool = False) -> Tensor:
-        x = tgt
-        if self.norm_first:
-            x = x + self._sa_block(self.norm1(x), tgt_mask, tgt_key_padding_mask, tgt_is_causal)
-            x = x + self._mha_block(self.norm2(x), memory, memory_mask, memory_key_padding_mask,
-                                    memory_is_causal)
-            x = x + self._ff_block(self.norm3(x))
-        else:
-            x = self.norm1(x + self._sa_block(x, tgt_mask, tgt_key_padding_mask, tgt_is_causal))
-            x = self.norm2(x + self._mha_block(x, memory, memory_mask, memory_key_padding_mask,
-                                               memory_is_causal))
-            x = self.norm3(x + self._ff_block(x))
-        return x
-
-    def _sa_block(self, x: Tensor, attn_mask: Tensor | None, key_padding_mask: Tensor | None,
-                  is_causal: bool = False) -> Tensor:
-        x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
-                           is_causal=is_causal, need_weights=False)[0]
-        out: Tensor = self.dropout1(x)
-        return out
+        x = self._residual(tgt, self.norm1, lambda y: self._sa_block(
+            y, tgt_mask, tgt_key_padding_mask, tgt_is_causal))
+        x = self._residual(x, self.norm2, lambda y: self._mha_block(
+            y, memory, memory_mask, memory_key_padding_mask, memory_is_causal))
+        return self._residual(x, self.norm3, self._ff_block)
 
     def _mha_block(self, x: Tensor, mem: Tensor, attn_mask: Tensor | None,
                    key_padding_mask: Tensor | None, is_causal: bool = False) -> Tensor:
-        x = self.multihead_attn(x, mem, mem, attn_mask=attn_mask,
-                                key_padding_mask=key_padding_mask, is_causal=is_causal,
-                                need_weights=False)[0]
-        out: Tensor = self.dropout2(x)
-        return out
+        return self._attention_block(self.multihead_attn, self.dropout2, x, mem, attn_mask,
+                                     key_padding_mask, is_causal)
 
     def _ff_block(self, x: Tensor) -> Tensor:
-        x = self.linear2(self.dropout(self.activation(self.linear1(x))))
-        out: Tensor = self.dropout3(x)
-        return out
+        return self._feed_forward(x, self.dropout3)
 
 
 class TransformerEncoder(Module):
