@@ -140,6 +140,17 @@ class NNKernels:
             y = y + bias if y is xhat else xp.add(y, bias, out=y)
         return y, xhat, mean, var
 
+    def normalize_backward(self, g, xhat, rstd, weight, axes):
+        """The gradients of ``y = xhat * weight + bias`` (``normalize`` over the trailing
+        ``axes``, ``weight`` None or of their shape, ``rstd`` 1/sqrt(var + eps) with axes kept)
+        at ``x``, ``weight`` and ``bias``: (gx, gw, gb)."""
+        gxh = g if weight is None else g * weight
+        gx = gxh - gxh.mean(axis=axes, keepdims=True)
+        gx -= xhat * (gxh * xhat).mean(axis=axes, keepdims=True)
+        gx *= rstd
+        lead = tuple(range(g.ndim - len(axes)))
+        return gx, (g * xhat).sum(axis=lead), g.sum(axis=lead)
+
 
 class ConvKernels:
     """Convolution and pooling over (N, C, H, W) images."""

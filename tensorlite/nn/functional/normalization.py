@@ -73,8 +73,14 @@ def layer_norm(input: Tensor, normalized_shape: int | Sequence[int],
                                   None if bias is None else bias._data)
     xhat_t = wrap(xhat if y is not xhat else B.copy(xhat), input.device)
     rstd_t = wrap(_rstd(B, var, eps), input.device)
-    return record("layer_norm", y, (input, weight, bias),
-                  lambda ctx, g: _norm_backward(ctx, g, axes, param_axes, None, eps),
+    def backward(ctx: Context, g: Tensor) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
+        if state.grad_enabled:  # create_graph: tensor ops, differentiable again
+            return _norm_backward(ctx, g, axes, param_axes, None, eps)
+        grads = B.normalize_backward(g._data, ctx.xhat._data, ctx.rstd._data,
+                                     None if ctx.w is None else ctx.w._data, axes)
+        return tuple(wrap(d, g.device) if need else None
+                     for d, need in zip(grads, ctx.needs_input_grad))
+    return record("layer_norm", y, (input, weight, bias), backward,
                   save={"x": input, "w": weight, "xhat": xhat_t, "rstd": rstd_t})
 
 
