@@ -246,6 +246,30 @@ def _in_projection(q: Tensor, k: Tensor, v: Tensor, w_q: Tensor, w_k: Tensor, w_
     return linear(q, w_q, b_q), linear(k, w_k, b_k), linear(v, w_v, b_v)
 
 
+def _pad_masks(attn_mask: Tensor | None, key_padding_mask: Tensor | None
+               ) -> tuple[Tensor | None, Tensor | None]:
+    """The masks (those given) widened by one key position, unmasked: for an appended key."""
+    if attn_mask is not None:
+        attn_mask = pad(attn_mask, (0, 1))
+    if key_padding_mask is not None:
+        key_padding_mask = pad(key_padding_mask, (0, 1))
+    return attn_mask, key_padding_mask
+
+
+def _key_heads(x: Tensor, static: Tensor | None, name: str, heads: int, head_dim: int
+               ) -> Tensor:
+    """Keys or values split into heads, (seq, N, E) -> (N * H, seq, head_dim), or ``static``
+    (torch's static_k / static_v, already split) after checking its shape."""
+    if static is None:
+        return x.reshape(x.shape[0], heads, head_dim).transpose(0, 1)
+    if static.shape[0] != heads:
+        raise AssertionError(f"expecting {name}.size(0) of {heads}, but got {static.shape[0]}")
+    if static.shape[2] != head_dim:
+        raise AssertionError(f"expecting {name}.size(2) of {head_dim}, but got "
+                             f"{static.shape[2]}")
+    return static
+
+
 def multi_head_attention_forward(query: Tensor, key: Tensor, value: Tensor,
                                  embed_dim_to_check: int, num_heads: int,
                                  in_proj_weight: Tensor | None, in_proj_bias: Tensor | None,
@@ -338,10 +362,7 @@ def multi_head_attention_forward(query: Tensor, key: Tensor, value: Tensor,
             raise AssertionError("bias cannot be added to static value.")
         k = cat([k, bias_k.repeat(1, bsz, 1)])
         v = cat([v, bias_v.repeat(1, bsz, 1)])
-        if attn_mask is not None:
-            attn_mask = pad(attn_mask, (0, 1))
-        if key_padding_mask is not None:
-            key_padding_mask = pad(key_padding_mask, (0, 1))
+        attn_mask, key_padding_mask = _pad_masks(attn_mask, key_padding_mask)
     elif bias_k is not None:
         raise AssertionError("bias_k is set but bias_v is None")
     elif bias_v is not None:
@@ -349,35 +370,14 @@ def multi_head_attention_forward(query: Tensor, key: Tensor, value: Tensor,
 
     # heads: (N * H, seq, head_dim)
     q = q.reshape(tgt_len, bsz * num_heads, head_dim).transpose(0, 1)
-    if static_k is None:
-        k = k.reshape(k.shape[0], bsz * num_heads, head_dim).transpose(0, 1)
-    else:
-        if static_k.shape[0] != bsz * num_heads:
-            raise AssertionError(f"expecting static_k.size(0) of {bsz * num_heads}, but got "
-                                 f"{static_k.shape[0]}")
-        if static_k.shape[2] != head_dim:
-            raise AssertionError(f"expecting static_k.size(2) of {head_dim}, but got "
-                                 f"{static_k.shape[2]}")
-        k = static_k
-    if static_v is None:
-        v = v.reshape(v.shape[0], bsz * num_heads, head_dim).transpose(0, 1)
-    else:
-        if static_v.shape[0] != bsz * num_heads:
-            raise AssertionError(f"expecting static_v.size(0) of {bsz * num_heads}, but got "
-                                 f"{static_v.shape[0]}")
-        if static_v.shape[2] != head_dim:
-            raise AssertionError(f"expecting static_v.size(2) of {head_dim}, but got "
-                                 f"{static_v.shape[2]}")
-        v = static_v
+    k = _key_heads(k, static_k, "static_k", bsz * num_heads, head_dim)
+    v = _key_heads(v, static_v, "static_v", bsz * num_heads, head_dim)
 
     if add_zero_attn:
         zshape = (bsz * num_heads, 1, head_dim)
         k = cat([k, zeros(zshape, dtype=k.dtype, device=k.device)], dim=1)
         v = cat([v, zeros(zshape, dtype=v.dtype, device=v.device)], dim=1)
-        if attn_mask is not None:
-            attn_mask = pad(attn_mask, (0, 1))
-        if key_padding_mask is not None:
-            key_padding_mask = pad(key_padding_mask, (0, 1))
+        attn_mask, key_padding_mask = _pad_masks(attn_mask, key_padding_mask)
     src_len = k.shape[1]
 
     # merge the key padding mask into the attention mask
