@@ -160,8 +160,9 @@ def empty(*size: int | Sequence[int], dtype: DTypeLike | None = None,
 
 def full(size: Sequence[int], fill_value: float, dtype: DTypeLike | None = None,
          device: DeviceLike | None = None, requires_grad: bool = False) -> Tensor:
-    return _filled("full", (size,), dtype, device, requires_grad,
-                   default=_infer_dtype(fill_value), fill_value=fill_value)
+    dt = _dtype(dtype or _infer_dtype(fill_value))
+    return _filled("full", (size,), dt, device, requires_grad,
+                   fill_value=dtypes.fit_int("full", fill_value, dt))
 
 
 def _like(fn: Callable[..., Tensor], input: Tensor, dtype: DTypeLike | None,

@@ -149,6 +149,19 @@ def wrap_int(value: int, dtype: np.dtype) -> Any:
     return (value - low) % (1 << bits) + low if not low <= value < low + (1 << bits) else value
 
 
+def fit_int(op: str, value: Any, dtype: np.dtype) -> Any:
+    """A Python int written into an integer tensor of ``dtype`` (a fill value), as PyTorch:
+    it must lie in the dtype's range (for an unsigned one -max..max, a negative value wrapping:
+    -1 into uint8 is 255), else RuntimeError; other values and dtypes unchanged."""
+    if type(value) is not int or 0 <= value <= 127 or _KIND.get(dtype) != 1:
+        return value
+    info = np.iinfo(dtype)
+    if not (-int(info.max) if info.min == 0 else int(info.min)) <= value <= int(info.max):
+        raise RuntimeError(f"{op}: value cannot be converted to type {dtype} without overflow "
+                           f"({value} is outside {info.min}..{info.max})")
+    return wrap_int(value, dtype)
+
+
 def promote_scalar(dtype: np.dtype, value: object) -> np.dtype:
     """The dtype of ``tensor <op> python_number``: the tensor's, unless the number is of a higher
     kind (a complex number with a float tensor: the complex dtype of its precision)."""

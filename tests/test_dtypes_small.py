@@ -609,3 +609,14 @@ def test_setitem_of_python_ints_checks_and_wraps_as_torch(backend, dtype):
             x[1:] = v
             return x
         _both(fn, (np.array([1, 2, 3]),), dtype, backend.device)
+
+
+@pytest.mark.parametrize("dtype", INTS)
+def test_fill_values_of_python_ints_check_and_wrap_as_torch(backend, dtype):
+    for v in (-1, -200, 200, 300, 40000, 5):
+        for fn in (lambda lib, x: lib.full((2,), v, dtype=x.dtype),
+                   lambda lib, x: x.masked_fill(x > 1, v),
+                   lambda lib, x: x.index_fill(0, lib.tensor([0, 2]), v),
+                   lambda lib, x: x.clone().masked_fill_(x > 1, v)):
+            _both(fn, (np.array([1, 2, 3]),), dtype, backend.device)
+    assert tl.full((2,), 1j).dtype == tl.complex64 == tl.full((2,), 1j, dtype=tl.cfloat).dtype

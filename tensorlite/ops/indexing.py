@@ -283,6 +283,7 @@ def masked_fill(input: Tensor, mask: Tensor, value: Tensor | Number) -> Tensor:
             raise RuntimeError("masked_fill: value must be a number or a 0-d tensor that does not "
                                "require grad")
         value = value.item()
+    value = dtypes.fit_int("masked_fill", value, input.dtype)  # (-1 into uint8: 255)
     if mask.device != input.device:
         raise RuntimeError(f"masked_fill: mask is on {mask.device} but the input is on "
                            f"{input.device}")
@@ -734,7 +735,7 @@ def _index_fill_op(input: Tensor, dim: int, index: Tensor, value: Tensor | Numbe
         return input.clone()
     if not isinstance(value, Tensor):
         from .common import number
-        value = number("index_fill", value)
+        value = dtypes.fit_int("index_fill", number("index_fill", value), input.dtype)
     return _index_write("index_fill", input, args, value, "set")
 
 
