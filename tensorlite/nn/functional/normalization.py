@@ -84,6 +84,14 @@ def layer_norm(input: Tensor, normalized_shape: int | Sequence[int],
                   save={"x": input, "w": weight, "xhat": xhat_t, "rstd": rstd_t})
 
 
+def _check_channels(op: str, c: int, **params: Tensor | None) -> None:
+    """Each per-channel tensor given (weight, bias, running statistics) has shape (c,)."""
+    for name, t in params.items():
+        if t is not None and tuple(t.shape) != (c,):
+            raise RuntimeError(f"{op}: {name} has shape {list(t.shape)}, expected [{c}] (the "
+                               f"input's {c} channels)")
+
+
 def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
                weight: Tensor | None = None, bias: Tensor | None = None, training: bool = False,
                momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
@@ -98,11 +106,8 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         raise ValueError(f"batch_norm: expected an input of at least 2 dimensions (N, C, *), "
                          f"got {describe(input)}")
     c = input.shape[1]
-    for name, t in (("weight", weight), ("bias", bias), ("running_mean", running_mean),
-                    ("running_var", running_var)):
-        if t is not None and tuple(t.shape) != (c,):
-            raise RuntimeError(f"batch_norm: {name} has shape {list(t.shape)}, expected [{c}] "
-                               f"(the input's {c} channels)")
+    _check_channels("batch_norm", c, weight=weight, bias=bias, running_mean=running_mean,
+                    running_var=running_var)
     axes = (0,) + tuple(range(2, input.ndim))
     bshape = (c,) + (1,) * (input.ndim - 2)
     n = input.numel() // c if c else 0
@@ -255,11 +260,8 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,
         raise ValueError(f"instance_norm: expected an input with at least 3 dims (N, C, *), "
                          f"got {describe(input)}")
     c = input.shape[1]
-    for name, t in (("weight", weight), ("bias", bias), ("running_mean", running_mean),
-                    ("running_var", running_var)):
-        if t is not None and tuple(t.shape) != (c,):
-            raise RuntimeError(f"instance_norm: {name} has shape {list(t.shape)}, expected "
-                               f"[{c}] (the input's {c} channels)")
+    _check_channels("instance_norm", c, weight=weight, bias=bias, running_mean=running_mean,
+                    running_var=running_var)
     axes = tuple(range(2, input.ndim))
     bshape = (1, c) + (1,) * (input.ndim - 2)
     if use_input_stats:
