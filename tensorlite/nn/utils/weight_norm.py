@@ -88,9 +88,16 @@ def weight_norm(module: T_module, name: str = "weight", dim: int | None = 0) -> 
 
 def remove_weight_norm(module: T_module, name: str = "weight") -> T_module:
     """Undo ``weight_norm``: ``name`` is a plain parameter again (its current value)."""
-    for k, hook in module._forward_pre_hooks.items():
-        if isinstance(hook, WeightNorm) and hook.name == name:
+    return _remove_hook(module, WeightNorm, name, "weight_norm")
+
+
+def _remove_hook(module: T_module, kind: type[Any], name: str, label: str) -> T_module:
+    """Remove ``module``'s forward pre-hook of class ``kind`` for parameter ``name`` (its
+    ``remove`` leaves a plain parameter), or raise ValueError naming ``label``."""
+    hooks: dict[int, Any] = module._forward_pre_hooks
+    for k, hook in hooks.items():
+        if isinstance(hook, kind) and hook.name == name:
             hook.remove(module)
-            del module._forward_pre_hooks[k]
+            del hooks[k]
             return module
-    raise ValueError(f"weight_norm of '{name}' not found in {module}")
+    raise ValueError(f"{label} of '{name}' not found in {module}")
