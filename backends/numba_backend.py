@@ -33,6 +33,7 @@ import numpy as np
 from . import numba_kernels as K
 from .base import REFCOUNTS_KNOWN
 from .numba_codegen import Elementwise
+from .numba_norm import NumbaNorm
 from .numba_sorting import NumbaSorting
 from .numpy_backend import NumpyBackend
 from .scalar_ops import ACTIVATIONS, OPS, Scalar, activation_grad
@@ -173,7 +174,7 @@ class Workspace:
             self.nbytes = 0
 
 
-class NumbaBackend(NumbaSorting, NumpyBackend):
+class NumbaBackend(NumbaSorting, NumbaNorm, NumpyBackend):
     name = "numba"
     device = "cpu"
 

@@ -40,3 +40,88 @@ def test_pow_special_exponent_gradient(backend):
     x = tl.tensor([0.5, 2.0, 3.0], dtype=tl.float64, requires_grad=True)
     for e in (3, -2, -0.5):
         assert tl.autograd.gradcheck(lambda t: t ** e, (x,))
+
+
+# -- layer_norm: normalize and normalize_backward over the trailing axes ------------------------
+@pytest.fixture(params=["serial", "parallel"])
+def nb(request, monkeypatch):
+    """The numba backend with its kernels forced onto one thread or onto the pool."""
+    reason = backends.unavailable_reason("numba")
+    if reason:
+        pytest.skip(reason)
+    B = backends.get("numba")
+    monkeypatch.setattr(B, "PARALLEL_MIN", 1 << 62 if request.param == "serial" else 1)
+    return B
+
+
+def _reference():
+    return backends.get("numpy")
+
+
+NORM_CASES = [((33, 40), 1), ((5, 3, 4), 2), ((1, 7), 1), ((7, 1), 1), ((2, 3, 4), 1), ((6,), 1),
+              ((0, 5), 1)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape,k", NORM_CASES)
+@pytest.mark.parametrize("params", ["none", "weight", "both"])
+def test_normalize_matches_reference(nb, dtype, shape, k, params):
+    rng = np.random.default_rng(0)
+    x = (3 * rng.standard_normal(shape) + 1).astype(dtype)
+    ps = shape[len(shape) - k:]
+    axes = tuple(range(len(shape) - k, len(shape)))
+    w = rng.standard_normal(ps).astype(dtype) if params != "none" else None
+    b = rng.standard_normal(ps).astype(dtype) if params == "both" else None
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    got, want = nb.normalize(x, axes, 1e-5, w, b), _reference().normalize(x, axes, 1e-5, w, b)
+    for u, v in zip(got, want):
+        assert u.shape == v.shape and u.dtype == v.dtype
+        np.testing.assert_allclose(u, v, **tol)
+    g = rng.standard_normal(shape).astype(dtype)
+    rstd = (1 / np.sqrt(want[3] + 1e-5)).astype(dtype)
+    got = nb.normalize_backward(g, want[1], rstd, w, axes)
+    want = _reference().normalize_backward(g, want[1], rstd, w, axes)
+    for i, (u, v) in enumerate(zip(got, want)):
+        assert u.shape == v.shape and u.dtype == v.dtype
+        # (the column sums gw, gb: the kernel's are float64 sums, the reference's float32)
+        np.testing.assert_allclose(u, v, **(tol if i == 0 else dict(rtol=1e-5, atol=1e-4)))
+
+
+def test_normalize_propagates_nan_and_inf(nb):
+    x = np.arange(12, dtype=np.float32).reshape(3, 4)
+    x[1, 2], x[2, 0] = np.nan, np.inf
+    y, xhat, mean, var = nb.normalize(x, (1,), 1e-5)
+    want = _reference().normalize(x, (1,), 1e-5)
+    for u, v in zip((y, xhat, mean, var), want):
+        np.testing.assert_array_equal(np.isnan(u), np.isnan(v))
+    assert np.isfinite(y[0]).all() and np.isnan(y[1]).all() and np.isnan(y[2]).all()
+
+
+def test_normalize_falls_back_off_its_path(nb):
+    """batch_norm's axes, a broadcast weight, non-contiguous input: the reference's results."""
+    x = np.random.default_rng(1).standard_normal((4, 3, 5)).astype(np.float32)
+    for args in [(x, (0, 2), 1e-5, np.ones((1, 3, 1), np.float32)), (x[:, :, ::2], (2,), 1e-5),
+                 (x, (2,), 1e-5, np.ones((3, 5), np.float32))]:
+        for u, v in zip(nb.normalize(*args), _reference().normalize(*args)):
+            np.testing.assert_array_equal(u, v)
+
+
+@pytest.mark.parametrize("affine", [False, True])
+def test_layer_norm_forward_backward_match_torch(backend, affine):
+    """F.layer_norm's output and its three gradients (the fused backward) against torch, float64
+    and float32, and the create_graph path (second order) still differentiable."""
+    rng = np.random.default_rng(2)
+    for dtype, tol in ((np.float64, 1e-10), (np.float32, 1e-4)):
+        x, g = (rng.standard_normal((2, 6, 8)).astype(dtype) for _ in range(2))
+        w, b = rng.standard_normal(8).astype(dtype), rng.standard_normal(8).astype(dtype)
+        outs = []
+        for lib in (tl, torch):
+            xs = [lib.tensor(a, requires_grad=True) for a in (x, w, b)]
+            y = lib.nn.functional.layer_norm(xs[0], (8,), *(xs[1:] if affine else ()))
+            y.backward(lib.tensor(g))
+            outs.append([y.detach().numpy()] + [t.grad.numpy() for t in xs[:3 if affine else 1]])
+        for u, v in zip(*outs):
+            np.testing.assert_allclose(u, v, rtol=tol, atol=tol)
+    x = tl.tensor(rng.standard_normal((3, 5)), requires_grad=True)
+    w = tl.tensor(rng.standard_normal(5), requires_grad=True)
+    assert tl.autograd.gradgradcheck(lambda x, w: tl.nn.functional.layer_norm(x, (5,), w), (x, w))
