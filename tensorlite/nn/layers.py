@@ -58,6 +58,13 @@ def add_affine(module: Module, shape: int | tuple[int, ...], affine: bool, bias:
         module.register_parameter("bias", None)
 
 
+def _as_shape(normalized_shape: _Shape) -> tuple[int, ...]:
+    """LayerNorm's and RMSNorm's ``normalized_shape``: an int is a 1-tuple."""
+    if isinstance(normalized_shape, int):
+        return (normalized_shape,)
+    return tuple(normalized_shape)
+
+
 def reset_affine(module: Module) -> None:
     """PyTorch's init of a normalization layer's affine parameters: weight ones, bias zeros."""
     if module.weight is not None:
@@ -194,9 +201,7 @@ class LayerNorm(Module):
                  elementwise_affine: bool = True, bias: bool = True, device: str | None = None,
                  dtype: DTypeLike | None = None) -> None:
         super().__init__()
-        if isinstance(normalized_shape, int):
-            normalized_shape = (normalized_shape,)
-        self.normalized_shape = tuple(normalized_shape)
+        self.normalized_shape = _as_shape(normalized_shape)
         self.eps, self.elementwise_affine = eps, elementwise_affine
         add_affine(self, self.normalized_shape, elementwise_affine, bias, device, dtype)
         self.reset_parameters()
@@ -397,9 +402,7 @@ class RMSNorm(Module):
                  elementwise_affine: bool = True, device: str | None = None,
                  dtype: DTypeLike | None = None) -> None:
         super().__init__()
-        if isinstance(normalized_shape, int):
-            normalized_shape = (normalized_shape,)
-        self.normalized_shape = tuple(normalized_shape)
+        self.normalized_shape = _as_shape(normalized_shape)
         self.eps, self.elementwise_affine = eps, elementwise_affine
         if elementwise_affine:
             self.weight = Parameter(empty(self.normalized_shape, device=device, dtype=dtype))
