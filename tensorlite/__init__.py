@@ -56,7 +56,7 @@ if _TYPE_CHECKING:  # names mypy cannot see: the ops (ops/__init__.py installs t
     from typing import Any as _Any  # and the dtype aliases above
 
     def __getattr__(name: str) -> _Any: ...
-Size = tuple
+from .size import Size  # noqa: E402
 
 set_backend(os.environ.get("TENSORLITE_BACKEND", "numpy"))
 

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from . import dtypes
 from .autograd.graph import record
 from .backends import for_device
+from .size import Size, _shape
 from .tensor import Tensor, _bool, _int, describe, layout, sparse_coo, wrap
 
 if TYPE_CHECKING:
@@ -107,8 +108,8 @@ class SparseTensor(Tensor):
         raise _unsupported(name or "this dense op", self, hint)
 
     @property
-    def shape(self) -> tuple[_int, ...]:
-        return self._size
+    def shape(self) -> Size:
+        return _shape(self._size)
 
     @property
     def dtype(self) -> np.dtype:

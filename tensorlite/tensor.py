@@ -13,6 +13,7 @@ import numpy as np
 
 from . import dtypes
 from .backends import for_device
+from .size import Size, _shape
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -95,8 +96,8 @@ class Tensor(dtypes.FloatCasts):
 
     # -- state ----------------------------------------------------------------------------------
     @property
-    def shape(self) -> tuple[_int, ...]:
-        return self._data.shape
+    def shape(self) -> Size:
+        return _shape(self._data.shape)
 
     @property
     def dtype(self) -> np.dtype:
@@ -169,12 +170,12 @@ class Tensor(dtypes.FloatCasts):
         return dtypes.is_floating_point(self.dtype)
 
     @overload
-    def size(self, dim: None = None) -> tuple[_int, ...]: ...
+    def size(self, dim: None = None) -> Size: ...
 
     @overload
     def size(self, dim: _int) -> _int: ...
 
-    def size(self, dim: _int | None = None) -> tuple[_int, ...] | _int:
+    def size(self, dim: _int | None = None) -> Size | _int:
         return self.shape if dim is None else self.shape[dim]
 
     def dim(self) -> _int:
@@ -265,8 +266,10 @@ class Tensor(dtypes.FloatCasts):
         # PyTorch shows 4 decimals unless every value is whole ("1., 2.")
         finite = arr[np.isfinite(arr)] if arr.dtype.kind in "fc" else arr
         whole = arr.dtype.kind not in "fc" or (finite == np.round(finite)).all()
+        # (PyTorch's linewidth 80 fits floor((80 - indent) / (width + 2)) values a line;
+        #  NumPy's greedy fill with the trailing ", " counted gives the same at 81)
         body = np.array2string(arr, separator=", ", prefix="tensor(", precision=4,
-                               floatmode="maxprec" if whole else "fixed")
+                               floatmode="maxprec" if whole else "fixed", max_line_width=81)
         extras = []
         if self.device != "cpu":
             extras.append(f"device='{self.device}'")
