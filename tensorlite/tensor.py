@@ -277,7 +277,7 @@ class Tensor(dtypes.FloatCasts):
         if self.dtype != default or arr.size == 0:
             extras.append(f"dtype=tensorlite.{self.dtype}")
         if self.grad_fn is not None:
-            extras.append(f"grad_fn=<{self.grad_fn.name}Backward>")
+            extras.append(f"grad_fn=<{self.grad_fn.name()}>")
         elif self.requires_grad:
             extras.append("requires_grad=True")
         return "tensor(" + ", ".join([body] + extras) + ")"

@@ -25,7 +25,7 @@ class Node:
     ``next`` holds, per input, the Node that produced it, the leaf tensor that accumulates
     its gradient, or None when no gradient is wanted.  Nodes are made only by ``record``.
     ``op`` is the op's name ("mul"); ``name`` is the same string, and ``name()`` gives the
-    node's name as PyTorch's ``grad_fn.name()`` does ("mulBackward").
+    node's name as PyTorch's ``grad_fn.name()`` does ("MulBackward0").
     """
 
     __slots__ = ("op", "backward", "next", "needs_input_grad", "saved", "versions", "output",
@@ -42,7 +42,7 @@ class Node:
     trace: str | None
 
     def __repr__(self) -> str:
-        return f"<{self.op}Backward>"
+        return f"<{self.name()}>"
 
     @property
     def name(self) -> _Name:
@@ -146,13 +146,24 @@ class _Output(Tensor):
         return t
 
 
+# ops whose PyTorch node is named otherwise than the op's name in CamelCase ("log_softmax":
+# LogSoftmaxBackward0); a composed op shows the node of its last recorded step, as PyTorch's
+_TORCH_NODE = {"matmul": "Mm", "reshape": "View", "to": "ToCopy", "contiguous": "Clone",
+               "layer_norm": "NativeLayerNorm", "conv1d": "Convolution", "conv2d": "Convolution",
+               "conv3d": "Convolution"}
+
+
 class _Name(str):
-    """An op's name that, called, gives its node's name: ``node.name == "mul"``,
-    ``node.name() == "mulBackward"``."""
+    """An op's name that, called, gives its node's name as PyTorch's ``grad_fn.name()``:
+    ``node.name == "mul"``, ``node.name() == "MulBackward0"``; a custom Function's node (named
+    after its class) gives "<Class>Backward"."""
     __slots__ = ()
 
     def __call__(self) -> str:
-        return f"{self}Backward"
+        if self[:1].isupper():
+            return f"{self}Backward"
+        base = _TORCH_NODE.get(self) or "".join(p[:1].upper() + p[1:] for p in self.split("_"))
+        return f"{base}Backward0"
 
 
 class AccumulateGrad:
