@@ -78,8 +78,9 @@ def layer_norm(input: Tensor, normalized_shape: int | Sequence[int],
             return _norm_backward(ctx, g, axes, param_axes, None, eps)
         grads = B.normalize_backward(g._data, ctx.xhat._data, ctx.rstd._data,
                                      None if ctx.w is None else ctx.w._data, axes)
-        return tuple(wrap(d, g.device) if need else None
-                     for d, need in zip(grads, ctx.needs_input_grad))
+        gx, gw, gb = (wrap(d, g.device) if need else None
+                      for d, need in zip(grads, ctx.needs_input_grad))
+        return gx, gw, gb
     return record("layer_norm", y, (input, weight, bias), backward,
                   save={"x": input, "w": weight, "xhat": xhat_t, "rstd": rstd_t})
 
