@@ -5,7 +5,7 @@ from collections.abc import Callable, Iterable, Sequence
 from sys import getrefcount
 from typing import Any, Union
 
-from ..backends import for_device
+from ..backends import active, for_device
 from ..tensor import PostAccumulateGradHook, Tensor, describe, wrap
 from .grad_mode import enable_grad, flags, no_grad
 from .graph import Node, Slots
@@ -41,17 +41,20 @@ def _count_dependencies(roots: Sequence[Node | Tensor]) -> dict[Node, int]:
     """How many edges reach each node of the graph below ``roots``."""
     deps: dict[Node, int] = {}
     stack: list[Node] = [r for r in roots if type(r) is Node]
-    seen = set(stack)
+    first = set(stack)  # the roots: visited already, whether or not another root reaches them
     while stack:
         node = stack.pop()
         if node.backward is None:
             node.context(False)  # raises the "backward a second time" error
         for nxt in node.next:
             if type(nxt) is Node:
-                deps[nxt] = deps.get(nxt, 0) + 1
-                if nxt not in seen:
-                    seen.add(nxt)
-                    stack.append(nxt)
+                count = deps.get(nxt)
+                if count is not None:
+                    deps[nxt] = count + 1
+                else:  # reached for the first time: visit it
+                    deps[nxt] = 1
+                    if nxt not in first:
+                        stack.append(nxt)
     return deps
 
 
@@ -99,7 +102,7 @@ def execute(outputs: Sequence[Tensor], grad_outputs: Sequence[Tensor | None] | N
     deps = _count_dependencies(roots)
     captured: dict[Node | int, Any] = {} if capture is None else {_key(t): None for t in capture}
     buffers: dict[Node | int, Any] = {}  # node, or id(leaf), -> the gradient summed so far
-    leaves: dict[int, Tensor] = {}
+    leaves: dict[int, Any] = {}  # id(leaf) -> the leaf
     for root, g in zip(roots, grads):
         _accumulate(buffers, leaves, root, g, create_graph)
     ready = [r for r in dict.fromkeys(roots) if type(r) is Node and deps.get(r, 0) == 0]
@@ -134,8 +137,11 @@ def execute(outputs: Sequence[Tensor], grad_outputs: Sequence[Tensor | None] | N
                     deps[nxt] = left
                     if not left:
                         push_ready(nxt)
-                elif nxt is not None and gi is not None:
-                    _accumulate(buffers, leaves, nxt, gi, create_graph)
+                elif nxt is not None and gi is not None:  # a leaf (_accumulate, inline)
+                    key = id(nxt)
+                    leaves[key] = nxt
+                    prev = get_buffer(key)
+                    buffers[key] = gi if prev is None else _add(prev, gi, create_graph)
             if not retain_graph:
                 node.backward, node.saved, node.versions = None, None, ()
         in_grads = gi = None  # let go of the last node's gradients (_owned counts references)
@@ -169,7 +175,7 @@ def _add(a: Any, b: Any, create_graph: bool) -> Any:
     plain tensor: the Slots of a custom Function's outputs add themselves)."""
     if create_graph or type(a) is not Tensor:
         return a + b
-    return wrap(for_device(a.device).add(a._data, b._data), a.device)
+    return wrap((active.get(a.device) or for_device(a.device)).add(a._data, b._data), a.device)
 
 
 def _accumulate_into_leaf(leaf: Tensor, g: Tensor, create_graph: bool) -> None:

@@ -110,7 +110,7 @@ class Node:
                 if output is EVERY_OUTPUT:  # (a Function: any saved value may be an output)
                     saved = {k: t.unpack(self, create_graph) if isinstance(t, _Output) else t
                              for k, t in saved.items()}
-                else:
+                elif create_graph:  # (without, the twin serves as it is: a tensor, no history)
                     saved = {**saved, output: saved[output].unpack(self, create_graph)}
             ctx.__dict__ = saved
         ctx.needs_input_grad = self.needs_input_grad
@@ -136,7 +136,8 @@ _new_context = Context.__new__
 
 class _Output(Tensor):
     """An op's own output saved for its backward, held without its grad_fn (no reference cycle)
-    and reattached to the node on unpacking, so the saved output stays differentiable."""
+    and reattached to the node on unpacking under create_graph, so the saved output stays
+    differentiable; a backward that records nothing reads the twin itself."""
     __slots__ = ()
 
     def unpack(self, node: Node, create_graph: bool) -> Tensor:
@@ -261,8 +262,10 @@ def record(name: str, data: Any, inputs: Sequence[Any], backward: Backward,
                 (edges[0] is not None, edges[1] is not None) if n == 2 else \
                 tuple([e is not None for e in edges])
             if output is not None:
-                twin = _new(_Output)
+                twin = _new(_Output)  # a whole tensor without history (see Node.context)
                 twin._data, twin.device, twin._version = data, out.device, out._version
+                twin._grad = twin.grad_fn = twin._hooks = twin._base = twin._seen = None
+                twin.requires_grad = False
                 save = {**save, output: twin} if save else {output: twin}
             node = _new_node(Node)
             node.op, node.backward, node.next, node.needs_input_grad, node.saved, node.output = \

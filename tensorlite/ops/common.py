@@ -47,7 +47,7 @@ def binary(op: str, a: Tensor | Number, b: Tensor | Number) -> tuple[Any, Any, A
                 raise RuntimeError(f"{op}: expected all tensors on the same device, got "
                                    f"{describe(a)} and {describe(b)}; move one with .to()")
             da, db = a._data.dtype, b._data.dtype
-            if da != db:
+            if da is not db and da != db:  # (builtin dtypes are singletons: `is` decides fast)
                 dt = dtypes.promote(da, a.ndim, db, b.ndim)
                 a, b = (a if da == dt else cast(a, dt)), (b if db == dt else cast(b, dt))
         elif type(b) is not float or a._data.dtype.kind != "f":  # fast path: float and number
@@ -84,9 +84,14 @@ def broadcasting(op: str, fn: Callable[[Any, Any], Any], a: Tensor | Number,
     try:
         return fn(a._data if isinstance(a, Tensor) else a, b._data if isinstance(b, Tensor) else b)
     except ValueError:
-        raise ValueError(f"{op}: shapes {_shape_str(a)} and {_shape_str(b)} cannot be broadcast "
-                         "together; each dimension must match or be 1 (reshape or unsqueeze an "
-                         "operand)") from None
+        raise broadcast_error(op, a, b) from None
+
+
+def broadcast_error(op: str, a: Tensor | Number, b: Tensor | Number) -> ValueError:
+    """The error of operands that do not broadcast together."""
+    return ValueError(f"{op}: shapes {_shape_str(a)} and {_shape_str(b)} cannot be broadcast "
+                      "together; each dimension must match or be 1 (reshape or unsqueeze an "
+                      "operand)")
 
 
 def _shape_str(x: Tensor | Number) -> list[int] | str:

@@ -11,8 +11,8 @@ from .. import dtypes
 from ..autograd.graph import record
 from ..backends import for_device
 from ..tensor import Tensor, describe, wrap
-from .common import (_shape_str, backend_of, binary, broadcasting, cast, floating, number, raw,
-                     shape_of, sum_to, unbroadcast)
+from .common import (_shape_str, backend_of, binary, broadcast_error, broadcasting, cast,
+                     floating, number, raw, shape_of, sum_to, unbroadcast)
 from .registry import op
 
 if TYPE_CHECKING:
@@ -65,9 +65,12 @@ _ACTIVATION_GRAD_BACKWARD: dict[str, Backward] = {
 def activation_grad(name: str, g: Tensor, y: Tensor) -> Tensor:
     """``g * act'(x)`` from the activation's output ``y`` in one backend pass (a fused kernel on
     accelerated backends), recorded with its own backward so higher-order gradients work."""
-    B = backend_of(g, name)
-    return record(f"{name}_grad", getattr(B, f"{name}_grad")(g._data, y._data), (g, y),
+    op = _GRAD_OP[name]  # (a table, not an f-string: this runs in every backward)
+    return record(op, getattr(backend_of(g, name), op)(g._data, y._data), (g, y),
                   _ACTIVATION_GRAD_BACKWARD[name], save={"g": g, "y": y})
+
+
+_GRAD_OP = {name: f"{name}_grad" for name in _ACTIVATION_GRAD_BACKWARD}
 
 
 tanh = op(inplace=True)(_unary("tanh", partial(activation_grad, "tanh"), uses="output"))
@@ -168,7 +171,11 @@ def add(input: Tensor | float, other: Tensor | float, *, alpha: float = 1) -> Te
     a, b, B = binary("add", input, other)
     sa = a._data.shape if isinstance(a, Tensor) else None  # (shape_of, inline: a hot op)
     sb = b._data.shape if isinstance(b, Tensor) else None
-    return record("add", broadcasting("add", B.add, a, b), (a, b),
+    try:  # (common.broadcasting, inline: a hot op)
+        data = B.add(a if sa is None else a._data, b if sb is None else b._data)
+    except ValueError:
+        raise broadcast_error("add", a, b) from None
+    return record("add", data, (a, b),
                   lambda ctx, g: _two(ctx, g, sa, g, sb))
 
 
@@ -195,7 +202,11 @@ def sub(input: Tensor | float, other: Tensor | float, *, alpha: float = 1) -> Te
     a, b, B = binary("sub", input, other)
     sa = a._data.shape if isinstance(a, Tensor) else None  # (shape_of, inline: a hot op)
     sb = b._data.shape if isinstance(b, Tensor) else None
-    return record("sub", broadcasting("sub", B.sub, a, b), (a, b),
+    try:  # (common.broadcasting, inline: a hot op)
+        data = B.sub(a if sa is None else a._data, b if sb is None else b._data)
+    except ValueError:
+        raise broadcast_error("sub", a, b) from None
+    return record("sub", data, (a, b),
                   lambda ctx, g: _two(ctx, g, sa, -g if ctx.needs_input_grad[1] else None, sb))
 
 
@@ -204,7 +215,11 @@ def mul(input: Tensor | float, other: Tensor | float) -> Tensor:
     a, b, B = binary("mul", input, other)
     sa = a._data.shape if isinstance(a, Tensor) else None  # (shape_of, inline: a hot op)
     sb = b._data.shape if isinstance(b, Tensor) else None
-    return record("mul", broadcasting("mul", B.mul, a, b), (a, b),
+    try:  # (common.broadcasting, inline: a hot op)
+        data = B.mul(a if sa is None else a._data, b if sb is None else b._data)
+    except ValueError:
+        raise broadcast_error("mul", a, b) from None
+    return record("mul", data, (a, b),
                   lambda ctx, g: _two(ctx, g * ctx.b if ctx.needs_input_grad[0] else None, sa,
                                       g * ctx.a if ctx.needs_input_grad[1] else None, sb),
                   save={"a": a, "b": b})
