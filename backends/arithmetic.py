@@ -261,6 +261,13 @@ class Reductions:
         """The minimum."""
         return self.xp.min(x, axis=axis, keepdims=keepdims)
 
+    def extreme_grad(self, g, x, y, axes):
+        """The gradient of amax/amin over ``axes`` at ``x``: ``g * (x == y) / count`` where
+        ``y`` (the result) and ``g`` have the axes kept and ``count`` is how many elements tie
+        with ``y`` in each slice (ties share the gradient, as PyTorch)."""
+        hit = x == y
+        return g * hit / hit.sum(axis=axes, keepdims=True, dtype=x.dtype)
+
     def argmax(self, x, axis=None, keepdims=False):
         """The index of the (first) maximum, in the flattened array when ``axis`` is None."""
         return self.xp.argmax(x, axis=axis, keepdims=keepdims)

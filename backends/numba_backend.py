@@ -34,6 +34,7 @@ from . import numba_kernels as K
 from .base import REFCOUNTS_KNOWN
 from .numba_codegen import Elementwise
 from .numba_norm import NumbaNorm
+from .numba_reduce import NumbaReductions
 from .numba_sorting import NumbaSorting
 from .numpy_backend import NumpyBackend
 from .scalar_ops import ACTIVATIONS, OPS, Scalar, activation_grad
@@ -174,7 +175,7 @@ class Workspace:
             self.nbytes = 0
 
 
-class NumbaBackend(NumbaSorting, NumbaNorm, NumpyBackend):
+class NumbaBackend(NumbaSorting, NumbaNorm, NumbaReductions, NumpyBackend):
     name = "numba"
     device = "cpu"
 

@@ -125,3 +125,42 @@ def test_layer_norm_forward_backward_match_torch(backend, affine):
     x = tl.tensor(rng.standard_normal((3, 5)), requires_grad=True)
     w = tl.tensor(rng.standard_normal(5), requires_grad=True)
     assert tl.autograd.gradgradcheck(lambda x, w: tl.nn.functional.layer_norm(x, (5,), w), (x, w))
+
+
+# -- amax/amin's gradient: extreme_grad ------------------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape,axes", [((5, 7), (1,)), ((3, 4, 5), (1, 2)), ((1, 1), (1,)),
+                                        ((6,), (0,)), ((3, 4, 5), (0, 1, 2)), ((4, 5), (0,))])
+def test_extreme_grad_matches_reference_bitwise(nb, dtype, shape, axes):
+    """Ties share the gradient; an inf upstream gradient gives NaN beside the hits (g * 0), a
+    negative one -0.0 there, as the reference's g * hit / count."""
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 3, shape).astype(dtype)
+    y = _reference().amax(x, axes, True)
+    g = rng.standard_normal(y.shape).astype(dtype)
+    g.reshape(-1)[0] = np.inf
+    if g.size > 1:
+        g.reshape(-1)[1] = -3.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got, want = nb.extreme_grad(g, x, y, axes), _reference().extreme_grad(g, x, y, axes)
+    assert got.dtype == want.dtype and got.shape == want.shape
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
+
+
+@pytest.mark.parametrize("op", ["amax", "amin"])
+def test_amax_amin_gradient_matches_torch(backend, op):
+    """Ties, NaN in the input, dims given negative and as tuples, keepdim; and create_graph."""
+    x = np.array([[1.0, 3.0, 3.0, 0.0], [2.0, np.nan, 1.0, 2.0], [-1.0, -1.0, -1.0, -1.0]])
+    for dim, keepdim in [(-1, False), (1, True), ((0, 1), False), (0, False)]:
+        grads = []
+        for lib in (tl, torch):
+            t = lib.tensor(x, requires_grad=True)
+            y = getattr(t, op)(dim, keepdim)
+            y.backward(lib.ones_like(y) * 2)
+            grads.append(t.grad.numpy())
+        np.testing.assert_array_equal(*grads)
+    t = tl.tensor(x[:1], requires_grad=True)
+    (g,) = tl.autograd.grad(t.amax(-1).sum() * t.sum(), t, create_graph=True)
+    assert g.requires_grad

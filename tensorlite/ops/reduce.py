@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .. import dtypes
-from ..autograd.grad_mode import no_grad
+from ..autograd.grad_mode import no_grad, state
 from ..autograd.graph import record
 from ..tensor import Tensor, describe, wrap
 from .common import backend_of, dims, floating
@@ -145,6 +145,9 @@ def _extreme(name: str, prim: str, nan_selects: bool = False) -> Callable[..., T
         def backward(ctx: Context, g: Tensor) -> tuple[Tensor]:
             x, y = ctx.x, ctx.y
             yk = y if keepdim else y.reshape(_kept_shape(shape, axes))
+            if not nan_selects and not state.grad_enabled and axes:  # one backend pass
+                gk = g if keepdim else g.reshape(yk.shape)
+                return (wrap(B.extreme_grad(gk._data, x._data, yk._data, axes), g.device),)
             hit = x == yk
             g = _expand_back(g, shape, axes, keepdim)
             if nan_selects:
