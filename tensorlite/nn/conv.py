@@ -178,6 +178,14 @@ class Conv3d(_ConvNd):
 
 class _ConvTransposeNd(_ConvNd):
     _transposed = True
+    _conv_transpose: Any = staticmethod(F.conv_transpose2d)  # the functional form
+
+    def forward(self, input: Tensor, output_size: list[int] | None = None) -> Tensor:
+        out: Tensor = self._conv_transpose(input, self.weight, self.bias, self.stride,
+                                           self.padding,
+                                           self._output_padding(input, output_size),
+                                           self.groups, self.dilation)
+        return out
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
                  padding: Any = 0, output_padding: Any = 0, groups: int = 1, bias: bool = True,
@@ -218,6 +226,7 @@ class ConvTranspose1d(_ConvTransposeNd):
     from the weight's dim 1)."""
 
     _dims = 1
+    _conv_transpose = staticmethod(F.conv_transpose1d)
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: _Size1,
                  stride: _Size1 = 1, padding: _Size1 = 0, output_padding: _Size1 = 0,
@@ -226,11 +235,6 @@ class ConvTranspose1d(_ConvTransposeNd):
                  dtype: DTypeLike | None = None) -> None:
         super().__init__(in_channels, out_channels, kernel_size, stride, padding,
                          output_padding, groups, bias, dilation, padding_mode, device, dtype)
-
-    def forward(self, input: Tensor, output_size: list[int] | None = None) -> Tensor:
-        return F.conv_transpose1d(input, self.weight, self.bias, self.stride, self.padding,
-                                  self._output_padding(input, output_size), self.groups,
-                                  self.dilation)
 
 
 class ConvTranspose2d(_ConvTransposeNd):
@@ -244,11 +248,6 @@ class ConvTranspose2d(_ConvTransposeNd):
                  dtype: DTypeLike | None = None) -> None:
         super().__init__(in_channels, out_channels, kernel_size, stride, padding,
                          output_padding, groups, bias, dilation, padding_mode, device, dtype)
-
-    def forward(self, input: Tensor, output_size: list[int] | None = None) -> Tensor:
-        return F.conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding,
-                                  self._output_padding(input, output_size), self.groups,
-                                  self.dilation)
 
 
 class _MaxPoolNd(Module):
