@@ -378,3 +378,28 @@ ERRORS = [
 def test_loss_errors(backend, call, exc, match, opts):
     with pytest.raises(exc, match=match):
         call()
+
+
+@pytest.mark.parametrize("be", ["numpy", "numba"])
+def test_mse_loss_is_one_node_with_torchs_exact_gradient(be):
+    """F.mse_loss records one MseLossBackward0 node whose gradients (input and target, random
+    upstream gradient) equal PyTorch's bit for bit ((input - target) * 2/N * grad), and it is
+    differentiable again (gradgradcheck)."""
+    rng = np.random.default_rng(5)
+    with tl.use_backend(be):
+        for shape, red, dt in (((64, 10), "mean", np.float32), ((7,), "sum", np.float32),
+                               ((3, 5), "mean", np.float64), ((), "mean", np.float32)):
+            a, b = rng.standard_normal(shape).astype(dt), rng.standard_normal(shape).astype(dt)
+            g = rng.standard_normal(()).astype(dt)
+            x, y = tl.tensor(a, requires_grad=True), tl.tensor(b, requires_grad=True)
+            tx, ty = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
+            loss, tloss = tlF.mse_loss(x, y, reduction=red), torch.nn.functional.mse_loss(
+                tx, ty, reduction=red)
+            assert loss.grad_fn.name() == tloss.grad_fn.name() == "MseLossBackward0"
+            loss.backward(tl.tensor(g))
+            tloss.backward(torch.tensor(g))
+            np.testing.assert_array_equal(x.grad.numpy(), tx.grad.numpy())
+            np.testing.assert_array_equal(y.grad.numpy(), ty.grad.numpy())
+        x = tl.tensor(rng.standard_normal((3, 4)), requires_grad=True)
+        t = tl.tensor(rng.standard_normal((3, 4)), requires_grad=True)
+        assert tl.autograd.gradgradcheck(lambda u, v: tlF.mse_loss(u, v), (x, t))

@@ -13,7 +13,7 @@ import math
 import warnings
 
 from ... import dtypes
-from ...autograd.grad_mode import state
+from ...autograd.grad_mode import no_grad, state
 from ...autograd.graph import record
 from ...ops.common import backend_of
 from ...ops.pointwise import where
@@ -325,6 +325,21 @@ def mse_loss(input: Tensor, target: Tensor, size_average: bool | None = None,
     """The (weighted) squared error between ``input`` and ``target``."""
     reduction = _reduction("mse_loss", size_average, reduce, reduction)
     _pointwise_args("mse_loss", input, target, weight)
+    if weight is None and reduction != "none" and input.shape == target.shape and \
+            input.dtype == target.dtype and input.numel():
+        # one node (PyTorch's MseLossBackward0), its gradient in PyTorch's order:
+        # (input - target) * norm * grad, norm = 2 / numel for 'mean' (2 for 'sum')
+        with no_grad():
+            d = input - target
+            out = (d * d).mean() if reduction == "mean" else (d * d).sum()
+        norm = 2.0 / input.numel() if reduction == "mean" else 2.0
+
+        def backward(ctx: Context, g: Tensor) -> tuple[Tensor | None, Tensor | None]:
+            gi = (ctx.x - ctx.t) * norm * g
+            return (gi if ctx.needs_input_grad[0] else None,
+                    -gi if ctx.needs_input_grad[1] else None)
+        return record("mse_loss", out._data, (input, target), backward,
+                      save={"x": input, "t": target})
     d = input - target
     return _weighted(d * d, weight, reduction)
 
