@@ -47,6 +47,13 @@ class NNKernels:
         s -= self.xp.log(self.xp.exp(s).sum(axis=axis, keepdims=True))
         return s
 
+    def softmax_backward(self, g, y, axis, log=False):
+        """The gradient at x of ``y = softmax(x, axis)``: ``y * (g - sum(g * y))``; with
+        ``log``, of ``y = log_softmax(x, axis)``: ``g - exp(y) * sum(g)`` (sums along axis)."""
+        if log:
+            return g - self.xp.exp(y) * g.sum(axis=axis, keepdims=True)
+        return y * (g - (g * y).sum(axis=axis, keepdims=True))
+
     # -- the fused linear layer -----------------------------------------------------------------
     def linear(self, x, w, b=None, activation=None, keep_pre=False):
         """act(x @ w.T + b): one matmul over the flattened batch dims, then the bias and the

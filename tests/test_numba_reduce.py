@@ -164,3 +164,40 @@ def test_amax_amin_gradient_matches_torch(backend, op):
     t = tl.tensor(x[:1], requires_grad=True)
     (g,) = tl.autograd.grad(t.amax(-1).sum() * t.sum(), t, create_graph=True)
     assert g.requires_grad
+
+
+# -- softmax / log_softmax backward: softmax_backward ----------------------------------------------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(5, 7), (3, 4, 5), (1, 1), (6,), (2, 1000)])
+@pytest.mark.parametrize("log", [False, True])
+def test_softmax_backward_matches_reference(nb, dtype, shape, log):
+    rng = np.random.default_rng(4)
+    x = (3 * rng.standard_normal(shape)).astype(dtype)
+    ref = _reference()
+    y = ref.log_softmax(x, -1) if log else ref.softmax(x, -1)
+    g = rng.standard_normal(shape).astype(dtype)
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-13)
+    got, want = nb.softmax_backward(g, y, -1, log), ref.softmax_backward(g, y, -1, log)
+    assert got.dtype == want.dtype and got.shape == want.shape
+    np.testing.assert_allclose(got, want, **tol)
+    # another axis, and a non-contiguous gradient: the reference's path
+    if len(shape) > 1:
+        np.testing.assert_array_equal(nb.softmax_backward(g.T, y.T, 0, log),
+                                      ref.softmax_backward(g.T, y.T, 0, log))
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_gradient_matches_torch(backend, name):
+    """Any dim, float32/float64, against torch; create_graph keeps the tensor-op backward."""
+    rng = np.random.default_rng(5)
+    for dtype, tol in ((np.float64, 1e-12), (np.float32, 1e-5)):
+        x, g = (rng.standard_normal((3, 4, 5)).astype(dtype) for _ in range(2))
+        for dim in (-1, 0, 1):
+            grads = []
+            for lib in (tl, torch):
+                t = lib.tensor(x, requires_grad=True)
+                getattr(t, name)(dim).backward(lib.tensor(g))
+                grads.append(t.grad.numpy())
+            np.testing.assert_allclose(*grads, rtol=tol, atol=tol)
+    t = tl.tensor(rng.standard_normal((2, 5)), requires_grad=True)
+    assert tl.autograd.gradgradcheck(lambda t: getattr(t, name)(-1), (t,))

@@ -263,8 +263,13 @@ def _along(name: str, input: Tensor, dim: int, dtype: DTypeLike | None,
         return _along(name, x.reshape(1), 0, None, backward).reshape(())
     (axis,) = dims(name, dim, x.ndim)
     B = backend_of(x, name)
-    return record(name, getattr(B, name)(x._data, axis), (x,),
-                  lambda ctx, g: (backward(g, ctx.y, axis),), output="y")
+
+    def fused(ctx: Context, g: Tensor) -> tuple[Tensor]:  # one backend pass, unless create_graph
+        if state.grad_enabled or g.dtype not in (dtypes.float32, dtypes.float64):
+            return (backward(g, ctx.y, axis),)
+        return (wrap(B.softmax_backward(g._data, ctx.y._data, axis, name == "log_softmax"),
+                     g.device),)
+    return record(name, getattr(B, name)(x._data, axis), (x,), fused, output="y")
 
 
 @op()
