@@ -7,8 +7,9 @@ importing tensorlite does not.
 
 Elementwise ops (activations, their gradients, bias + activation, the fused linear's two
 halves) run kernels generated from their scalar descriptions (scalar_ops.py, through
-numba_codegen.py): one description per op, any layout, with vectorized float32 exp, log, tanh
-and erf (numba_math.py).  The rest (softmax rows, optimizer steps, convolution) are the
+numba_codegen.py): one description per op, any layout, with vectorized float32 erf
+(numba_math.py); exp, log and tanh stay NumPy's SIMD loops, and small arrays the reference
+(see GENERATED_MIN).  The rest (softmax rows, optimizer steps, convolution) are the
 hand-written kernels of numba_kernels.py and numba_conv.py.
 
 Threads.  A kernel runs on Numba's thread pool (``NUMBA_NUM_THREADS`` threads, or
@@ -40,7 +41,6 @@ from .numpy_backend import NumpyBackend
 from .scalar_ops import ACTIVATIONS, OPS, Scalar, activation_grad
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
-_F32 = np.dtype(np.float32)
 _INT64 = np.dtype(np.int64)
 _ACTS = (None,) + ACTIVATIONS
 _KEEPS_PRE = ("gelu", "gelu_tanh")  # a fused linear's backward needs their pre-activation
@@ -229,29 +229,26 @@ class NumbaBackend(NumbaSorting, NumbaNorm, NumbaReductions, NumpyBackend):
         (y,) = self._ew(_kernel("op", name), x, *params)
         return y
 
-    # exp and log in float32 only: in float64 NumPy's SIMD loops beat a libm call per element
-    # (tanh takes both: a fused linear's tanh then equals the unfused one, bit for bit)
-    def exp(self, x, /):
-        if not _floats(x) or x.dtype != _F32:
-            return super().exp(x)
-        return self._unary("exp", x)
+    # exp, log and tanh stay NumPy's: its SIMD loops beat the generated ones here (65536 float32
+    # on one core: exp 30 vs 34 us, log 24 vs 44 us, tanh 24 vs 61 us), so a fused linear with
+    # tanh adds the bias and calls NumPy's tanh too (then it equals the unfused one, bit for bit).
+    # Below GENERATED_MIN elements a generated kernel's call (layout, dispatch: about 5 us)
+    # costs more than NumPy's few passes, so small arrays take the reference, fused or not;
+    # erf and GELU always take the kernel (their reference is a float64 polynomial: 70x slower).
+    GENERATED_MIN = 1 << 13
 
-    def log(self, x, /):
-        if not _floats(x) or x.dtype != _F32:
-            return super().log(x)
-        return self._unary("log", x)
-
-    def tanh(self, x, /):
-        return self._unary("tanh", x) if _floats(x) else super().tanh(x)
+    def _gen(self, *arrays):
+        """Whether the generated kernels take these arrays (floats, large enough)."""
+        return arrays[0].size >= self.GENERATED_MIN and _floats(*arrays)
 
     def sigmoid(self, x):
-        return self._unary("sigmoid", x) if _floats(x) else super().sigmoid(x)
+        return self._unary("sigmoid", x) if self._gen(x) else super().sigmoid(x)
 
     def erf(self, x):
         return self._unary("erf", x) if _floats(x) else super().erf(x)
 
     def relu(self, x):
-        return self._unary("relu", x) if _floats(x) else super().relu(x)
+        return self._unary("relu", x) if self._gen(x) else super().relu(x)
 
     def gelu(self, x, approximate):
         if approximate not in ("none", "tanh") or not _floats(x):
@@ -259,18 +256,19 @@ class NumbaBackend(NumbaSorting, NumbaNorm, NumbaReductions, NumpyBackend):
         return self._unary("gelu_tanh" if approximate == "tanh" else "gelu", x)
 
     def softplus(self, x, beta, threshold):
-        if not _floats(x):
+        if not self._gen(x):
             return super().softplus(x, beta, threshold)
         return self._unary("softplus", x, float(beta), float(threshold))
 
     def leaky_relu(self, x, negative_slope):
-        if not _floats(x):
+        if not self._gen(x):
             return super().leaky_relu(x, negative_slope)
         return self._unary("leaky_relu", x, float(negative_slope))
 
     # -- fused linear: bias + activation, and its backward ------------------------------------
     def bias_act(self, z, b=None, activation=None):
-        if (activation not in _ACTS or not _floats(z) or (b is None and activation is None)
+        if (activation not in _ACTS or activation == "tanh" or not self._gen(z)
+                or (b is None and activation is None)
                 or (b is not None and (b.shape != z.shape[-1:] or not _floats(z, b)))):
             return super().bias_act(z, b, activation)
         if b is None:
@@ -282,7 +280,8 @@ class NumbaBackend(NumbaSorting, NumbaNorm, NumbaReductions, NumpyBackend):
         if (activation not in _ACTS or type(x) is not np.ndarray or type(w) is not np.ndarray
                 or x.ndim == 0 or x.dtype not in _FLOATS or w.dtype != x.dtype or x.size == 0
                 or w.size == 0 or (b is not None and (b.shape != w.shape[:1] or not _floats(b)
-                                                      or b.dtype != x.dtype))):
+                                                      or b.dtype != x.dtype))
+                or x.size // x.shape[-1] * w.shape[0] < self.GENERATED_MIN):
             return super().linear(x, w, b, activation, keep_pre)
         x2 = x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x
         z = np.matmul(x2, w.T, out=self._new((x2.shape[0], w.shape[0]), x.dtype))  # BLAS
@@ -293,6 +292,10 @@ class NumbaBackend(NumbaSorting, NumbaNorm, NumbaReductions, NumpyBackend):
                 self._ew(_kernel("op", activation), z, out=(y,))
             else:
                 self._ew(_kernel("bias_act_keep", activation), z, b, out=(z, y))
+        elif activation == "tanh":  # (NumPy's tanh: see above)
+            if b is not None:
+                self._ew(_kernel("bias_act", None), z, b, out=(z,))
+            np.tanh(z, out=z)
         elif b is not None:
             self._ew(_kernel("bias_act", activation), z, b, out=(z,))  # in place
         elif activation is not None:
@@ -303,7 +306,7 @@ class NumbaBackend(NumbaSorting, NumbaNorm, NumbaReductions, NumpyBackend):
 
     def linear_act_grad(self, g, s, activation, bias=True):
         if (activation not in _ACTS or g.ndim != 2 or g.shape != s.shape or not _fits(g, s)
-                or g.size == 0):
+                or g.size < self.GENERATED_MIN):
             return super().linear_act_grad(g, s, activation, bias)
         if not bias or g.shape[1] == 1:  # one column: NumPy's (pairwise) sum, as unfused
             gz = g if activation is None else self._act_grad(g, s, activation)
@@ -322,17 +325,17 @@ class NumbaBackend(NumbaSorting, NumbaNorm, NumbaReductions, NumpyBackend):
 
     # -- activation gradients (the backward of the unfused activations) -----------------------
     def relu_grad(self, g, y):
-        if g.shape != y.shape or not _floats(g, y):
+        if g.shape != y.shape or not self._gen(g, y):
             return super().relu_grad(g, y)
         return self._act_grad(g, y, "relu")
 
     def tanh_grad(self, g, y):
-        if g.shape != y.shape or not _floats(g, y):
+        if g.shape != y.shape or not self._gen(g, y):
             return super().tanh_grad(g, y)
         return self._act_grad(g, y, "tanh")
 
     def sigmoid_grad(self, g, y):
-        if g.shape != y.shape or not _floats(g, y):
+        if g.shape != y.shape or not self._gen(g, y):
             return super().sigmoid_grad(g, y)
         return self._act_grad(g, y, "sigmoid")
 
