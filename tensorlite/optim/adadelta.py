@@ -1,11 +1,12 @@
 """Adadelta (torch.optim.Adadelta)."""
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..autograd.grad_mode import no_grad
 from .optimizer import Optimizer, ParamsT, check_nonnegative
+
+if TYPE_CHECKING:
+    from ..tensor import Tensor
 
 __all__ = ["Adadelta"]
 
@@ -23,17 +24,12 @@ class Adadelta(Optimizer):
         defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize)
         super().__init__(params, defaults)
 
-    @no_grad()
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        loss = self._begin_step(closure)
-        for group in self.param_groups:
-            lr = float(group["lr"])
-            for p, g, B in self._with_grad(group):
-                state = self._lazy_state(p, "square_avg", "acc_delta")
-                self._increment(state["step"])
-                sq, acc = state["square_avg"], state["acc_delta"]
-                B.adadelta_step(p._data, g._data, sq._data, acc._data, lr, group["rho"],
-                                group["eps"], weight_decay=group["weight_decay"],
-                                maximize=group["maximize"])
-                self._bump(p, sq, acc)
-        return loss
+    def _update(self, p: Tensor, g: Tensor, B: Any, group: dict[str, Any]) -> None:
+        lr = float(group["lr"])
+        state = self._lazy_state(p, "square_avg", "acc_delta")
+        self._increment(state["step"])
+        sq, acc = state["square_avg"], state["acc_delta"]
+        B.adadelta_step(p._data, g._data, sq._data, acc._data, lr, group["rho"],
+                        group["eps"], weight_decay=group["weight_decay"],
+                        maximize=group["maximize"])
+        self._bump(p, sq, acc)

@@ -1,10 +1,8 @@
 """Adagrad (torch.optim.Adagrad)."""
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..autograd.grad_mode import no_grad
 from ..creation import full_like
 from .optimizer import Optimizer, ParamsT, check_nonnegative
 
@@ -37,16 +35,11 @@ class Adagrad(Optimizer):
         state["sum"] = full_like(p, group["initial_accumulator_value"])
         return state
 
-    @no_grad()
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        loss = self._begin_step(closure)
-        for group in self.param_groups:
-            lr = float(group["lr"])
-            for p, g, B in self._with_grad(group):
-                state = self.state[p] or self._init_state(p, group)  # a group added later
-                step = self._increment(state["step"])
-                B.adagrad_step(p._data, g._data, state["sum"]._data, step, lr,
-                               lr_decay=group["lr_decay"], weight_decay=group["weight_decay"],
-                               eps=group["eps"], maximize=group["maximize"])
-                self._bump(p, state["sum"])
-        return loss
+    def _update(self, p: Tensor, g: Tensor, B: Any, group: dict[str, Any]) -> None:
+        lr = float(group["lr"])
+        state = self.state[p] or self._init_state(p, group)  # a group added later
+        step = self._increment(state["step"])
+        B.adagrad_step(p._data, g._data, state["sum"]._data, step, lr,
+                       lr_decay=group["lr_decay"], weight_decay=group["weight_decay"],
+                       eps=group["eps"], maximize=group["maximize"])
+        self._bump(p, state["sum"])

@@ -1,10 +1,8 @@
 """Adam and AdamW (torch.optim.Adam, torch.optim.AdamW)."""
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..autograd.grad_mode import no_grad
 from .optimizer import Optimizer, ParamsT, adam_defaults
 
 if TYPE_CHECKING:
@@ -27,25 +25,20 @@ class Adam(Optimizer):
                                  decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params, defaults)
 
-    @no_grad()
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        loss = self._begin_step(closure)
-        for group in self.param_groups:
-            lr, (beta1, beta2) = float(group["lr"]), group["betas"]
-            amsgrad = group["amsgrad"]
-            options = dict(weight_decay=group["weight_decay"], maximize=group["maximize"],
-                           decoupled_weight_decay=group["decoupled_weight_decay"])
-            for p, g, B in self._with_grad(group):
-                state = self._lazy_state(p, "exp_avg", "exp_avg_sq",
-                                         *(("max_exp_avg_sq",) if amsgrad else ()))
-                step = self._increment(state["step"])
-                m, v, vmax = state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq")
-                B.adam_step(p._data, g._data, m._data, v._data,
-                            state["max_exp_avg_sq"]._data if amsgrad else None, step, lr,
-                            beta1, beta2,
-                            group["eps"], **options)
-                self._bump(p, m, v, vmax if amsgrad else None)
-        return loss
+    def _update(self, p: Tensor, g: Tensor, B: Any, group: dict[str, Any]) -> None:
+        lr, (beta1, beta2) = float(group["lr"]), group["betas"]
+        amsgrad = group["amsgrad"]
+        options = dict(weight_decay=group["weight_decay"], maximize=group["maximize"],
+                       decoupled_weight_decay=group["decoupled_weight_decay"])
+        state = self._lazy_state(p, "exp_avg", "exp_avg_sq",
+                                 *(("max_exp_avg_sq",) if amsgrad else ()))
+        step = self._increment(state["step"])
+        m, v, vmax = state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq")
+        B.adam_step(p._data, g._data, m._data, v._data,
+                    state["max_exp_avg_sq"]._data if amsgrad else None, step, lr,
+                    beta1, beta2,
+                    group["eps"], **options)
+        self._bump(p, m, v, vmax if amsgrad else None)
 
     def _check_param(self, p: Tensor, group: dict[str, Any], gi: int, pi: int) -> None:
         state = self.state.get(p)

@@ -1,13 +1,14 @@
 """ASGD: averaged stochastic gradient descent (torch.optim.ASGD)."""
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import dtypes
-from ..autograd.grad_mode import no_grad
 from ..creation import full, ones, zeros_like
 from .optimizer import Optimizer, ParamsT, check_nonnegative
+
+if TYPE_CHECKING:
+    from ..tensor import Tensor
 
 __all__ = ["ASGD"]
 
@@ -27,26 +28,21 @@ class ASGD(Optimizer):
         # (each parameter's update is one backend call already), not kept in the groups
         super().__init__(params, defaults)
 
-    @no_grad()
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        loss = self._begin_step(closure)
-        for group in self.param_groups:
-            lr, lambd, alpha, t0 = float(group["lr"]), group["lambd"], group["alpha"], group["t0"]
-            for p, g, B in self._with_grad(group):
-                state = self.state[p]
-                if not state:
-                    state["step"] = self._new_step()
-                    state["eta"] = full((), lr, dtype=dtypes.float32, device="cpu")
-                    state["mu"] = ones((), dtype=dtypes.float32, device="cpu")
-                    state["ax"] = zeros_like(p)
-                step = self._increment(state["step"])
-                ax, eta, mu = state["ax"], state["eta"], state["mu"]
-                B.asgd_step(p._data, g._data, ax._data, eta.item(), mu.item(), lambd,
-                            weight_decay=group["weight_decay"], maximize=group["maximize"])
-                eta.fill_(lr / ((1 + lambd * lr * step) ** alpha))
-                mu.fill_(1 / max(1, step - t0))
-                self._bump(p, ax)
-        return loss
+    def _update(self, p: Tensor, g: Tensor, B: Any, group: dict[str, Any]) -> None:
+        lr, lambd, alpha, t0 = float(group["lr"]), group["lambd"], group["alpha"], group["t0"]
+        state = self.state[p]
+        if not state:
+            state["step"] = self._new_step()
+            state["eta"] = full((), lr, dtype=dtypes.float32, device="cpu")
+            state["mu"] = ones((), dtype=dtypes.float32, device="cpu")
+            state["ax"] = zeros_like(p)
+        step = self._increment(state["step"])
+        ax, eta, mu = state["ax"], state["eta"], state["mu"]
+        B.asgd_step(p._data, g._data, ax._data, eta.item(), mu.item(), lambd,
+                    weight_decay=group["weight_decay"], maximize=group["maximize"])
+        eta.fill_(lr / ((1 + lambd * lr * step) ** alpha))
+        mu.fill_(1 / max(1, step - t0))
+        self._bump(p, ax)
 
     def _check_param(self, p: Any, group: dict[str, Any], gi: int, pi: int) -> None:
         state = self.state.get(p)

@@ -1,13 +1,14 @@
 """NAdam: Adam with Nesterov momentum (torch.optim.NAdam)."""
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import dtypes
-from ..autograd.grad_mode import no_grad
 from ..creation import ones, zeros_like
 from .optimizer import Optimizer, ParamsT, adam_defaults, check_nonnegative
+
+if TYPE_CHECKING:
+    from ..tensor import Tensor
 
 __all__ = ["NAdam"]
 
@@ -29,32 +30,27 @@ class NAdam(Optimizer):
         # (each parameter's update is one backend call already), not kept in the groups
         super().__init__(params, defaults)
 
-    @no_grad()
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        loss = self._begin_step(closure)
-        for group in self.param_groups:
-            lr, (beta1, beta2) = float(group["lr"]), group["betas"]
-            momentum_decay = group["momentum_decay"]
-            for p, g, B in self._with_grad(group):
-                state = self.state[p]
-                if not state:
-                    state["step"] = self._new_step()
-                    state["mu_product"] = ones((), dtype=dtypes.float32, device="cpu")
-                    state["exp_avg"] = zeros_like(p)
-                    state["exp_avg_sq"] = zeros_like(p)
-                step = self._increment(state["step"])
-                mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * momentum_decay)))
-                mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * momentum_decay)))
-                mu_product = state["mu_product"]
-                mu_product.mul_(mu)  # in float32, as torch
-                m, v = state["exp_avg"], state["exp_avg_sq"]
-                B.nadam_step(p._data, g._data, m._data, v._data, step, lr, beta1, beta2,
-                             group["eps"], mu, mu_next, mu_product.item(),
-                             weight_decay=group["weight_decay"],
-                             decoupled_weight_decay=group["decoupled_weight_decay"],
-                             maximize=group["maximize"])
-                self._bump(p, m, v)
-        return loss
+    def _update(self, p: Tensor, g: Tensor, B: Any, group: dict[str, Any]) -> None:
+        lr, (beta1, beta2) = float(group["lr"]), group["betas"]
+        momentum_decay = group["momentum_decay"]
+        state = self.state[p]
+        if not state:
+            state["step"] = self._new_step()
+            state["mu_product"] = ones((), dtype=dtypes.float32, device="cpu")
+            state["exp_avg"] = zeros_like(p)
+            state["exp_avg_sq"] = zeros_like(p)
+        step = self._increment(state["step"])
+        mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * momentum_decay)))
+        mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * momentum_decay)))
+        mu_product = state["mu_product"]
+        mu_product.mul_(mu)  # in float32, as torch
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        B.nadam_step(p._data, g._data, m._data, v._data, step, lr, beta1, beta2,
+                     group["eps"], mu, mu_next, mu_product.item(),
+                     weight_decay=group["weight_decay"],
+                     decoupled_weight_decay=group["decoupled_weight_decay"],
+                     maximize=group["maximize"])
+        self._bump(p, m, v)
 
     def _check_param(self, p: Any, group: dict[str, Any], gi: int, pi: int) -> None:
         state = self.state.get(p)

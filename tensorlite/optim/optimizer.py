@@ -176,8 +176,23 @@ class Optimizer:
                     with no_grad():
                         g.zero_()
 
+    @no_grad()
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Update the parameters once; ``closure`` re-evaluates the model and returns the loss."""
+        """Update the parameters once; ``closure`` re-evaluates the model and returns the loss.
+
+        The built-in optimizers share this loop and implement ``_update``; a subclass that
+        implements neither raises NotImplementedError, as torch's base class."""
+        if type(self)._update is Optimizer._update:
+            raise NotImplementedError
+        loss = self._begin_step(closure)
+        for group in self.param_groups:
+            for p, g, B in self._with_grad(group):
+                self._update(p, g, B, group)
+        return loss
+
+    def _update(self, p: Tensor, g: Tensor, B: Any, group: dict[str, Any]) -> None:
+        """One parameter's update: ``p`` of ``group``, its gradient ``g`` (dense unless the
+        optimizer keeps sparse ones), ``B`` their backend; state in ``self.state[p]``."""
         raise NotImplementedError
 
     def _begin_step(self, closure: Callable[[], Any] | None) -> Any:

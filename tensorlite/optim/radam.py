@@ -1,11 +1,12 @@
 """RAdam: Adam with a rectified adaptive learning rate (torch.optim.RAdam)."""
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..autograd.grad_mode import no_grad
 from .optimizer import Optimizer, ParamsT, adam_defaults
+
+if TYPE_CHECKING:
+    from ..tensor import Tensor
 
 __all__ = ["RAdam"]
 
@@ -22,18 +23,13 @@ class RAdam(Optimizer):
         # (each parameter's update is one backend call already), not kept in the groups
         super().__init__(params, defaults)
 
-    @no_grad()
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        loss = self._begin_step(closure)
-        for group in self.param_groups:
-            lr, (beta1, beta2) = float(group["lr"]), group["betas"]
-            for p, g, B in self._with_grad(group):
-                state = self._lazy_state(p, "exp_avg", "exp_avg_sq")
-                step = self._increment(state["step"])
-                m, v = state["exp_avg"], state["exp_avg_sq"]
-                B.radam_step(p._data, g._data, m._data, v._data, step, lr, beta1, beta2,
-                             group["eps"], weight_decay=group["weight_decay"],
-                             decoupled_weight_decay=group["decoupled_weight_decay"],
-                             maximize=group["maximize"])
-                self._bump(p, m, v)
-        return loss
+    def _update(self, p: Tensor, g: Tensor, B: Any, group: dict[str, Any]) -> None:
+        lr, (beta1, beta2) = float(group["lr"]), group["betas"]
+        state = self._lazy_state(p, "exp_avg", "exp_avg_sq")
+        step = self._increment(state["step"])
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        B.radam_step(p._data, g._data, m._data, v._data, step, lr, beta1, beta2,
+                     group["eps"], weight_decay=group["weight_decay"],
+                     decoupled_weight_decay=group["decoupled_weight_decay"],
+                     maximize=group["maximize"])
+        self._bump(p, m, v)

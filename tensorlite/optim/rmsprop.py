@@ -1,11 +1,12 @@
 """RMSprop, plain, centered and with momentum (torch.optim.RMSprop)."""
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..autograd.grad_mode import no_grad
 from .optimizer import Optimizer, ParamsT, check_nonnegative
+
+if TYPE_CHECKING:
+    from ..tensor import Tensor
 
 __all__ = ["RMSprop"]
 
@@ -23,22 +24,17 @@ class RMSprop(Optimizer):
                         weight_decay=weight_decay, maximize=maximize)
         super().__init__(params, defaults)
 
-    @no_grad()
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        loss = self._begin_step(closure)
-        for group in self.param_groups:
-            lr, momentum, centered = float(group["lr"]), group["momentum"], group["centered"]
-            for p, g, B in self._with_grad(group):
-                state = self._lazy_state(p, "square_avg",
-                                         *(("momentum_buffer",) if momentum > 0 else ()),
-                                         *(("grad_avg",) if centered else ()))
-                self._increment(state["step"])
-                sq = state["square_avg"]
-                buf = state["momentum_buffer"] if momentum > 0 else None
-                avg = state["grad_avg"] if centered else None
-                B.rmsprop_step(p._data, g._data, sq._data, None if avg is None else avg._data,
-                               None if buf is None else buf._data, lr, group["alpha"],
-                               group["eps"], weight_decay=group["weight_decay"],
-                               momentum=momentum, maximize=group["maximize"])
-                self._bump(p, sq, buf, avg)
-        return loss
+    def _update(self, p: Tensor, g: Tensor, B: Any, group: dict[str, Any]) -> None:
+        lr, momentum, centered = float(group["lr"]), group["momentum"], group["centered"]
+        state = self._lazy_state(p, "square_avg",
+                                 *(("momentum_buffer",) if momentum > 0 else ()),
+                                 *(("grad_avg",) if centered else ()))
+        self._increment(state["step"])
+        sq = state["square_avg"]
+        buf = state["momentum_buffer"] if momentum > 0 else None
+        avg = state["grad_avg"] if centered else None
+        B.rmsprop_step(p._data, g._data, sq._data, None if avg is None else avg._data,
+                       None if buf is None else buf._data, lr, group["alpha"],
+                       group["eps"], weight_decay=group["weight_decay"],
+                       momentum=momentum, maximize=group["maximize"])
+        self._bump(p, sq, buf, avg)

@@ -1,12 +1,13 @@
 """Rprop: resilient backpropagation (torch.optim.Rprop)."""
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..autograd.grad_mode import no_grad
 from ..creation import full_like, zeros_like
 from .optimizer import Optimizer, ParamsT, check_nonnegative
+
+if TYPE_CHECKING:
+    from ..tensor import Tensor
 
 __all__ = ["Rprop"]
 
@@ -26,21 +27,16 @@ class Rprop(Optimizer):
         # (each parameter's update is one backend call already), not kept in the groups
         super().__init__(params, defaults)
 
-    @no_grad()
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        loss = self._begin_step(closure)
-        for group in self.param_groups:
-            etaminus, etaplus = group["etas"]
-            step_size_min, step_size_max = group["step_sizes"]
-            for p, g, B in self._with_grad(group):
-                state = self.state[p]
-                if not state:
-                    state["step"] = self._new_step()
-                    state["prev"] = zeros_like(p)
-                    state["step_size"] = full_like(g, float(group["lr"]))
-                self._increment(state["step"])
-                prev, size = state["prev"], state["step_size"]
-                B.rprop_step(p._data, g._data, prev._data, size._data, etaminus, etaplus,
-                             step_size_min, step_size_max, maximize=group["maximize"])
-                self._bump(p, prev, size)
-        return loss
+    def _update(self, p: Tensor, g: Tensor, B: Any, group: dict[str, Any]) -> None:
+        etaminus, etaplus = group["etas"]
+        step_size_min, step_size_max = group["step_sizes"]
+        state = self.state[p]
+        if not state:
+            state["step"] = self._new_step()
+            state["prev"] = zeros_like(p)
+            state["step_size"] = full_like(g, float(group["lr"]))
+        self._increment(state["step"])
+        prev, size = state["prev"], state["step_size"]
+        B.rprop_step(p._data, g._data, prev._data, size._data, etaminus, etaplus,
+                     step_size_min, step_size_max, maximize=group["maximize"])
+        self._bump(p, prev, size)

@@ -1,12 +1,13 @@
 """SGD with momentum, dampening, Nesterov and weight decay (torch.optim.SGD)."""
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..autograd.grad_mode import no_grad
 from ..creation import empty_like
 from .optimizer import Optimizer, ParamsT, check_nonnegative
+
+if TYPE_CHECKING:
+    from ..tensor import Tensor
 
 __all__ = ["SGD"]
 
@@ -27,23 +28,18 @@ class SGD(Optimizer):
                         nesterov=nesterov, maximize=maximize)
         super().__init__(params, defaults)
 
-    @no_grad()
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        loss = self._begin_step(closure)
-        for group in self.param_groups:
-            lr, momentum = float(group["lr"]), group["momentum"]
-            options = dict(momentum=momentum, dampening=group["dampening"],
-                           weight_decay=group["weight_decay"], nesterov=group["nesterov"],
-                           maximize=group["maximize"])
-            for p, g, B in self._with_grad(group):
-                buf, first = None, False
-                if momentum != 0:
-                    state = self.state[p]
-                    buf = state.get("momentum_buffer")
-                    if buf is None:
-                        buf = state["momentum_buffer"] = empty_like(p)
-                        first = True
-                B.sgd_step(p._data, g._data, None if buf is None else buf._data, lr,
-                           first=first, **options)
-                self._bump(p, buf)
-        return loss
+    def _update(self, p: Tensor, g: Tensor, B: Any, group: dict[str, Any]) -> None:
+        lr, momentum = float(group["lr"]), group["momentum"]
+        options = dict(momentum=momentum, dampening=group["dampening"],
+                       weight_decay=group["weight_decay"], nesterov=group["nesterov"],
+                       maximize=group["maximize"])
+        buf, first = None, False
+        if momentum != 0:
+            state = self.state[p]
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = state["momentum_buffer"] = empty_like(p)
+                first = True
+        B.sgd_step(p._data, g._data, None if buf is None else buf._data, lr,
+                   first=first, **options)
+        self._bump(p, buf)

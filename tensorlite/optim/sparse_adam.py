@@ -8,10 +8,8 @@ embedding gradient comes out dense trains as it would in torch.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from ..autograd.grad_mode import no_grad
 from ..creation import ones_like, zeros_like
 from ..tensor import Tensor
 from .optimizer import Optimizer, ParamsT, adam_defaults
@@ -34,30 +32,25 @@ class SparseAdam(Optimizer):
             raise ValueError(f"Sparse params at indices {sparse_params}: SparseAdam requires "
                              "dense parameter tensors")
 
-    @no_grad()
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        loss = self._begin_step(closure)
-        for group in self.param_groups:
-            lr, (beta1, beta2) = float(group["lr"]), group["betas"]
-            for p, g, B in self._with_grad(group):
-                if g.is_sparse:
-                    g = g.coalesce()
-                    mask = _ones_at(g) != 0
-                    g = g.to_dense()
-                else:
-                    mask = g != 0
-                state = self.state[p]
-                if not state:
-                    state["step"] = 0
-                    state["exp_avg"] = zeros_like(p)
-                    state["exp_avg_sq"] = zeros_like(p)
-                state["step"] += 1
-                m, v = state["exp_avg"], state["exp_avg_sq"]
-                B.sparse_adam_step(p._data, B.ensure_array(g._data), B.ensure_array(mask._data),
-                                   m._data, v._data, state["step"], lr, beta1, beta2,
-                                   group["eps"], maximize=group["maximize"])
-                self._bump(p, m, v)
-        return loss
+    def _update(self, p: Tensor, g: Tensor, B: Any, group: dict[str, Any]) -> None:
+        lr, (beta1, beta2) = float(group["lr"]), group["betas"]
+        if g.is_sparse:
+            g = g.coalesce()
+            mask = _ones_at(g) != 0
+            g = g.to_dense()
+        else:
+            mask = g != 0
+        state = self.state[p]
+        if not state:
+            state["step"] = 0
+            state["exp_avg"] = zeros_like(p)
+            state["exp_avg_sq"] = zeros_like(p)
+        state["step"] += 1
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        B.sparse_adam_step(p._data, B.ensure_array(g._data), B.ensure_array(mask._data),
+                           m._data, v._data, state["step"], lr, beta1, beta2,
+                           group["eps"], maximize=group["maximize"])
+        self._bump(p, m, v)
 
 
 def _ones_at(g: Tensor) -> Tensor:
