@@ -1,8 +1,9 @@
 """The Optimizer base class: parameter groups, per-parameter state and checkpoints, as torch.optim.
 
-A subclass declares its hyperparameters as ``defaults`` and implements ``step``; the update of
-one parameter is one backend primitive call (``Backend.sgd_step``, ``adam_step``, ...) that
-changes the parameter and its state arrays in place.
+A subclass declares its hyperparameters as ``defaults`` and implements ``_update`` (one
+parameter, called by the shared ``step``) or its own ``step``; the update of one parameter is
+one backend primitive call (``Backend.sgd_step``, ``adam_step``, ...) that changes the
+parameter and its state arrays in place.
 """
 from __future__ import annotations
 
