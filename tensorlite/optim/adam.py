@@ -35,8 +35,7 @@ class Adam(Optimizer):
         step = self._increment(state["step"])
         m, v, vmax = state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq")
         B.adam_step(p._data, g._data, m._data, v._data,
-                    state["max_exp_avg_sq"]._data if amsgrad else None, step, lr,
-                    beta1, beta2,
+                    state["max_exp_avg_sq"]._data if amsgrad else None, step, lr, beta1, beta2,
                     group["eps"], **options)
         self._bump(p, m, v, vmax if amsgrad else None)
 
