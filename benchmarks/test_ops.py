@@ -196,3 +196,46 @@ def test_cross_entropy(benchmark, impl, shape):
         F = impl.lib.nn.functional
         forward = lambda x, t: F.cross_entropy(x, t)  # noqa: E731
     _run(benchmark, impl, hand_cross_entropy, forward, [x, target], with_grad=1)
+
+
+def hand_log_softmax(xp, x, g):
+    m = x.max(-1, keepdims=True)
+    y = x - m
+    y -= xp.log(xp.exp(y).sum(-1, keepdims=True))
+    return y, g - xp.exp(y) * g.sum(-1, keepdims=True)
+
+
+@pytest.mark.parametrize("shape", sizes(full=[(256, 1000)], quick=[(256, 1000)], tiny=[(3, 4)]))
+def test_log_softmax(benchmark, impl, shape):
+    """x.log_softmax(-1) forward + backward with a random upstream gradient."""
+    rng = _rng("log_softmax", shape)
+    x, g = _randn(rng, *shape, scale=3.0), _randn(rng, *shape)
+    _run(benchmark, impl, hand_log_softmax, lambda x: x.log_softmax(-1), [x], g, with_grad=1)
+
+
+# -- layer_norm -----------------------------------------------------------------------------------
+def hand_layer_norm(xp, x, w, b, g):
+    """layer_norm over the last dim (eps 1e-5), and the x, weight and bias gradients."""
+    mean = x.mean(-1, keepdims=True)
+    xc = x - mean
+    rstd = 1 / xp.sqrt((xc * xc).mean(-1, keepdims=True) + 1e-5)
+    xhat = xc * rstd
+    gxh = g * w
+    gx = rstd * (gxh - gxh.mean(-1, keepdims=True) - xhat * (gxh * xhat).mean(-1, keepdims=True))
+    return xhat * w + b, gx, (g * xhat).sum(0), g.sum(0)
+
+
+@pytest.mark.parametrize("shape", sizes(full=[(1024, 768)], quick=[(1024, 768)], tiny=[(3, 5)]))
+def test_layer_norm(benchmark, impl, shape):
+    """F.layer_norm over the last dim with weight and bias, forward + backward (all three
+    gradients) with a random upstream gradient."""
+    rng = _rng("layer_norm", shape)
+    x, g = _randn(rng, *shape), _randn(rng, *shape)
+    w, b = 1 + _randn(rng, shape[1], scale=0.1), _randn(rng, shape[1], scale=0.1)
+    if impl.kind == "hand":
+        forward = None
+    else:
+        F = impl.lib.nn.functional
+        forward = lambda x, w, b: F.layer_norm(x, (shape[1],), w, b)  # noqa: E731
+    _run(benchmark, impl, hand_layer_norm, forward, [x, w, b], g, with_grad=3,
+         atol=1e-5 * shape[0] ** 0.5)

@@ -244,7 +244,8 @@ def test_quick_tiny_run_end_to_end(tmp_path):
         cases.setdefault((r["file"], r["case"]), {})[r["impl"]] = r
     ours = {k: v for k, v in cases.items() if k[0] in ("ops", "overhead", "training")}
     names = {case.split()[0] for _, case in ours}
-    assert names == {"matmul", "bias_act", "reduce", "softmax", "cross_entropy",
+    assert names == {"matmul", "bias_act", "reduce", "softmax", "cross_entropy", "log_softmax",
+                     "layer_norm",
                      "per_op_overhead", "mlp_step", "cnn_step", "adam_step"}
     for key, by_impl in ours.items():
         torch_median = by_impl["torch"]["median"]
