@@ -451,7 +451,11 @@ def _agree(pg: ProcessGroup, what: str, t: Tensor | None, extra: int = 0,
 
 def _run(pg: ProcessGroup, transport: Any, finish: list[Callable[[], None]], async_op: bool,
          what: str, result: Sequence[Tensor] = ()) -> Work | None:
-    work = Work(transport, finish, result, what)
+    return _handle(Work(transport, finish, result, what), async_op)
+
+
+def _handle(work: Work, async_op: bool) -> Work | None:
+    """The Work for an async call; otherwise wait for it here (and return None, as torch)."""
     if async_op:
         return work
     work.wait()
@@ -495,11 +499,7 @@ def all_reduce(tensor: Tensor, op: Any = ReduceOp.SUM, group: ProcessGroup | Non
     pg = _group(group, what)
     code = _reduce_op(op, t, what)
     _agree(pg, what, t, code, "op")
-    work = _all_reduce_work(pg, t, code)
-    if async_op:
-        return work
-    work.wait()
-    return None
+    return _handle(_all_reduce_work(pg, t, code), async_op)
 
 
 def _all_reduce_work(pg: ProcessGroup, t: Tensor, code: int) -> Work:
@@ -536,11 +536,7 @@ def broadcast(tensor: Tensor, src: int = 0, group: ProcessGroup | None = None,
     pg = _group(group, what)
     root = _group_rank(pg, src, what, "src")
     _agree(pg, what, t, root, "src")
-    work = _broadcast_work(pg, t, root)
-    if async_op:
-        return work
-    work.wait()
-    return None
+    return _handle(_broadcast_work(pg, t, root), async_op)
 
 
 def _broadcast_work(pg: ProcessGroup, t: Tensor, root: int) -> Work:
