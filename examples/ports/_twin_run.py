@@ -135,3 +135,19 @@ class Draws:
                         values = draws.rng.uniform(-bound, bound, tuple(p.shape))
                         p.copy_(draws._tensor(values, p.dtype))
         return reset_parameters
+
+
+def loss_rows(port, run, steps):
+    """[(port, steps, final train loss on tensorlite numpy, numba, PyTorch)] of ``run(use_torch,
+    steps, init=)`` (a compare.py's runner, returning {"train": losses, "init": weights}), run
+    quietly on PyTorch and then on tensorlite from PyTorch's initial weights."""
+    import io
+    import tensorlite as tl
+    with contextlib.redirect_stdout(io.StringIO()):
+        theirs = run(True, steps)
+        ours = {}
+        for backend in ("numpy", "numba"):
+            with tl.use_backend(backend):
+                ours[backend] = run(False, steps, init=theirs["init"])
+    return [(port, len(theirs["train"]), ours["numpy"]["train"][-1],
+             ours["numba"]["train"][-1], theirs["train"][-1])]

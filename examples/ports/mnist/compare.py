@@ -19,7 +19,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
-from _twin_run import Draws, load_program, patched  # noqa: E402
+from _twin_run import Draws, load_program, loss_rows, patched  # noqa: E402
 
 MAIN = os.path.join(HERE, "main.py")
 
@@ -81,17 +81,7 @@ def run(use_torch, steps, dtype="float32", init=None, batch_size=16, batches_per
 def rows(steps):
     """[(port, steps, final train loss on tensorlite numpy, numba, PyTorch)], float32 as the
     program runs, ``steps`` Adadelta steps over batches of 16."""
-    import contextlib
-    import io
-    import tensorlite as tl
-    with contextlib.redirect_stdout(io.StringIO()):
-        theirs = run(True, steps)
-        ours = {}
-        for backend in ("numpy", "numba"):
-            with tl.use_backend(backend):
-                ours[backend] = run(False, steps, init=theirs["init"])
-    return [("mnist", len(theirs["train"]), ours["numpy"]["train"][-1],
-             ours["numba"]["train"][-1], theirs["train"][-1])]
+    return loss_rows("mnist", run, steps)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
-from _twin_run import Draws, chdir, load_program, patched  # noqa: E402
+from _twin_run import Draws, chdir, load_program, loss_rows, patched  # noqa: E402
 
 MAIN = os.path.join(HERE, "main.py")
 
@@ -67,17 +67,7 @@ def run(use_torch, steps, dtype="float32", init=None, batch_size=32, batches_per
 def rows(steps):
     """[(port, steps, final train loss per sample on tensorlite numpy, numba, PyTorch)], float32
     as the program runs, ``steps`` Adam steps over batches of 32."""
-    import contextlib
-    import io
-    import tensorlite as tl
-    with contextlib.redirect_stdout(io.StringIO()):
-        theirs = run(True, steps)
-        ours = {}
-        for backend in ("numpy", "numba"):
-            with tl.use_backend(backend):
-                ours[backend] = run(False, steps, init=theirs["init"])
-    return [("vae", len(theirs["train"]), ours["numpy"]["train"][-1],
-             ours["numba"]["train"][-1], theirs["train"][-1])]
+    return loss_rows("vae", run, steps)
 
 
 if __name__ == "__main__":
