@@ -7,6 +7,7 @@ tensor ops, so that they are differentiated too.
 """
 from __future__ import annotations
 
+from ... import dtypes
 from ...autograd.grad_mode import no_grad, state
 from ...autograd.graph import record
 from ...tensor import Tensor, describe, wrap
@@ -74,7 +75,9 @@ def layer_norm(input: Tensor, normalized_shape: int | Sequence[int],
     xhat_t = wrap(xhat if y is not xhat else B.copy(xhat), input.device)
     rstd_t = wrap(_rstd(B, var, eps), input.device)
     def backward(ctx: Context, g: Tensor) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
-        if state.grad_enabled:  # create_graph: tensor ops, differentiable again
+        if state.grad_enabled or g.dtype not in (dtypes.float32, dtypes.float64):
+            # create_graph: tensor ops, differentiable again (and the small floats' sums in
+            # float32, as the tensor ops do them)
             return _norm_backward(ctx, g, axes, param_axes, None, eps)
         grads = B.normalize_backward(g._data, ctx.xhat._data, ctx.rstd._data,
                                      None if ctx.w is None else ctx.w._data, axes)
