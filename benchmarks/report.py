@@ -8,11 +8,17 @@
 
 The suite (benchmarks/test_*.py, pytest-benchmark) runs in a child pytest; every case runs once
 per implementation (each tensorlite backend, PyTorch, the hand-written reference), all in that
-one process.  The table gives each case's median time per implementation and its ratios to
-PyTorch and to the hand-written reference on the same device; it is saved beside
-pytest-benchmark's JSON and a bar chart of the ratios (PNG) in --out (benchmarks/results/).
-Implementations that could not run are listed with the reason.  The environment's
-OPENBLAS_*/thread settings are printed as found: this command never changes them.
+one process; pytest's own output goes to a log beside the JSON (bench-<mode>.log).  The report
+opens with one summary line per implementation: the geometric mean of its ratio to PyTorch eager
+over the op cases (benchmarks/test_ops.py), over the training steps (every case named *step*:
+the MLP, CNN, Adam and the real models of test_models.py) and over the interleaved training
+comparisons.  The table gives each case's median time per implementation that ran and its
+ratios to PyTorch and to the hand-written reference on the same device; what did not run is
+listed once below it, by reason; the interleaved comparisons (the implementations taking turns)
+are shown as the ratios of their medians, not as a row.  It is saved beside pytest-benchmark's
+JSON and a bar chart of the ratios (PNG) in --out (benchmarks/results/).  Implementations that
+could not run are listed with the reason.  The environment's OPENBLAS_*/thread settings are
+printed as found: this command never changes them.
 """
 import argparse
 import datetime
@@ -52,11 +58,24 @@ def run_suite(mode, json_path, impls=(), pytest_args=()):
     cmd = [sys.executable, "-m", "pytest", str(HERE), "-q", "-rfE", "-p", "no:cacheprovider",
            "--benchmark-only", "--benchmark-quiet", f"--benchmark-json={json_path}",
            *ROUNDS[mode], *pytest_args]
-    status = subprocess.run(cmd, cwd=ROOT, env=env).returncode
+    # pytest's progress dots and pytest-benchmark's own table go to a log beside the JSON; the
+    # log's end is printed when the run fails
+    log_path = Path(json_path).with_suffix(".log")
+    print(f"running the benchmarks ({mode} mode); pytest's output: {log_path}", file=sys.stderr,
+          flush=True)
+    start = datetime.datetime.now(datetime.timezone.utc)
+    with open(log_path, "w") as log:
+        status = subprocess.run(cmd, cwd=ROOT, env=env, stdout=log,
+                                stderr=subprocess.STDOUT).returncode
+    elapsed = (datetime.datetime.now(datetime.timezone.utc) - start).total_seconds()
+    if status not in (0, 1):  # 1: a case failed, which the report lists itself
+        tail = log_path.read_text().splitlines()[-40:]
+        print("\n".join(["pytest's output ends:", *tail]), file=sys.stderr)
     if info_path.exists():  # pytest-benchmark leaves the JSON empty when no case ran
         text = Path(json_path).read_text() if Path(json_path).exists() else ""
         data = json.loads(text) if text.strip() else {"benchmarks": []}
         data.setdefault("tensorlite", json.loads(info_path.read_text()))
+        data["tensorlite"]["elapsed_s"] = elapsed
         data.setdefault("datetime", datetime.datetime.now(datetime.timezone.utc).isoformat())
         Path(json_path).write_text(json.dumps(data, indent=1))
         info_path.unlink()
@@ -85,6 +104,12 @@ def case_of(record):
     return (file, label), impl or "-"
 
 
+def is_interleaved(record):
+    """A case that times several implementations itself, taking turns (its ``extra_info``
+    holds their medians and ratios): reported by its ratios, not by a row of its own."""
+    return bool((record.get("extra_info") or {}).get("ratios"))
+
+
 def _order(items, known):
     """``items`` in the order of ``known``, the rest after them by name."""
     rank = {name: i for i, name in enumerate(known)}
@@ -100,6 +125,7 @@ def build_report(data):
     order = {nodeid: i for i, nodeid in enumerate(info.get("order", []))}
     cases = {}   # (file, label) -> {impl: entry}
     first_seen = {}
+    interleaved_cases = {case_of(b)[0] for b in data.get("benchmarks", []) if is_interleaved(b)}
 
     def add(record, entry):
         key, impl = case_of(record)
@@ -109,11 +135,14 @@ def build_report(data):
 
     for b in data.get("benchmarks", []):
         extra = b.get("extra_info") or {}
+        if is_interleaved(b):
+            continue  # its total time means nothing: its ratios are listed by case_figures
         add(b, {"median": b["stats"]["median"], "rounds": b["stats"]["rounds"],
                 "first_call": extra.get("first_call_s"), "device": extra.get("device")})
     for status in ("skipped", "failed"):
         for r in info.get(status, []):
-            add(r, {"status": status, "reason": r["reason"]})
+            if status == "failed" or case_of(r)[0] not in interleaved_cases:
+                add(r, {"status": status, "reason": r["reason"]})
 
     ran = {impl for entries in cases.values() for impl, e in entries.items() if "median" in e}
     unavailable = {}
@@ -184,24 +213,28 @@ def case_figures(data):
     for b in data.get("benchmarks", []):
         extra = b.get("extra_info") or {}
         parts = []
-        if extra.get("medians_ms"):
-            parts.append(", ".join(f"{k} {fmt_time(v / 1e3)}"
-                                   for k, v in extra["medians_ms"].items()))
-        if extra.get("ratios"):
+        if extra.get("ratios"):  # the ratios first: they are what an interleaved run measures
             parts.append(", ".join(f"{k} {v:.2f}x" for k, v in extra["ratios"].items()))
+        if extra.get("medians_ms"):
+            parts.append("medians per call: " + ", ".join(
+                f"{k} {fmt_time(v / 1e3)}" for k, v in extra["medians_ms"].items()))
         scalars = [f"{k} {v:.3g}" for k, v in extra.items() if k != "first_call_s"
                    and k.endswith(FIGURE_SUFFIXES) and isinstance(v, (int, float))]
         if scalars:
             parts.append(", ".join(scalars))
         if parts:
             key, impl = case_of(b)
-            out.append((f"{key[0]}: {key[1]} [{impl}]", "; ".join(parts)))
+            # an interleaved case runs every implementation: the row it ran as says nothing
+            label = f"{key[0]}: {key[1]}" + ("" if is_interleaved(b) else f" [{impl}]")
+            out.append((label, "; ".join(parts)))
     return out
 
 
 def format_figures(figures):
-    return ["Figures the cases measured themselves (interleaved runs: medians per call and "
-            "their ratios):"] + [f"- {case}: {text}" for case, text in figures]
+    return ["Interleaved comparisons (the implementations take turns, block after block, each "
+            "in its own process or all in one; ratios of their median times per call) and other "
+            "figures the cases measured themselves:"] + [
+                f"- {case}: {text}" for case, text in figures]
 
 
 # -- text -----------------------------------------------------------------------------------------
@@ -219,11 +252,14 @@ def fmt_ratio(r):
 
 
 def format_table(rows):
-    """A markdown table (readable as plain text too): one line per case and implementation."""
+    """A markdown table (readable as plain text too): one line per case and implementation
+    that ran (or failed); what did not run is listed once below it (``format_not_run``)."""
     lines = ["| case | implementation | median | vs torch | vs hand | first call |",
              "|---|---|---:|---:|---:|---:|"]
     for r in rows:
         case = f"{r['file']}: {r['case']}"
+        if r["status"] == "skipped":
+            continue
         if r["status"] != "ok":
             lines.append(f"| {case} | {r['impl']} | {r['status']}: {r['reason']} | | | |")
         else:
@@ -231,6 +267,77 @@ def format_table(rows):
                          f"{fmt_ratio(r['ratio_torch'])} | {fmt_ratio(r['ratio_hand'])} | "
                          f"{fmt_time(r['first_call'])} |")
     return "\n".join(lines)
+
+
+def format_not_run(rows):
+    """The cases (or case and implementation) that did not run, grouped by reason: one line a
+    reason (the implementations that ran nowhere are listed apart, with theirs)."""
+    by_reason = {}
+    for r in rows:
+        if r["status"] == "skipped":
+            what = f"{r['file']}: {r['case']}" + ("" if r["impl"] == "(none ran)"
+                                                  else f" [{r['impl']}]")
+            by_reason.setdefault(r["reason"], []).append(what)
+    if not by_reason:
+        return []
+    return ["Not run here (no row above):"] + [f"  {reason}: {', '.join(cases)}"
+                                                for reason, cases in by_reason.items()]
+
+
+# Which cases a summary line averages: the op cases (benchmarks/test_ops.py), and the training
+# steps (every case whose name says "step": the MLP, CNN, Adam and the real models)
+OP_FILES = ("ops",)
+
+
+def case_kind(file, case):
+    """"op", "training" or None (overhead, start-up and other cases: in no summary)."""
+    if file in OP_FILES:
+        return "op"
+    return "training" if "step" in case.split()[0] else None
+
+
+def geomean(values):
+    return math.exp(sum(math.log(v) for v in values) / len(values)) if values else None
+
+
+def summary(data, rows):
+    """Per implementation: (op geometric mean, n), (training geometric mean, n), (interleaved
+    training geometric mean, n) of the ratios to PyTorch eager on the same device; None
+    where there is nothing to average.  The references themselves have no line."""
+    refs = {r["ref_torch"] for r in rows if r.get("ref_torch")}
+    ratios = {}
+    for r in rows:
+        kind = case_kind(r["file"], r["case"])
+        if r["status"] == "ok" and r["ratio_torch"] and kind and r["impl"] not in refs:
+            ratios.setdefault(r["impl"], {}).setdefault(kind, []).append(r["ratio_torch"])
+    for b in data.get("benchmarks", []):
+        if not is_interleaved(b):
+            continue
+        for pair, value in b["extra_info"]["ratios"].items():
+            impl, _, ref = pair.partition("/")
+            if ref in refs and impl not in refs and value:
+                ratios.setdefault(impl, {}).setdefault("interleaved", []).append(value)
+    out = {}
+    for impl in _order(ratios, list((data.get("tensorlite") or {}).get("implementations", {}))):
+        out[impl] = {kind: (geomean(ratios[impl].get(kind, [])), len(ratios[impl].get(kind, [])))
+                     for kind in ("op", "training", "interleaved")}
+    return out
+
+
+def format_summary(data, rows):
+    lines = []
+    for impl, kinds in summary(data, rows).items():
+        parts = []
+        for kind, label in (("op", "op cases"), ("training", "training steps"),
+                            ("interleaved", "training steps interleaved")):
+            mean, n = kinds[kind]
+            if n:
+                parts.append(f"{label} {fmt_ratio(mean)} (of {n})")
+        lines.append(f"  {impl}: " + ", ".join(parts))
+    if not lines:
+        return []
+    return ["Summary: geometric mean of the time / PyTorch eager on the same device (below 1.00x "
+            "is faster):"] + lines
 
 
 def _setting(env, name):
@@ -253,6 +360,8 @@ def describe_run(data, command):
              "threads: " + ", ".join(_setting(env, n) for n in env if not
                                      n.startswith("OPENBLAS_C") and n != "OPENBLAS_L2_SIZE")]
     load = info.get("load")
+    if info.get("elapsed_s"):
+        lines.append(f"the suite took {info['elapsed_s']:.0f} s")
     if load:
         lines.append(f"machine load (1-minute average): {load['start']:.2f} at the start, "
                      f"{load['end']:.2f} at the end, on {info.get('cpu_count', '?')} cores "
@@ -274,8 +383,12 @@ def describe_run(data, command):
 
 
 def render(data, rows, unavailable, failed, command):
-    parts = ["tensorlite benchmarks", *("  " + line for line in describe_run(data, command)), "",
-             format_table(rows), ""]
+    parts = ["tensorlite benchmarks", *("  " + line for line in describe_run(data, command)), ""]
+    if format_summary(data, rows):
+        parts += format_summary(data, rows) + [""]
+    parts += [format_table(rows), ""]
+    if format_not_run(rows):
+        parts += format_not_run(rows) + [""]
     figures = case_figures(data)
     if figures:
         parts += format_figures(figures) + [""]
@@ -332,7 +445,12 @@ def plot(rows, path, title):
 # -- README ---------------------------------------------------------------------------------------
 def readme_block(data, rows, unavailable, command):
     lines = [f"- {line}" for line in describe_run(data, f"`{command}`")]
-    block = [MARK_BEGIN, *lines, "", format_table(rows), ""]
+    block = [MARK_BEGIN, *lines, ""]
+    if format_summary(data, rows):
+        block += format_summary(data, rows) + [""]
+    block += [format_table(rows), ""]
+    if format_not_run(rows):
+        block += format_not_run(rows) + [""]
     figures = case_figures(data)
     if figures:
         block += format_figures(figures) + [""]

@@ -30,11 +30,14 @@ import numpy as np
 import pytest
 
 import tensorlite as tl
-from conftest import (Impl, assert_close, interleaved, measure, record_interleaved, skip_reason,
-                      torch)
+from conftest import (Impl, assert_close, interleaved, measure, record_interleaved, sizes,
+                      skip_reason, torch)
 from test_training import framework_step, hand_mlp_step
 
 CPU_ROWS = ("tensorlite-numba", "tensorlite-numpy", "torch", "numpy-hand")
+# the quick mode's smaller counts keep the report under 2 minutes on 2 cores
+MLP_ROUNDS_STEPS = sizes(full=(15, 20), quick=(4, 5), tiny=(1, 1))
+STARTUP_WARM_PYC = sizes(full=(3, 4), quick=(1, 2), tiny=(1, 2))
 
 
 def _cpu_row(impl):
@@ -242,12 +245,12 @@ def _alternate_workers(names, rounds, steps, pause=0.25):
 
 def test_mlp_step_interleaved(benchmark, impl):
     """The MLP step on every CPU implementation, one process each, taking turns: 15 rounds of
-    20 steps.  The targets are read from these medians."""
+    20 steps (4 of 5 in quick mode).  The targets are read from these medians."""
     _only_numba(impl)
     names = _available(CPU_ROWS)
     benchmark.extra_info["loadavg_before_after"] = [os.getloadavg()]
-    medians, samples = benchmark.pedantic(_alternate_workers, (names, 15, 20), rounds=1,
-                                          iterations=1)
+    medians, samples = benchmark.pedantic(_alternate_workers, (names, *MLP_ROUNDS_STEPS),
+                                          rounds=1, iterations=1)
     record_interleaved(benchmark, medians, samples, [("tensorlite-numba", "torch"),
                                           ("tensorlite-numba", "numpy-hand"),
                                           ("tensorlite-numpy", "tensorlite-numba")])
@@ -335,8 +338,11 @@ def test_numba_compile_and_warm_startup(benchmark, impl):
         cold = _startup(cache)
         assert cold["backend"] == "numba"
         warm = []
-        benchmark.pedantic(lambda: warm.append(_startup(cache)), rounds=3, iterations=1)
-        with_pyc = [_startup(cache, pycache) for _ in range(4)][1:]  # the first one fills it
+        warm_rounds, pyc_runs = STARTUP_WARM_PYC
+        benchmark.pedantic(lambda: warm.append(_startup(cache)), rounds=warm_rounds,
+                           iterations=1)
+        # the first one fills the bytecode cache
+        with_pyc = [_startup(cache, pycache) for _ in range(pyc_runs)][1:]
     info = benchmark.extra_info
     info["cold"] = cold
     info["warm"] = warm

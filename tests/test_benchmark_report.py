@@ -144,7 +144,17 @@ def test_every_case_and_implementation_has_a_row_and_skips_say_why():
     assert [r["impl"] for r in failed] == ["tensorlite-cupy"]
     text = report.render(synthetic(), rows, unavailable, failed, "python -m benchmarks.report")
     assert f"  tensorlite-numba: {NUMBA_REASON}" in text
-    assert "| training: mlp_step batch=256 | torch | skipped: no torch reference here |" in text
+    # what did not run has no row in the table: it is listed once below it, by reason
+    table = report.format_table(rows)
+    assert "| training: mlp_step batch=256 | torch |" not in table
+    assert "relu_gpu" not in table and "(none ran)" not in table
+    assert "tensorlite-numba" not in table
+    assert "  no torch reference here: training: mlp_step batch=256 [torch]" in text.splitlines()
+    assert "  tensorlite-numpy, torch: it is on the cpu: cupy_targets: relu_gpu" \
+        in text.splitlines()
+    assert text.index("Not run here") > text.index("| ops: matmul n=64 |")
+    assert "| training: mlp_step batch=256 | tensorlite-cupy | failed: AssertionError: differs" \
+        in table
     assert "FAILED" in text and "AssertionError: differs" in text
     assert "OPENBLAS_CORETYPE=Haswell, OPENBLAS_L2_SIZE unset" in text
     assert "torch 2.13.0 with 2 threads" in text
@@ -178,14 +188,63 @@ def test_figures_a_case_measured_itself_are_listed():
                                ratios={"tensorlite-numba/torch": 1.25}, warm_start_s=0.812,
                                effective_TBps=2.5, label="not a figure")
     data["benchmarks"].append(cross)
+    own = _bench("compile", "tensorlite-numba", 2.0, file="numba_targets")
+    own["extra_info"].update(warm_start_s=0.5)
+    data["benchmarks"].append(own)
     rows, unavailable, failed = report.build_report(data)
-    want = ("- numba_targets: mlp_step_interleaved [tensorlite-numba]: tensorlite-numba 8 ms, "
-            "torch 6.4 ms; tensorlite-numba/torch 1.25x; warm_start_s 0.812, effective_TBps 2.5")
+    want = ("- numba_targets: mlp_step_interleaved: tensorlite-numba/torch 1.25x; medians per "
+            "call: tensorlite-numba 8 ms, torch 6.4 ms; warm_start_s 0.812, effective_TBps 2.5")
     for text in (report.render(data, rows, unavailable, failed, "cmd"),
                  report.readme_block(data, rows, unavailable, "cmd")):
         assert want in text.splitlines()
+        assert "- numba_targets: compile [tensorlite-numba]: warm_start_s 0.5" in text.splitlines()
         assert "first_call_s" not in text and "not a figure" not in text
+        # the interleaved case is shown by its ratios, never as a row with its total time
+        assert "| numba_targets: mlp_step_interleaved |" not in text
+        assert "| numba_targets: compile | tensorlite-numba | 2 s |" in text
+    assert [r for r in rows if r["case"] == "mlp_step_interleaved"] == []
     assert report.case_figures(synthetic()) == []
+
+
+def test_summary_line_per_implementation():
+    """One line per implementation: the geometric mean of its ratios to PyTorch over the op
+    cases, over the training steps, and over the interleaved training comparisons; the
+    reference itself, the overhead cases and the ratios between two tensorlite backends are
+    in none of them."""
+    data = synthetic()
+    data["benchmarks"] += [
+        _bench("cnn_step", "tensorlite-numpy", 2e-3, file="training"),
+        _bench("cnn_step", "torch", 4e-3, file="training"),
+        _bench("gpt_step", "tensorlite-numpy", 9e-3, file="models"),
+        _bench("gpt_step", "torch", 1e-3, file="models"),
+        _bench("per_op_overhead", "tensorlite-numpy", 5e-6, file="overhead"),
+        _bench("per_op_overhead", "torch", 1e-6, file="overhead"),
+    ]
+    cross = _bench("model_step_interleaved", "tensorlite-numba", 30.0, file="models")
+    cross["extra_info"].update(medians_ms={"tensorlite-numba": 5.0, "torch": 4.0},
+                               ratios={"tensorlite-numba/torch": 1.25,
+                                       "tensorlite-numpy/tensorlite-numba": 2.0})
+    data["benchmarks"].append(cross)
+    rows, unavailable, failed = report.build_report(data)
+    got = report.summary(data, rows)
+    assert list(got) == ["tensorlite-numpy", "tensorlite-numba", "tensorlite-cupy", "numpy-hand",
+                         "cupy-hand"]
+    assert got["tensorlite-numpy"]["op"] == (pytest.approx(12 ** 0.5), 2)      # 3x, 4x
+    assert got["tensorlite-numpy"]["training"] == (pytest.approx(4.5 ** 0.5), 2)  # 0.5x, 9x
+    assert got["tensorlite-numpy"]["interleaved"] == (None, 0)
+    assert got["tensorlite-numba"] == {"op": (None, 0), "training": (None, 0),
+                                       "interleaved": (pytest.approx(1.25), 1)}
+    assert got["tensorlite-cupy"]["op"] == (pytest.approx(0.5), 1)  # against torch-cuda
+    assert got["numpy-hand"]["op"] == (pytest.approx(2.0), 2)       # 4x, 1x
+    assert got["cupy-hand"]["op"] == (pytest.approx(0.25), 1)
+    for text in (report.render(data, rows, unavailable, failed, "cmd"),
+                 report.readme_block(data, rows, unavailable, "cmd")):
+        lines = text.splitlines()
+        assert "  tensorlite-numpy: op cases 3.46x (of 2), training steps 2.12x (of 2)" in lines
+        assert "  tensorlite-numba: training steps interleaved 1.25x (of 1)" in lines
+        assert "  tensorlite-cupy: op cases 0.50x (of 1)" in lines
+        assert not [line for line in lines if line.startswith("  torch:")]
+        assert text.index("Summary:") < text.index("| case | implementation |")
 
 
 def test_readme_block_is_replaced_between_the_markers(tmp_path):
@@ -258,8 +317,33 @@ def test_quick_tiny_run_end_to_end(tmp_path):
                 assert r["ratio_hand"] == pytest.approx(r["median"] / hand_median)
             assert f"| {key[0]}: {key[1]} | {impl} | {report.fmt_time(r['median'])} |" \
                 in done.stdout
+    # the real programs' training steps: tensorlite and PyTorch ran the same model code; the
+    # hand-written row did not run and has no row in the table, only a line below it
+    models = {k: v for k, v in cases.items() if k[0] == "models"}
+    assert {case.split()[0] for _, case in models} == {
+        "mnist_cnn_step", "vae_step", "resnet_blocks_step", "gpt_step", "model_step_interleaved"}
+    for key, by_impl in models.items():
+        if key[1].startswith("model_step_interleaved"):
+            assert all(r["status"] == "skipped" for r in by_impl.values()), key
+            continue
+        for impl in ("tensorlite-numpy", "torch"):
+            assert by_impl[impl]["median"] > 0, (key, impl)
+            assert f"| {key[0]}: {key[1]} | {impl} | {report.fmt_time(by_impl[impl]['median'])}" \
+                in done.stdout
+        assert by_impl["numpy-hand"]["status"] == "skipped"
+        assert f"| {key[0]}: {key[1]} | numpy-hand |" not in done.stdout
+    assert "  no hand-written row for a whole program: models: mnist_cnn_step [numpy-hand]" \
+        in done.stdout
+    # one summary line per implementation that ran beside the reference
+    summary = done.stdout[done.stdout.index("Summary:"):done.stdout.index("| case |")]
+    assert [line.split(":")[0].strip() for line in summary.splitlines()[1:] if line.strip()] \
+        == ["tensorlite-numpy", "numpy-hand"]
+    assert "  tensorlite-numpy: op cases " in summary and "training steps " in summary
+    # pytest's progress dots went to the log, not to the report
+    assert "[100%]" not in done.stdout and "[100%]" in (out / "bench-tiny.log").read_text()
     # pytest-benchmark's own records: one per row that ran
-    assert len(data["benchmarks"]) == sum(1 for r in rows if r["median"] is not None)
+    assert len([b for b in data["benchmarks"] if not report.is_interleaved(b)]) \
+        == sum(1 for r in rows if r["median"] is not None)
     assert "tensorlite-broken" in unavailable
     assert "tl_bench_no_such_module" in unavailable["tensorlite-broken"][0]
     assert f"  tensorlite-broken: {unavailable['tensorlite-broken'][0]}" in done.stdout
