@@ -329,6 +329,12 @@ class Workers:
         assert answer, f"the {impl} worker stopped while running {name}"
         return json.loads(answer)
 
+    def ask_all(self, name, steps):
+        for w in self.procs.values():
+            w.stdin.write(f"{name} {steps}\n")
+            w.stdin.flush()
+        return {impl: json.loads(w.stdout.readline()) for impl, w in self.procs.items()}
+
     def close(self):
         for w in self.procs.values():
             w.stdin.close()
@@ -349,13 +355,12 @@ def workers():
         started[0].close()
 
 
-def alternate(workers, name, rounds, steps, pause=0.2):
+def alternate(workers, name, rounds, steps, pause=0.1):
     """Median step time of ``name`` per implementation, each in its own process (no two thread
     pools in one process), the processes taking turns block by block in a rotating order;
     ``pause`` seconds before each block let the previous process's threads fall asleep."""
     names = list(workers.procs)
-    for n in names:
-        workers.ask(name, n, 0)  # build and warm up
+    workers.ask_all(name, 0)  # build and warm up, all at once
     samples = {n: [] for n in names}
     for r in range(rounds):
         for n in names[r % len(names):] + names[:r % len(names)]:

@@ -36,8 +36,9 @@ from test_training import framework_step, hand_mlp_step
 
 CPU_ROWS = ("tensorlite-numba", "tensorlite-numpy", "torch", "numpy-hand")
 # the quick mode's smaller counts keep the report under 2 minutes on 2 cores
-MLP_ROUNDS_STEPS = sizes(full=(15, 20), quick=(4, 5), tiny=(1, 1))
-STARTUP_WARM_PYC = sizes(full=(3, 4), quick=(1, 2), tiny=(1, 2))
+MLP_ROUNDS_STEPS = sizes(full=(15, 20), quick=(3, 4), tiny=(1, 1))
+BIAS_RELU_ROUNDS_CALLS = sizes(full=(30, 20), quick=(10, 10), tiny=(1, 1))
+STARTUP_WARM_PYC = sizes(full=(3, 4), quick=None, tiny=(1, 2))
 
 
 def _cpu_row(impl):
@@ -270,7 +271,8 @@ def test_cnn_step_interleaved(benchmark, impl):
 
 
 def test_bias_relu_interleaved(benchmark, impl):
-    """bias + ReLU (bias_act) on the numba and numpy backends in turn, 30 rounds of 20."""
+    """bias + ReLU (bias_act) on the numba and numpy backends in turn, 30 rounds of 20 (10 of
+    10 in quick mode)."""
     _only_numba(impl)
     rng = np.random.default_rng(6)
     z, b = rng.standard_normal((256, 4096)).astype(np.float32), rng.standard_normal(4096).astype(
@@ -278,8 +280,8 @@ def test_bias_relu_interleaved(benchmark, impl):
     makers = {f"tensorlite-{name}": (lambda B=tl.backends.get(name): lambda: B.bias_act(
         z, b, "relu")) for name in ("numba", "numpy")}
     benchmark.extra_info["loadavg_before_after"] = [os.getloadavg()]
-    medians, samples = benchmark.pedantic(interleaved, (makers, 30, 20), rounds=1,
-                                          iterations=1)
+    medians, samples = benchmark.pedantic(interleaved, (makers, *BIAS_RELU_ROUNDS_CALLS),
+                                          rounds=1, iterations=1)
     record_interleaved(benchmark, medians, samples, [("tensorlite-numpy", "tensorlite-numba")])
 
 
@@ -331,8 +333,12 @@ def test_numba_compile_and_warm_startup(benchmark, impl):
     """A fresh process on an empty kernel cache (compiles every kernel of the MLP step), then
     fresh processes on the filled cache: the timed figure is the warm import + first step.
     ``warm_with_bytecode_cache_s`` is the same with Python's bytecode cache warm as well (a
-    user's second run; this machine sets PYTHONDONTWRITEBYTECODE)."""
+    user's second run; this machine sets PYTHONDONTWRITEBYTECODE).  Full and tiny modes only:
+    its fresh processes (one compiling every kernel) take the quick mode's time."""
     _only_numba(impl)
+    if STARTUP_WARM_PYC is None:
+        pytest.skip("the compile and start-up figures are taken in full mode only (fresh "
+                    "processes, one compiling every kernel: ~15 s on 2 cores)")
     with tempfile.TemporaryDirectory() as cache:
         pycache = os.path.join(cache, "pycache")
         cold = _startup(cache)
