@@ -102,8 +102,8 @@ BROADCASTS = [((5, 7), (7,)), ((5, 7), (5, 1)), ((7,), (5, 7)), ((5, 1), (1, 7))
               ((1, 6), (6,)), ((4, 1, 1), (4, 3, 5)), ((0, 3), (3,)), ((3, 0), (3, 1))]
 
 
-@pytest.mark.parametrize("threads", [1, 2])
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+# (the pool's split is dtype-blind: it runs in one dtype, which keeps CI's cold compile short)
+@pytest.mark.parametrize("dtype,threads", [(np.float32, 1), (np.float64, 1), (np.float32, 2)])
 @pytest.mark.parametrize("shapes", BROADCASTS)
 @pytest.mark.parametrize("op", ["sub", "div"])  # not commutative: the order counts
 def test_binary_broadcasts_bitwise(rng, op, shapes, dtype, threads):
