@@ -306,7 +306,7 @@ class NumbaBackend(NumbaSorting, NumbaNorm, NumbaReductions, NumpyBackend):
 
     def linear_act_grad(self, g, s, activation, bias=True):
         if (activation not in _ACTS or g.ndim != 2 or g.shape != s.shape or not _fits(g, s)
-                or g.size < self.GENERATED_MIN):
+                or g.size == 0 or (activation is not None and g.size < self.GENERATED_MIN)):
             return super().linear_act_grad(g, s, activation, bias)
         if not bias or g.shape[1] == 1:  # one column: NumPy's (pairwise) sum, as unfused
             gz = g if activation is None else self._act_grad(g, s, activation)
