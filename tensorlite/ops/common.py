@@ -5,6 +5,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Union, overload
 
 from .. import dtypes
+from ..autograd.grad_mode import state
 from ..autograd.graph import record
 from ..backends import active, for_device
 from ..tensor import Tensor, describe, wrap
@@ -162,6 +163,16 @@ def floating(x: Tensor, op: str) -> Tensor:
     return x if dtypes.kind(x.dtype) >= 2 else cast(x, dtypes.float32)  # (complex stays)
 
 
+def refuse_complex_grad(name: str, *inputs: Any) -> None:
+    """Refuse to build a complex result from inputs that require grad: tensorlite has no
+    complex autograd, and a gradient would be silently wrong."""
+    if state.grad_enabled and any(isinstance(t, Tensor) and t.requires_grad for t in inputs):
+        raise NotImplementedError(
+            f"{name}: gradients through complex dtypes are not implemented in tensorlite "
+            f"({', '.join(describe(t) for t in inputs if isinstance(t, Tensor))} require grad); "
+            "detach() the inputs, or keep the computation in real dtypes")
+
+
 def cast(input: Tensor, dtype: DTypeLike) -> Tensor:
     """``input`` as ``dtype``; the gradient is cast back to the input's dtype."""
     dtype = dtypes.as_dtype(dtype)
@@ -170,12 +181,7 @@ def cast(input: Tensor, dtype: DTypeLike) -> Tensor:
     data = backend_of(input, "to").astype(input._data, dtype)
     if dtypes.kind(dtype) < 2:  # an integer or bool result carries no gradient
         return wrap(data, input.device)
-    if dtype.kind == "c" and input.requires_grad:
-        from ..autograd.grad_mode import is_grad_enabled
-        if is_grad_enabled():  # (no complex autograd: a gradient would be silently wrong)
-            raise NotImplementedError(
-                f"to {dtype}: gradients through complex dtypes are not implemented in "
-                f"tensorlite ({describe(input)} requires grad); detach() it first, or keep the "
-                "computation in real dtypes")
+    if dtype.kind == "c":
+        refuse_complex_grad(f"to {dtype}", input)
     src = input.dtype
     return record("to", data, (input,), lambda ctx, g: (cast(g, src),))

@@ -13,24 +13,14 @@ from collections import namedtuple
 from typing import Any
 
 from .. import dtypes
-from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor, describe, wrap
-from .common import backend_of, binary, raw, shape_of
+from .common import backend_of, binary, raw, refuse_complex_grad, shape_of
 from .pointwise import _broadcast_size
 from .registry import op
 
 
 def _operands(a: Any, b: Any) -> str:
     return ", ".join(describe(x) if isinstance(x, Tensor) else repr(x) for x in (a, b))
-
-
-def _no_complex_grad(name: str, *inputs: Any) -> None:
-    """Refuse to build a complex result from inputs that require grad (no complex autograd)."""
-    if is_grad_enabled() and any(isinstance(t, Tensor) and t.requires_grad for t in inputs):
-        raise NotImplementedError(
-            f"{name}: gradients through complex dtypes are not implemented in tensorlite "
-            f"({', '.join(describe(t) for t in inputs if isinstance(t, Tensor))} require grad); "
-            "detach() the inputs, or keep the computation in real dtypes")
 
 
 # -- floor division and shifts ------------------------------------------------------------------
@@ -183,7 +173,7 @@ def complex(real: Tensor, imag: Tensor) -> Tensor:
     if real.dtype != imag.dtype or real.dtype not in (dtypes.float32, dtypes.float64):
         raise RuntimeError(f"complex: expected both inputs to be float or double tensors of "
                            f"one dtype, got {describe(real)} and {describe(imag)}")
-    _no_complex_grad("complex", real, imag)
+    refuse_complex_grad("complex", real, imag)
     B = backend_of(real, "complex")
     out = B.add(real._data, B.mul(imag._data, 1j))
     return wrap(B.astype(out, dtypes.complex_of(real.dtype)), real.device)
@@ -195,7 +185,7 @@ def polar(abs: Tensor, angle: Tensor) -> Tensor:
     for n, t in (("abs", abs), ("angle", angle)):
         if not isinstance(t, Tensor):
             raise TypeError(f"polar(): argument '{n}' must be Tensor, not {type(t).__name__}")
-    _no_complex_grad("polar", abs, angle)
+    refuse_complex_grad("polar", abs, angle)
     return complex(abs.detach() * angle.detach().cos(), abs.detach() * angle.detach().sin())
 
 
@@ -219,7 +209,7 @@ def view_as_complex(input: Tensor) -> Tensor:
     if x.dtype not in (dtypes.float32, dtypes.float64) or not x.ndim or x.shape[-1] != 2:
         raise RuntimeError(f"view_as_complex: expected a float or double tensor whose last "
                            f"dimension is of size 2, got {describe(x)}")
-    _no_complex_grad("view_as_complex", x)
+    refuse_complex_grad("view_as_complex", x)
     return complex(x.detach()[..., 0], x.detach()[..., 1])
 
 
@@ -236,7 +226,7 @@ def _square(name: str, A: Any) -> Tensor:
     if dtypes.kind(A.dtype) < 2 or A.dtype in (dtypes.float16, dtypes.bfloat16):
         raise RuntimeError(f"linalg.{name}: expected a float, double, cfloat or cdouble tensor, "
                            f"got {describe(A)}")
-    _no_complex_grad(f"linalg.{name}", A)
+    refuse_complex_grad(f"linalg.{name}", A)
     return A
 
 
