@@ -16,13 +16,14 @@ from __future__ import annotations
 import math
 import warnings
 
-from ...autograd.grad_mode import no_grad
+from ...autograd.grad_mode import no_grad, state
 from ...autograd.graph import record
 from ...creation import zeros_like
 from ...ops.pointwise import relu as _relu, sigmoid as _sigmoid, tanh as _tanh
 from ...ops.reduce import log_softmax as _log_softmax, softmax as _softmax
 from ...ops.common import backend_of
 from ...ops.inplace import apply_
+from ...tensor import wrap
 from ...ops.pointwise import where
 from ._common import check_tensor, float_backend
 from collections.abc import Callable
@@ -141,8 +142,6 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     B = float_backend("gelu", input)
 
     def backward(ctx: Context, g: Tensor) -> tuple[Tensor]:
-        from ...autograd.grad_mode import state
-        from ...tensor import wrap
         if state.grad_enabled:  # create_graph: tensor ops, differentiable again
             return (g * gelu_grad(ctx.x, approximate),)
         return (wrap(B.gelu_grad(g._data, ctx.x._data, approximate), g.device),)  # one pass

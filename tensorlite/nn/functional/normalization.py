@@ -105,7 +105,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     Evaluation: with the running statistics."""
     B = float_backend("batch_norm", input)
     check_like("batch_norm", input, weight=weight, bias=bias, running_mean=running_mean,
-          running_var=running_var)
+               running_var=running_var)
     if input.ndim < 2:
         raise ValueError(f"batch_norm: expected an input of at least 2 dimensions (N, C, *), "
                          f"got {describe(input)}")
