@@ -634,6 +634,19 @@ def reduce_scatter_tensor(output: Tensor, input: Tensor, op: Any = ReduceOp.SUM,
     return _run(pg, transport, finish, async_op, what, [out])
 
 
+def _root_list(pg: ProcessGroup, root: int, tensors: list[Tensor] | None, like: Tensor,
+               what: str, name: str, root_name: str) -> None:
+    """gather's and scatter's list: one tensor like ``like`` per rank on the root, none
+    elsewhere (as torch)."""
+    if pg.rank() == root:
+        if tensors is None:
+            raise ValueError(f"{what}: {name} must be given on {root_name}")
+        _check_list(tensors, pg.size(), like, what, name)
+    elif tensors:
+        raise ValueError(f"{what}: {name} must be None (or empty) on ranks other than "
+                         f"{root_name}")
+
+
 def gather(tensor: Tensor, gather_list: list[Tensor] | None = None, dst: int = 0,
            group: ProcessGroup | None = None, async_op: bool = False) -> Work | None:
     """Every rank's ``tensor`` into ``gather_list`` on rank ``dst`` (None on the others)."""
@@ -643,13 +656,7 @@ def gather(tensor: Tensor, gather_list: list[Tensor] | None = None, dst: int = 0
     root = _group_rank(pg, dst, what, "dst")
     finish: list[Callable[[], None]] = []
     out: Tensor | None = None
-    if pg.rank() == root:
-        if gather_list is None:
-            raise ValueError(f"{what}: gather_list must be given on the destination rank {dst}")
-        _check_list(gather_list, pg.size(), t, what, "gather_list")
-    elif gather_list:
-        raise ValueError(f"{what}: gather_list must be None (or empty) on ranks other than the "
-                         f"destination {dst}")
+    _root_list(pg, root, gather_list, t, what, "gather_list", f"the destination rank {dst}")
     _agree(pg, what, t, root, "dst")
     src = _stage(pg, t, False, finish, writes=False)
     if pg.rank() == root:
@@ -673,13 +680,7 @@ def scatter(tensor: Tensor, scatter_list: list[Tensor] | None = None, src: int =
     pg = _group(group, what)
     root = _group_rank(pg, src, what, "src")
     flat: Tensor | None = None
-    if pg.rank() == root:
-        if scatter_list is None:
-            raise ValueError(f"{what}: scatter_list must be given on the source rank {src}")
-        _check_list(scatter_list, pg.size(), t, what, "scatter_list")
-    elif scatter_list:
-        raise ValueError(f"{what}: scatter_list must be None (or empty) on ranks other than "
-                         f"the source {src}")
+    _root_list(pg, root, scatter_list, t, what, "scatter_list", f"the source rank {src}")
     _agree(pg, what, t, root, "src")
     finish: list[Callable[[], None]] = []
     dst = _stage(pg, t, False, finish)
