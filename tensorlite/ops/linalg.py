@@ -1425,7 +1425,6 @@ def vector_norm(x: Tensor, ord: float = 2, dim: int | Sequence[int] | None = Non
                                      any(x.shape[a] == 0 for a in axes)):
         raise RuntimeError(f"linalg.vector_norm cannot compute the {ord} norm on an empty "
                            "tensor because the operation does not have an identity")
-    B = backend_of(x, "linalg.vector_norm")
     a = x.detach().abs()
     with _no_grad():
         if p == 0:

@@ -815,7 +815,6 @@ def lerp(input: Tensor, end: Tensor, weight: Tensor | float) -> Tensor:
                 raise RuntimeError(f"lerp: expected dtype {input.dtype} for `weight` but got "
                                    f"dtype {weight.dtype}; convert it with .to({input.dtype})")
             weight = cast(weight, input.dtype)  # a 0-d weight is taken as a number
-        w = weight._data
         d = broadcasting("lerp", B.sub, end, input)
         data = broadcasting("lerp", lambda w, d: B.where(
             B.lt(B.abs(w), 0.5), B.add(input._data, B.mul(w, d)),
