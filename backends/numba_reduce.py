@@ -44,34 +44,6 @@ def extreme_grad_par(g, x, y, out, threads):
                           _split(x.shape[0], threads, i + 1))
 
 
-@njit(cache=True, fastmath={"reassoc"})
-def softmax_backward_body(g, y, out, log, r0, r1):
-    """Rows [r0, r1) of (rows, n) arrays: out = y * (g - sum(g * y)), or with ``log``
-    g - y * sum(g) (``y`` then exp of log_softmax's output: the backend's vectorized exp
-    beats a call per element here); the sum reassociated (vectorized), in the arrays' dtype."""
-    n = g.shape[1]
-    for r in range(r0, r1):
-        gr, yr, o = g[r], y[r], out[r]
-        s = gr[0] - gr[0]  # (a zero of the dtype)
-        if log:
-            for j in range(n):
-                s += gr[j]
-            for j in range(n):
-                o[j] = gr[j] - yr[j] * s
-        else:
-            for j in range(n):
-                s += gr[j] * yr[j]
-            for j in range(n):
-                o[j] = yr[j] * (gr[j] - s)
-
-
-@njit(cache=True, parallel=True)
-def softmax_backward_par(g, y, out, log, threads):
-    for i in prange(threads):
-        softmax_backward_body(g, y, out, log, _split(g.shape[0], threads, i),
-                              _split(g.shape[0], threads, i + 1))
-
-
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -92,17 +64,4 @@ class NumbaReductions:
         self._run(x.size, extreme_grad_par, extreme_grad_body,
                   (np.ascontiguousarray(g).reshape(-1), x2, np.ascontiguousarray(y).reshape(-1),
                    out.reshape(x2.shape)), rows)
-        return out
-
-    def softmax_backward(self, g, y, axis, log=False):
-        if not (type(g) is np.ndarray and type(y) is np.ndarray and g.dtype in _FLOATS
-                and y.dtype == g.dtype and g.shape == y.shape and g.ndim and g.size
-                and axis in (-1, g.ndim - 1) and g.flags.c_contiguous and y.flags.c_contiguous):
-            return super().softmax_backward(g, y, axis, log)
-        n = g.shape[-1]
-        out = self._new(g.shape, g.dtype)
-        self._run(g.size, softmax_backward_par, softmax_backward_body,
-                  (g.reshape(-1, n), (self.exp(y) if log else y).reshape(-1, n),
-                   out.reshape(-1, n), bool(log)),
-                  g.size // n)
         return out

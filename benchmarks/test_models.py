@@ -30,6 +30,7 @@ import pytest
 
 import tensorlite as tl
 from conftest import Impl, assert_close, record_interleaved, sizes, skip_reason
+from interleave import Workers, alternate, serve
 
 PORTS = Path(__file__).resolve().parents[1] / "examples" / "ports"
 if str(PORTS) not in sys.path:
@@ -285,61 +286,8 @@ def test_gpt_step(benchmark, impl):
 INTERLEAVED = ("tensorlite-numba", "tensorlite-numpy", "torch")
 
 
-def _worker(impl_name):
-    """Answer each "MODEL N" on stdin with the N step times of MODEL on ``impl_name`` (seconds,
-    a JSON list) on stdout; "MODEL 0" builds the model's step and warms it up."""
-    row = Impl(impl_name)
-    if row.kind == "tensorlite":
-        tl.set_backend(impl_name.removeprefix("tensorlite-"))
-    steps = {}
-    print("ready", flush=True)
-    for line in sys.stdin:
-        name, n = line.split()
-        if name not in steps:
-            with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
-                steps[name] = make_step(name, row, SIZES[name][0])[0]
-                for _ in range(2):
-                    steps[name]()
-        times = []
-        for _ in range(int(n)):
-            start = time.perf_counter()
-            steps[name]()
-            times.append(time.perf_counter() - start)
-        print(json.dumps(times), flush=True)
-
-
-class Workers:
-    """One worker process per implementation, started once for every model's case (a start
-    is an import of torch or tensorlite and, for numba, its kernels' first load)."""
-
-    def __init__(self, names):
-        env = dict(os.environ)
-        env.pop("TENSORLITE_BACKEND", None)
-        self.procs = {n: subprocess.Popen([sys.executable, __file__, "--worker", n], env=env,
-                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                          text=True) for n in names}
-        for n, w in self.procs.items():
-            assert w.stdout.readline().strip() == "ready", f"the {n} worker did not start"
-
-    def ask(self, name, impl, steps):
-        w = self.procs[impl]
-        w.stdin.write(f"{name} {steps}\n")
-        w.stdin.flush()
-        answer = w.stdout.readline()
-        assert answer, f"the {impl} worker stopped while running {name}"
-        return json.loads(answer)
-
-    def ask_all(self, name, steps):
-        for w in self.procs.values():
-            w.stdin.write(f"{name} {steps}\n")
-            w.stdin.flush()
-        return {impl: json.loads(w.stdout.readline()) for impl, w in self.procs.items()}
-
-    def close(self):
-        for w in self.procs.values():
-            w.stdin.close()
-        for w in self.procs.values():
-            w.wait(timeout=120)
+def _make(name, row):
+    return make_step(name, row, SIZES[name][0])[0]
 
 
 @pytest.fixture(scope="module")
@@ -348,25 +296,11 @@ def workers():
 
     def get():
         if not started:
-            started.append(Workers([n for n in INTERLEAVED if skip_reason(n) is None]))
+            started.append(Workers(__file__, [n for n in INTERLEAVED if skip_reason(n) is None]))
         return started[0]
     yield get
     if started:
         started[0].close()
-
-
-def alternate(workers, name, rounds, steps, pause=0.1):
-    """Median step time of ``name`` per implementation, each in its own process (no two thread
-    pools in one process), the processes taking turns block by block in a rotating order;
-    ``pause`` seconds before each block let the previous process's threads fall asleep."""
-    names = list(workers.procs)
-    workers.ask_all(name, 0)  # build and warm up, all at once
-    samples = {n: [] for n in names}
-    for r in range(rounds):
-        for n in names[r % len(names):] + names[:r % len(names)]:
-            time.sleep(pause)
-            samples[n] += workers.ask(name, n, steps)
-    return {n: float(np.median(v)) for n, v in samples.items()}, samples
 
 
 @pytest.mark.parametrize("model", list(SIZES))
@@ -385,4 +319,4 @@ def test_model_step_interleaved(benchmark, impl, model, workers):
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["--worker"]:
-    _worker(sys.argv[2])
+    serve(sys.argv[2], _make)

@@ -1,0 +1,163 @@
+"""The numba backend's elementwise ops: activations, their gradients, bias + activation and the
+fused linear layer's two halves, run by kernels generated from their scalar descriptions
+(scalar_ops.py, through numba_codegen.py).  A mixin of NumbaBackend (it uses ``self._new``,
+``self._run`` and ``PARALLEL_MIN``)."""
+import functools
+
+import numpy as np
+
+from . import numba_kernels as K
+from .numba_codegen import Elementwise
+from .numba_common import _FLOATS, _fits, _floats, _threads
+from .scalar_ops import ACTIVATIONS, OPS, Scalar, activation_grad
+
+_ACTS = (None,) + ACTIVATIONS
+_KEEPS_PRE = ("gelu", "gelu_tanh")  # a fused linear's backward needs their pre-activation
+
+
+
+@functools.cache
+def _kernel(kind, name, colsum=False):
+    """The generated kernel of ``kind`` for the op or activation ``name``: "op" (the op's
+    forward), "bias_act" (act(z + b)), "bias_act_keep" (z + b and act(z + b)) or "grad"
+    (g * act'(s), with the column sums of the result when ``colsum``)."""
+    if kind == "grad":
+        prog = activation_grad(name)
+    elif kind == "op":
+        prog = OPS[name].forward
+    else:
+        prog = Scalar("z + b") if name is None else OPS[name].forward.compose(x="z + b")
+        if kind == "bias_act_keep":
+            prog = prog.with_outputs("_x0", "out0")
+    return Elementwise(prog, colsum)
+
+
+class NumbaElementwise:
+    """The generated elementwise kernels (a mixin before the NumPy reference)."""
+
+    # -- elementwise ops: kernels generated from their scalar descriptions (scalar_ops) ---------
+    def _ew(self, kernel, *operands, out=None, rows=None):
+        """``kernel`` (an Elementwise) over ``operands`` on this backend: on the pool for a
+        large result, outputs from the workspace."""
+        size = max(a.size for a in operands if type(a) is np.ndarray)
+        threads = _threads() if size >= self.PARALLEL_MIN else 1
+        return kernel(*operands, out=out, threads=threads, new=self._new, rows=rows)
+
+    def _unary(self, name, x, *params):
+        (y,) = self._ew(_kernel("op", name), x, *params)
+        return y
+
+    # exp, log and tanh stay NumPy's: its SIMD loops beat the generated ones here (65536 float32
+    # on one core: exp 30 vs 34 us, log 24 vs 44 us, tanh 24 vs 61 us), so a fused linear with
+    # tanh adds the bias and calls NumPy's tanh too (then it equals the unfused one, bit for bit).
+    # Below GENERATED_MIN elements a generated kernel's call (layout, dispatch: about 5 us)
+    # costs more than NumPy's few passes, so small arrays take the reference, fused or not;
+    # erf and GELU always take the kernel (their reference is a float64 polynomial: 70x slower).
+    GENERATED_MIN = 1 << 13
+
+    def _gen(self, *arrays):
+        """Whether the generated kernels take these arrays (floats, large enough)."""
+        return arrays[0].size >= self.GENERATED_MIN and _floats(*arrays)
+
+    def sigmoid(self, x):
+        return self._unary("sigmoid", x) if self._gen(x) else super().sigmoid(x)
+
+    def erf(self, x):
+        return self._unary("erf", x) if _floats(x) else super().erf(x)
+
+    def relu(self, x):
+        return self._unary("relu", x) if self._gen(x) else super().relu(x)
+
+    def gelu(self, x, approximate):
+        if approximate not in ("none", "tanh") or not _floats(x):
+            return super().gelu(x, approximate)
+        return self._unary("gelu_tanh" if approximate == "tanh" else "gelu", x)
+
+    def softplus(self, x, beta, threshold):
+        if not self._gen(x):
+            return super().softplus(x, beta, threshold)
+        return self._unary("softplus", x, float(beta), float(threshold))
+
+    def leaky_relu(self, x, negative_slope):
+        if not self._gen(x):
+            return super().leaky_relu(x, negative_slope)
+        return self._unary("leaky_relu", x, float(negative_slope))
+
+    # -- fused linear: bias + activation, and its backward ------------------------------------
+    def bias_act(self, z, b=None, activation=None):
+        if (activation not in _ACTS or activation == "tanh" or not self._gen(z)
+                or (b is None and activation is None)
+                or (b is not None and (b.shape != z.shape[-1:] or not _floats(z, b)))):
+            return super().bias_act(z, b, activation)
+        if b is None:
+            return self._unary(activation, z)
+        (y,) = self._ew(_kernel("bias_act", activation), z, b)
+        return y
+
+    def linear(self, x, w, b=None, activation=None, keep_pre=False):
+        if (activation not in _ACTS or type(x) is not np.ndarray or type(w) is not np.ndarray
+                or x.ndim == 0 or x.dtype not in _FLOATS or w.dtype != x.dtype or x.size == 0
+                or w.size == 0 or (b is not None and (b.shape != w.shape[:1] or not _floats(b)
+                                                      or b.dtype != x.dtype))
+                or x.size // x.shape[-1] * w.shape[0] < self.GENERATED_MIN):
+            return super().linear(x, w, b, activation, keep_pre)
+        x2 = x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x
+        z = np.matmul(x2, w.T, out=self._new((x2.shape[0], w.shape[0]), x.dtype))  # BLAS
+        y = z
+        if activation in _KEEPS_PRE:  # GELU's backward needs z + b: both in one pass
+            y = self._new(z.shape, z.dtype)
+            if b is None:
+                self._ew(_kernel("op", activation), z, out=(y,))
+            else:
+                self._ew(_kernel("bias_act_keep", activation), z, b, out=(z, y))
+        elif activation == "tanh":  # (NumPy's tanh: see above)
+            if b is not None:
+                self._ew(_kernel("bias_act", None), z, b, out=(z,))
+            np.tanh(z, out=z)
+        elif b is not None:
+            self._ew(_kernel("bias_act", activation), z, b, out=(z,))  # in place
+        elif activation is not None:
+            self._ew(_kernel("op", activation), z, out=(z,))
+        if x.ndim != 2:
+            y, z = (a.reshape(*x.shape[:-1], w.shape[0]) for a in (y, z))
+        return (y, z) if keep_pre else y
+
+    def linear_act_grad(self, g, s, activation, bias=True):
+        if (activation not in _ACTS or g.ndim != 2 or g.shape != s.shape or not _fits(g, s)
+                or g.size == 0 or (activation is not None and g.size < self.GENERATED_MIN)):
+            return super().linear_act_grad(g, s, activation, bias)
+        if not bias or g.shape[1] == 1:  # one column: NumPy's (pairwise) sum, as unfused
+            gz = g if activation is None else self._act_grad(g, s, activation)
+            return gz, (self.sum(gz, 0) if bias else None)
+        # the bias gradient: columns summed top to bottom (NumPy's order for sum(0)), in blocks
+        # of whole columns per thread
+        if activation is None:
+            colsum = np.empty(g.shape[1], g.dtype)
+            self._run(g.size, K.colsum_par, K.colsum_body, (g, colsum), g.shape[1])
+            return g, colsum
+        return self._ew(_kernel("grad", activation, colsum=True), g, s, rows=g.shape[0])
+
+    def _act_grad(self, g, s, activation):
+        (gz,) = self._ew(_kernel("grad", activation), g, s)
+        return gz
+
+    # -- activation gradients (the backward of the unfused activations) -----------------------
+    def relu_grad(self, g, y):
+        if g.shape != y.shape or not self._gen(g, y):
+            return super().relu_grad(g, y)
+        return self._act_grad(g, y, "relu")
+
+    def tanh_grad(self, g, y):
+        if g.shape != y.shape or not self._gen(g, y):
+            return super().tanh_grad(g, y)
+        return self._act_grad(g, y, "tanh")
+
+    def sigmoid_grad(self, g, y):
+        if g.shape != y.shape or not self._gen(g, y):
+            return super().sigmoid_grad(g, y)
+        return self._act_grad(g, y, "sigmoid")
+
+    def gelu_grad(self, g, x, approximate):
+        if g.shape != x.shape or not _floats(g, x) or approximate not in ("none", "tanh"):
+            return super().gelu_grad(g, x, approximate)
+        return self._act_grad(g, x, "gelu_tanh" if approximate == "tanh" else "gelu")
