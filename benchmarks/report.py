@@ -284,9 +284,10 @@ def format_not_run(rows):
                                                 for reason, cases in by_reason.items()]
 
 
-# Which cases a summary line averages: the op cases (benchmarks/test_ops.py), and the training
-# steps (every case whose name says "step": the MLP, CNN, Adam and the real models)
-OP_FILES = ("ops",)
+# Which cases a summary line averages: the op cases (benchmarks/test_ops.py, and the interleaved
+# ones of test_cpu_ops.py), and the training steps (every case whose name says "step": the MLP,
+# CNN, Adam and the real models)
+OP_FILES = ("ops", "cpu_ops")
 
 
 def case_kind(file, case):
@@ -301,9 +302,10 @@ def geomean(values):
 
 
 def summary(data, rows):
-    """Per implementation: (op geometric mean, n), (training geometric mean, n), (interleaved
-    training geometric mean, n) of the ratios to PyTorch eager on the same device; None
-    where there is nothing to average.  The references themselves have no line."""
+    """Per implementation: (geometric mean, n) of the ratios to PyTorch eager on the same device
+    over the op cases ("op"), the training steps ("training"), and the interleaved comparisons
+    of op cases ("op_interleaved") and of training steps ("interleaved"); None where there is
+    nothing to average.  The references themselves have no line."""
     refs = {r["ref_torch"] for r in rows if r.get("ref_torch")}
     ratios = {}
     for r in rows:
@@ -313,14 +315,16 @@ def summary(data, rows):
     for b in data.get("benchmarks", []):
         if not is_interleaved(b):
             continue
+        (file, case), _ = case_of(b)
+        kind = "op_interleaved" if case_kind(file, case) == "op" else "interleaved"
         for pair, value in b["extra_info"]["ratios"].items():
             impl, _, ref = pair.partition("/")
             if ref in refs and impl not in refs and value:
-                ratios.setdefault(impl, {}).setdefault("interleaved", []).append(value)
+                ratios.setdefault(impl, {}).setdefault(kind, []).append(value)
     out = {}
     for impl in _order(ratios, list((data.get("tensorlite") or {}).get("implementations", {}))):
         out[impl] = {kind: (geomean(ratios[impl].get(kind, [])), len(ratios[impl].get(kind, [])))
-                     for kind in ("op", "training", "interleaved")}
+                     for kind in ("op", "op_interleaved", "training", "interleaved")}
     return out
 
 
@@ -328,7 +332,8 @@ def format_summary(data, rows):
     lines = []
     for impl, kinds in summary(data, rows).items():
         parts = []
-        for kind, label in (("op", "op cases"), ("training", "training steps"),
+        for kind, label in (("op", "op cases"), ("op_interleaved", "op cases interleaved"),
+                            ("training", "training steps"),
                             ("interleaved", "training steps interleaved")):
             mean, n = kinds[kind]
             if n:

@@ -225,6 +225,10 @@ def test_summary_line_per_implementation():
                                ratios={"tensorlite-numba/torch": 1.25,
                                        "tensorlite-numpy/tensorlite-numba": 2.0})
     data["benchmarks"].append(cross)
+    op_cross = _bench("cpu_op_interleaved", "tensorlite-numba", 3.0, file="cpu_ops")
+    op_cross["extra_info"].update(medians_ms={"tensorlite-numba": 1.0, "torch": 2.0},
+                                  ratios={"tensorlite-numba/torch": 0.5})
+    data["benchmarks"].append(op_cross)
     rows, unavailable, failed = report.build_report(data)
     got = report.summary(data, rows)
     assert list(got) == ["tensorlite-numpy", "tensorlite-numba", "tensorlite-cupy", "numpy-hand",
@@ -233,6 +237,7 @@ def test_summary_line_per_implementation():
     assert got["tensorlite-numpy"]["training"] == (pytest.approx(4.5 ** 0.5), 2)  # 0.5x, 9x
     assert got["tensorlite-numpy"]["interleaved"] == (None, 0)
     assert got["tensorlite-numba"] == {"op": (None, 0), "training": (None, 0),
+                                       "op_interleaved": (pytest.approx(0.5), 1),
                                        "interleaved": (pytest.approx(1.25), 1)}
     assert got["tensorlite-cupy"]["op"] == (pytest.approx(0.5), 1)  # against torch-cuda
     assert got["numpy-hand"]["op"] == (pytest.approx(2.0), 2)       # 4x, 1x
@@ -241,7 +246,8 @@ def test_summary_line_per_implementation():
                  report.readme_block(data, rows, unavailable, "cmd")):
         lines = text.splitlines()
         assert "  tensorlite-numpy: op cases 3.46x (of 2), training steps 2.12x (of 2)" in lines
-        assert "  tensorlite-numba: training steps interleaved 1.25x (of 1)" in lines
+        assert ("  tensorlite-numba: op cases interleaved 0.50x (of 1), training steps "
+                "interleaved 1.25x (of 1)") in lines
         assert "  tensorlite-cupy: op cases 0.50x (of 1)" in lines
         assert not [line for line in lines if line.startswith("  torch:")]
         assert text.index("Summary:") < text.index("| case | implementation |")
