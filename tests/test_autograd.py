@@ -568,3 +568,39 @@ def test_backward_gradient_takes_the_output_dtype():
         (x * 2).backward(lib.full((3,), 0.1, dtype=lib.float64))
         assert str(x.grad.dtype).endswith("float32")
         assert abs(float(x.grad[0]) - 0.2) < 1e-7
+
+
+def test_gradient_sums_in_place_never_reach_a_shared_gradient():
+    """The engine adds a node's gradient contributions in place when it holds the only
+    reference to the running sum; a gradient handed to two nodes at once (add's backward passes
+    g to both sides, a custom Function returns one tensor twice), kept by a hook, or given by the
+    user must stay as it was.  Checked against torch on the same graph."""
+    import torch
+
+    class Twice(tl.autograd.Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            return a + b
+
+        @staticmethod
+        def backward(ctx, g):
+            return g, g  # one tensor for both inputs
+
+    rng = np.random.default_rng(5)
+    x0, w0, up = (rng.standard_normal((4, 6)) for _ in range(3))
+    results = []
+    for lib, add in ((tl, Twice.apply), (torch, lambda a, b: a + b)):
+        x = lib.tensor(x0, requires_grad=True)
+        w = lib.tensor(w0, requires_grad=True)
+        seen = []
+        h = x * 2
+        k = w.tanh()
+        s = add(h, k)
+        s.register_hook(lambda g: seen.append(g.clone()))
+        t = s * 3 + h + k * s + h.exp() + k
+        grad = lib.tensor(up)
+        t.backward(grad)
+        results.append([x.grad, w.grad, seen[0], grad])
+    for got, want in zip(*results):
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(results[0][3].numpy(), up)  # the user's gradient untouched

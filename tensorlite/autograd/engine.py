@@ -172,10 +172,21 @@ def _accumulate(buffers: dict[Any, Any], leaves: dict[Any, Any], target: Node | 
 
 def _add(a: Any, b: Any, create_graph: bool) -> Any:
     """The sum of two gradients; a plain backend add unless it must be recorded (or is not a
-    plain tensor: the Slots of a custom Function's outputs add themselves)."""
+    plain tensor: the Slots of a custom Function's outputs add themselves).  Into ``a``'s own
+    memory when the engine holds the only reference to it (counted as in ``_owned``: to ``a``,
+    the buffer dict, _accumulate's local, this parameter and getrefcount's argument; to its
+    array, ``a``, this name and the argument): a residual stream's gradient then costs no new
+    array per contribution."""
     if create_graph or type(a) is not Tensor:
         return a + b
-    return wrap((active.get(a.device) or for_device(a.device)).add(a._data, b._data), a.device)
+    backend = active.get(a.device) or for_device(a.device)
+    data, other = a._data, b._data
+    if (getrefcount(a) == 4 and getrefcount(data) == 3 and type(b) is Tensor
+            and data.shape == other.shape and data.dtype == other.dtype
+            and not a.requires_grad and backend.private(data)):
+        backend.iadd(data, other)
+        return a
+    return wrap(backend.add(data, other), a.device)
 
 
 def _accumulate_into_leaf(leaf: Tensor, g: Tensor, create_graph: bool) -> None:
