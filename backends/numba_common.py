@@ -34,7 +34,7 @@ def _empty(dtype):
     return np.empty(0, dtype)
 
 
-_pool_started = []
+_pool_started: list[bool] = []
 
 
 def _threads():
