@@ -224,6 +224,7 @@ class Elementwise:
         self.prog = prog if isinstance(prog, Scalar) else Scalar(prog)
         self.colsum = colsum
         self._kernels = {}
+        self._plans = {}  # (rows, operand shapes) -> plan: see __call__
 
     def __repr__(self):
         return f"Elementwise({self.prog.source()!r}{', colsum=True' if self.colsum else ''})"
@@ -239,20 +240,30 @@ class Elementwise:
     def __call__(self, *operands, dtype=None, out=None, threads=1, new=None, rows=None):
         """Run over ``operands`` (one per input of the program, in ``prog.inputs`` order);
         ``out``: arrays for the results (C-contiguous, the broadcast shape), else made by
-        ``new(shape, dtype)``; ``rows``: see ``layout``.  None if the layout is refused."""
-        plan = layout(operands, rows)
+        ``new(shape, dtype)``; ``rows``: see ``layout``.  None if the layout is refused.
+
+        The plan (grid, kinds, compiled kernels) is cached by the operands' shapes (None for a
+        number) and ``rows``: a repeated call costs a dict look-up, one ``ravel`` per array
+        (a view when C-contiguous, else the copy ``layout`` makes) and the dispatch."""
+        key = (rows, *[a.shape if isinstance(a, np.ndarray) else None for a in operands])
+        plan = self._plans.get(key)
         if plan is None:
-            return None
-        shape, m, n, kinds, flats = plan
+            plan = self._plan(operands, rows, key)
+            if plan is None:
+                return None
+        shape, m, n, scalar, first, body, par = plan
+        if scalar is None:  # every operand an array of the grid: no scalar to pick out
+            args = [a.ravel() for a in operands]
+        else:
+            args = [_scalar(a) if s else a.ravel() for a, s in zip(operands, scalar)]
         if dtype is None:
-            dtype = next(a.dtype for a in operands if isinstance(a, np.ndarray))
-        new = new or np.empty
-        outs = list(out) if out is not None else [new(shape, dtype)
-                                                    for _ in self.prog.outs]
-        args = flats + [o.reshape(-1) for o in outs]
+            dtype = operands[first].dtype
+        if out is None:
+            new = new or np.empty
+            out = [new(shape, dtype) for _ in self.prog.outs]
+        args += [o.reshape(-1) for o in out]
         if self.colsum:
             args.append(np.empty(n, dtype))
-        body, par = self.kernel(kinds)
         if m * n:
             if threads > 1:
                 par(*args, m, n, threads)
@@ -260,4 +271,20 @@ class Elementwise:
                 body(*args, n, 0, m, 0, n)
         elif self.colsum:
             args[-1][:] = 0
-        return (*outs, args[-1]) if self.colsum else tuple(outs)
+        return (*out, args[-1]) if self.colsum else tuple(out)
+
+    def _plan(self, operands, rows, key):
+        """(shape, m, n, which operands are scalars (None: none), the first array's index,
+        body, par) for operands of these shapes, kept under ``key``; None if ``layout``
+        refuses them."""
+        plan = layout(operands, rows)
+        if plan is None:
+            return None
+        shape, m, n, kinds, _ = plan
+        scalar = None if "s" not in kinds else tuple(k == "s" for k in kinds)
+        first = next(i for i, a in enumerate(operands) if isinstance(a, np.ndarray))
+        plan = (shape, m, n, scalar, first, *self.kernel(kinds))
+        if len(self._plans) >= 256:  # shapes seen once (a growing batch): start over
+            self._plans.clear()
+        self._plans[key] = plan
+        return plan
