@@ -7,11 +7,19 @@ the result, then write ``g * hit / count``) in place of the reference's five arr
 dtype, so the results are equal bit for bit (a NaN or inf ``g`` spreads over the row, as
 PyTorch's ``g * mask / count``).
 
-The forward reductions (sum, amax, amin) stay NumPy's: measured on 4096x256 and 256x4096
-float32, its SIMD loops (0.07-0.2 ms) beat straightforward Numba loops 2-6x.
+``sum`` over the leading axes of a C-contiguous array (seen as ``(rows, n)``: the column
+sums) is ``colsum``: each column summed top to bottom, which is the order of
+NumPy's own loop there (its inner loop runs along the kept axis, adding one row at a time), so
+the results are NumPy's bit for bit; the pool splits the columns, never a column's sum.  4096x256
+float32: 0.08 ms against NumPy's 0.17 ms on one thread (its reduction machinery buffers).
+Sums over trailing axes (row sums) stay NumPy's pairwise SIMD sums, and amax/amin NumPy's SIMD
+loops: Numba loops that keep NaN's propagation do not vectorize (256x4096 float32 row max
+0.33-0.59 ms against NumPy's 0.09 ms).
 The ``*_par`` functions split the rows in ``threads`` blocks on Numba's pool; the ``*_body`` ones
 run on the calling thread.
 """
+import math
+
 import numpy as np
 from numba import njit, prange
 
@@ -44,11 +52,48 @@ def extreme_grad_par(g, x, y, out, threads):
                           _split(x.shape[0], threads, i + 1))
 
 
+@njit(cache=True)
+def colsum_body(x, out, c0, c1):
+    """out[c0:c1] = x[:, c0:c1].sum(0), each column summed top to bottom (NumPy's order)."""
+    for j in range(c0, c1):
+        out[j] = 0
+    for r in range(x.shape[0]):
+        row = x[r]
+        for j in range(np.uint64(c0), np.uint64(c1)):  # (unsigned: no wraparound checks)
+            out[j] += row[j]
+
+
+@njit(cache=True, parallel=True)
+def colsum_par(x, out, threads):
+    """colsum_body over ``threads`` blocks of columns (multiples of 16: whole cache lines)."""
+    n = x.shape[1]
+    parts = min(threads, max(1, n // 16))
+    for i in prange(parts):
+        c0 = _split(n // 16, parts, i) * 16
+        c1 = n if i == parts - 1 else _split(n // 16, parts, i + 1) * 16
+        colsum_body(x, out, c0, c1)
+
+
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 class NumbaReductions:
-    """The numba backend's reduction gradients (a mixin before the NumPy reference)."""
+    """The numba backend's column sums and reduction gradients (a mixin before the NumPy
+    reference)."""
+
+    SUM_MIN = 8192  # elements: below this NumPy's sum (a kernel call costs a few microseconds)
+
+    def sum(self, x, axis=None, keepdims=False):
+        k = 0 if axis is None else len(axis)
+        if not (type(x) is np.ndarray and x.dtype in _FLOATS and x.flags.c_contiguous
+                and x.size >= self.SUM_MIN and 0 < k < x.ndim
+                and tuple(axis) == tuple(range(k)) and math.prod(x.shape[k:]) >= 16):
+            return super().sum(x, axis, keepdims)  # (and with fewer than 16 columns NumPy's
+        kept = x.shape[k:]  # inner loop may run down a column: pairwise, another order)
+        n = math.prod(kept)
+        out = self._new(((1,) * k if keepdims else ()) + kept, x.dtype)
+        self._run(x.size, colsum_par, colsum_body, (x.reshape(-1, n), out.reshape(n)), n)
+        return out
 
     def extreme_grad(self, g, x, y, axes):
         k = len(axes)

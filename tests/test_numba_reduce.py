@@ -1,5 +1,6 @@
 """The numba backend's row-wise kernels (layer_norm's normalize) against the NumPy reference, and
 ``pow`` with PyTorch's special scalar exponents on every backend against PyTorch."""
+import math
 import warnings
 
 import numpy as np
@@ -125,6 +126,43 @@ def test_layer_norm_forward_backward_match_torch(backend, affine):
     x = tl.tensor(rng.standard_normal((3, 5)), requires_grad=True)
     w = tl.tensor(rng.standard_normal(5), requires_grad=True)
     assert tl.autograd.gradgradcheck(lambda x, w: tl.nn.functional.layer_norm(x, (5,), w), (x, w))
+
+
+# -- sum over leading axes: the column sums ------------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape,axes", [((600, 17), (0,)), ((9, 40, 33), (0, 1)), ((3, 4096, 3), (0,)),
+                                        ((2, 5, 16), (0,)), ((40, 8), (0,))])
+def test_sum_leading_axes_matches_reference(nb, monkeypatch, dtype, shape, axes):
+    """Equal to NumPy's sum bit for bit (both add the rows in order), keepdim or not, NaN and
+    infinities in place; within float32 rounding of the float64 sum (n * eps * sum |x|)."""
+    monkeypatch.setattr(nb, "SUM_MIN", 1)
+    rng = np.random.default_rng(6)
+    x = (3 * rng.standard_normal(shape) + 1).astype(dtype)
+    for keepdims in (False, True):
+        got, want = nb.sum(x, axes, keepdims), _reference().sum(x, axes, keepdims)
+        assert got.dtype == want.dtype and got.shape == want.shape
+        np.testing.assert_array_equal(got, want)
+    n = math.prod(shape[a] for a in axes)
+    exact = x.astype(np.float64).sum(axes)
+    bound = n * np.finfo(dtype).eps * np.abs(x.astype(np.float64)).sum(axes)
+    assert (np.abs(nb.sum(x, axes) - exact) <= bound).all()
+    x.reshape(-1)[[1, 2, 5]] = [np.nan, np.inf, -np.inf]
+    x.reshape(-1)[-1] = -0.0
+    np.testing.assert_array_equal(nb.sum(x, axes), _reference().sum(x, axes))
+
+
+def test_sum_torch_and_fallbacks(backend):
+    """x.sum(0) / mean over leading dims against torch; other axes, views, ints: the reference."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((300, 40)).astype(np.float32)
+    for f in (lambda lib, t: t.sum(0), lambda lib, t: t.mean((0,), keepdim=True),
+              lambda lib, t: t[:, ::2].sum(0), lambda lib, t: t.sum(1),
+              lambda lib, t: (t * 100).to(lib.int32).sum(0)):
+        got, want = (f(lib, lib.tensor(x)).numpy() for lib in (tl, torch))
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4)
+    t = tl.tensor(x, requires_grad=True)
+    t.sum(0).backward(tl.ones(40))
+    np.testing.assert_array_equal(t.grad.numpy(), np.ones_like(x))
 
 
 # -- amax/amin's gradient: extreme_grad ------------------------------------------------------------
