@@ -74,6 +74,39 @@ def colsum_par(x, out, threads):
         colsum_body(x, out, c0, c1)
 
 
+# -- index_add with one integer index array (embedding's backward): a scatter-add of rows -----
+@njit(cache=True)
+def index_rows_body(idx, values, out, c0, c1):
+    """out[idx[k], c0:c1] += values[k, c0:c1] for k in order (repeated indices summed in index
+    order, as np.add.at); negative indices count from the end.  False (out untouched past the
+    bad row) when an index is out of range."""
+    rows = out.shape[0]
+    for k in range(idx.shape[0]):
+        i = idx[k]
+        if i < 0:
+            i += rows
+        if i < 0 or i >= rows:
+            return False
+        o, v = out[i], values[k]
+        for j in range(c0, c1):
+            o[j] += v[j]
+    return True
+
+
+@njit(cache=True, parallel=True)
+def index_rows_par(idx, values, out, threads):
+    """index_rows_body over ``threads`` blocks of columns (each element's sum keeps its order)."""
+    n = out.shape[1]
+    parts = min(threads, max(1, n // 16))
+    ok = np.ones(parts, np.bool_)
+    for i in prange(parts):
+        c0 = _split(n // 16, parts, i) * 16
+        c1 = n if i == parts - 1 else _split(n // 16, parts, i + 1) * 16
+        ok[i] = index_rows_body(idx, values, out, c0, c1)
+    return ok.all()
+
+
+_INTS = (np.dtype(np.int64), np.dtype(np.int32))
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -93,6 +126,24 @@ class NumbaReductions:
         n = math.prod(kept)
         out = self._new(((1,) * k if keepdims else ()) + kept, x.dtype)
         self._run(x.size, colsum_par, colsum_body, (x.reshape(-1, n), out.reshape(n)), n)
+        return out
+
+    def index_add(self, shape, dtype, index, values):
+        """Embedding's backward (one integer index array over the first dim, rows of
+        float32/float64 values): a Numba scatter-add of the rows, in index order as np.add.at."""
+        idx = index[0] if type(index) is tuple and len(index) == 1 else index
+        shape = tuple(shape)
+        if not (type(idx) is np.ndarray and idx.dtype in _INTS and type(values) is np.ndarray
+                and values.dtype in _FLOATS and values.dtype == np.dtype(dtype)
+                and values.flags.c_contiguous and len(shape) >= 1 and idx.size
+                and values.shape == idx.shape + shape[1:]):
+            return super().index_add(shape, dtype, index, values)
+        out = np.zeros(shape, values.dtype)
+        n = math.prod(shape[1:])
+        args = (np.ascontiguousarray(idx).reshape(-1), values.reshape(idx.size, n),
+                out.reshape(shape[0], n))
+        if not self._run(values.size, index_rows_par, index_rows_body, args, n):
+            return super().index_add(shape, dtype, index, values)  # (raises its IndexError)
         return out
 
     def extreme_grad(self, g, x, y, axes):

@@ -165,6 +165,43 @@ def test_sum_torch_and_fallbacks(backend):
     np.testing.assert_array_equal(t.grad.numpy(), np.ones_like(x))
 
 
+# -- index_add with one index array: embedding's backward -----------------------------------------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("ishape,shape", [((4, 9), (7, 33)), ((40,), (5,)), ((3,), (6, 2, 3)),
+                                          ((1,), (1, 17))])
+def test_index_add_rows_matches_reference_bitwise(nb, dtype, ishape, shape):
+    """Repeated (and negative) indices summed in index order, as np.add.at: equal bit for bit,
+    NaN/inf rows included; an index out of range raises the reference's IndexError."""
+    rng = np.random.default_rng(8)
+    idx = rng.integers(-shape[0], shape[0], ishape)
+    values = rng.standard_normal(ishape + shape[1:]).astype(dtype)
+    values.reshape(-1)[:2] = [np.inf, np.nan]
+    for index in ((idx,), idx, (idx.astype(np.int32),)):
+        got = nb.index_add(shape, np.dtype(dtype), index, values)
+        want = _reference().index_add(shape, np.dtype(dtype), index, values)
+        assert got.dtype == want.dtype and got.shape == want.shape
+        np.testing.assert_array_equal(got, want)
+    idx.reshape(-1)[-1] = shape[0]
+    with pytest.raises(IndexError):
+        nb.index_add(shape, np.dtype(dtype), (idx,), values)
+
+
+def test_embedding_gradient_matches_torch(backend):
+    """F.embedding's weight gradient (repeated indices, padding_idx) against torch."""
+    rng = np.random.default_rng(9)
+    idx = rng.integers(0, 11, (6, 5))
+    w, g = rng.standard_normal((11, 8)), rng.standard_normal((6, 5, 8))
+    for dtype in ("float32", "float64"):
+        for pad in (None, 3):
+            grads = []
+            for lib in (tl, torch):
+                t = lib.tensor(w.astype(dtype), requires_grad=True)
+                lib.nn.functional.embedding(lib.tensor(idx), t, padding_idx=pad).backward(
+                    lib.tensor(g.astype(dtype)))
+                grads.append(t.grad.numpy())
+            np.testing.assert_allclose(*grads, rtol=1e-6, atol=1e-6)
+
+
 # -- amax/amin's gradient: extreme_grad ------------------------------------------------------------
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape,axes", [((5, 7), (1,)), ((3, 4, 5), (1, 2)), ((1, 1), (1,)),
