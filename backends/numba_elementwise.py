@@ -12,6 +12,7 @@ from .numba_common import _FLOATS, _fits, _floats, _threads
 from .scalar_ops import ACTIVATIONS, OPS, Scalar, activation_grad
 
 _ACTS = (None,) + ACTIVATIONS
+_F32 = np.dtype(np.float32)
 _KEEPS_PRE = ("gelu", "gelu_tanh")  # a fused linear's backward needs their pre-activation
 
 
@@ -47,10 +48,12 @@ class NumbaElementwise:
         (y,) = self._ew(_kernel("op", name), x, *params)
         return y
 
-    # exp, log and tanh stay NumPy's: its SIMD loops beat the generated ones here (65536 float32
-    # on one core: exp 30 vs 34 us, log 24 vs 44 us, tanh 24 vs 61 us), so a fused linear with
-    # tanh adds the bias and calls NumPy's tanh too (then it equals the unfused one, bit for bit).
-    # Below GENERATED_MIN elements a generated kernel's call (layout, dispatch: about 5 us)
+    # Float32 exp, log and tanh are the generated kernels (numba_math's polynomials) from
+    # GENERATED_MIN elements: 65536 float32 on one core, a plain Numba loop exp32 58 us against
+    # np.exp 98, tanh32 109 against np.tanh 169 (and on the pool for a large array, where
+    # NumPy's stay on one thread); a fused linear or bias + tanh then is one pass.  Float64
+    # keeps NumPy's (the generated loop calls libm: no faster).
+    # Below GENERATED_MIN elements a generated kernel's call (plan look-up, dispatch: 2-5 us)
     # costs more than NumPy's few passes, so small arrays take the reference, fused or not;
     # erf and GELU always take the kernel (their reference is a float64 polynomial: 70x slower).
     GENERATED_MIN = 1 << 13
@@ -61,6 +64,21 @@ class NumbaElementwise:
 
     def sigmoid(self, x):
         return self._unary("sigmoid", x) if self._gen(x) else super().sigmoid(x)
+
+    def tanh(self, x, /):
+        if type(x) is np.ndarray and x.dtype == _F32 and x.size >= self.GENERATED_MIN:
+            return self._unary("tanh", x)
+        return np.tanh(x)  # (the reference's body: one call less on a hot path)
+
+    def exp(self, x, /):
+        if type(x) is np.ndarray and x.dtype == _F32 and x.size >= self.GENERATED_MIN:
+            return self._unary("exp", x)
+        return np.exp(x)
+
+    def log(self, x, /):
+        if type(x) is np.ndarray and x.dtype == _F32 and x.size >= self.GENERATED_MIN:
+            return self._unary("log", x)
+        return np.log(x)
 
     def erf(self, x):
         return self._unary("erf", x) if _floats(x) else super().erf(x)
@@ -85,7 +103,8 @@ class NumbaElementwise:
 
     # -- fused linear: bias + activation, and its backward ------------------------------------
     def bias_act(self, z, b=None, activation=None):
-        if (activation not in _ACTS or activation == "tanh" or not self._gen(z)
+        if (activation not in _ACTS or not self._gen(z)
+                or (activation == "tanh" and z.dtype != _F32)
                 or (b is None and activation is None)
                 or (b is not None and (b.shape != z.shape[-1:] or not _floats(z, b)))):
             return super().bias_act(z, b, activation)
@@ -110,7 +129,7 @@ class NumbaElementwise:
                 self._ew(_kernel("op", activation), z, out=(y,))
             else:
                 self._ew(_kernel("bias_act_keep", activation), z, b, out=(z, y))
-        elif activation == "tanh":  # (NumPy's tanh: see above)
+        elif activation == "tanh" and x.dtype != _F32:  # (float64: NumPy's tanh, see above)
             if b is not None:
                 self._ew(_kernel("bias_act", None), z, b, out=(z,))
             np.tanh(z, out=z)
@@ -128,7 +147,7 @@ class NumbaElementwise:
             return super().linear_act_grad(g, s, activation, bias)
         if not bias or g.shape[1] == 1:  # one column: NumPy's (pairwise) sum, as unfused
             gz = g if activation is None else self._act_grad(g, s, activation)
-            return gz, (self.sum(gz, 0) if bias else None)
+            return gz, (self.sum(gz, (0,)) if bias else None)
         # the bias gradient: columns summed top to bottom (NumPy's order for sum(0)), in blocks
         # of whole columns per thread
         if activation is None:
