@@ -7,8 +7,10 @@ the kernel assumes) and otherwise calls the reference in backends/base.py, which
 """
 import numpy as np
 
+from . import cupy_codegen as G
 from . import cupy_kernels as K
 from .base import Backend, is_basic_index
+from .scalar_ops import ACTIVATIONS
 
 _FAST = (np.dtype(np.float32), np.dtype(np.float64))
 _CTYPE = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
@@ -87,22 +89,46 @@ class CupyBackend(Backend):
                             "with .to('cuda')")
         return self.xp.from_dlpack(obj)
 
-    # -- elementwise: fused activations and their gradients ---------------------------------------
+    # -- elementwise: kernels generated from the ops' scalar descriptions (cupy_codegen) -------
+    @staticmethod
+    def _gen(*arrays):
+        """float32 or float64 arrays of one dtype: what the generated kernels take."""
+        dt = arrays[0].dtype
+        return dt in _FAST and all(a.dtype == dt for a in arrays)
+
     def sigmoid(self, x):
-        if x.dtype not in _FAST:
-            return super().sigmoid(x)
-        return K.act("sigmoid")(x)
+        return G.kernel("op", "sigmoid")(x) if self._gen(x) else super().sigmoid(x)
+
+    def relu(self, x):
+        return G.kernel("op", "relu")(x) if self._gen(x) else super().relu(x)
+
+    def erf(self, x):
+        return G.kernel("op", "erf")(x) if self._gen(x) else super().erf(x)
+
+    def gelu(self, x, approximate):
+        if approximate not in ("none", "tanh") or not self._gen(x):
+            return super().gelu(x, approximate)
+        return G.kernel("op", "gelu_tanh" if approximate == "tanh" else "gelu")(x)
+
+    def softplus(self, x, beta, threshold):
+        if not self._gen(x):
+            return super().softplus(x, beta, threshold)
+        return G.kernel("op", "softplus")(x, float(beta), float(threshold))
+
+    def leaky_relu(self, x, negative_slope):
+        if not self._gen(x):
+            return super().leaky_relu(x, negative_slope)
+        return G.kernel("op", "leaky_relu")(x, float(negative_slope))
 
     def bias_act(self, z, b=None, activation=None):
         """activation(z + b), ``z`` (..., N) and ``b`` (N,) or None, in one pass (a new array)."""
-        if activation not in K.ACTIVATIONS or z.dtype not in _FAST or (
-                b is not None and b.dtype != z.dtype):
+        if activation not in ACTIVATIONS or not (self._gen(z) if b is None else self._gen(z, b)):
             return super().bias_act(z, b, activation)
         if b is None:
-            return K.act(activation)(z)
+            return G.kernel("op", activation)(z)
         if self._vectorizable(z, b):
             return self._bias_act_f4(z, b, activation)
-        return K.bias_act(activation)(z, b)
+        return G.kernel("bias_act", activation)(z, b)
 
     @staticmethod
     def _vectorizable(x, b):
@@ -129,10 +155,15 @@ class CupyBackend(Backend):
     def sigmoid_grad(self, g, y):
         return self._act_grad("sigmoid", g, y)
 
+    def gelu_grad(self, g, x, approximate):
+        if approximate not in ("none", "tanh") or g.shape != x.shape or not self._gen(g, x):
+            return super().gelu_grad(g, x, approximate)
+        return G.kernel("grad", "gelu_tanh" if approximate == "tanh" else "gelu")(g, x)
+
     def _act_grad(self, act, g, y):
-        if g.dtype not in _FAST or y.dtype != g.dtype:
+        if not self._gen(g, y):
             return getattr(super(), f"{act}_grad")(g, y)
-        return K.act_grad(act)(g, y)
+        return G.kernel("grad", act)(g, y)
 
     # -- matmul: one direct cuBLAS call ------------------------------------------------------------
     def matmul(self, a, b, out_shape=None):

@@ -13,48 +13,16 @@ import functools
 
 EXACT = ("--fmad=false",)
 
-# -- activations: y = act(s), for a generic T (ElementwiseKernel) and for float (RawKernel) ------
-# relu lets NaN through, as xp.maximum(x, 0); sigmoid is the reference's two-sided form, so exp
-# only ever sees -|s|.
-_ACT = {
-    "relu": "y = s < (T)0 ? (T)0 : s;",
-    "tanh": "y = tanh(s);",
-    "sigmoid": "T z = exp(-fabs(s)); y = s >= (T)0 ? (T)1 / ((T)1 + z) : z / ((T)1 + z);",
-}
-_ACT_FLOAT = {
-    "relu": "return s < 0.0f ? 0.0f : s;",
-    "tanh": "return tanhf(s);",
-    "sigmoid": "float z = expf(-fabsf(s)); return s >= 0.0f ? 1.0f / (1.0f + z) : z / (1.0f + z);",
-}
-# g * act'(x) from the saved output y, as Backend.relu_grad / tanh_grad / sigmoid_grad
-_ACT_GRAD = {
-    "relu": "out = y <= (T)0 ? (T)0 : g;",
-    "tanh": "out = g * ((T)1 - y * y);",
-    "sigmoid": "out = g * y * ((T)1 - y);",
-}
-ACTIVATIONS = tuple(_ACT)
-
 
 def _cupy():
     import cupy
     return cupy
 
-
-@functools.cache
-def act(name):
-    """y = act(x), one pass."""
-    return _cupy().ElementwiseKernel("T x", "T y", f"T s = x; {_ACT[name]}", f"tl_{name}")
-
-
-@functools.cache
-def bias_act(name):
-    """y = act(x + b), ``b`` broadcast against ``x`` (any layout, any float dtype)."""
-    return _cupy().ElementwiseKernel("T x, T b", "T y", f"T s = x + b; {_ACT[name]}",
-                                     f"tl_bias_{name}")
-
-
+# -- the float32 fast path of bias + activation: act's arithmetic generated from its scalar
+# description (cupy_codegen.device_function), the loads and stores written by hand --------------
 _BIAS_ACT_F4 = """
-__device__ __forceinline__ float tl_act(float s) { ${ACT} }
+${PRELUDE}
+${ACT}
 
 // x, y: (rows, 4 * c4) float32, C-contiguous and 16-byte aligned; b: (4 * c4,).  Threads map to
 // columns (one float4 each, its bias loaded once); blocks stride over rows: no index division.
@@ -79,19 +47,17 @@ extern "C" __global__ void tl_bias_${NAME}_f4(const float4* __restrict__ x,
 
 
 def bias_act_f4_source(name):
-    return (_BIAS_ACT_F4.replace("${ACT}", _ACT_FLOAT[name]).replace("${NAME}", name))
+    from . import cupy_codegen
+    from .scalar_ops import OPS
+    act = cupy_codegen.device_function(OPS[name].forward, "tl_act")
+    return (_BIAS_ACT_F4.replace("${PRELUDE}", cupy_codegen.PRELUDE).replace("${ACT}", act)
+            .replace("${NAME}", name))
 
 
 @functools.cache
 def bias_act_f4(name):
     """The float32 fast path of bias_act: vectorized 16-byte loads and stores."""
-    return _cupy().RawKernel(bias_act_f4_source(name), f"tl_bias_{name}_f4")
-
-
-@functools.cache
-def act_grad(name):
-    return _cupy().ElementwiseKernel("T g, T y", "T out", _ACT_GRAD[name], f"tl_{name}_grad",
-                                     options=EXACT)
+    return _cupy().RawKernel(bias_act_f4_source(name), f"tl_bias_{name}_f4", options=EXACT)
 
 
 # -- softmax over the rows of a C-contiguous (rows, cols) array: one block per row ---------------

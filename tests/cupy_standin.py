@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 
 import tensorlite as tl
+from tensorlite.backends import cupy_codegen as G
 from tensorlite.backends import cupy_kernels as K
 from tensorlite.backends.cupy_backend import CupyBackend
 
@@ -200,7 +201,8 @@ def _params(spec):
 
 
 _EW_PRELUDE = ("#include <cmath>\nusing std::exp; using std::fabs; using std::tanh; "
-               "using std::sqrt; using std::log;\n")
+               "using std::sqrt; using std::log; using std::log1p; using std::erf; "
+               "using std::pow;\n#define __device__\n#define __forceinline__ inline\n")
 
 
 class HostElementwiseKernel:
@@ -208,12 +210,12 @@ class HostElementwiseKernel:
     declared ``const``, outputs as references, scalars cast to T as CuPy casts them."""
 
     def __init__(self, in_params, out_params, operation, name="kernel", options=(),
-                 kernel_dir=None, **kwargs):
+                 kernel_dir=None, preamble="", **kwargs):
         self.ins, self.outs = _params(in_params), _params(out_params)
         names = [n for _, n in self.ins + self.outs]
         assert len(set(names)) == len(names), f"{name}: repeated parameter names"
         self.operation, self.name, self.options = operation, name, tuple(options)
-        self.kernel_dir = kernel_dir
+        self.kernel_dir, self.preamble = kernel_dir, preamble
         self._fns = {}
 
     def _function(self, mask, ctype):
@@ -226,7 +228,7 @@ class HostElementwiseKernel:
             load += [f"T &{n} = {n}_p[i];" for _, n in self.outs]
             args = [n + ("_p" if arr else "") for (_, n), arr in zip(self.ins, mask)]
             args += [n + "_p" for _, n in self.outs]
-            src = [_EW_PRELUDE,
+            src = [_EW_PRELUDE, self.preamble,
                    f"template <typename T> static void body(long n_, {', '.join(decl('T'))}) {{",
                    f"  for (long i = 0; i < n_; ++i) {{ {' '.join(load)} {{ {self.operation} }} }}",
                    "}"]
@@ -409,7 +411,7 @@ _HOST_CUBLAS = types.SimpleNamespace(sgemm=functools.partial(_host_gemm, np.floa
 
 
 def _clear_kernel_caches():
-    for builder in vars(K).values():
+    for builder in [*vars(K).values(), *vars(G).values()]:
         if hasattr(builder, "cache_clear"):
             builder.cache_clear()
 
