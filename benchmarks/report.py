@@ -447,12 +447,75 @@ def plot(rows, path, title):
     plt.close(fig)
 
 
+def interleaved_ratios(data):
+    """[(case, {implementation: its median / PyTorch's})] of the interleaved comparisons, the
+    figures to read on a shared machine (each implementation in its own process, in turns)."""
+    out = []
+    for b in data.get("benchmarks", []):
+        if not is_interleaved(b):
+            continue
+        (file, case), _ = case_of(b)
+        ratios = {}
+        for pair, value in b["extra_info"]["ratios"].items():
+            impl, _, ref = pair.partition("/")
+            if ref.startswith("torch") and value:
+                ratios[impl] = value
+        if ratios:
+            out.append((f"{file}: {case}", ratios))
+    return out
+
+
+def plot_glance(data, path, title):
+    """The picture for the README: one bar per interleaved case and tensorlite backend, its
+    time / PyTorch eager's (log scale, 1.0 marked, the figure printed at the bar's end).
+    Returns False when there is no interleaved comparison to draw."""
+    items = interleaved_ratios(data)
+    if not items:
+        return False
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    impls = list(dict.fromkeys(i for _, r in items for i in r))
+    n, height = len(impls), 0.8 / len(impls)
+    fig, ax = plt.subplots(figsize=(9, 1.2 + 0.25 * len(items) * n))
+    for k, impl in enumerate(impls):
+        ys = [i + k * height for i in range(len(items))]
+        values = [r.get(impl, math.nan) for _, r in items]
+        ax.barh(ys, values, height, color=f"C{k}", label=impl)
+        for y, v in zip(ys, values):
+            if v == v:
+                ax.text(v, y, f" {v:.2f}x", va="center", fontsize=7)
+    ax.axvline(1.0, color="black", linewidth=1)
+    ax.set_xscale("log")
+    ax.set_xlabel("time / PyTorch eager, each in its own process, taking turns (below 1 is "
+                  "faster)")
+    ax.set_yticks([i + (n - 1) * height / 2 for i in range(len(items))],
+                  [case for case, _ in items], fontsize=8)
+    ax.invert_yaxis()
+    ax.grid(axis="x", which="both", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
+
+
 # -- README ---------------------------------------------------------------------------------------
-def readme_block(data, rows, unavailable, command):
+GLANCE = ROOT / "docs" / "benchmarks.png"  # the README's picture (tracked: docs/*.png)
+
+
+def readme_block(data, rows, unavailable, command, picture=None):
+    """The README's benchmark section; ``picture`` (a path under the repository) is shown
+    after the summary."""
     lines = [f"- {line}" for line in describe_run(data, f"`{command}`")]
     block = [MARK_BEGIN, *lines, ""]
     if format_summary(data, rows):
         block += format_summary(data, rows) + [""]
+    if picture is not None:
+        rel = Path(picture).resolve().relative_to(ROOT).as_posix()
+        block += [f"![time / PyTorch eager of each interleaved case]({rel})", ""]
     block += [format_table(rows), ""]
     if format_not_run(rows):
         block += format_not_run(rows) + [""]
@@ -531,7 +594,10 @@ def main(argv=None):
                         f" mode, {data.get('datetime', '')[:10]})")
         print(f"chart: {png}")
     if args.readme:
-        update_readme(args.readme, readme_block(data, rows, unavailable, command))
+        title = (f"tensorlite / PyTorch eager, {data.get('tensorlite', {}).get('mode', stem)} "
+                 f"mode, {data.get('datetime', '')[:10]}")
+        picture = GLANCE if plot_glance(data, GLANCE, title) else None
+        update_readme(args.readme, readme_block(data, rows, unavailable, command, picture))
         print(f"README: table written to {args.readme}")
     if failed and not status:
         status = 1

@@ -361,3 +361,27 @@ def test_quick_tiny_run_end_to_end(tmp_path):
             assert reasons == [f"not selected (TL_BENCH_IMPLS={','.join(selected)})"]
     assert "OPENBLAS_CORETYPE" in done.stdout and "OPENBLAS_L2_SIZE" in done.stdout
     assert "threads (torch.get_num_threads()" in done.stdout
+
+
+def test_the_readme_picture_shows_the_interleaved_ratios(tmp_path):
+    """plot_glance draws one bar per interleaved case and tensorlite backend (the ratios to
+    PyTorch only); the README block shows it after the summary; no interleaved case, no
+    picture."""
+    data = synthetic()
+    assert report.interleaved_ratios(data) == []
+    assert not report.plot_glance(data, tmp_path / "none.png", "t")
+    cross = _bench("model_step_interleaved", "tensorlite-numba", 30.0, file="models")
+    cross["extra_info"].update(medians_ms={"tensorlite-numba": 5.0, "torch": 4.0},
+                               ratios={"tensorlite-numba/torch": 1.25,
+                                       "tensorlite-numpy/torch": 2.5,
+                                       "tensorlite-numpy/tensorlite-numba": 2.0})
+    data["benchmarks"].append(cross)
+    assert report.interleaved_ratios(data) == [
+        ("models: model_step_interleaved", {"tensorlite-numba": 1.25, "tensorlite-numpy": 2.5})]
+    png = tmp_path / "glance.png"
+    assert report.plot_glance(data, png, "t")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    rows, unavailable, _ = report.build_report(data)
+    block = report.readme_block(data, rows, unavailable, "cmd", report.GLANCE)
+    assert "![time / PyTorch eager of each interleaved case](docs/benchmarks.png)" in block
+    assert block.index("Summary:") < block.index("![") < block.index("| case |")
