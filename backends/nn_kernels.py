@@ -147,15 +147,16 @@ class NNKernels:
             y = y + bias if y is xhat else xp.add(y, bias, out=y)
         return y, xhat, mean, var
 
-    def normalize_backward(self, g, xhat, rstd, weight, axes):
-        """The gradients of ``y = xhat * weight + bias`` (``normalize`` over the trailing
-        ``axes``, ``weight`` None or of their shape, ``rstd`` 1/sqrt(var + eps) with axes kept)
-        at ``x``, ``weight`` and ``bias``: (gx, gw, gb)."""
+    def normalize_backward(self, g, xhat, rstd, weight, axes, param_axes=None):
+        """The gradients of ``y = xhat * weight + bias`` (``normalize`` over ``axes``,
+        ``weight`` None or broadcastable, ``rstd`` 1/sqrt(var + eps) with axes kept) at ``x``,
+        ``weight`` and ``bias``: (gx, gw, gb), gw and gb summed over ``param_axes`` (None: the
+        axes before ``axes``, layer_norm's; batch_norm passes ``axes``)."""
         gxh = g if weight is None else g * weight
         gx = gxh - gxh.mean(axis=axes, keepdims=True)
         gx -= xhat * (gxh * xhat).mean(axis=axes, keepdims=True)
         gx *= rstd
-        lead = tuple(range(g.ndim - len(axes)))
+        lead = tuple(range(g.ndim - len(axes))) if param_axes is None else tuple(param_axes)
         return gx, (g * xhat).sum(axis=lead), g.sum(axis=lead)
 
 

@@ -131,8 +131,18 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
             if running_var is not None:
                 running_var.mul_(1 - momentum).add_(
                     wrap(B.mul(B.reshape(var, (c,)), momentum * n / (n - 1)), input.device))
-        return record("batch_norm", y, (input, weight, bias),
-                      lambda ctx, g: _norm_backward(ctx, g, axes, axes, bshape, eps),
+
+        def train_backward(ctx: Context, g: Tensor
+                           ) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
+            if state.grad_enabled or g.dtype not in (dtypes.float32, dtypes.float64):
+                return _norm_backward(ctx, g, axes, axes, bshape, eps)
+            grads = B.normalize_backward(g._data, ctx.xhat._data, ctx.rstd._data, None if
+                                         ctx.w is None else B.reshape(ctx.w._data, bshape),
+                                         axes, axes)
+            gx, gw, gb = (wrap(d, g.device) if need else None
+                          for d, need in zip(grads, ctx.needs_input_grad))
+            return gx, gw, gb
+        return record("batch_norm", y, (input, weight, bias), train_backward,
                       save={"x": input, "w": weight, "xhat": xhat_t, "rstd": rstd_t})
     if running_mean is None or running_var is None:
         raise RuntimeError("batch_norm: running_mean and running_var must be given in "
