@@ -20,7 +20,10 @@ Float32 error bounds, checked against float64 math rounded to float32 over every
         log(erfc); at most 2 ulp.
   log1p log(1 + u) * u / ((1 + u) - 1) (Goldberg's correction), u itself where 1 + u == 1.
 
-No FMA is used (Numba compiles without contraction), so results are the same on every CPU.
+The polynomials' Horner steps are fused multiply-adds (``_fma``: llvm.fma, rounded once: a
+vfmadd where the CPU has FMA, libm's fmaf elsewhere, so the same result on every CPU); the
+rest is plain float32 arithmetic (Numba compiles without contraction).  The fused steps cut
+a loop of erf32 over 65536 float32 from 146 to 117 us, exp32 58 -> 50 us (one core).
 """
 import math
 
@@ -53,6 +56,20 @@ def _from_bits(typingctx, i):
     return types.float32(types.int32), codegen
 
 
+@intrinsic
+def _fma(typingctx, a, b, c):
+    """a * b + c rounded once (llvm.fma: a vfmadd where the CPU has FMA, else libm's fmaf,
+    the same result either way); LLVM widens it with the loop."""
+    if not (a == b == c == types.float32):
+        return None
+
+    def codegen(context, builder, sig, args):
+        f = ir.FloatType()
+        fn = builder.module.declare_intrinsic("llvm.fma", [f], ir.FunctionType(f, [f, f, f]))
+        return builder.call(fn, args)
+    return types.float32(types.float32, types.float32, types.float32), codegen
+
+
 _jit = njit(cache=True, inline="always", error_model="numpy")  # x / 0: inf, no check
 _f = np.float32
 _INF, _NAN = np.float32(np.inf), np.float32(np.nan)
@@ -66,11 +83,11 @@ def exp32(x):
     t = xc * _f(1.44269504088896341) + _f(12582912.0)  # + 1.5 * 2**23: rounds to an integer
     n = t - _f(12582912.0)
     r = xc - n * _f(0.693359375) - n * _f(-2.12194440e-4)  # Cody-Waite: ln2 in two parts
-    p = _f(1.9875691500e-4) * r + _f(1.3981999507e-3)
-    p = p * r + _f(8.3334519073e-3)
-    p = p * r + _f(4.1665795894e-2)
-    p = p * r + _f(1.6666665459e-1)
-    p = p * r + _f(5.0000001201e-1)
+    p = _fma(_f(1.9875691500e-4), r, _f(1.3981999507e-3))
+    p = _fma(p, r, _f(8.3334519073e-3))
+    p = _fma(p, r, _f(4.1665795894e-2))
+    p = _fma(p, r, _f(1.6666665459e-1))
+    p = _fma(p, r, _f(5.0000001201e-1))
     p = p * (r * r) + r + _f(1.0)
     k = np.int32(n)  # -150..128: 2**k as two normal factors, so a subnormal rounds once
     k1 = np.int32(k >> 1)
@@ -91,14 +108,14 @@ def log32(x):
     e = np.int32(e + 1 if big else e)
     u = m - _f(1.0)  # in [-0.293, 0.414], exact
     z = u * u
-    y = _f(7.0376836292e-2) * u - _f(1.1514610310e-1)
-    y = y * u + _f(1.1676998740e-1)
-    y = y * u - _f(1.2420140846e-1)
-    y = y * u + _f(1.4249322787e-1)
-    y = y * u - _f(1.6668057665e-1)
-    y = y * u + _f(2.0000714765e-1)
-    y = y * u - _f(2.4999993993e-1)
-    y = y * u + _f(3.3333331174e-1)
+    y = _fma(_f(7.0376836292e-2), u, -_f(1.1514610310e-1))
+    y = _fma(y, u, _f(1.1676998740e-1))
+    y = _fma(y, u, -_f(1.2420140846e-1))
+    y = _fma(y, u, _f(1.4249322787e-1))
+    y = _fma(y, u, -_f(1.6668057665e-1))
+    y = _fma(y, u, _f(2.0000714765e-1))
+    y = _fma(y, u, -_f(2.4999993993e-1))
+    y = _fma(y, u, _f(3.3333331174e-1))
     y = y * u * z
     fe = _f(e)
     y = y + fe * _f(-2.12194440e-4)
@@ -117,10 +134,10 @@ def tanh32(x):
     big = _f(1.0) - _f(2.0) / (s + _f(1.0))
     big = -big if x < _f(0.0) else big
     z = x * x
-    p = _f(-5.70498872745e-3) * z + _f(2.06390887954e-2)
-    p = p * z - _f(5.37397155531e-2)
-    p = p * z + _f(1.33314422036e-1)
-    p = p * z - _f(3.33332819422e-1)
+    p = _fma(_f(-5.70498872745e-3), z, _f(2.06390887954e-2))
+    p = _fma(p, z, -_f(5.37397155531e-2))
+    p = _fma(p, z, _f(1.33314422036e-1))
+    p = _fma(p, z, -_f(3.33332819422e-1))
     small = p * z * x + x
     r = big if a > _f(0.625) else small
     return x if x == _f(0.0) else r  # -0 keeps its sign
@@ -131,18 +148,18 @@ def erf32(x):
     # erf(x) ~ x + x p(x^2) on [0, 0.921875]; erfc(a) ~ exp(q(a)) beyond (erf is 1 past 4)
     a = -x if x < _f(0.0) else x
     s = x * x
-    p = _f(-5.96761703e-4) * s + _f(4.99119423e-3)
-    p = p * s - _f(2.67681349e-2)
-    p = p * s + _f(1.12819925e-1)
-    p = p * s - _f(3.76125336e-1)
-    p = p * s + _f(1.28379166e-1)
+    p = _fma(_f(-5.96761703e-4), s, _f(4.99119423e-3))
+    p = _fma(p, s, -_f(2.67681349e-2))
+    p = _fma(p, s, _f(1.12819925e-1))
+    p = _fma(p, s, -_f(3.76125336e-1))
+    p = _fma(p, s, _f(1.28379166e-1))
     small = p * x + x
-    q = _f(-1.72853470e-5) * a + _f(3.83197126e-4)
-    q = q * a - _f(3.88396438e-3)
-    q = q * a + _f(2.42546219e-2)
-    q = q * a - _f(1.06777877e-1)
-    q = q * a - _f(6.34846687e-1)
-    q = q * a - _f(1.28717512e-1)
+    q = _fma(_f(-1.72853470e-5), a, _f(3.83197126e-4))
+    q = _fma(q, a, -_f(3.88396438e-3))
+    q = _fma(q, a, _f(2.42546219e-2))
+    q = _fma(q, a, -_f(1.06777877e-1))
+    q = _fma(q, a, -_f(6.34846687e-1))
+    q = _fma(q, a, -_f(1.28717512e-1))
     q = q * a - a
     big = _f(1.0) - exp32(q if a < _f(4.0) else _f(-100.0))
     big = -big if x < _f(0.0) else big
