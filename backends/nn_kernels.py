@@ -159,6 +159,30 @@ class NNKernels:
         lead = tuple(range(g.ndim - len(axes))) if param_axes is None else tuple(param_axes)
         return gx, (g * xhat).sum(axis=lead), g.sum(axis=lead)
 
+    # -- attention ------------------------------------------------------------------------------
+    def attention(self, q, k, v, scale, causal=False):
+        """softmax((q * scale) @ k^T) @ v over (..., L, E), (..., S, E), (..., S, Ev) arrays
+        of one float dtype and the same leading dims; ``causal``: query i attends to keys
+        j <= i only (torch's top-left is_causal).  Returns (out (..., L, Ev), the
+        probabilities (..., L, S), 0 where masked)."""
+        xp = self.xp
+        s = self.matmul(q * scale, xp.swapaxes(k, -1, -2))
+        if causal:
+            L, S = s.shape[-2:]
+            s = xp.where(xp.tri(L, S, dtype=bool), s, -xp.inf)
+        p = self.softmax(s, -1)
+        return self.matmul(p, v), p
+
+    def attention_backward(self, g, q, k, v, p, scale, causal=False):
+        """The gradients at q, k and v of ``attention(q, k, v, scale, causal)`` given its
+        probabilities ``p`` and the output's gradient ``g``: (gq, gk, gv)."""
+        xp = self.xp
+        gv = self.matmul(xp.swapaxes(p, -1, -2), g)
+        gs = self.softmax_backward(self.matmul(g, xp.swapaxes(v, -1, -2)), p, -1)
+        gq = self.matmul(gs, k)
+        gq *= scale
+        return gq, self.matmul(xp.swapaxes(gs, -1, -2), q * scale), gv
+
 
 class ConvKernels:
     """Convolution and pooling over (N, C, H, W) images."""

@@ -29,6 +29,7 @@ from sys import getrefcount as _refcount
 import numpy as np
 
 from .base import REFCOUNTS_KNOWN
+from .numba_attention import NumbaAttention
 from .numba_common import _FLOATS, _threads
 from .numba_conv_ops import NumbaConvolution
 from .numba_elementwise import NumbaElementwise
@@ -97,8 +98,8 @@ class Workspace:
             self.nbytes = 0
 
 
-class NumbaBackend(NumbaElementwise, NumbaSoftmax, NumbaOptim, NumbaConvolution, NumbaSorting,
-                   NumbaNorm, NumbaReductions, NumpyBackend):
+class NumbaBackend(NumbaAttention, NumbaElementwise, NumbaSoftmax, NumbaOptim, NumbaConvolution,
+                   NumbaSorting, NumbaNorm, NumbaReductions, NumpyBackend):
     name = "numba"
     device = "cpu"
 

@@ -20,11 +20,14 @@ import math
 import warnings
 
 from ... import dtypes
+from ...autograd.grad_mode import state
+from ...autograd.graph import record
 from ...creation import arange, zeros
+from ...ops.common import backend_of
 from ...ops.linalg import bmm
 from ...ops.movement import cat
 from ...ops.reduce import softmax
-from ...tensor import Tensor
+from ...tensor import Tensor, wrap
 from .fusion import linear
 from .padding import pad
 from .regularization import dropout
@@ -33,6 +36,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from ...autograd.graph import Context
 
 __all__ = ["scaled_dot_product_attention", "multi_head_attention_forward"]
 
@@ -105,6 +110,50 @@ def _check_sdpa(query: Tensor, key: Tensor, value: Tensor, attn_mask: Tensor | N
                                f"query heads {hq}, key heads {hk}, value heads {hv}")
 
 
+def _fusable(query: Tensor, key: Tensor, value: Tensor) -> bool:
+    """Whether the backend's attention primitive applies: float32/float64 inputs, the same
+    leading dims (no broadcast), nothing empty."""
+    lead = tuple(query.shape[:-2])
+    return (query.dtype in (dtypes.float32, dtypes.float64) and tuple(key.shape[:-2]) == lead
+            and tuple(value.shape[:-2]) == lead and query.numel() > 0 and key.numel() > 0
+            and value.numel() > 0)
+
+
+def _ops_backward(q: Tensor, k: Tensor, v: Tensor, g: Tensor, scale: float, causal: bool
+                  ) -> tuple[Tensor, Tensor, Tensor]:
+    """The fused attention's gradients (gq, gk, gv) with tensor ops, differentiable again (for
+    create_graph): the probabilities recomputed from q and k."""
+    scores = (q * scale) @ k.transpose(-2, -1)
+    if causal:
+        scores = scores.masked_fill(_causal_keep(q.shape[-2], k.shape[-2],
+                                                 q.device).logical_not(), _NEG_INF)
+    p = softmax(scores, -1)
+    gp = g @ v.transpose(-2, -1)
+    gs = p * (gp - (gp * p).sum(-1, keepdim=True))
+    return (gs @ k) * scale, gs.transpose(-2, -1) @ (q * scale), p.transpose(-2, -1) @ g
+
+
+def _fused(query: Tensor, key: Tensor, value: Tensor, scale: float, causal: bool) -> Tensor:
+    """Attention without a mask tensor or dropout as ONE tape node over the backend's
+    ``attention`` primitive (a fused kernel where the backend has one); its backward keeps the
+    probabilities, as PyTorch's math kernel, and is the backend's ``attention_backward``
+    (tensor ops under create_graph)."""
+    B = backend_of(query, "scaled_dot_product_attention")
+    out, probs = B.attention(query._data, key._data, value._data, scale, causal)
+
+    def backward(ctx: Context, g: Tensor) -> tuple[Tensor | None, ...]:
+        grads: tuple[Tensor, ...]
+        if state.grad_enabled:
+            grads = _ops_backward(ctx.q, ctx.k, ctx.v, g, scale, causal)
+        else:
+            grads = tuple(wrap(a, g.device) for a in B.attention_backward(
+                g._data, ctx.q._data, ctx.k._data, ctx.v._data, ctx.p._data, scale, causal))
+        return tuple(d if need else None for d, need in zip(grads, ctx.needs_input_grad))
+    return record("scaled_dot_product_flash_attention_for_cpu", out, (query, key, value),
+                  backward, save={"q": query, "k": key, "v": value,
+                                  "p": wrap(probs, query.device)})
+
+
 def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
                                  attn_mask: Tensor | None = None, dropout_p: float = 0.0,
                                  is_causal: bool = False, scale: float | None = None,
@@ -121,6 +170,8 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
         key, value = _repeat_heads(key, rep), _repeat_heads(value, rep)
     L, S = query.shape[-2], key.shape[-2]
     scale_factor = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
+    if attn_mask is None and dropout_p == 0.0 and _fusable(query, key, value):
+        return _fused(query, key, value, float(scale_factor), bool(is_causal))
     # scale the (L, E) query rather than the (L, S) scores: one pass over the smaller tensor
     scores = (query * scale_factor) @ key.transpose(-2, -1)
     if attn_mask is not None and not _broadcasts(attn_mask.shape, scores.shape):
