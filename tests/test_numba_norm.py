@@ -96,3 +96,32 @@ def test_batch_norm_training_matches_torch(backend, affine):
     w = tl.tensor(rng.standard_normal(2), requires_grad=True)
     assert tl.autograd.gradgradcheck(
         lambda x, w: tl.nn.functional.batch_norm(x, None, None, w, training=True), (x, w))
+
+
+@pytest.mark.parametrize("affine", ["none", "weight", "both"])
+def test_group_norm_matches_torch(backend, affine):
+    """F.group_norm (one tape node: the backend's normalize over each (sample, group) row):
+    output and gradients against torch, float64 and float32, a strided input; create_graph
+    keeps it differentiable (gradgradcheck)."""
+    rng = np.random.default_rng(3)
+    for shape, groups in (((4, 6, 5, 3), 3), ((2, 4, 7), 2), ((2, 8, 4), 1)):
+        for dtype, tol in ((np.float64, 1e-10), (np.float32, 1e-4)):
+            x, g = ((3 * rng.standard_normal(shape) + 1).astype(dtype) for _ in range(2))
+            w, b = (rng.standard_normal(shape[1]).astype(dtype) for _ in range(2))
+            params = {"none": (), "weight": (w,), "both": (w, b)}[affine]
+            outs = []
+            for lib in (tl, torch):
+                xs = [lib.tensor(a, requires_grad=True) for a in (x,) + params]
+                y = lib.nn.functional.group_norm(xs[0], groups, *xs[1:])
+                y.backward(lib.tensor(g))
+                outs.append([y.detach().numpy()] + [t.grad.numpy() for t in xs])
+            for u, v in zip(*outs):
+                np.testing.assert_allclose(u, v, rtol=tol, atol=tol)
+    x = rng.standard_normal((3, 4, 6))
+    got, want = (lib.nn.functional.group_norm(lib.tensor(x)[:, :, ::2], 2).numpy()
+                 for lib in (tl, torch))
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
+    ts = [tl.tensor(a, requires_grad=True) for a in (rng.standard_normal((2, 4, 3)),
+                                                      rng.standard_normal(4), rng.standard_normal(4))]
+    assert tl.autograd.gradgradcheck(
+        lambda x, w, b: tl.nn.functional.group_norm(x, 2, w, b), ts)

@@ -225,7 +225,7 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
                bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
     """Normalize each of ``num_groups`` channel groups of each sample of an (N, C, *) input
     (biased variance), then scale and shift per channel."""
-    float_backend("group_norm", input)
+    B = float_backend("group_norm", input)
     check_like("group_norm", input, weight=weight, bias=bias)
     if input.ndim < 2:
         raise RuntimeError(f"group_norm: expected an input with at least 2 dims (N, C, *), got "
@@ -246,6 +246,72 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
     if per_group == 1:  # torch's _verify_batch_size on (N*C/G, G, *spatial)
         raise ValueError(f"Expected more than 1 value per channel when training, got input "
                          f"size {[n * c // num_groups, num_groups] + list(input.shape[2:])}")
+    if input.numel() == 0 or input.dtype not in (dtypes.float32, dtypes.float64):
+        return _group_norm_ops(input, num_groups, weight, bias, eps)
+    # one tape node: the backend standardizes each (sample, group) row of (N, G, C/G * M) (the
+    # trailing-axis normalize, layer_norm's), the per-channel scale and shift are two passes
+    shape = tuple(input.shape)
+    g3 = (n, num_groups, -1)
+    c3 = (n, c, -1)
+    x3 = B.reshape(B.ascontiguousarray(input._data), g3)
+    _, xhat, _, var = B.normalize(x3, (2,), eps)
+    xhat = B.reshape(xhat, shape)
+    rstd = _rstd(B, var, eps)  # (N, G, 1)
+    y = xhat
+    if weight is not None:
+        y = B.mul(B.reshape(xhat, c3), B.reshape(weight._data, (c, 1)))
+    if bias is not None:
+        y = B.add(B.reshape(y, c3), B.reshape(bias._data, (c, 1)))
+    y = B.reshape(y, shape)
+    if y is xhat:
+        y = B.copy(xhat)
+    cshape = (c,) + (1,) * (input.ndim - 2)
+    sum_axes = (0,) + tuple(range(2, input.ndim))
+
+    def backward(ctx: Context, g: Tensor) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
+        w = ctx.w
+        if not state.grad_enabled and g.dtype in (dtypes.float32, dtypes.float64):
+            # backend primitives: the group rows' normalize_backward, the channels' sums
+            gd, xd = B.ascontiguousarray(g._data), ctx.xhat._data
+            grads: list[Any] = [None, None, None]
+            if ctx.needs_input_grad[0]:
+                gxh = gd if w is None else B.mul(B.reshape(gd, c3), B.reshape(w._data, (c, 1)))
+                grads[0] = B.reshape(B.normalize_backward(
+                    B.reshape(gxh, g3), B.reshape(xd, g3), ctx.rstd._data, None, (2,))[0], shape)
+            if ctx.needs_input_grad[1]:
+                grads[1] = B.sum(B.reshape(B.mul(gd, xd), c3), (0, 2))
+            if ctx.needs_input_grad[2]:
+                grads[2] = B.sum(B.reshape(gd, c3), (0, 2))
+            return tuple(None if d is None else wrap(d, g.device)  # type: ignore[return-value]
+                         for d in grads)
+        if state.grad_enabled:  # create_graph: the statistics rebuilt with tensor ops
+            xg = ctx.x.reshape(g3)
+            xc = xg - xg.mean(-1, keepdim=True)
+            rs = ((xc * xc).mean(-1, keepdim=True) + eps).rsqrt()
+            xh = (xc * rs).reshape(shape)
+        else:
+            rs, xh = ctx.rstd, ctx.xhat
+        gx = gw = gb = None
+        if ctx.needs_input_grad[0]:
+            gxh = (g if w is None else g * w.reshape(cshape)).reshape(g3)
+            xh3 = xh.reshape(g3)
+            gx = (rs * (gxh - gxh.mean(-1, keepdim=True)
+                        - xh3 * (gxh * xh3).mean(-1, keepdim=True))).reshape(shape)
+        if ctx.needs_input_grad[1]:
+            gw = (g * xh).sum(sum_axes)
+        if ctx.needs_input_grad[2]:
+            gb = g.sum(sum_axes)
+        return gx, gw, gb
+    return record("group_norm", y, (input, weight, bias), backward,
+                  save={"x": input, "w": weight, "xhat": wrap(xhat, input.device),
+                        "rstd": wrap(rstd, input.device)})
+
+
+def _group_norm_ops(input: Tensor, num_groups: int, weight: Tensor | None,
+                    bias: Tensor | None, eps: float) -> Tensor:
+    """group_norm composed of tensor ops (empty inputs, and dtypes other than float32/64 whose
+    statistics the ops compute in float32)."""
+    n, c = input.shape[:2]
     x = input.reshape(n, num_groups, -1)
     mean = x.mean(-1, keepdim=True)
     xc = x - mean
