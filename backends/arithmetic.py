@@ -2,6 +2,7 @@
 reductions, and linear algebra.  Mixins of the reference backend over ``self.xp`` (see
 backends/contract.py); ``direct`` marks a primitive that is exactly one array-module call.
 """
+import numpy as np
 from ml_dtypes import bfloat16 as _bf16
 
 from .primitives import direct
@@ -260,6 +261,24 @@ class Reductions:
     def amin(self, x, axis=None, keepdims=False):
         """The minimum."""
         return self.xp.min(x, axis=axis, keepdims=keepdims)
+
+    def logsumexp(self, x, axes, keepdims=False):
+        """log(sum(exp(x))) over ``axes`` (a tuple of axes), the max taken out first, or 0
+        where the max is not finite (a slice of -inf gives -inf, a +inf gives inf, a NaN NaN);
+        over no elements -inf.  bfloat16 is computed in float32, rounded once."""
+        xp = self.xp
+        if x.dtype == _BF16:
+            return self.logsumexp(x.astype("float32"), axes, keepdims).astype(_BF16)
+        with np.errstate(divide="ignore", over="ignore"):  # log(0): -inf; exp(inf): inf
+            if x.size:
+                m = xp.max(x, axis=axes, keepdims=True)
+                m = xp.where(xp.isfinite(m), m, 0).astype(x.dtype, copy=False)
+                s = self.sum(xp.exp(x - m), axes, True)
+            else:
+                m, s = 0, self.sum(x, axes, True)  # (zeros)
+            out = xp.log(s) + m
+        return out if keepdims else out.reshape(tuple(
+            n for i, n in enumerate(x.shape) if i not in {a % x.ndim for a in axes}))
 
     def extreme_grad(self, g, x, y, axes):
         """The gradient of amax/amin over ``axes`` at ``x``: ``g * (x == y) / count`` where

@@ -236,14 +236,10 @@ def logsumexp(input: Tensor, dim: int | Sequence[int], keepdim: bool = False) ->
     """log(sum(exp(x))) computed stably: the max is taken out before exp."""
     axes = dims("logsumexp", dim, input.ndim)
     x = floating(input, "logsumexp")
-    if x.numel():
-        m = x.detach().amax(axes, keepdim=True)
-        m = where(m.isfinite(), m, 0.0)  # all -inf (or an inf) along a row: nothing to subtract
-    else:  # nothing to take a max of; a sum over no elements is 0, its log -inf, as PyTorch
-        m = 0.0
-    with no_grad():
-        out = (x - m).exp().sum(axes, keepdim=True).log() + m
-        out = out if keepdim else out.squeeze(axes)
+    if x.dtype in (dtypes.float32, dtypes.float64) and axes:  # one backend primitive
+        data = backend_of(x, "logsumexp").logsumexp(x._data, axes, keepdim)
+    else:
+        data = _logsumexp_ops(x, axes, keepdim)
     shape = x.shape
 
     # PyTorch's: g * exp(x - result), so an inf result gives 0 elsewhere
@@ -252,7 +248,20 @@ def logsumexp(input: Tensor, dim: int | Sequence[int], keepdim: bool = False) ->
         if not keepdim:
             g, y = g.reshape(_kept_shape(shape, axes)), y.reshape(_kept_shape(shape, axes))
         return (g * (x - y).exp(),)
-    return record("logsumexp", out._data, (x,), backward, save={"x": x}, output="y")
+    return record("logsumexp", data, (x,), backward, save={"x": x}, output="y")
+
+
+def _logsumexp_ops(x: Tensor, axes: tuple[int, ...], keepdim: bool) -> Any:
+    """logsumexp's forward by tensor ops (other dtypes keep their per-op rounding)."""
+    if x.numel():
+        m = x.detach().amax(axes, keepdim=True)
+        m = where(m.isfinite(), m, 0.0)  # all -inf (or an inf) along a row: nothing to subtract
+    else:  # nothing to take a max of; a sum over no elements is 0, its log -inf, as PyTorch
+        m = 0.0
+    with no_grad():
+        out = (x - m).exp().sum(axes, keepdim=True).log() + m
+        out = out if keepdim else out.squeeze(axes)
+    return out._data
 
 
 def _along(name: str, input: Tensor, dim: int, dtype: DTypeLike | None,

@@ -124,8 +124,8 @@ def _to_rows(x: Tensor) -> Any:
 
 def _from_rows(g: Tensor, shape: tuple[int, ...]) -> Tensor:
     """The inverse of _to_rows for a gradient tensor of (M, C) rows."""
-    if len(shape) <= 2:
-        return g.reshape(shape)
+    if len(shape) <= 2:  # (not a view of (M, C) rows: the engine may keep g itself as .grad)
+        return g if g.shape == shape else g.reshape(shape)
     lead = (shape[0],) + shape[2:] + (shape[1],)
     n = len(shape)
     return g.reshape(lead).permute((0, n - 1) + tuple(range(1, n - 1)))
@@ -158,7 +158,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
     rows = B.neg(picked) if wt is None else B.mul(B.neg(picked), wt)
     spread = None
     if eps:
-        spread = B.sum(logp, 1) if weight is None else B.matmul(logp, weight._data)
+        spread = B.sum(logp, (1,)) if weight is None else B.matmul(logp, weight._data)
     counted = wt  # the weight each row adds to 'mean''s denominator (None: 1 each)
     if valid is not None:
         rows = B.where(valid, rows, 0)
