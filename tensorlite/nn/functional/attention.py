@@ -1,10 +1,15 @@
 """Attention: scaled_dot_product_attention and multi_head_attention_forward (torch.nn.functional's).
 
-Both are compositions of differentiable tensor ops (matmul, masked_fill, softmax, dropout), so
-their gradients, and gradients of gradients, come from the tape.  The memory they keep for the
-backward pass is the (..., L, S) attention probabilities (and dropout's mask), as PyTorch's math
-kernel; a causal mask is a (L, S) bool mask broadcast over the batch and heads, never a float
-(..., L, S) bias.  A fused kernel is the backends' business (issue 14), not this module's.
+Without a mask tensor or dropout (nanoGPT's ``is_causal=True`` call, float32/float64, the same
+leading dims), scaled_dot_product_attention is ONE tape node over the backend primitives
+``attention`` / ``attention_backward`` (the numba backend's: BLAS products over the (batch,
+head) stack and a causal softmax kernel that skips masked keys); its node is named as PyTorch's
+CPU flash kernel's, and under create_graph its backward is written with tensor ops, so it is
+differentiable again.  Otherwise both functions are compositions of differentiable tensor ops
+(matmul, masked_fill, softmax, dropout), so their gradients, and gradients of gradients, come
+from the tape.  The memory either keeps for the backward pass is the (..., L, S) attention
+probabilities (and dropout's mask), as PyTorch's math kernel; a causal mask is a (L, S) bool
+mask broadcast over the batch and heads, never a float (..., L, S) bias.
 
 Semantics follow PyTorch 2.x on the CPU:
   * ``attn_mask``: a bool mask keeps positions where True; a float mask is added to the scores.
