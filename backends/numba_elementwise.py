@@ -56,14 +56,24 @@ class NumbaElementwise:
     # Below GENERATED_MIN elements a generated kernel's call (plan look-up, dispatch: 2-5 us)
     # costs more than NumPy's few passes, so small arrays take the reference, fused or not;
     # erf and GELU always take the kernel (their reference is a float64 polynomial: 70x slower).
+    # Where the reference is several passes with an exp (sigmoid, softplus, bias + sigmoid)
+    # the generated kernel wins from a few hundred elements (measured, load ~11: sigmoid of 256
+    # float32 5.3 vs 8.4 us, 2048: 7.3 vs 28 us; bias + sigmoid 1024: 8.2 vs 28 us), so those
+    # take it from GENERATED_MIN_EXP; one-pass references (relu, tanh, the grads) cross over
+    # near 4096-8192 (relu 4096: 5.5 vs 3.8 us, 8192: 5.8 vs 6.9 us).
     GENERATED_MIN = 1 << 13
+    GENERATED_MIN_EXP = 1 << 9
 
     def _gen(self, *arrays):
         """Whether the generated kernels take these arrays (floats, large enough)."""
         return arrays[0].size >= self.GENERATED_MIN and _floats(*arrays)
 
+    def _gen_exp(self, *arrays):
+        """As _gen, from GENERATED_MIN_EXP elements (a reference of several passes with exp)."""
+        return arrays[0].size >= self.GENERATED_MIN_EXP and _floats(*arrays)
+
     def sigmoid(self, x):
-        return self._unary("sigmoid", x) if self._gen(x) else super().sigmoid(x)
+        return self._unary("sigmoid", x) if self._gen_exp(x) else super().sigmoid(x)
 
     def tanh(self, x, /):
         if type(x) is np.ndarray and x.dtype == _F32 and x.size >= self.GENERATED_MIN:
@@ -92,7 +102,7 @@ class NumbaElementwise:
         return self._unary("gelu_tanh" if approximate == "tanh" else "gelu", x)
 
     def softplus(self, x, beta, threshold):
-        if not self._gen(x):
+        if not self._gen_exp(x):
             return super().softplus(x, beta, threshold)
         return self._unary("softplus", x, float(beta), float(threshold))
 
@@ -103,7 +113,8 @@ class NumbaElementwise:
 
     # -- fused linear: bias + activation, and its backward ------------------------------------
     def bias_act(self, z, b=None, activation=None):
-        if (activation not in _ACTS or not self._gen(z)
+        if (activation not in _ACTS
+                or not (self._gen_exp(z) if activation == "sigmoid" else self._gen(z))
                 or (activation == "tanh" and z.dtype != _F32)
                 or (b is None and activation is None)
                 or (b is not None and (b.shape != z.shape[-1:] or not _floats(z, b)))):

@@ -201,6 +201,13 @@ def test_generated_float32_exp_log_tanh(nb, ref, rng):
     assert np.signbit(nb.tanh(np.full(n, -0.0, np.float32))).all()
     x64 = x.astype(np.float64)  # float64: NumPy's own, bit for bit
     _same(nb.tanh(x64), ref.tanh(x64))
+    m = nb.GENERATED_MIN_EXP + 3  # sigmoid, softplus, bias + sigmoid: generated from here
+    for a in (x[:m], x64[:m]):
+        _same(nb.sigmoid(a), ref.sigmoid(a), exact=False)
+        _same(nb.softplus(a, 1.5, 3.0), ref.softplus(a, 1.5, 3.0), exact=False)
+        z = a[: m // 3 * 3].reshape(-1, 3)
+        _same(nb.bias_act(z, b.astype(a.dtype), "sigmoid"),
+              ref.bias_act(z, b.astype(a.dtype), "sigmoid"), exact=False)
 
 
 # -- softmax, log_softmax, the cross-entropy pick --------------------------------------------------
