@@ -1,6 +1,7 @@
 """The reference optimizer steps: torch.optim's single-tensor update formulas, one call per
-parameter, in place.  A mixin of the reference backend over ``self.xp`` (see
-backends/contract.py); accelerated backends override each step with one fused loop.
+parameter, in place, and their group forms (``*_steps``: every parameter of a group, by
+lists).  A mixin of the reference backend over ``self.xp`` (see backends/contract.py);
+accelerated backends override each step with one fused loop.
 """
 
 
@@ -200,6 +201,75 @@ class OptimizerSteps:
         denom = xp.add(xp.sqrt(xp.add(upd_v, old_v)), eps)
         step_size = lr * (1 - beta2 ** step) ** 0.5 / (1 - beta1 ** step)
         param[mask] = param[mask] + xp.multiply(xp.divide(numer, denom), -step_size)
+
+    # -- group steps: every parameter of a group in one call ------------------------------------
+    # Lists of arrays (one entry per parameter, in the group's order) and per-parameter lists of
+    # the values that differ between parameters (``steps``, ...); a list of optional state is
+    # None when its option is off.  Here: the one-parameter step for each entry in turn, so the
+    # results equal the per-parameter calls; accelerated backends fuse the group into one pass.
+    def sgd_steps(self, params, grads, momentum_bufs, lr, momentum=0.0, dampening=0.0,
+                  weight_decay=0.0, nesterov=False, maximize=False, firsts=None):
+        """sgd_step on each parameter; ``firsts[i]``: momentum_bufs[i] is uninitialized."""
+        for i, p in enumerate(params):
+            self.sgd_step(p, grads[i], None if momentum_bufs is None else momentum_bufs[i], lr,
+                          momentum, dampening, weight_decay, nesterov, maximize,
+                          bool(firsts and firsts[i]))
+
+    def adam_steps(self, params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, lr,
+                   beta1, beta2, eps, weight_decay=0.0, decoupled_weight_decay=False,
+                   maximize=False):
+        """adam_step on each parameter, ``steps[i]`` its step count."""
+        for i, p in enumerate(params):
+            self.adam_step(p, grads[i], exp_avgs[i], exp_avg_sqs[i],
+                           None if max_exp_avg_sqs is None else max_exp_avg_sqs[i], steps[i],
+                           lr, beta1, beta2, eps, weight_decay, decoupled_weight_decay,
+                           maximize)
+
+    def rmsprop_steps(self, params, grads, square_avgs, grad_avgs, momentum_bufs, lr, alpha,
+                      eps, weight_decay=0.0, momentum=0.0, maximize=False):
+        """rmsprop_step on each parameter."""
+        for i, p in enumerate(params):
+            self.rmsprop_step(p, grads[i], square_avgs[i],
+                              None if grad_avgs is None else grad_avgs[i],
+                              None if momentum_bufs is None else momentum_bufs[i], lr, alpha,
+                              eps, weight_decay, momentum, maximize)
+
+    def adagrad_steps(self, params, grads, state_sums, steps, lr, lr_decay=0.0,
+                      weight_decay=0.0, eps=1e-10, maximize=False):
+        """adagrad_step on each parameter."""
+        for i, p in enumerate(params):
+            self.adagrad_step(p, grads[i], state_sums[i], steps[i], lr, lr_decay, weight_decay,
+                              eps, maximize)
+
+    def adadelta_steps(self, params, grads, square_avgs, acc_deltas, lr, rho, eps,
+                       weight_decay=0.0, maximize=False):
+        """adadelta_step on each parameter."""
+        for i, p in enumerate(params):
+            self.adadelta_step(p, grads[i], square_avgs[i], acc_deltas[i], lr, rho, eps,
+                               weight_decay, maximize)
+
+    def adamax_steps(self, params, grads, exp_avgs, exp_infs, steps, lr, beta1, beta2, eps,
+                     weight_decay=0.0, maximize=False):
+        """adamax_step on each parameter."""
+        for i, p in enumerate(params):
+            self.adamax_step(p, grads[i], exp_avgs[i], exp_infs[i], steps[i], lr, beta1, beta2,
+                             eps, weight_decay, maximize)
+
+    def nadam_steps(self, params, grads, exp_avgs, exp_avg_sqs, steps, lr, beta1, beta2, eps,
+                    mus, mu_nexts, mu_products, weight_decay=0.0, decoupled_weight_decay=False,
+                    maximize=False):
+        """nadam_step on each parameter (``mus``, ``mu_nexts``, ``mu_products``: its own)."""
+        for i, p in enumerate(params):
+            self.nadam_step(p, grads[i], exp_avgs[i], exp_avg_sqs[i], steps[i], lr, beta1,
+                            beta2, eps, mus[i], mu_nexts[i], mu_products[i], weight_decay,
+                            decoupled_weight_decay, maximize)
+
+    def radam_steps(self, params, grads, exp_avgs, exp_avg_sqs, steps, lr, beta1, beta2, eps,
+                    weight_decay=0.0, decoupled_weight_decay=False, maximize=False):
+        """radam_step on each parameter."""
+        for i, p in enumerate(params):
+            self.radam_step(p, grads[i], exp_avgs[i], exp_avg_sqs[i], steps[i], lr, beta1,
+                            beta2, eps, weight_decay, decoupled_weight_decay, maximize)
 
     def total_norm(self, arrays, norm_type):
         """clip_grad_norm_'s total: the ``norm_type``-norm of the arrays' norms (a 0-d array)."""

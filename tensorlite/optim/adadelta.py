@@ -33,3 +33,16 @@ class Adadelta(Optimizer):
                         group["eps"], weight_decay=group["weight_decay"],
                         maximize=group["maximize"])
         self._bump(p, sq, acc)
+
+    def _update_group(self, params: list[Tensor], grads: list[Tensor], B: Any,
+                      group: dict[str, Any]) -> None:
+        states = [self._lazy_state(p, "square_avg", "acc_delta") for p in params]
+        for state in states:
+            self._increment(state["step"])
+        sqs = [state["square_avg"] for state in states]
+        accs = [state["acc_delta"] for state in states]
+        B.adadelta_steps([p._data for p in params], [g._data for g in grads],
+                         [t._data for t in sqs], [t._data for t in accs], float(group["lr"]),
+                         group["rho"], group["eps"], weight_decay=group["weight_decay"],
+                         maximize=group["maximize"])
+        self._bump(*params, *sqs, *accs)

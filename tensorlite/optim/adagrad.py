@@ -43,3 +43,14 @@ class Adagrad(Optimizer):
                        lr_decay=group["lr_decay"], weight_decay=group["weight_decay"],
                        eps=group["eps"], maximize=group["maximize"])
         self._bump(p, state["sum"])
+
+    def _update_group(self, params: list[Tensor], grads: list[Tensor], B: Any,
+                      group: dict[str, Any]) -> None:
+        states = [self.state[p] or self._init_state(p, group) for p in params]
+        steps = [self._increment(state["step"]) for state in states]
+        sums = [state["sum"] for state in states]
+        B.adagrad_steps([p._data for p in params], [g._data for g in grads],
+                        [t._data for t in sums], steps, float(group["lr"]),
+                        lr_decay=group["lr_decay"], weight_decay=group["weight_decay"],
+                        eps=group["eps"], maximize=group["maximize"])
+        self._bump(*params, *sums)

@@ -19,7 +19,7 @@ class Adam(Optimizer):
                  differentiable: bool = False, fused: bool | None = None,
                  decoupled_weight_decay: bool = False) -> None:
         # foreach / capturable / differentiable / fused: torch's kernel choices, accepted and
-        # ignored (each parameter's update is one fused backend call already)
+        # ignored (each group's update is one fused backend call already)
         defaults = adam_defaults(lr, betas, eps, weight_decay, amsgrad=amsgrad,
                                  maximize=maximize,
                                  decoupled_weight_decay=decoupled_weight_decay)
@@ -38,6 +38,25 @@ class Adam(Optimizer):
                     state["max_exp_avg_sq"]._data if amsgrad else None, step, lr, beta1, beta2,
                     group["eps"], **options)
         self._bump(p, m, v, vmax if amsgrad else None)
+
+    def _update_group(self, params: list[Tensor], grads: list[Tensor], B: Any,
+                      group: dict[str, Any]) -> None:
+        lr, (beta1, beta2) = float(group["lr"]), group["betas"]
+        amsgrad = group["amsgrad"]
+        names = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") if amsgrad else \
+            ("exp_avg", "exp_avg_sq")
+        states = [self._lazy_state(p, *names) for p in params]
+        steps = [self._increment(state["step"]) for state in states]
+        ms = [state["exp_avg"] for state in states]
+        vs = [state["exp_avg_sq"] for state in states]
+        vmaxs = [state["max_exp_avg_sq"] for state in states] if amsgrad else []
+        B.adam_steps([p._data for p in params], [g._data for g in grads],
+                     [m._data for m in ms], [v._data for v in vs],
+                     [u._data for u in vmaxs] if amsgrad else None, steps, lr, beta1, beta2,
+                     group["eps"], weight_decay=group["weight_decay"],
+                     maximize=group["maximize"],
+                     decoupled_weight_decay=group["decoupled_weight_decay"])
+        self._bump(*params, *ms, *vs, *vmaxs)
 
     def _check_param(self, p: Tensor, group: dict[str, Any], gi: int, pi: int) -> None:
         state = self.state.get(p)

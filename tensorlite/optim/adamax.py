@@ -31,3 +31,16 @@ class Adamax(Optimizer):
                       group["eps"], weight_decay=group["weight_decay"],
                       maximize=group["maximize"])
         self._bump(p, m, u)
+
+    def _update_group(self, params: list[Tensor], grads: list[Tensor], B: Any,
+                      group: dict[str, Any]) -> None:
+        (beta1, beta2) = group["betas"]
+        states = [self._lazy_state(p, "exp_avg", "exp_inf") for p in params]
+        steps = [self._increment(state["step"]) for state in states]
+        ms = [state["exp_avg"] for state in states]
+        us = [state["exp_inf"] for state in states]
+        B.adamax_steps([p._data for p in params], [g._data for g in grads],
+                       [t._data for t in ms], [t._data for t in us], steps, float(group["lr"]),
+                       beta1, beta2, group["eps"], weight_decay=group["weight_decay"],
+                       maximize=group["maximize"])
+        self._bump(*params, *ms, *us)

@@ -52,6 +52,37 @@ class NAdam(Optimizer):
                      maximize=group["maximize"])
         self._bump(p, m, v)
 
+    def _update_group(self, params: list[Tensor], grads: list[Tensor], B: Any,
+                      group: dict[str, Any]) -> None:
+        (beta1, beta2) = group["betas"]
+        momentum_decay = group["momentum_decay"]
+        steps, mus, mu_nexts, mu_products, ms, vs = [], [], [], [], [], []
+        for p in params:
+            state = self.state[p]
+            if not state:
+                state["step"] = self._new_step()
+                state["mu_product"] = ones((), dtype=dtypes.float32, device="cpu")
+                state["exp_avg"] = zeros_like(p)
+                state["exp_avg_sq"] = zeros_like(p)
+            step = self._increment(state["step"])
+            mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * momentum_decay)))
+            mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * momentum_decay)))
+            mu_product = state["mu_product"]
+            mu_product.mul_(mu)  # in float32, as torch
+            steps.append(step)
+            mus.append(mu)
+            mu_nexts.append(mu_next)
+            mu_products.append(mu_product.item())
+            ms.append(state["exp_avg"])
+            vs.append(state["exp_avg_sq"])
+        B.nadam_steps([p._data for p in params], [g._data for g in grads],
+                      [t._data for t in ms], [t._data for t in vs], steps, float(group["lr"]),
+                      beta1, beta2, group["eps"], mus, mu_nexts, mu_products,
+                      weight_decay=group["weight_decay"],
+                      decoupled_weight_decay=group["decoupled_weight_decay"],
+                      maximize=group["maximize"])
+        self._bump(*params, *ms, *vs)
+
     def _check_param(self, p: Any, group: dict[str, Any], gi: int, pi: int) -> None:
         state = self.state.get(p)
         if state and "mu_product" not in state:

@@ -3,7 +3,9 @@
 A subclass declares its hyperparameters as ``defaults`` and implements ``_update`` (one
 parameter, called by the shared ``step``) or its own ``step``; the update of one parameter is
 one backend primitive call (``Backend.sgd_step``, ``adam_step``, ...) that changes the
-parameter and its state arrays in place.
+parameter and its state arrays in place.  The built-in optimizers also implement
+``_update_group``: every parameter of a group in one backend call (``Backend.sgd_steps``,
+``adam_steps``, ...: one fused pass on the numba backend, as torch's foreach/fused steps).
 """
 from __future__ import annotations
 
@@ -186,10 +188,23 @@ class Optimizer:
         if type(self)._update is Optimizer._update:
             raise NotImplementedError
         loss = self._begin_step(closure)
+        fused = _fused(type(self))
         for group in self.param_groups:
-            for p, g, B in self._with_grad(group):
-                self._update(p, g, B, group)
+            items = list(self._with_grad(group))
+            if fused and len({id(p) for p, _, _ in items}) == len(items):
+                for B, ps, gs in _by_backend(items):
+                    self._update_group(ps, gs, B, group)
+            else:  # a parameter listed twice is updated once per occurrence, in turn
+                for p, g, B in items:
+                    self._update(p, g, B, group)
         return loss
+
+    def _update_group(self, params: list[Tensor], grads: list[Tensor], B: Any,
+                      group: dict[str, Any]) -> None:
+        """The update of several parameters of ``group`` (distinct, with gradients ``grads``,
+        all on backend ``B``) in one backend call (``B.adam_steps``, ...): the same result as
+        ``_update`` on each in turn.  Optional: without it ``step`` calls ``_update``."""
+        raise NotImplementedError
 
     def _update(self, p: Tensor, g: Tensor, B: Any, group: dict[str, Any]) -> None:
         """One parameter's update: ``p`` of ``group``, its gradient ``g`` (dense unless the
@@ -416,6 +431,35 @@ class Optimizer:
     def _load_state_value(self, param: Tensor, key: str, value: Any, index: Any) -> Any:
         """The copy of one saved state value that ``load_state_dict`` keeps for ``param``."""
         return _cast(param, key, value, index, self._scalar_state)
+
+
+_FUSED: dict[type, bool] = {}
+
+
+def _fused(cls: type) -> bool:
+    """Whether ``cls``'s ``_update_group`` replaces its ``_update``: defined by the class that
+    defines ``_update`` or a subclass of it (a subclass overriding ``_update`` only keeps it)."""
+    known = _FUSED.get(cls)
+    if known is None:
+        def owner(name: str) -> type:
+            return next(c for c in cls.__mro__ if name in c.__dict__)
+        group, one = owner("_update_group"), owner("_update")
+        known = _FUSED[cls] = group is not Optimizer and issubclass(group, one)
+    return known
+
+
+def _by_backend(items: list[tuple[Tensor, Tensor, Any]]
+                ) -> list[tuple[Any, list[Tensor], list[Tensor]]]:
+    """(backend, params, grads) for each backend of ``items`` (one, usually), in order."""
+    B = items[0][2] if items else None
+    if all(b is B for _, _, b in items):
+        return [(B, [p for p, _, _ in items], [g for _, g, _ in items])] if items else []
+    out: dict[int, tuple[Any, list[Tensor], list[Tensor]]] = {}
+    for p, g, b in items:
+        entry = out.setdefault(id(b), (b, [], []))
+        entry[1].append(p)
+        entry[2].append(g)
+    return list(out.values())
 
 
 def _adam_family() -> type:

@@ -33,3 +33,17 @@ class RAdam(Optimizer):
                      decoupled_weight_decay=group["decoupled_weight_decay"],
                      maximize=group["maximize"])
         self._bump(p, m, v)
+
+    def _update_group(self, params: list[Tensor], grads: list[Tensor], B: Any,
+                      group: dict[str, Any]) -> None:
+        (beta1, beta2) = group["betas"]
+        states = [self._lazy_state(p, "exp_avg", "exp_avg_sq") for p in params]
+        steps = [self._increment(state["step"]) for state in states]
+        ms = [state["exp_avg"] for state in states]
+        vs = [state["exp_avg_sq"] for state in states]
+        B.radam_steps([p._data for p in params], [g._data for g in grads],
+                      [t._data for t in ms], [t._data for t in vs], steps, float(group["lr"]),
+                      beta1, beta2, group["eps"], weight_decay=group["weight_decay"],
+                      decoupled_weight_decay=group["decoupled_weight_decay"],
+                      maximize=group["maximize"])
+        self._bump(*params, *ms, *vs)

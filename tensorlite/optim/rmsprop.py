@@ -38,3 +38,21 @@ class RMSprop(Optimizer):
                        group["eps"], weight_decay=group["weight_decay"],
                        momentum=momentum, maximize=group["maximize"])
         self._bump(p, sq, buf, avg)
+
+    def _update_group(self, params: list[Tensor], grads: list[Tensor], B: Any,
+                      group: dict[str, Any]) -> None:
+        momentum, centered = group["momentum"], group["centered"]
+        states = [self._lazy_state(p, "square_avg",
+                                   *(("momentum_buffer",) if momentum > 0 else ()),
+                                   *(("grad_avg",) if centered else ())) for p in params]
+        for state in states:
+            self._increment(state["step"])
+        sqs = [state["square_avg"] for state in states]
+        bufs = [state["momentum_buffer"] for state in states] if momentum > 0 else []
+        avgs = [state["grad_avg"] for state in states] if centered else []
+        B.rmsprop_steps([p._data for p in params], [g._data for g in grads],
+                        [t._data for t in sqs], [t._data for t in avgs] if centered else None,
+                        [t._data for t in bufs] if momentum > 0 else None, float(group["lr"]),
+                        group["alpha"], group["eps"], weight_decay=group["weight_decay"],
+                        momentum=momentum, maximize=group["maximize"])
+        self._bump(*params, *sqs, *bufs, *avgs)

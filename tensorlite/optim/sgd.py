@@ -20,7 +20,7 @@ class SGD(Optimizer):
                  maximize: bool = False, foreach: bool | None = None,
                  differentiable: bool = False, fused: bool | None = None) -> None:
         # foreach / differentiable / fused: torch's kernel choices, accepted and ignored (each
-        # parameter's update is one fused backend call already)
+        # group's update is one fused backend call already)
         check_nonnegative(lr=lr, momentum=momentum, weight_decay=weight_decay)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
@@ -43,3 +43,23 @@ class SGD(Optimizer):
         B.sgd_step(p._data, g._data, None if buf is None else buf._data, lr,
                    first=first, **options)
         self._bump(p, buf)
+
+    def _update_group(self, params: list[Tensor], grads: list[Tensor], B: Any,
+                      group: dict[str, Any]) -> None:
+        lr, momentum = float(group["lr"]), group["momentum"]
+        bufs: list[Tensor] = []
+        firsts: list[bool] = []
+        if momentum != 0:
+            for p in params:
+                state = self.state[p]
+                buf = state.get("momentum_buffer")
+                firsts.append(buf is None)
+                if buf is None:
+                    buf = state["momentum_buffer"] = empty_like(p)
+                bufs.append(buf)
+        B.sgd_steps([p._data for p in params], [g._data for g in grads],
+                    [b._data for b in bufs] if momentum != 0 else None, lr, momentum=momentum,
+                    dampening=group["dampening"], weight_decay=group["weight_decay"],
+                    nesterov=group["nesterov"], maximize=group["maximize"],
+                    firsts=firsts or None)
+        self._bump(*params, *bufs)
