@@ -204,20 +204,35 @@ class ConvKernels:
             x, x.shape[:2] + tuple(kernel) + tuple(out_size),
             (sn, sc, sh * dilation[0], sw * dilation[1], sh * stride[0], sw * stride[1]))
 
-    def im2col(self, x, kernel, stride, dilation, out_size):
-        """The windows of ``x`` copied out contiguously: (N, C, kh, kw, OH, OW)."""
-        return self.xp.ascontiguousarray(self.windows(x, kernel, stride, dilation, out_size))
+    def im2col(self, x, kernel, stride, dilation, out_size, padding=(0, 0, 0, 0),
+               batch_inner=False):
+        """The windows of ``x`` copied out contiguously: (N, C, kh, kw, OH, OW).  ``padding``
+        (top, bottom, left, right): zeros around each plane first.  ``batch_inner``: laid out
+        (C, kh, kw, N, OH, OW) instead, a convolution's (C*kh*kw, N*OH*OW) matrix, so that
+        the whole batch is one matrix product."""
+        top, bottom, left, right = padding
+        if top or bottom or left or right:
+            x = self.pad_constant(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
+        win = self.windows(x, kernel, stride, dilation, out_size)
+        return self.xp.ascontiguousarray(win.transpose(1, 2, 3, 0, 4, 5) if batch_inner else win)
 
-    def col2im(self, cols, shape, stride, dilation):
-        """The adjoint of im2col: zeros(shape) with every window column added back in place
-        (one strided add per kernel position)."""
-        out = self.xp.zeros(shape, dtype=cols.dtype)
+    def col2im(self, cols, shape, stride, dilation, padding=(0, 0, 0, 0), batch_inner=False):
+        """The adjoint of im2col: zeros(shape) (N, C, H, W) with every window column added back
+        in place (one strided add per kernel position, in order); ``padding`` and
+        ``batch_inner`` as im2col's (what falls in the padding is dropped)."""
+        if batch_inner:
+            cols = cols.transpose(3, 0, 1, 2, 4, 5)
+        n, c, h, w = shape
+        top, bottom, left, right = padding
+        out = self.xp.zeros((n, c, h + top + bottom, w + left + right), dtype=cols.dtype)
         _, _, kh, kw, oh, ow = cols.shape
         for i in range(kh):
             rows = slice(i * dilation[0], i * dilation[0] + stride[0] * (oh - 1) + 1, stride[0])
             for j in range(kw):
                 out[:, :, rows, j * dilation[1]:j * dilation[1] + stride[1] * (ow - 1) + 1:
                     stride[1]] += cols[:, :, i, j]
+        if top or bottom or left or right:
+            return self.xp.ascontiguousarray(out[:, :, top:top + h, left:left + w])
         return out
 
     def max_pool2d(self, x, kernel, stride, padding, dilation, out_size):

@@ -1,8 +1,9 @@
 """Numba kernels for Conv2d and MaxPool2d: im2col, col2im, max pooling forward and backward,
 and the per-channel sum of a convolution's bias gradient.
 
-Images arrive as (P, H, W) planes (P = N * C, a view of a C-contiguous (N, C, H, W) array);
-every plane is independent, so the ``*_par`` drivers hand whole planes to threads.  The same
+Images arrive as (N, C, H, W) arrays (pooling: as (P, H, W) planes, P = N * C); every plane,
+and every block of columns, is independent, so the ``*_par`` drivers hand whole planes (or
+blocks) to threads.  The same
 layout and conventions as the reference (backends/base.py, "nn: convolution and pooling"):
 window element [i, j] of output position [y, x] is image[y*sh + i*dh, x*sw + j*dw].
 """
@@ -16,78 +17,119 @@ def _split(n, parts, i):
 
 
 # Small planes make short rows (a 4x4 output row is 4 elements), so the loops below work on
-# flat views with one running output offset and unsigned indices: 5-D index arithmetic and
-# wraparound checks per element cost more than the copy itself.
+# flat views with running offsets and unsigned indices: 6-D index arithmetic and wraparound
+# checks per element cost more than the copy itself.  A block is one (OH, OW) piece of the
+# columns, cols[n, c, i, j] (or cols[c, i, j, n] with ``inner``: the batch inside the kernel
+# position, the (C*kh*kw, N*OH*OW) matrix of a convolution); zero padding (top, left) is
+# handled row by row: a row outside the plane is zeros, a row inside copies the span of output
+# positions whose input column lies in the plane.
 @njit(cache=True, inline="always")
-def _im2col_planes(x, kh, kw, sh, sw, dh, dw, out, p0, p1):
-    h, w = x.shape[1], x.shape[2]
-    oh, ow = out.shape[3], out.shape[4]
+def _block(b, n, c, kh, kw, inner):
+    """(n, c, i, j) of block ``b``."""
+    if inner:
+        q, ni = b // n, b % n
+        return ni, q // (kh * kw), q // kw % kh, q % kw
+    q = b // (kh * kw)
+    return q // c, q % c, b // kw % kh, b % kw
+
+
+@njit(cache=True, inline="always")
+def _span(ow, sw, off, w):
+    """The output columns xo with 0 <= xo*sw + off < w: (lo, hi), hi >= lo."""
+    lo = 0 if off >= 0 else (-off + sw - 1) // sw
+    hi = 0 if off >= w else min(ow, (w - 1 - off) // sw + 1)
+    return min(lo, ow), max(hi, min(lo, ow))
+
+
+@njit(cache=True, inline="always")
+def _im2col_blocks(x, kh, kw, sh, sw, dh, dw, top, left, oh, ow, inner, out, b0, b1):
+    n, c, h, w = x.shape
     xf, of = x.reshape(-1), out.reshape(-1)
     usw = np.uint64(sw)
-    o = np.uint64(p0 * kh * kw * oh * ow)
-    for p in range(p0, p1):
-        for i in range(kh):
-            for j in range(kw):
-                for y in range(oh):
-                    src = np.uint64(p * h * w + (y * sh + i * dh) * w + j * dw)
-                    for xo in range(np.uint64(ow)):
-                        of[o + xo] = xf[src + xo * usw]
-                    o += np.uint64(ow)
+    o = np.uint64(b0 * oh * ow)
+    for b in range(b0, b1):
+        ni, ci, i, j = _block(b, n, c, kh, kw, inner)
+        plane = (ni * c + ci) * h * w
+        off = j * dw - left
+        lo, hi = _span(ow, sw, off, w)
+        for y in range(oh):
+            r = y * sh + i * dh - top
+            if r < 0 or r >= h:
+                for xo in range(np.uint64(ow)):
+                    of[o + xo] = 0
+            else:
+                for xo in range(np.uint64(lo)):
+                    of[o + xo] = 0
+                src = np.uint64(plane + r * w + off + lo * sw) - np.uint64(lo) * usw
+                for xo in range(np.uint64(lo), np.uint64(hi)):
+                    of[o + xo] = xf[src + xo * usw]
+                for xo in range(np.uint64(hi), np.uint64(ow)):
+                    of[o + xo] = 0
+            o += np.uint64(ow)
 
 
 @njit(cache=True)
-def im2col_body(x, kh, kw, sh, sw, dh, dw, out, p0, p1):
-    """out[p, i, j, y, x] = x[p, y*sh + i*dh, x*sw + j*dw] for planes p0..p1."""
+def im2col_body(x, kh, kw, sh, sw, dh, dw, top, left, oh, ow, inner, out, b0, b1):
+    """Blocks b0..b1 of the columns ``out`` (flat) of the (N, C, H, W) image ``x``:
+    cols[n, c, i, j, y, x] = x[n, c, y*sh + i*dh - top, x*sw + j*dw - left], 0 outside."""
     if sw == 1:  # the usual stride, a constant in this copy: contiguous rows
-        _im2col_planes(x, kh, kw, sh, 1, dh, dw, out, p0, p1)
+        _im2col_blocks(x, kh, kw, sh, 1, dh, dw, top, left, oh, ow, inner, out, b0, b1)
     else:
-        _im2col_planes(x, kh, kw, sh, sw, dh, dw, out, p0, p1)
+        _im2col_blocks(x, kh, kw, sh, sw, dh, dw, top, left, oh, ow, inner, out, b0, b1)
 
 
 @njit(cache=True, parallel=True)
-def im2col_par(x, kh, kw, sh, sw, dh, dw, out, threads):
-    n = x.shape[0]
+def im2col_par(x, kh, kw, sh, sw, dh, dw, top, left, oh, ow, inner, out, threads):
+    n = x.shape[0] * x.shape[1] * kh * kw
     parts = min(threads, n)
     for t in prange(parts):
-        im2col_body(x, kh, kw, sh, sw, dh, dw, out, _split(n, parts, t), _split(n, parts, t + 1))
+        im2col_body(x, kh, kw, sh, sw, dh, dw, top, left, oh, ow, inner, out,
+                    _split(n, parts, t), _split(n, parts, t + 1))
 
 
 @njit(cache=True, inline="always")
-def _col2im_planes(cols, sh, sw, dh, dw, out, p0, p1):
-    kh, kw, oh, ow = cols.shape[1], cols.shape[2], cols.shape[3], cols.shape[4]
-    h, w = out.shape[1], out.shape[2]
+def _col2im_planes(cols, kh, kw, oh, ow, sh, sw, dh, dw, top, left, inner, out, p0, p1):
+    n, c, h, w = out.shape
     cf, of = cols.reshape(-1), out.reshape(-1)
     usw = np.uint64(sw)
-    o = np.uint64(p0 * kh * kw * oh * ow)
     for p in range(p0, p1):
+        ni, ci = p // c, p % c
         plane = np.uint64(p * h * w)
         for q in range(np.uint64(h * w)):
             of[plane + q] = 0
         for i in range(kh):
             for j in range(kw):
+                b = ((ci * kh + i) * kw + j) * n + ni if inner else (p * kh + i) * kw + j
+                off = j * dw - left
+                lo, hi = _span(ow, sw, off, w)
+                o = np.uint64(b * oh * ow)
                 for y in range(oh):
-                    dst = plane + np.uint64((y * sh + i * dh) * w + j * dw)
-                    for xo in range(np.uint64(ow)):
-                        of[dst + xo * usw] += cf[o + xo]
+                    r = y * sh + i * dh - top
+                    if 0 <= r < h:
+                        dst = plane + np.uint64(r * w + off + lo * sw) - np.uint64(lo) * usw
+                        for xo in range(np.uint64(lo), np.uint64(hi)):
+                            of[dst + xo * usw] += cf[o + xo]
                     o += np.uint64(ow)
 
 
 @njit(cache=True)
-def col2im_body(cols, sh, sw, dh, dw, out, p0, p1):
-    """The adjoint of im2col on planes p0..p1: out (zeroed here) gets every window column
-    added back, kernel position by kernel position (the reference's order of additions)."""
+def col2im_body(cols, kh, kw, oh, ow, sh, sw, dh, dw, top, left, inner, out, p0, p1):
+    """The adjoint of im2col on planes p0..p1 of the (N, C, H, W) ``out`` (zeroed here): every
+    window column added back, kernel position by kernel position (the reference's order of
+    additions); what falls in the padding is dropped."""
     if sw == 1:
-        _col2im_planes(cols, sh, 1, dh, dw, out, p0, p1)
+        _col2im_planes(cols, kh, kw, oh, ow, sh, 1, dh, dw, top, left, inner, out, p0, p1)
     else:
-        _col2im_planes(cols, sh, sw, dh, dw, out, p0, p1)
+        _col2im_planes(cols, kh, kw, oh, ow, sh, sw, dh, dw, top, left, inner, out, p0, p1)
 
 
 @njit(cache=True, parallel=True)
-def col2im_par(cols, sh, sw, dh, dw, out, threads):
-    n = cols.shape[0]
+def col2im_par(cols, kh, kw, oh, ow, sh, sw, dh, dw, top, left, inner, out, threads):
+    n = out.shape[0] * out.shape[1]
     parts = min(threads, n)
     for t in prange(parts):
-        col2im_body(cols, sh, sw, dh, dw, out, _split(n, parts, t), _split(n, parts, t + 1))
+        col2im_body(cols, kh, kw, oh, ow, sh, sw, dh, dw, top, left, inner, out,
+                    _split(n, parts, t), _split(n, parts, t + 1))
 
 
 @njit(cache=True, inline="always")

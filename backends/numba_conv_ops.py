@@ -35,25 +35,29 @@ class NumbaConvolution:
         C.channel_sum(x.reshape(x.shape[0], x.shape[1], -1), out)
         return out
 
-    def im2col(self, x, kernel, stride, dilation, out_size):
-        if x.ndim != 4 or not _fits(x) or x.size == 0:
-            return super().im2col(x, kernel, stride, dilation, out_size)
-        n, c, h, w = x.shape
-        out = self._new((n, c, *kernel, *out_size), x.dtype)
+    def im2col(self, x, kernel, stride, dilation, out_size, padding=(0, 0, 0, 0),
+               batch_inner=False):
+        if x.ndim != 4 or not _fits(x) or x.size == 0 or min(out_size) < 1:
+            return super().im2col(x, kernel, stride, dilation, out_size, padding, batch_inner)
+        n, c = x.shape[:2]
+        kh, kw = kernel
+        shape = (c, kh, kw, n, *out_size) if batch_inner else (n, c, kh, kw, *out_size)
+        out = self._new(shape, x.dtype)
         self._run(out.size, C.im2col_par, C.im2col_body,
-                  (x.reshape(n * c, h, w), *kernel, *stride, *dilation,
-                   out.reshape(n * c, *kernel, *out_size)), n * c)
+                  (x, kh, kw, *stride, *dilation, padding[0], padding[2], *out_size,
+                   bool(batch_inner), out), n * c * kh * kw)
         return out
 
-    def col2im(self, cols, shape, stride, dilation):
-        if (cols.ndim != 6 or not _fits(cols) or cols.size == 0
-                or tuple(shape[:2]) != cols.shape[:2]):
-            return super().col2im(cols, shape, stride, dilation)
-        n, c, h, w = shape
+    def col2im(self, cols, shape, stride, dilation, padding=(0, 0, 0, 0), batch_inner=False):
+        n, c = shape[:2]
+        if cols.ndim != 6 or not _fits(cols) or cols.size == 0 or len(shape) != 4 or \
+                ((cols.shape[3], cols.shape[0]) if batch_inner else cols.shape[:2]) != (n, c):
+            return super().col2im(cols, shape, stride, dilation, padding, batch_inner)
+        kh, kw, oh, ow = cols.shape[1:3] + cols.shape[4:] if batch_inner else cols.shape[2:]
         out = self._new(tuple(shape), cols.dtype)
         self._run(cols.size, C.col2im_par, C.col2im_body,
-                  (cols.reshape(n * c, *cols.shape[2:]), *stride, *dilation,
-                   out.reshape(n * c, h, w)), n * c)
+                  (cols, kh, kw, oh, ow, *stride, *dilation, padding[0], padding[2],
+                   bool(batch_inner), out), n * c)
         return out
 
     def max_pool2d(self, x, kernel, stride, padding, dilation, out_size):

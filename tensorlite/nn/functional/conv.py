@@ -1,8 +1,8 @@
 """Convolution: torch.nn.functional's conv1d, conv2d, conv3d, conv_transpose1d and
 conv_transpose2d.
 
-conv2d is one tape op over the backend's im2col (a strided copy of the windows) and one matmul
-per batch.  Its gradients are two more bilinear ops, and the three are each other's adjoints:
+conv2d is one tape op over the backend's im2col (a strided copy of the windows, laid out as one
+(C*kh*kw, N*OH*OW) matrix) and one matmul for the whole batch.  Its gradients are two more bilinear ops, and the three are each other's adjoints:
 
     conv2d(x, w) -> y              backward: input_grad(g, w),  weight_grad(x, g)
     input_grad(g, w) -> dx         backward: conv2d(u, w),      weight_grad(u, g)
@@ -48,18 +48,24 @@ def _conv_padding(padding: _Size | str, kernel: tuple[int, int], stride: tuple[i
 
 
 # -- convolution: three raw-array kernels, then the three tape ops ---------------------------------
-def _padded(B: Any, x: Any, geo: Geometry) -> Any:
-    top, bottom, left, right = geo.padding
-    if top or bottom or left or right:
-        return B.pad_constant(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
-    return x
-
-
+# One matrix product per convolution for the whole batch: the columns are the backend's
+# batch_inner im2col, a (C*kh*kw, N*OH*OW) matrix (per group), and the output gradient is
+# taken as the (O, N*OH*OW) matrix (one transposing copy), so the forward (w @ cols), the
+# input gradient (w.T @ g, then col2im) and the weight gradient (g @ cols.T) are each one
+# BLAS call on contiguous operands (a transposed operand is BLAS's flag, not a copy).
 def _cols(B: Any, x: Any, geo: Geometry) -> Any:
-    """im2col of the padded input, as (N, groups, C/groups * kh * kw, OH * OW)."""
-    cols = B.im2col(_padded(B, x, geo), geo.kernel, geo.stride, geo.dilation, geo.out)
-    n, c, kh, kw, oh, ow = cols.shape
-    return B.reshape(cols, (n, geo.groups, c // geo.groups * kh * kw, oh * ow))
+    """The zero-padded input's columns as (groups, C/groups * kh * kw, N * OH * OW)."""
+    cols = B.im2col(x, geo.kernel, geo.stride, geo.dilation, geo.out, geo.padding,
+                    batch_inner=True)
+    c, kh, kw, n, oh, ow = cols.shape
+    return B.reshape(cols, (geo.groups, c // geo.groups * kh * kw, n * oh * ow))
+
+
+def _rows(B: Any, gout: Any) -> Any:
+    """An (N, O, OH, OW) output gradient as the contiguous (O, N * OH * OW) matrix."""
+    n, o, oh, ow = gout.shape
+    rows = B.ascontiguousarray(B.transpose(B.reshape(gout, (n, o, oh * ow)), (1, 0, 2)))
+    return B.reshape(rows, (o, n * oh * ow))
 
 
 def _conv_data(B: Any, x: Any, w: Any, geo: Geometry) -> tuple[Any, Any]:
@@ -67,35 +73,50 @@ def _conv_data(B: Any, x: Any, w: Any, geo: Geometry) -> tuple[Any, Any]:
     n, o, g = x.shape[0], w.shape[0], geo.groups
     cols = _cols(B, x, geo)
     if g == 1:
-        out = B.matmul(B.reshape(w, (o, -1)), B.getitem(cols, (slice(None), 0)))
+        out = B.matmul(B.reshape(w, (o, -1)), B.getitem(cols, 0))  # (O, N*OH*OW)
     else:
         out = B.matmul(B.reshape(w, (g, o // g, -1)), cols)
-    return B.reshape(out, (n, o, *geo.out)), cols
+    out = B.transpose(B.reshape(out, (o, n, geo.out[0] * geo.out[1])), (1, 0, 2))
+    return B.reshape(B.ascontiguousarray(out), (n, o, *geo.out)), cols
 
 
-def _input_grad_data(B: Any, gout: Any, w: Any, geo: Geometry) -> Any:
-    """The gradient of conv2d for its input: the transposed convolution of ``gout``."""
+def _input_grad_data(B: Any, gout: Any, w: Any, geo: Geometry, rows: Any = None) -> Any:
+    """The gradient of conv2d for its input: the transposed convolution of ``gout`` (``rows``:
+    its _rows when already made)."""
     n, (o, cg, kh, kw), g = gout.shape[0], w.shape, geo.groups
-    wt = B.transpose(B.reshape(w, (g, o // g, -1)), (0, 2, 1))
-    dcols = B.matmul(wt, B.reshape(gout, (n, g, o // g, geo.out[0] * geo.out[1])))
-    dcols = B.reshape(dcols, (n, cg * g, kh, kw, *geo.out))
-    top, bottom, left, right = geo.padding
-    (h, wd) = geo.size
-    dx = B.col2im(dcols, (n, cg * g, h + top + bottom, wd + left + right), geo.stride, geo.dilation)
-    if top or bottom or left or right:
-        return B.getitem(dx, (slice(None),) * 2 + (slice(top, top + h), slice(left, left + wd)))
-    return dx
+    if rows is None:
+        rows = _rows(B, gout)
+    if g == 1:
+        dcols = B.matmul(B.transpose(B.reshape(w, (o, -1)), (1, 0)), rows)
+    else:
+        dcols = B.matmul(B.transpose(B.reshape(w, (g, o // g, -1)), (0, 2, 1)),
+                         B.reshape(rows, (g, o // g, -1)))
+    dcols = B.reshape(dcols, (cg * g, kh, kw, n, *geo.out))
+    return B.col2im(dcols, (n, cg * g, *geo.size), geo.stride, geo.dilation, geo.padding,
+                    batch_inner=True)
 
 
 def _weight_grad_data(B: Any, x: Any, gout: Any, geo: Geometry, wshape: tuple[int, ...],
-                      cols: Any = None) -> Any:
-    """The gradient of conv2d for its weight: each sample's gout @ cols.T, summed."""
-    n, g = x.shape[0], geo.groups
+                      cols: Any = None, rows: Any = None) -> Any:
+    """The gradient of conv2d for its weight: gout as (O, N*OH*OW) times cols.T."""
+    g = geo.groups
     if cols is None:
         cols = _cols(B, x, geo)
-    gm = B.reshape(gout, (n, g, wshape[0] // g, geo.out[0] * geo.out[1]))
-    dw = B.sum(B.matmul(gm, B.transpose(cols, (0, 1, 3, 2))), 0)
-    return B.reshape(dw, wshape)
+    if rows is None:
+        rows = _rows(B, gout)
+    # the long N*OH*OW sum is the inner dim either way; OpenBLAS splits the result over its
+    # threads by rows, so the longer side goes first (measured on 2 cores under load:
+    # (64, 36864) @ (36864, 288) 2.2 s, (288, 36864) @ (36864, 64) 69 ms; equal on one thread)
+    o = wshape[0] // g
+    if g == 1:
+        c2, r2 = B.getitem(cols, 0), rows
+        dw = (B.matmul(r2, B.transpose(c2, (1, 0))) if o >= c2.shape[0] else
+              B.transpose(B.matmul(c2, B.transpose(r2, (1, 0))), (1, 0)))
+    else:
+        r3 = B.reshape(rows, (g, o, -1))
+        dw = (B.matmul(r3, B.transpose(cols, (0, 2, 1))) if o >= cols.shape[1] else
+              B.transpose(B.matmul(cols, B.transpose(r3, (0, 2, 1))), (0, 2, 1)))
+    return B.reshape(B.ascontiguousarray(dw), wshape)
 
 
 def _conv(x: Tensor, w: Tensor, b: Tensor | None, geo: Geometry) -> Tensor:
@@ -106,30 +127,32 @@ def _conv(x: Tensor, w: Tensor, b: Tensor | None, geo: Geometry) -> Tensor:
         B.iadd(data, B.reshape(b._data, (-1, 1, 1)))
 
     def backward(ctx: Context, g: Tensor) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
-        return (_input_grad(g, ctx.w, geo) if ctx.needs_input_grad[0] else None,
-                _weight_grad(ctx.x, g, geo, ctx.w.shape, ctx.cols)
-                if ctx.needs_input_grad[1] else None,
-                g.sum((0, 2, 3)) if ctx.needs_input_grad[2] else None)
+        need = ctx.needs_input_grad
+        # the gradient as an (O, N*OH*OW) matrix, made once for both products
+        rows = _rows(backend_of(g, "conv2d_backward"), g._data) if need[0] or need[1] else None
+        return (_input_grad(g, ctx.w, geo, rows) if need[0] else None,
+                _weight_grad(ctx.x, g, geo, ctx.w.shape, ctx.cols, rows) if need[1] else None,
+                g.sum((0, 2, 3)) if need[2] else None)
     # the weight gradient reuses the forward's columns: kept only where the weight is on the
     # tape, a choice made here at the forward (what to hold), not a gradient check
     return record("conv2d", data, (x, w, b), backward,
                   save={"x": x, "w": w, "cols": cols if w.requires_grad else None})
 
 
-def _input_grad(g: Tensor, w: Tensor, geo: Geometry) -> Tensor:
+def _input_grad(g: Tensor, w: Tensor, geo: Geometry, rows: Any = None) -> Tensor:
     B = backend_of(g, "conv2d_backward")
-    return record("conv2d_input_grad", _input_grad_data(B, g._data, w._data, geo), (g, w),
+    return record("conv2d_input_grad", _input_grad_data(B, g._data, w._data, geo, rows), (g, w),
                   lambda ctx, u: (_conv(u, ctx.w, None, geo) if ctx.needs_input_grad[0] else None,
                                   _weight_grad(u, ctx.g, geo, ctx.w.shape)
                                   if ctx.needs_input_grad[1] else None),
                   save={"g": g, "w": w})
 
 
-def _weight_grad(x: Tensor, g: Tensor, geo: Geometry, wshape: tuple[int, ...], cols: Any = None
-                 ) -> Tensor:
+def _weight_grad(x: Tensor, g: Tensor, geo: Geometry, wshape: tuple[int, ...], cols: Any = None,
+                 rows: Any = None) -> Tensor:
     B = backend_of(g, "conv2d_backward")
-    return record("conv2d_weight_grad", _weight_grad_data(B, x._data, g._data, geo, wshape, cols),
-                  (x, g),
+    return record("conv2d_weight_grad",
+                  _weight_grad_data(B, x._data, g._data, geo, wshape, cols, rows), (x, g),
                   lambda ctx, v: (_input_grad(ctx.g, v, geo) if ctx.needs_input_grad[0] else None,
                                   _conv(ctx.x, v, None, geo) if ctx.needs_input_grad[1] else None),
                   save={"x": x, "g": g})
