@@ -418,3 +418,65 @@ def test_module_constructor_errors(backend):
                  lambda nn: nn.AdaptiveAvgPool2d((2, None)), lambda nn: nn.MaxUnpool2d(2),
                  lambda nn: nn.MaxUnpool1d(3, 2, 1)):
         assert repr(make(nn)) == repr(make(torch.nn))
+
+
+# -- the convolution's columns: im2col/col2im with padding and the batch inside ------------------
+@pytest.fixture(params=["serial", "pooled"])
+def numba_backend(request, monkeypatch):
+    """The numba backend with its kernels on one thread or on the pool."""
+    from tensorlite import backends
+    reason = backends.unavailable_reason("numba")
+    if reason:
+        pytest.skip(reason)
+    B = backends.get("numba")
+    monkeypatch.setattr(B, "PARALLEL_MIN", 1 << 62 if request.param == "serial" else 1)
+    return B
+
+
+# (N, C, H, W), kernel, stride, dilation, padding (top, bottom, left, right)
+COLUMNS = [((2, 3, 7, 6), (3, 2), (1, 1), (1, 1), (0, 0, 0, 0)),
+           ((2, 3, 7, 6), (3, 3), (2, 2), (1, 1), (1, 1, 1, 1)),
+           ((3, 2, 8, 9), (3, 2), (1, 3), (2, 1), (2, 1, 0, 3)),
+           ((1, 1, 5, 5), (5, 5), (1, 1), (1, 1), (2, 2, 2, 2)),  # windows mostly padding
+           ((2, 2, 1, 4), (2, 3), (3, 1), (1, 2), (0, 1, 2, 0))]
+
+
+@pytest.mark.parametrize("dtype", [F32, F64], ids=["float32", "float64"])
+@pytest.mark.parametrize("shape, kernel, stride, dilation, padding", COLUMNS)
+def test_numba_columns_equal_the_reference(numba_backend, dtype, shape, kernel, stride, dilation,
+                                           padding):
+    """Both layouts, padding inside: bitwise the reference's (col2im adds in its order)."""
+    from tensorlite import backends
+    ref = backends.get("numpy")
+    n, c, h, w = shape
+    out = tuple((s + a + b - d * (k - 1) - 1) // st + 1 for s, a, b, d, k, st in
+                zip((h, w), padding[::2], padding[1::2], dilation, kernel, stride))
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(shape).astype(dtype)
+    x[0, 0, 0, 0], x[-1, -1, -1, -1] = np.nan, -np.inf
+    for inner in (False, True):
+        args = (kernel, stride, dilation, out, padding, inner)
+        cols = ref.im2col(x, *args)
+        assert cols.shape == ((c, *kernel, n, *out) if inner else (n, c, *kernel, *out))
+        np.testing.assert_array_equal(numba_backend.im2col(x, *args), cols)
+        g = rng.standard_normal(cols.shape).astype(dtype)
+        back = ref.col2im(g, shape, stride, dilation, padding, inner)
+        assert back.shape == shape and back.dtype == dtype
+        np.testing.assert_array_equal(numba_backend.col2im(g, shape, stride, dilation, padding,
+                                                           inner), back)
+    # the adjoint: <im2col(x), g> == <x, col2im(g)>
+    x64, g64 = x.astype(np.float64), rng.standard_normal(cols.shape)
+    x64[~np.isfinite(x64)] = 0
+    lhs = (ref.im2col(x64, kernel, stride, dilation, out, padding, True) * g64).sum()
+    rhs = (x64 * ref.col2im(g64, shape, stride, dilation, padding, True)).sum()
+    assert abs(lhs - rhs) <= 1e-9 * (1 + abs(lhs))
+
+
+@pytest.mark.parametrize("groups, kw", [(1, dict(padding=(2, 0), stride=(1, 2))),
+                                        (2, dict(padding=1, dilation=2)),
+                                        (4, dict(padding="same"))])
+def test_conv2d_one_product_per_batch_matches_torch(backend, groups, kw):
+    """Grouped, padded, strided convolutions (the batch-wide columns) and a size-1 batch."""
+    for n in (3, 1):
+        check_op(_quiet(lambda lib, *a: F(lib).conv2d(*a, groups=groups, **kw)),
+                 N(n, 4, 6, 5), N(8, 4 // groups, 3, 3), N(8), gradcheck=False)
