@@ -129,6 +129,27 @@ def test_strided_scalars_and_refused(rng):
     assert G.Elementwise(OPS["add"].forward)(np.ones((2, 1, 4)), np.ones((2, 3, 1))) is None
 
 
+def test_cached_plan_per_shapes(rng):
+    """The plan is kept by the operands' shapes: one kernel called with a number, a one-element
+    array, a row, a full array (contiguous, then strided) and rows= at one position, in turn,
+    each against NumPy."""
+    k = G.Elementwise(OPS["mul"].forward)
+    a = rng.standard_normal((6, 8))
+    for _ in range(2):  # the second time round from the cache
+        for b in (2.5, np.array([0.5]), rng.standard_normal(8), rng.standard_normal((6, 8)),
+                  rng.standard_normal((6, 16))[:, ::2], np.array(3.0)):
+            (got,) = k(a, b)
+            np.testing.assert_array_equal(got, a * b)
+            bs = b[..., ::2] if np.size(b) > 1 else b
+            (got,) = k(a[:, ::2], bs)  # strided: copied
+            np.testing.assert_array_equal(got, a[:, ::2] * bs)
+        g, s = a.astype(F32), rng.standard_normal((6, 8)).astype(F32)
+        kc = G.Elementwise(activation_grad("tanh"), colsum=True)
+        for rows in (6, 3):
+            gz, sums = kc(g, s, rows=rows)
+            np.testing.assert_array_equal(sums, gz.reshape(rows, -1).sum(0))
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("shape", [(1, 1), (3, 17), (40, 70), (2, 5)])
 def test_colsum_is_numpy_sum0(rng, shape, threads):
