@@ -121,7 +121,7 @@ def test_group_norm_matches_torch(backend, affine):
     got, want = (lib.nn.functional.group_norm(lib.tensor(x)[:, :, ::2], 2).numpy()
                  for lib in (tl, torch))
     np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
-    ts = [tl.tensor(a, requires_grad=True) for a in (rng.standard_normal((2, 4, 3)),
-                                                      rng.standard_normal(4), rng.standard_normal(4))]
+    ts = [tl.tensor(a, requires_grad=True)
+          for a in (rng.standard_normal((2, 4, 3)), rng.standard_normal(4), rng.standard_normal(4))]
     assert tl.autograd.gradgradcheck(
         lambda x, w, b: tl.nn.functional.group_norm(x, 2, w, b), ts)

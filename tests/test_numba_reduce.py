@@ -130,8 +130,8 @@ def test_layer_norm_forward_backward_match_torch(backend, affine):
 
 # -- sum over leading axes: the column sums ------------------------------------------------------
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("shape,axes", [((600, 17), (0,)), ((9, 40, 33), (0, 1)), ((3, 4096, 3), (0,)),
-                                        ((2, 5, 16), (0,)), ((40, 8), (0,))])
+@pytest.mark.parametrize("shape,axes", [((600, 17), (0,)), ((9, 40, 33), (0, 1)),
+                                        ((3, 4096, 3), (0,)), ((2, 5, 16), (0,)), ((40, 8), (0,))])
 def test_sum_leading_axes_matches_reference(nb, monkeypatch, dtype, shape, axes):
     """Equal to NumPy's sum bit for bit (both add the rows in order), keepdim or not, NaN and
     infinities in place; within float32 rounding of the float64 sum (n * eps * sum |x|)."""
@@ -151,11 +151,41 @@ def test_sum_leading_axes_matches_reference(nb, monkeypatch, dtype, shape, axes)
     np.testing.assert_array_equal(nb.sum(x, axes), _reference().sum(x, axes))
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # (inf - inf in the reference)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape,axes", [((7, 3000), (1,)), ((5, 6, 300), (1, 2)), ((300, 3), (1,)),
+                                        ((2, 2048), (1,))])
+def test_sum_trailing_axes_within_the_error_bound(nb, monkeypatch, dtype, shape, axes):
+    """Row sums (chunks of 1024 in the dtype, vectorized, then float64): within a chunk's
+    error bound of the float64 sum, and NumPy's (pairwise) within rounding; NaN and infinities
+    as the reference's."""
+    monkeypatch.setattr(nb, "SUM_MIN", 1)
+    rng = np.random.default_rng(10)
+    x = (3 * rng.standard_normal(shape) + 1).astype(dtype)
+    for keepdims in (False, True):
+        got, want = nb.sum(x, axes, keepdims), _reference().sum(x, axes, keepdims)
+        assert got.dtype == want.dtype and got.shape == want.shape
+    x64 = x.astype(np.float64)
+    n = min(math.prod(shape[a] for a in axes), 1100)
+    bound = n * np.finfo(dtype).eps * np.abs(x64).sum(axes)
+    assert (np.abs(nb.sum(x, axes) - x64.sum(axes)) <= bound).all()
+    np.testing.assert_allclose(nb.sum(x, axes), _reference().sum(x, axes), rtol=0,
+                               atol=2 * bound.max())
+    x[0].reshape(-1)[:2] = [np.nan, 1.0]
+    x[1].reshape(-1)[:2] = [np.inf, -np.inf]
+    x[-1].reshape(-1)[-1] = -np.inf
+    got, want = nb.sum(x, axes), _reference().sum(x, axes)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_array_equal(np.isinf(got) * np.sign(got), np.isinf(want) * np.sign(want))
+
+
 def test_sum_torch_and_fallbacks(backend):
     """x.sum(0) / mean over leading dims against torch; other axes, views, ints: the reference."""
     rng = np.random.default_rng(7)
     x = rng.standard_normal((300, 40)).astype(np.float32)
     for f in (lambda lib, t: t.sum(0), lambda lib, t: t.mean((0,), keepdim=True),
+              lambda lib, t: t.sum(-1, keepdim=True),
+              lambda lib, t: t.reshape(30, 10, 40).mean((1, 2)),
               lambda lib, t: t[:, ::2].sum(0), lambda lib, t: t.sum(1),
               lambda lib, t: (t * 100).to(lib.int32).sum(0)):
         got, want = (f(lib, lib.tensor(x)).numpy() for lib in (tl, torch))
