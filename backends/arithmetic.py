@@ -280,6 +280,11 @@ class Reductions:
         return out if keepdims else out.reshape(tuple(
             n for i, n in enumerate(x.shape) if i not in {a % x.ndim for a in axes}))
 
+    def logsumexp_backward(self, g, x, y):
+        """logsumexp's gradient at ``x``: ``g * exp(x - y)``, ``g`` and ``y`` (the result)
+        with the reduced axes kept (size 1), so an inf result gives 0 elsewhere (PyTorch's)."""
+        return g * self.xp.exp(x - y)
+
     def extreme_grad(self, g, x, y, axes):
         """The gradient of amax/amin over ``axes`` at ``x``: ``g * (x == y) / count`` where
         ``y`` (the result) and ``g`` have the axes kept and ``count`` is how many elements tie

@@ -240,6 +240,28 @@ def logsumexp_rows_par(x, out, threads):
         logsumexp_rows_body(x, out, _split(x.shape[0], parts, i), _split(x.shape[0], parts, i + 1))
 
 
+@njit(cache=True)
+def logsumexp_backward_body(g, x, y, out, r0, r1):
+    """Rows [r0, r1) of x, out (rows, n) with g, y (rows,): out = g * exp(x - y)."""
+    for r in range(r0, r1):
+        _exp_shifted(x[r], y[r], out[r])
+        _scale(g[r], out[r])
+
+
+@njit(cache=True)
+def _scale(s, o):
+    for j in range(o.shape[0]):
+        o[j] = s * o[j]
+
+
+@njit(cache=True, parallel=True)
+def logsumexp_backward_par(g, x, y, out, threads):
+    parts = min(threads, x.shape[0])
+    for i in prange(parts):
+        logsumexp_backward_body(g, x, y, out, _split(x.shape[0], parts, i),
+                                _split(x.shape[0], parts, i + 1))
+
+
 class NumbaSoftmax:
     """Softmax, log_softmax, cross-entropy and logsumexp along an axis (a mixin before the
     reference)."""
@@ -320,3 +342,17 @@ class NumbaSoftmax:
         out = np.empty(x2.shape[0], x.dtype)
         self._run(x.size, logsumexp_rows_par, logsumexp_rows_body, (x2, out), x2.shape[0])
         return out.reshape(lead + (1,) * k if keepdims else lead)
+
+    def logsumexp_backward(self, g, x, y):
+        lead = 0  # (g, y: x's shape with the reduced axes 1; they must trail)
+        while lead < x.ndim and g.shape[lead] == x.shape[lead] != 1:
+            lead += 1
+        if not (x.size and _fits(x, g, y) and g.shape == y.shape and g.ndim == x.ndim
+                and lead < x.ndim and all(n == 1 for n in g.shape[lead:])
+                and g.shape[:lead] == x.shape[:lead]):
+            return super().logsumexp_backward(g, x, y)
+        x2 = x.reshape(-1, math.prod(x.shape[lead:]))
+        out = self._new(x.shape, x.dtype)
+        self._run(x.size, logsumexp_backward_par, logsumexp_backward_body,
+                  (g.reshape(-1), x2, y.reshape(-1), out.reshape(x2.shape)), x2.shape[0])
+        return out

@@ -67,6 +67,13 @@ def test_rows_match_reference(nb, ref, rng, dtype):
                 _close(getattr(nb, name)(x, -1), getattr(ref, name)(x, -1))
             for keep in (False, True):
                 _close(nb.logsumexp(x, (x.ndim - 1,), keep), ref.logsumexp(x, (x.ndim - 1,), keep))
+            y = ref.logsumexp(x, (x.ndim - 1,), True)
+            gy = rng.standard_normal(y.shape).astype(dtype)
+            _close(nb.logsumexp_backward(gy, x, y), ref.logsumexp_backward(gy, x, y))
+            if x.ndim == 3:  # a leading axis reduced: the reference
+                y0 = ref.logsumexp(x, (0,), True)
+                np.testing.assert_array_equal(nb.logsumexp_backward(y0, x, y0),
+                                              ref.logsumexp_backward(y0, x, y0))
             if x.ndim == 3:  # trailing axes together, in any order; a trailing size-1 axis
                 _close(nb.logsumexp(x, (2, 1)), ref.logsumexp(x, (1, 2)))
                 x1 = x[..., None]

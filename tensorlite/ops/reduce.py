@@ -236,10 +236,9 @@ def logsumexp(input: Tensor, dim: int | Sequence[int], keepdim: bool = False) ->
     """log(sum(exp(x))) computed stably: the max is taken out before exp."""
     axes = dims("logsumexp", dim, input.ndim)
     x = floating(input, "logsumexp")
-    if x.dtype in (dtypes.float32, dtypes.float64) and axes:  # one backend primitive
-        data = backend_of(x, "logsumexp").logsumexp(x._data, axes, keepdim)
-    else:
-        data = _logsumexp_ops(x, axes, keepdim)
+    B = backend_of(x, "logsumexp")
+    fused = x.dtype in (dtypes.float32, dtypes.float64) and axes  # one backend primitive
+    data = B.logsumexp(x._data, axes, keepdim) if fused else _logsumexp_ops(x, axes, keepdim)
     shape = x.shape
 
     # PyTorch's: g * exp(x - result), so an inf result gives 0 elsewhere
@@ -247,6 +246,8 @@ def logsumexp(input: Tensor, dim: int | Sequence[int], keepdim: bool = False) ->
         x, y = ctx.x, ctx.y
         if not keepdim:
             g, y = g.reshape(_kept_shape(shape, axes)), y.reshape(_kept_shape(shape, axes))
+        if fused and not state.grad_enabled and g.dtype == x.dtype:  # (create_graph: tensor ops)
+            return (wrap(B.logsumexp_backward(g._data, x._data, y._data), x.device),)
         return (g * (x - y).exp(),)
     return record("logsumexp", data, (x,), backward, save={"x": x}, output="y")
 
