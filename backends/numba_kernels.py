@@ -15,8 +15,6 @@ work and a ``*_par(..., threads)`` driver that splits the work into ``threads`` 
 itself cannot be cached).  The backend calls the body directly, on one thread, for small
 arrays, where waking the thread pool costs more than it saves.
 """
-import math
-
 import numpy as np
 from numba import njit, prange
 
@@ -46,55 +44,3 @@ def colsum_par(g, out, threads):
         c0 = _split(n // 16, parts, i) * 16
         c1 = n if i == parts - 1 else _split(n // 16, parts, i + 1) * 16
         colsum_body(g, out, c0, c1)
-
-
-# -- softmax, log_softmax and the cross-entropy pick: one pass per row ---------------------------
-@njit(cache=True)
-def softmax_rows_body(x, out, log, r0, r1):
-    """Rows r0..r1 of out = softmax(x) (or log_softmax when ``log``) over the last axis."""
-    n = x.shape[1]
-    for r in range(r0, r1):
-        xr, orow = x[r], out[r]
-        m = xr[0]
-        for j in range(1, n):
-            v = xr[j]
-            if v > m or v != v:
-                m = v
-        total = x.dtype.type(0)
-        if log:
-            for j in range(n):
-                s = xr[j] - m
-                orow[j] = s
-                total += math.exp(s)
-            lse = math.log(total)
-            for j in range(n):
-                orow[j] -= lse
-        else:
-            for j in range(n):
-                e = math.exp(xr[j] - m)
-                orow[j] = e
-                total += e
-            for j in range(n):
-                orow[j] /= total
-
-
-@njit(cache=True, parallel=True)
-def softmax_rows_par(x, out, log, threads):
-    m = x.shape[0]
-    parts = min(threads, m)
-    for i in prange(parts):
-        softmax_rows_body(x, out, log, _split(m, parts, i), _split(m, parts, i + 1))
-
-
-@njit(cache=True)
-def log_softmax_pick(x, target, logp, picked):
-    """logp = log_softmax(x) row by row and picked[r] = logp[r, target[r]]; False if a target
-    is not a column of x (nothing is read outside it)."""
-    c = x.shape[1]
-    for r in range(x.shape[0]):
-        if target[r] < 0 or target[r] >= c:
-            return False
-    softmax_rows_body(x, logp, True, 0, x.shape[0])
-    for r in range(x.shape[0]):
-        picked[r] = logp[r, target[r]]
-    return True
