@@ -1,5 +1,6 @@
 """Numba kernels of layer normalization over the trailing axes, forward and backward: one pass
-over each row for each statistic, one for the outputs (NumPy's reference takes about six).
+over each row for each statistic, one for the outputs (NumPy's reference takes about six); and
+of batch normalization per channel of an (N, C, M) array (see channels_forward_body).
 
 The array is seen as ``(rows, n)``.  Forward: mean, then biased variance of each row (summed in
 the array's dtype with reassociation, i.e. a vector of partial sums: as exact as the
@@ -249,9 +250,9 @@ def _trailing(x, axes, param):
 
 
 class NumbaNorm:
-    """The numba backend's normalize/normalize_backward over trailing axes (layer_norm): the
-    kernels above; the NumPy reference for everything else (batch_norm's axes, other layouts,
-    dtypes, broadcast weights)."""
+    """The numba backend's normalize/normalize_backward over trailing axes (layer_norm, and
+    group_norm's rows) and over batch_norm's axes (0, 2, ...) per channel: the kernels above;
+    the NumPy reference for everything else (other axes, layouts, dtypes, broadcast weights)."""
 
     def normalize(self, x, axes, eps, weight=None, bias=None):
         axes = tuple(axes)

@@ -1,4 +1,5 @@
-"""Numba kernels of the reductions' backward passes for the numba backend.
+"""Numba kernels of the reductions (sums, amax/amin's backward) and of embedding's backward
+(index_add) for the numba backend.
 
 ``extreme_grad`` (amax/amin's gradient, ties sharing it): for a C-contiguous array reduced over
 its trailing axes, seen as ``(rows, n)``, each row is read twice (count the elements equal to
@@ -20,8 +21,10 @@ error bound is of the same size (a chunk's: about 1024/lanes * eps * sum|x|; tes
 float64 sum).  256x4096 and 4096x256 float32: 0.08 ms against NumPy's 0.20 and 0.27 ms.
 amax/amin stay NumPy's SIMD loops: Numba loops that keep NaN's propagation do not vectorize
 (256x4096 float32 row max 0.29-0.59 ms in three forms against NumPy's 0.09 ms).
-The ``*_par`` functions split the rows in ``threads`` blocks on Numba's pool; the ``*_body`` ones
-run on the calling thread.
+``index_add`` with one integer index array (embedding's backward): rows of values added into
+zeros in index order, as np.add.at (equal bit for bit; 18x faster for 1024 rows of 128).
+The ``*_par`` functions split the rows (the column kernels: the columns) in ``threads`` blocks on
+Numba's pool; the ``*_body`` ones run on the calling thread.
 """
 import math
 
