@@ -57,12 +57,13 @@ class NumbaElementwise:
     # costs more than NumPy's few passes, so small arrays take the reference, fused or not;
     # erf and GELU always take the kernel (their reference is a float64 polynomial: 70x slower).
     # Where the reference is several passes with an exp (sigmoid, softplus, bias + sigmoid)
-    # the generated kernel wins from a few hundred elements (measured, load ~11: sigmoid of 256
-    # float32 5.3 vs 8.4 us, 2048: 7.3 vs 28 us; bias + sigmoid 1024: 8.2 vs 28 us), so those
-    # take it from GENERATED_MIN_EXP; one-pass references (relu, tanh, the grads) cross over
-    # near 4096-8192 (relu 4096: 5.5 vs 3.8 us, 8192: 5.8 vs 6.9 us).
+    # the generated kernel wins at every size measured (load ~11-12: sigmoid of 16 float32 13
+    # vs 23 us, 64: 17 vs 24 us, 256: 5.3 vs 8.4 us, 2048: 7.3 vs 28 us; bias + sigmoid 1024:
+    # 8.2 vs 28 us), so those take it from GENERATED_MIN_EXP elements; one-pass references
+    # (relu, tanh, the grads) cross over near 4096-8192 (relu 4096: 5.5 vs 3.8 us, 8192: 5.8
+    # vs 6.9 us).
     GENERATED_MIN = 1 << 13
-    GENERATED_MIN_EXP = 1 << 9
+    GENERATED_MIN_EXP = 1 << 6
 
     def _gen(self, *arrays):
         """Whether the generated kernels take these arrays (floats, large enough)."""
