@@ -1,7 +1,8 @@
-"""The numba backend's optimizer steps: one fused pass per parameter (``sgd_step``, ...) and one
-fused pass per parameter group (``sgd_steps``, ``adam_steps``, ``adadelta_steps``: the lists of
-a group's arrays, in the style of torch's foreach/fused implementations).  A mixin of
-NumbaBackend.
+"""The numba backend's optimizer steps: one fused pass per parameter (``sgd_step``,
+``adam_step``, ``adadelta_step``) and one fused pass per parameter group (``sgd_steps``,
+``adam_steps``, ``adadelta_steps``, ``rmsprop_steps``, ``adagrad_steps``: the lists of a group's
+arrays, in the style of torch's foreach/fused implementations; the other optimizers' group steps
+are the reference's).  A mixin of NumbaBackend.
 
 Each kernel repeats the NumPy reference's arithmetic (backends/optim_kernels.py) in the
 parameter's dtype, so the results equal the reference's bit for bit (no ``fastmath``: NaN and
@@ -285,6 +286,117 @@ def adadelta_group_par(a, offs, like, lr, rho, one_minus_rho, eps, wd, maximize,
                             _split(n, threads, i), _split(n, threads, i + 1))
 
 
+@njit(cache=True, error_model="numpy")
+def rmsprop_body(p, g, sq, ga, buf, lr, alpha, w, small_w, one_minus_w, eps, wd, momentum,
+                 maximize, start, stop):
+    """The reference rmsprop_step on p[start:stop]; ``ga`` (centered) and ``buf`` (momentum)
+    are empty when off; ``w`` = 1 - alpha is grad_avg's lerp weight (``small_w``: |w| < 0.5,
+    ``one_minus_w`` = 1 - w)."""
+    t = p.dtype.type
+    lr, alpha, w, omw, eps, wd, momentum = (t(lr), t(alpha), t(w), t(one_minus_w), t(eps), t(wd),
+                                            t(momentum))
+    centered, has_buf = ga.shape[0] != 0, buf.shape[0] != 0
+    p, g, sq = p[start:stop], g[start:stop], sq[start:stop]
+    ga = ga[start:stop] if centered else ga
+    buf = buf[start:stop] if has_buf else buf
+    if wd == 0 and not maximize and not centered and not has_buf:  # branch-free
+        for i in range(p.shape[0]):
+            d = g[i]
+            s = sq[i] * alpha + d * w * d
+            sq[i] = s
+            p[i] = p[i] - d / (math.sqrt(s) + eps) * lr
+        return
+    for i in range(p.shape[0]):
+        d = g[i]
+        if wd != 0:
+            d = p[i] * wd - d if maximize else p[i] * wd + d
+        elif maximize:
+            d = -d
+        s = sq[i] * alpha + d * w * d
+        sq[i] = s
+        if centered:
+            diff = d - ga[i]
+            gi = ga[i] + diff * w if small_w else d - diff * omw
+            ga[i] = gi
+            avg = math.sqrt(s - gi * gi)
+        else:
+            avg = math.sqrt(s)
+        r = d / (avg + eps)
+        if has_buf:
+            r = buf[i] * momentum + r
+            buf[i] = r
+        p[i] = p[i] - r * lr
+
+
+@njit(cache=True, error_model="numpy")
+def adagrad_body(p, g, acc, clr, eps, wd, maximize, start, stop):
+    """The reference adagrad_step on p[start:stop] (``clr``: this step's decayed lr)."""
+    t = p.dtype.type
+    clr, eps, wd = t(clr), t(eps), t(wd)
+    p, g, acc = p[start:stop], g[start:stop], acc[start:stop]
+    if wd == 0 and not maximize:  # branch-free
+        for i in range(p.shape[0]):
+            d = g[i]
+            s = acc[i] + d * d
+            acc[i] = s
+            p[i] = p[i] - d / (math.sqrt(s) + eps) * clr
+        return
+    for i in range(p.shape[0]):
+        d = g[i]
+        if wd != 0:
+            d = p[i] * wd - d if maximize else p[i] * wd + d
+        elif maximize:
+            d = -d
+        s = acc[i] + d * d
+        acc[i] = s
+        p[i] = p[i] - d / (math.sqrt(s) + eps) * clr
+
+
+@njit(cache=True, error_model="numpy")
+def rmsprop_group_body(a, offs, like, lr, alpha, w, small_w, one_minus_w, eps, wd, momentum,
+                       maximize, centered, start, stop):
+    """rmsprop_body over elements [start, stop) of the group (a: p, g, square_avg[, grad_avg]
+    [, momentum_buffer])."""
+    k = _first(offs, start)
+    while k < offs.shape[0] - 1 and offs[k] < stop:
+        lo, n = offs[k], offs[k + 1] - offs[k]
+        ga = _view(a[3, k], n, like) if centered else like
+        row = 4 if centered else 3
+        buf = _view(a[row, k], n, like) if a.shape[0] > row else like
+        rmsprop_body(_view(a[0, k], n, like), _view(a[1, k], n, like), _view(a[2, k], n, like),
+                     ga, buf, lr, alpha, w, small_w, one_minus_w, eps, wd, momentum, maximize,
+                     max(start, lo) - lo, min(stop, lo + n) - lo)
+        k += 1
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def rmsprop_group_par(a, offs, like, lr, alpha, w, small_w, one_minus_w, eps, wd, momentum,
+                      maximize, centered, threads):
+    n = offs[offs.shape[0] - 1]
+    for i in prange(threads):
+        rmsprop_group_body(a, offs, like, lr, alpha, w, small_w, one_minus_w, eps, wd, momentum,
+                           maximize, centered, _split(n, threads, i), _split(n, threads, i + 1))
+
+
+@njit(cache=True, error_model="numpy")
+def adagrad_group_body(a, offs, like, clr, eps, wd, maximize, start, stop):
+    """adagrad_body over elements [start, stop) of the group (a: p, g, sum)."""
+    k = _first(offs, start)
+    while k < offs.shape[0] - 1 and offs[k] < stop:
+        lo, n = offs[k], offs[k + 1] - offs[k]
+        adagrad_body(_view(a[0, k], n, like), _view(a[1, k], n, like), _view(a[2, k], n, like),
+                     clr, eps, wd, maximize, max(start, lo) - lo, min(stop, lo + n) - lo)
+        k += 1
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def adagrad_group_par(a, offs, like, clr, eps, wd, maximize, threads):
+    n = offs[offs.shape[0] - 1]
+    for i in prange(threads):
+        adagrad_group_body(a, offs, like, clr, eps, wd, maximize, _split(n, threads, i),
+                           _split(n, threads, i + 1))
+
+
 _known: dict = {}  # id(array) -> (weak reference, address, size): the params' and states' arrays
 
 
@@ -455,3 +567,33 @@ class NumbaOptim:
         self._run(n, adadelta_group_par, adadelta_group_body,
                   (a, offs, like, float(lr), float(rho), float(1 - rho), float(eps),
                    float(weight_decay), bool(maximize)), n)
+
+    def rmsprop_steps(self, params, grads, square_avgs, grad_avgs, momentum_bufs, lr, alpha,
+                      eps, weight_decay=0.0, momentum=0.0, maximize=False):
+        lists = (grads, square_avgs) + (() if grad_avgs is None else (grad_avgs,)) + (
+            () if momentum_bufs is None else (momentum_bufs,))
+        lay = _group(params, *lists)
+        if lay is None:
+            return super().rmsprop_steps(params, grads, square_avgs, grad_avgs, momentum_bufs,
+                                         lr, alpha, eps, weight_decay, momentum, maximize)
+        a, offs, like = lay
+        n = int(offs[-1])
+        w = 1 - alpha
+        self._run(n, rmsprop_group_par, rmsprop_group_body,
+                  (a, offs, like, float(lr), float(alpha), float(w), abs(w) < 0.5,
+                   float(1 - w), float(eps), float(weight_decay), float(momentum),
+                   bool(maximize), grad_avgs is not None), n)
+
+    def adagrad_steps(self, params, grads, state_sums, steps, lr, lr_decay=0.0,
+                      weight_decay=0.0, eps=1e-10, maximize=False):
+        lay = _group(params, grads, state_sums)
+        if lay is None:
+            return super().adagrad_steps(params, grads, state_sums, steps, lr, lr_decay,
+                                         weight_decay, eps, maximize)
+        for step, idx in _by_step(steps):
+            a, offs, like = lay if idx is None else _group(
+                _pick(params, idx), _pick(grads, idx), _pick(state_sums, idx))
+            n = int(offs[-1])
+            self._run(n, adagrad_group_par, adagrad_group_body,
+                      (a, offs, like, float(lr / (1 + (step - 1) * lr_decay)), float(eps),
+                       float(weight_decay), bool(maximize)), n)
