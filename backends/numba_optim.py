@@ -397,6 +397,142 @@ def adagrad_group_par(a, offs, like, clr, eps, wd, maximize, threads):
                            _split(n, threads, i + 1))
 
 
+@njit(cache=True, inline="always")
+def _grad(pi, gi, wd, maximize):
+    """_decayed_grad's element: (+/-)g + wd * p."""
+    if wd != 0:
+        return pi * wd - gi if maximize else pi * wd + gi
+    return -gi if maximize else gi
+
+
+@njit(cache=True, error_model="numpy")
+def adamax_body(p, g, m, u, w1, small_w1, one_minus_w1, beta2, eps, neg_clr, wd, maximize,
+                start, stop):
+    """The reference adamax_step on p[start:stop] (``neg_clr`` = -lr / (1 - beta1 ** step))."""
+    t = p.dtype.type
+    w1, omw1, beta2, eps, neg_clr, wd = t(w1), t(one_minus_w1), t(beta2), t(eps), t(neg_clr), t(wd)
+    for i in range(start, stop):
+        d = _grad(p[i], g[i], wd, maximize)
+        diff = d - m[i]
+        mi = m[i] + diff * w1 if small_w1 else d - diff * omw1
+        m[i] = mi
+        ui = _maximum(u[i] * beta2, abs(d) + eps)
+        u[i] = ui
+        p[i] = p[i] + mi / ui * neg_clr
+
+
+@njit(cache=True, error_model="numpy")
+def nadam_body(p, g, m, v, decay, wd, maximize, w1, small_w1, one_minus_w1, beta2,
+               one_minus_beta2, bc2, eps, c1, c2, start, stop):
+    """The reference nadam_step on p[start:stop] (``decay``: 1 - lr * weight_decay when
+    decoupled, else 1; ``bc2`` = 1 - beta2 ** step; ``c1``, ``c2`` its two coefficients)."""
+    t = p.dtype.type
+    decay, wd, w1, omw1, beta2, omb2, bc2, eps, c1, c2 = (
+        t(decay), t(wd), t(w1), t(one_minus_w1), t(beta2), t(one_minus_beta2), t(bc2), t(eps),
+        t(c1), t(c2))
+    for i in range(start, stop):
+        pi = p[i] * decay
+        d = _grad(pi, g[i], wd, maximize)
+        diff = d - m[i]
+        mi = m[i] + diff * w1 if small_w1 else d - diff * omw1
+        m[i] = mi
+        vi = v[i] * beta2 + d * omb2 * d
+        v[i] = vi
+        denom = math.sqrt(vi / bc2) + eps
+        pi = pi + d / denom * c1
+        p[i] = pi + mi / denom * c2
+
+
+@njit(cache=True, error_model="numpy")
+def radam_body(p, g, m, v, decay, wd, maximize, w1, small_w1, one_minus_w1, beta2,
+               one_minus_beta2, bc1, lr, rectify, bc2_sqrt, eps, rect, start, stop):
+    """The reference radam_step on p[start:stop] (``rectify``: rho_t > 5, then ``rect`` the
+    rectification and ``bc2_sqrt`` = (1 - beta2 ** step) ** 0.5)."""
+    t = p.dtype.type
+    decay, wd, w1, omw1, beta2, omb2, bc1, lr, bc2_sqrt, eps, rect = (
+        t(decay), t(wd), t(w1), t(one_minus_w1), t(beta2), t(one_minus_beta2), t(bc1), t(lr),
+        t(bc2_sqrt), t(eps), t(rect))
+    for i in range(start, stop):
+        pi = p[i] * decay
+        d = _grad(pi, g[i], wd, maximize)
+        diff = d - m[i]
+        mi = m[i] + diff * w1 if small_w1 else d - diff * omw1
+        m[i] = mi
+        vi = v[i] * beta2 + d * omb2 * d
+        v[i] = vi
+        u = mi / bc1 * lr
+        if rectify:
+            u = u * (bc2_sqrt / (math.sqrt(vi) + eps)) * rect
+        p[i] = pi - u
+
+
+@njit(cache=True, error_model="numpy")
+def adamax_group_body(a, offs, like, w1, small_w1, one_minus_w1, beta2, eps, neg_clr, wd,
+                      maximize, start, stop):
+    k = _first(offs, start)
+    while k < offs.shape[0] - 1 and offs[k] < stop:
+        lo, n = offs[k], offs[k + 1] - offs[k]
+        adamax_body(_view(a[0, k], n, like), _view(a[1, k], n, like), _view(a[2, k], n, like),
+                    _view(a[3, k], n, like), w1, small_w1, one_minus_w1, beta2, eps, neg_clr,
+                    wd, maximize, max(start, lo) - lo, min(stop, lo + n) - lo)
+        k += 1
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def adamax_group_par(a, offs, like, w1, small_w1, one_minus_w1, beta2, eps, neg_clr, wd,
+                     maximize, threads):
+    n = offs[offs.shape[0] - 1]
+    for i in prange(threads):
+        adamax_group_body(a, offs, like, w1, small_w1, one_minus_w1, beta2, eps, neg_clr, wd,
+                          maximize, _split(n, threads, i), _split(n, threads, i + 1))
+
+
+@njit(cache=True, error_model="numpy")
+def nadam_group_body(a, offs, like, decay, wd, maximize, w1, small_w1, one_minus_w1, beta2,
+                     one_minus_beta2, bc2, eps, c1, c2, start, stop):
+    k = _first(offs, start)
+    while k < offs.shape[0] - 1 and offs[k] < stop:
+        lo, n = offs[k], offs[k + 1] - offs[k]
+        nadam_body(_view(a[0, k], n, like), _view(a[1, k], n, like), _view(a[2, k], n, like),
+                   _view(a[3, k], n, like), decay, wd, maximize, w1, small_w1, one_minus_w1,
+                   beta2, one_minus_beta2, bc2, eps, c1, c2, max(start, lo) - lo,
+                   min(stop, lo + n) - lo)
+        k += 1
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def nadam_group_par(a, offs, like, decay, wd, maximize, w1, small_w1, one_minus_w1, beta2,
+                    one_minus_beta2, bc2, eps, c1, c2, threads):
+    n = offs[offs.shape[0] - 1]
+    for i in prange(threads):
+        nadam_group_body(a, offs, like, decay, wd, maximize, w1, small_w1, one_minus_w1, beta2,
+                         one_minus_beta2, bc2, eps, c1, c2, _split(n, threads, i),
+                         _split(n, threads, i + 1))
+
+
+@njit(cache=True, error_model="numpy")
+def radam_group_body(a, offs, like, decay, wd, maximize, w1, small_w1, one_minus_w1, beta2,
+                     one_minus_beta2, bc1, lr, rectify, bc2_sqrt, eps, rect, start, stop):
+    k = _first(offs, start)
+    while k < offs.shape[0] - 1 and offs[k] < stop:
+        lo, n = offs[k], offs[k + 1] - offs[k]
+        radam_body(_view(a[0, k], n, like), _view(a[1, k], n, like), _view(a[2, k], n, like),
+                   _view(a[3, k], n, like), decay, wd, maximize, w1, small_w1, one_minus_w1,
+                   beta2, one_minus_beta2, bc1, lr, rectify, bc2_sqrt, eps, rect,
+                   max(start, lo) - lo, min(stop, lo + n) - lo)
+        k += 1
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def radam_group_par(a, offs, like, decay, wd, maximize, w1, small_w1, one_minus_w1, beta2,
+                    one_minus_beta2, bc1, lr, rectify, bc2_sqrt, eps, rect, threads):
+    n = offs[offs.shape[0] - 1]
+    for i in prange(threads):
+        radam_group_body(a, offs, like, decay, wd, maximize, w1, small_w1, one_minus_w1, beta2,
+                         one_minus_beta2, bc1, lr, rectify, bc2_sqrt, eps, rect,
+                         _split(n, threads, i), _split(n, threads, i + 1))
+
+
 _known: dict = {}  # id(array) -> (weak reference, address, size): the params' and states' arrays
 
 
@@ -597,3 +733,74 @@ class NumbaOptim:
             self._run(n, adagrad_group_par, adagrad_group_body,
                       (a, offs, like, float(lr / (1 + (step - 1) * lr_decay)), float(eps),
                        float(weight_decay), bool(maximize)), n)
+
+    def _grouped(self, params, lists, keys, par, body, scalars, fallback):
+        """One kernel call per distinct value of ``keys`` (per-parameter values the scalars
+        depend on: the step count, ...): ``scalars(key)`` gives the kernel's scalar arguments;
+        ``fallback()`` when an array does not fit."""
+        lay = _group(params, *lists)
+        if lay is None:
+            return fallback()
+        for key, idx in _by_step(keys):
+            a, offs, like = lay if idx is None else _group(
+                _pick(params, idx), *(_pick(x, idx) for x in lists))
+            n = int(offs[-1])
+            self._run(n, par, body, (a, offs, like) + scalars(key), n)
+
+    def adamax_steps(self, params, grads, exp_avgs, exp_infs, steps, lr, beta1, beta2, eps,
+                     weight_decay=0.0, maximize=False):
+        w1 = 1 - beta1
+        return self._grouped(
+            params, (grads, exp_avgs, exp_infs), steps, adamax_group_par, adamax_group_body,
+            lambda step: (float(w1), abs(w1) < 0.5, float(1 - w1), float(beta2), float(eps),
+                          float(-(lr / (1 - beta1 ** step))), float(weight_decay),
+                          bool(maximize)),
+            lambda: super(NumbaOptim, self).adamax_steps(
+                params, grads, exp_avgs, exp_infs, steps, lr, beta1, beta2, eps, weight_decay,
+                maximize))
+
+    def nadam_steps(self, params, grads, exp_avgs, exp_avg_sqs, steps, lr, beta1, beta2, eps,
+                    mus, mu_nexts, mu_products, weight_decay=0.0, decoupled_weight_decay=False,
+                    maximize=False):
+        decay, wd = 1.0, float(weight_decay)
+        if weight_decay and decoupled_weight_decay:
+            decay, wd = 1 - lr * weight_decay, 0.0
+        w1 = 1 - beta1
+
+        def scalars(key):
+            step, mu, mu_next, mu_product = key
+            c1 = -lr * (1.0 - mu) / (1.0 - mu_product)
+            c2 = (-lr * mu_next) / (1.0 - mu_product * mu_next)
+            return (float(decay), wd, bool(maximize), float(w1), abs(w1) < 0.5, float(1 - w1),
+                    float(beta2), float(1 - beta2), float(1 - beta2 ** step), float(eps),
+                    float(c1), float(c2))
+        return self._grouped(
+            params, (grads, exp_avgs, exp_avg_sqs), list(zip(steps, mus, mu_nexts, mu_products)),
+            nadam_group_par, nadam_group_body, scalars,
+            lambda: super(NumbaOptim, self).nadam_steps(
+                params, grads, exp_avgs, exp_avg_sqs, steps, lr, beta1, beta2, eps, mus,
+                mu_nexts, mu_products, weight_decay, decoupled_weight_decay, maximize))
+
+    def radam_steps(self, params, grads, exp_avgs, exp_avg_sqs, steps, lr, beta1, beta2, eps,
+                    weight_decay=0.0, decoupled_weight_decay=False, maximize=False):
+        decay, wd = 1.0, float(weight_decay)
+        if weight_decay and decoupled_weight_decay:
+            decay, wd = 1 - lr * weight_decay, 0.0
+        w1 = 1 - beta1
+
+        def scalars(step):
+            bias_correction2 = 1 - beta2 ** step
+            rho_inf = 2 / (1 - beta2) - 1
+            rho_t = rho_inf - 2 * step * (beta2 ** step) / bias_correction2
+            rect = 1.0
+            if rho_t > 5.0:
+                rect = ((rho_t - 4) * (rho_t - 2) * rho_inf
+                        / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
+            return (float(decay), wd, bool(maximize), float(w1), abs(w1) < 0.5, float(1 - w1),
+                    float(beta2), float(1 - beta2), float(1 - beta1 ** step), float(lr),
+                    bool(rho_t > 5.0), float(bias_correction2 ** 0.5), float(eps), float(rect))
+        return self._grouped(
+            params, (grads, exp_avgs, exp_avg_sqs), steps, radam_group_par, radam_group_body,
+            scalars, lambda: super(NumbaOptim, self).radam_steps(
+                params, grads, exp_avgs, exp_avg_sqs, steps, lr, beta1, beta2, eps,
+                weight_decay, decoupled_weight_decay, maximize))

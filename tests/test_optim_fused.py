@@ -68,8 +68,11 @@ CASES = [
     ("adagrad", dict(lr_decay=0.01)),
     ("adagrad", dict(weight_decay=0.1, maximize=True)),
     ("adamax", dict(weight_decay=0.1)),
+    ("adamax", dict(maximize=True)),
     ("nadam", dict(decoupled_weight_decay=True, weight_decay=0.1)),
+    ("nadam", dict(weight_decay=0.1, maximize=True)),
     ("radam", dict()),
+    ("radam", dict(weight_decay=0.1, decoupled_weight_decay=True, maximize=True)),
 ]
 
 
@@ -153,8 +156,8 @@ def test_group_step_equals_per_parameter_reference(nb, ref, rng, dtype, name, op
     p = _arrays(rng, dtype)
     state = [[np.array(np.abs(a)) for a in _arrays(rng, dtype)] for _ in range(3)]
     got, want = _copy([p] + state), _copy([p] + state)
-    steps = [1] * len(SHAPES)
-    steps[1] = 0
+    steps = [4 if name == "radam" else 1] * len(SHAPES)  # radam: rho_t crosses 5 at step 6
+    steps[1] -= 1
     for k in range(3):
         g = _arrays(rng, dtype, special=k == 0)
         _call(nb, name, options, got[0], g, got[1:], [s + k + 1 for s in steps], True)
@@ -188,6 +191,9 @@ OPTIMIZERS = [
     ("Adadelta", dict(weight_decay=0.01)),
     ("RMSprop", dict(centered=True)),
     ("NAdam", dict()),
+    ("RAdam", dict(lr=0.01)),
+    ("Adamax", dict()),
+    ("Adagrad", dict(lr_decay=0.1)),
 ]
 
 
