@@ -39,9 +39,9 @@ class NumbaElementwise:
     # -- elementwise ops: kernels generated from their scalar descriptions (scalar_ops) ---------
     def _ew(self, kernel, *operands, out=None, rows=None):
         """``kernel`` (an Elementwise) over ``operands`` on this backend: on the pool for a
-        large result, outputs from the workspace."""
-        size = max(a.size for a in operands if type(a) is np.ndarray)
-        threads = _threads() if size >= self.PARALLEL_MIN else 1
+        large result, outputs from the workspace.  The first operand has the result's size
+        (every caller here: the activation's input, z of z + b, the gradient g)."""
+        threads = _threads() if operands[0].size >= self.PARALLEL_MIN else 1
         return kernel(*operands, out=out, threads=threads, new=self._new, rows=rows)
 
     def _unary(self, name, x, *params):
