@@ -21,8 +21,9 @@ error bound is of the same size (a chunk's: about 1024/lanes * eps * sum|x|; tes
 float64 sum).  256x4096 and 4096x256 float32: 0.08 ms against NumPy's 0.20 and 0.27 ms.
 amax/amin stay NumPy's SIMD loops: Numba loops that keep NaN's propagation do not vectorize
 (256x4096 float32 row max 0.29-0.59 ms in three forms against NumPy's 0.09 ms).
-``index_add`` with one integer index array (embedding's backward): rows of values added into
-zeros in index order, as np.add.at (equal bit for bit; 18x faster for 1024 rows of 128).
+``index_add`` with full slices and one integer index array (embedding's backward, strided
+picks such as a stride-2 1x1 convolution's input): rows of values added into zeros in index
+order, as np.add.at (equal bit for bit; 18x faster for 1024 rows of 128).
 The ``*_par`` functions split the rows (the column kernels: the columns) in ``threads`` blocks on
 Numba's pool; the ``*_body`` ones run on the calling thread.
 """
@@ -115,26 +116,27 @@ def colsum_par(x, out, threads):
 # -- index_add with one integer index array (embedding's backward): a scatter-add of rows -----
 @njit(cache=True)
 def index_rows_body(idx, values, out, c0, c1):
-    """out[idx[k], c0:c1] += values[k, c0:c1] for k in order (repeated indices summed in index
-    order, as np.add.at); negative indices count from the end.  False (out untouched past the
-    bad row) when an index is out of range."""
-    rows = out.shape[0]
-    for k in range(idx.shape[0]):
-        i = idx[k]
-        if i < 0:
-            i += rows
-        if i < 0 or i >= rows:
-            return False
-        o, v = out[i], values[k]
-        for j in range(c0, c1):
-            o[j] += v[j]
+    """out[p, idx[k], c0:c1] += values[p, k, c0:c1] for each p, k in order (repeated indices
+    summed in index order, as np.add.at); negative indices count from the end.  False (out
+    partly written) when an index is out of range."""
+    rows = out.shape[1]
+    for p in range(out.shape[0]):
+        for k in range(idx.shape[0]):
+            i = idx[k]
+            if i < 0:
+                i += rows
+            if i < 0 or i >= rows:
+                return False
+            o, v = out[p, i], values[p, k]
+            for j in range(c0, c1):
+                o[j] += v[j]
     return True
 
 
 @njit(cache=True, parallel=True)
 def index_rows_par(idx, values, out, threads):
     """index_rows_body over ``threads`` blocks of columns (each element's sum keeps its order)."""
-    n = out.shape[1]
+    n = out.shape[2]
     parts = min(threads, max(1, n // 16))
     ok = np.ones(parts, np.bool_)
     for i in prange(parts):
@@ -144,6 +146,22 @@ def index_rows_par(idx, values, out, threads):
     return ok.all()
 
 
+def _one_array_axis(index, ndim):
+    """(axis, array) when ``index`` is full slices and one integer array (at ``axis``), else
+    None."""
+    items = index if type(index) is tuple else (index,)
+    if len(items) > ndim:
+        return None
+    found = None
+    for a, it in enumerate(items):
+        if type(it) is np.ndarray and it.dtype in _INTS and found is None:
+            found = (a, it)
+        elif not (type(it) is slice and it == _ALL):
+            return None
+    return found
+
+
+_ALL = slice(None)
 _INTS = (np.dtype(np.int64), np.dtype(np.int32))
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -156,11 +174,17 @@ class NumbaReductions:
     # (sum over every axis stays NumPy's: one row, which the pool could not split)
 
     def sum(self, x, axis=None, keepdims=False):
-        k = 0 if axis is None else len(axis)
         if not (type(x) is np.ndarray and x.dtype in _FLOATS and x.flags.c_contiguous
-                and x.size >= self.SUM_MIN and 0 < k < x.ndim):
+                and x.size >= self.SUM_MIN and axis is not None):
             return super().sum(x, axis, keepdims)
-        axis = tuple(axis)
+        axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+        if not all(isinstance(a, (int, np.integer)) and -x.ndim <= a < x.ndim for a in axes):
+            return super().sum(x, axis, keepdims)  # (NumPy's error)
+        axes = tuple(sorted(int(a) % x.ndim for a in axes))
+        k = len(axes)
+        if not 0 < k < x.ndim or len(set(axes)) != k:
+            return super().sum(x, axis, keepdims)
+        axis = axes
         if axis == tuple(range(x.ndim - k, x.ndim)):  # trailing axes: row sums
             lead = x.shape[:x.ndim - k]
             rows = math.prod(lead)
@@ -177,19 +201,22 @@ class NumbaReductions:
         return out
 
     def index_add(self, shape, dtype, index, values):
-        """Embedding's backward (one integer index array over the first dim, rows of
-        float32/float64 values): a Numba scatter-add of the rows, in index order as np.add.at."""
-        idx = index[0] if type(index) is tuple and len(index) == 1 else index
+        """Embedding's backward and the gradient of ``x[:, ..., idx]`` (full slices and one
+        integer index array), rows of float32/float64 values: a Numba scatter-add in index
+        order, as np.add.at."""
         shape = tuple(shape)
-        if not (type(idx) is np.ndarray and idx.dtype in _INTS and type(values) is np.ndarray
-                and values.dtype in _FLOATS and values.dtype == np.dtype(dtype)
-                and values.flags.c_contiguous and len(shape) >= 1 and idx.size
-                and values.shape == idx.shape + shape[1:]):
+        found = _one_array_axis(index, len(shape))
+        if found is None or not (type(values) is np.ndarray and values.dtype in _FLOATS
+                                 and values.dtype == np.dtype(dtype) and found[1].size):
+            return super().index_add(shape, dtype, index, values)
+        a, idx = found
+        if values.shape != shape[:a] + idx.shape + shape[a + 1:]:
             return super().index_add(shape, dtype, index, values)
         out = np.zeros(shape, values.dtype)
-        n = math.prod(shape[1:])
-        args = (np.ascontiguousarray(idx).reshape(-1), values.reshape(idx.size, n),
-                out.reshape(shape[0], n))
+        lead, n = math.prod(shape[:a]), math.prod(shape[a + 1:])
+        args = (np.ascontiguousarray(idx).reshape(-1),
+                np.ascontiguousarray(values).reshape(lead, idx.size, n),
+                out.reshape(lead, shape[a], n))
         if not self._run(values.size, index_rows_par, index_rows_body, args, n):
             return super().index_add(shape, dtype, index, values)  # (raises its IndexError)
         return out

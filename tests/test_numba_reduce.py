@@ -142,6 +142,8 @@ def test_sum_leading_axes_matches_reference(nb, monkeypatch, dtype, shape, axes)
         got, want = nb.sum(x, axes, keepdims), _reference().sum(x, axes, keepdims)
         assert got.dtype == want.dtype and got.shape == want.shape
         np.testing.assert_array_equal(got, want)
+    for axis in (0, -len(shape)):  # an int axis, negative too
+        np.testing.assert_array_equal(nb.sum(x, axis), _reference().sum(x, axis))
     n = math.prod(shape[a] for a in axes)
     exact = x.astype(np.float64).sum(axes)
     bound = n * np.finfo(dtype).eps * np.abs(x.astype(np.float64)).sum(axes)
@@ -165,6 +167,8 @@ def test_sum_trailing_axes_within_the_error_bound(nb, monkeypatch, dtype, shape,
     for keepdims in (False, True):
         got, want = nb.sum(x, axes, keepdims), _reference().sum(x, axes, keepdims)
         assert got.dtype == want.dtype and got.shape == want.shape
+    for axis in (-1, len(shape) - 1, (-1,)):  # an int axis, negative too
+        np.testing.assert_allclose(nb.sum(x, axis), _reference().sum(x, axis), rtol=1e-5)
     x64 = x.astype(np.float64)
     n = min(math.prod(shape[a] for a in axes), 1100)
     bound = n * np.finfo(dtype).eps * np.abs(x64).sum(axes)
@@ -214,6 +218,26 @@ def test_index_add_rows_matches_reference_bitwise(nb, dtype, ishape, shape):
     idx.reshape(-1)[-1] = shape[0]
     with pytest.raises(IndexError):
         nb.index_add(shape, np.dtype(dtype), (idx,), values)
+
+
+@pytest.mark.parametrize("axis", [1, 2])
+def test_index_add_along_an_axis_matches_reference_bitwise(nb, axis):
+    """Full slices and one index array (x[:, idx], x[:, :, idx]'s gradient; repeats, negative
+    indices, a non-contiguous values array); an Ellipsis or two arrays: the reference's path."""
+    rng = np.random.default_rng(11)
+    shape = (3, 5, 6, 20)
+    idx = rng.integers(-shape[axis], shape[axis], (2, 4))
+    values = rng.standard_normal(shape[:axis] + idx.shape + shape[axis + 1:]).astype(np.float32)
+    index = (slice(None),) * axis + (idx,)
+    for v in (values, np.asfortranarray(values)):
+        got = nb.index_add(shape, np.dtype(np.float32), index, v)
+        want = _reference().index_add(shape, np.dtype(np.float32), index, v)
+        np.testing.assert_array_equal(got, want)
+    for index in ((Ellipsis, idx % 6, slice(None)), (idx[0] % 3, idx[1] % 5)):
+        v = _reference().getitem(np.ones(shape, np.float32), index)
+        np.testing.assert_array_equal(nb.index_add(shape, np.dtype(np.float32), index, v),
+                                      _reference().index_add(shape, np.dtype(np.float32),
+                                                             index, v))
 
 
 def test_embedding_gradient_matches_torch(backend):
