@@ -6,22 +6,28 @@ Kernels compile on first use and are cached on disk.  Building this backend impo
 importing tensorlite does not.
 
 Elementwise ops (activations, their gradients, bias + activation, the fused linear's two
-halves) run kernels generated from their scalar descriptions (scalar_ops.py, through
-numba_codegen.py): one description per op, any layout, with vectorized float32 erf
-(numba_math.py); exp, log and tanh stay NumPy's SIMD loops, and small arrays the reference
-(see GENERATED_MIN).  The rest (softmax rows, optimizer steps, convolution) are the
-hand-written kernels of numba_kernels.py and numba_conv.py.
+halves, float32 exp/log/tanh) run kernels generated from their scalar descriptions
+(scalar_ops.py, through numba_codegen.py): one description per op, any layout, with vectorized
+float32 polynomials (numba_math.py); small arrays take the reference (see GENERATED_MIN).  The
+other families are one mixin each: softmax/cross-entropy rows (numba_softmax), reductions and
+index_add (numba_reduce), layer/batch/group norm (numba_norm), attention (numba_attention),
+grouped optimizer steps (numba_optim), convolution and pooling (numba_conv_ops).
 
-Threads.  A kernel runs on Numba's thread pool (``NUMBA_NUM_THREADS`` threads, or
-numba.set_num_threads) only for at least ``PARALLEL_MIN`` elements.  Between the BLAS calls of
-a training step threads do not pay on a small machine: OpenBLAS already uses every core, and
-an OpenMP pool that spins after its loop (libgomp's default, for milliseconds) steals the
-cores from the next matmul; measured on 2 cores, a 256x4096 bias + ReLU after each matmul ran
-3.6x slower on a spinning pool than on one thread.  So the pool is kept for large arrays, and
-it is started with ``OMP_WAIT_POLICY=PASSIVE`` (threads sleep when done) unless the user set
-a policy; the variable is restored right after, so nothing else in the process (PyTorch's
-own OpenMP, child processes) sees it.
+Threads: one policy for both pools (docs/architecture.md, "Threads").  A kernel runs on Numba's
+pool (``NUMBA_NUM_THREADS`` threads, or numba.set_num_threads) only for at least
+``PARALLEL_MIN`` elements (2^20; ``$TENSORLITE_PARALLEL_MIN`` overrides it).  A parallel region
+is as slow as its last thread: on a machine with any other runnable work (2 cores, load 2) a
+pooled kernel or a threaded BLAS call waits whole scheduler slices (4-40 ms for work of 0.3 ms),
+and an OpenMP pool that spins after its loop steals the cores from the next matmul (measured:
+a bias + ReLU after each matmul ran 3.6x slower on a spinning pool).  Below 2^20 elements the
+serial kernels are memory-bound already, so the pool buys at most 2x on 2 cores and risks 10x;
+measured 2026-12-03 (benchmarks/test_cpu_ops.py and test_models.py, interleaved), lowering the
+threshold to 2^17 helped layer_norm and log_softmax (1.45x -> 0.98x, 1.63x -> 1.05x of PyTorch)
+and hurt sum, x*y+z and every model step.  The pool starts with ``OMP_WAIT_POLICY=PASSIVE``
+(threads sleep when done) unless the user set a policy; the variable is restored right after,
+so nothing else in the process (PyTorch's own OpenMP, child processes) sees it.
 """
+import os
 import threading
 from math import prod
 from sys import getrefcount as _refcount
@@ -103,7 +109,9 @@ class NumbaBackend(NumbaAttention, NumbaElementwise, NumbaSoftmax, NumbaOptim, N
     name = "numba"
     device = "cpu"
 
-    PARALLEL_MIN = 1 << 20  # elements: below this a kernel runs on the calling thread
+    # elements: below this a kernel runs on the calling thread ($TENSORLITE_PARALLEL_MIN sets it,
+    # for measuring the policy on another machine)
+    PARALLEL_MIN = int(os.environ.get("TENSORLITE_PARALLEL_MIN", 1 << 20))
 
     def __init__(self):
         super().__init__()
