@@ -17,7 +17,7 @@ reference's arithmetic.  CUDA's exp/log/tanh/erf may differ from the host's libm
 import ast
 import functools
 
-from .scalar_ops import OPS, Scalar, activation_grad
+from .scalar_ops import kernel_program
 
 EXACT = ("--fmad=false",)
 
@@ -77,20 +77,11 @@ def body(prog, ctype="T"):
     return " ".join(lines)
 
 
-def program(kind, name):
-    """The scalar program of a kernel ``kind`` for the op or activation ``name``: "op" (the
-    op's forward), "bias_act" (act(z + b); ``name`` None: z + b) or "grad" (g * act'(s))."""
-    if kind == "grad":
-        return activation_grad(name)
-    if kind == "op":
-        return OPS[name].forward
-    return Scalar("z + b") if name is None else OPS[name].forward.compose(x="z + b")
-
-
 @functools.cache
 def kernel(kind, name):
-    """The ElementwiseKernel of ``program(kind, name)``, built once per process."""
-    return elementwise(program(kind, name), f"{kind}_{name}")
+    """The ElementwiseKernel of ``scalar_ops.kernel_program(kind, name)``, built once per
+    process."""
+    return elementwise(kernel_program(kind, name), f"{kind}_{name}")
 
 
 def elementwise(prog, name):

@@ -9,28 +9,18 @@ import numpy as np
 from . import numba_kernels as K
 from .numba_codegen import Elementwise
 from .numba_common import _FLOATS, _fits, _floats, _threads
-from .scalar_ops import ACTIVATIONS, OPS, Scalar, activation_grad
+from .scalar_ops import ACTIVATIONS, kernel_program
 
 _ACTS = (None,) + ACTIVATIONS
 _F32 = np.dtype(np.float32)
 _KEEPS_PRE = ("gelu", "gelu_tanh")  # a fused linear's backward needs their pre-activation
 
 
-
 @functools.cache
 def _kernel(kind, name, colsum=False):
-    """The generated kernel of ``kind`` for the op or activation ``name``: "op" (the op's
-    forward), "bias_act" (act(z + b)), "bias_act_keep" (z + b and act(z + b)) or "grad"
-    (g * act'(s), with the column sums of the result when ``colsum``)."""
-    if kind == "grad":
-        prog = activation_grad(name)
-    elif kind == "op":
-        prog = OPS[name].forward
-    else:
-        prog = Scalar("z + b") if name is None else OPS[name].forward.compose(x="z + b")
-        if kind == "bias_act_keep":
-            prog = prog.with_outputs("_x0", "out0")
-    return Elementwise(prog, colsum)
+    """The generated kernel of ``kind`` for the op or activation ``name``
+    (scalar_ops.kernel_program), with the column sums of its result when ``colsum``."""
+    return Elementwise(kernel_program(kind, name), colsum)
 
 
 class NumbaElementwise:

@@ -176,6 +176,19 @@ def activation_grad(name):
     return Scalar(prog.stmts, prog.outs, inputs=("g", "s"))
 
 
+def kernel_program(kind, name):
+    """The program a backend's generated kernel of ``kind`` runs for the op or activation
+    ``name``: "op" (the op's forward), "bias_act" (act(z + b); ``name`` None: z + b),
+    "bias_act_keep" (z + b and act(z + b): GELU's backward needs both) or "grad"
+    (g * act'(s)).  Both code generators (numba_codegen, cupy_codegen) take it from here."""
+    if kind == "grad":
+        return activation_grad(name)
+    if kind == "op":
+        return OPS[name].forward
+    prog = Scalar("z + b") if name is None else OPS[name].forward.compose(x="z + b")
+    return prog.with_outputs("_x0", "out0") if kind == "bias_act_keep" else prog
+
+
 def _rename(prog, before=(), **names):
     """``prog`` reading other names (strings or Name nodes) for its inputs, after ``before``."""
     sub = {k: ast.Name(v) if isinstance(v, str) else v for k, v in names.items()}
