@@ -18,14 +18,23 @@ from tensorlite.optim import optimizer as optimizer_module
 SHAPES = [(3, 5), (), (1,), (0, 2), (7, 1), (40,)]
 
 
-@pytest.fixture(params=["serial", "parallel"])
-def nb(request, monkeypatch):
+# (where the kernel runs, dtype): each path in one dtype, so each kernel compiles once per
+# dtype (the arithmetic is dtype-blind; the cold compiles dominated this file's time in CI)
+@pytest.fixture(params=[("serial", np.float32), ("parallel", np.float64)],
+                ids=["serial-float32", "parallel-float64"])
+def nb_dtype(request, monkeypatch):
     reason = backends.unavailable_reason("numba")
     if reason:
         pytest.skip(reason)
     B = backends.get("numba")
-    monkeypatch.setattr(B, "PARALLEL_MIN", 1 << 62 if request.param == "serial" else 1)
-    return B
+    mode, dtype = request.param
+    monkeypatch.setattr(B, "PARALLEL_MIN", 1 << 62 if mode == "serial" else 1)
+    return B, dtype
+
+
+@pytest.fixture
+def nb(nb_dtype):
+    return nb_dtype[0]
 
 
 @pytest.fixture
@@ -148,11 +157,11 @@ def _call(B, name, options, p, g, state, steps, group):
 
 
 @pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name, options", CASES, ids=lambda c: str(c))
-def test_group_step_equals_per_parameter_reference(nb, ref, rng, dtype, name, options):
+def test_group_step_equals_per_parameter_reference(nb_dtype, ref, rng, name, options):
     """Three group steps on numba == three per-parameter reference steps; parameter 1 is one
     step behind (its step count differs), the first gradients hold NaN and inf."""
+    nb, dtype = nb_dtype
     p = _arrays(rng, dtype)
     state = [[np.array(np.abs(a)) for a in _arrays(rng, dtype)] for _ in range(3)]
     got, want = _copy([p] + state), _copy([p] + state)
