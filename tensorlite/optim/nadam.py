@@ -30,9 +30,10 @@ class NAdam(Optimizer):
         # (each parameter's update is one backend call already), not kept in the groups
         super().__init__(params, defaults)
 
-    def _update(self, p: Tensor, g: Tensor, B: Any, group: dict[str, Any]) -> None:
-        lr, (beta1, beta2) = float(group["lr"]), group["betas"]
-        momentum_decay = group["momentum_decay"]
+    def _advance(self, p: Tensor, group: dict[str, Any]) -> tuple[Any, float, float, float]:
+        """p's state made on its first step, its step counted and mu_product advanced:
+        (step, mu, mu_next, mu_product), the momentum schedule as torch's."""
+        beta1, momentum_decay = group["betas"][0], group["momentum_decay"]
         state = self.state[p]
         if not state:
             state["step"] = self._new_step()
@@ -44,9 +45,14 @@ class NAdam(Optimizer):
         mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * momentum_decay)))
         mu_product = state["mu_product"]
         mu_product.mul_(mu)  # in float32, as torch
-        m, v = state["exp_avg"], state["exp_avg_sq"]
+        return step, mu, mu_next, mu_product.item()
+
+    def _update(self, p: Tensor, g: Tensor, B: Any, group: dict[str, Any]) -> None:
+        lr, (beta1, beta2) = float(group["lr"]), group["betas"]
+        step, mu, mu_next, mu_product = self._advance(p, group)
+        m, v = self.state[p]["exp_avg"], self.state[p]["exp_avg_sq"]
         B.nadam_step(p._data, g._data, m._data, v._data, step, lr, beta1, beta2,
-                     group["eps"], mu, mu_next, mu_product.item(),
+                     group["eps"], mu, mu_next, mu_product,
                      weight_decay=group["weight_decay"],
                      decoupled_weight_decay=group["decoupled_weight_decay"],
                      maximize=group["maximize"])
@@ -55,29 +61,13 @@ class NAdam(Optimizer):
     def _update_group(self, params: list[Tensor], grads: list[Tensor], B: Any,
                       group: dict[str, Any]) -> None:
         (beta1, beta2) = group["betas"]
-        momentum_decay = group["momentum_decay"]
-        steps, mus, mu_nexts, mu_products, ms, vs = [], [], [], [], [], []
-        for p in params:
-            state = self.state[p]
-            if not state:
-                state["step"] = self._new_step()
-                state["mu_product"] = ones((), dtype=dtypes.float32, device="cpu")
-                state["exp_avg"] = zeros_like(p)
-                state["exp_avg_sq"] = zeros_like(p)
-            step = self._increment(state["step"])
-            mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * momentum_decay)))
-            mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * momentum_decay)))
-            mu_product = state["mu_product"]
-            mu_product.mul_(mu)  # in float32, as torch
-            steps.append(step)
-            mus.append(mu)
-            mu_nexts.append(mu_next)
-            mu_products.append(mu_product.item())
-            ms.append(state["exp_avg"])
-            vs.append(state["exp_avg_sq"])
+        steps, mus, mu_nexts, mu_products = zip(*(self._advance(p, group) for p in params))
+        ms = [self.state[p]["exp_avg"] for p in params]
+        vs = [self.state[p]["exp_avg_sq"] for p in params]
         B.nadam_steps([p._data for p in params], [g._data for g in grads],
-                      [t._data for t in ms], [t._data for t in vs], steps, float(group["lr"]),
-                      beta1, beta2, group["eps"], mus, mu_nexts, mu_products,
+                      [t._data for t in ms], [t._data for t in vs], list(steps),
+                      float(group["lr"]), beta1, beta2, group["eps"], list(mus),
+                      list(mu_nexts), list(mu_products),
                       weight_decay=group["weight_decay"],
                       decoupled_weight_decay=group["decoupled_weight_decay"],
                       maximize=group["maximize"])
