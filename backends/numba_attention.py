@@ -22,26 +22,8 @@ import numpy as np
 from numba import njit, prange
 
 from . import numba_math as M
-from .numba_common import _FLOATS
+from .numba_common import _FLOATS, rdot, rsum
 from .numba_kernels import _split
-
-
-@njit(cache=True, fastmath={"reassoc"})
-def _rowsum(x, n):
-    """x[:n].sum() in x's dtype, reassociated (vectorized partial sums)."""
-    t = x[0] - x[0]
-    for j in range(n):
-        t += x[j]
-    return t
-
-
-@njit(cache=True, fastmath={"reassoc"})
-def _rowdot(x, y, n):
-    """(x[:n] * y[:n]).sum() in the dtype, reassociated."""
-    t = x[0] - x[0]
-    for j in range(n):
-        t += x[j] * y[j]
-    return t
 
 
 @njit(cache=True)
@@ -61,7 +43,7 @@ def softmax_body(s, causal, r0, r1):
                     m = x
             for j in range(jn):
                 row[j] = M.exp(row[j] - m)
-            total = _rowsum(row, jn)
+            total = rsum(row[:jn])
             for j in range(jn):
                 row[j] /= total
             for j in range(jn, S):
@@ -84,7 +66,7 @@ def softmax_grad_body(dp, p, causal, r0, r1):
         for i in range(L):
             jn = min(i + 1, S) if causal else S
             d, pr = db[i], pb[i]
-            dot = _rowdot(d, pr, jn)
+            dot = rdot(d[:jn], pr[:jn])
             for j in range(jn):
                 d[j] = pr[j] * (d[j] - dot)
             for j in range(jn, S):

@@ -5,6 +5,7 @@ import os
 
 import numba
 import numpy as np
+from numba import njit
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _INT64 = np.dtype(np.int64)
@@ -51,3 +52,24 @@ def _threads():
                 del os.environ["OMP_WAIT_POLICY"]
         _pool_started.append(True)
     return numba.get_num_threads()
+
+
+# -- sums the row kernels share: reassociated (vectorized partial sums in the array's dtype) in
+# their own functions, so that no reassociation reaches a caller's exp polynomial -------------
+@njit(cache=True, fastmath={"reassoc"})
+def rsum(a):
+    """sum(a) over a 1-D array in its dtype, reassociated."""
+    s = a.dtype.type(0)
+    for j in range(a.shape[0]):
+        s += a[j]
+    return s
+
+
+@njit(cache=True, fastmath={"reassoc"})
+def rdot(a, b):
+    """sum(a * b) over two 1-D arrays of one length in their dtype, reassociated."""
+    s = a.dtype.type(0)
+    for j in range(a.shape[0]):
+        s += a[j] * b[j]
+    return s
+

@@ -18,6 +18,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from .numba_common import rdot, rsum
 from .numba_kernels import _split
 
 _REASSOC = {"reassoc"}  # sums may be reordered (vectorized); NaN and inf keep their meaning
@@ -121,30 +122,12 @@ def backward_par(g, xhat, rstd, w, gx, gw, gb, threads):
 
 # -- batch_norm: statistics per channel over (N, *) of an (N, C, M) array, M the spatial size -----
 @njit(cache=True, fastmath=_REASSOC)
-def _sum(v):
-    """The sum of the 1-D array v in its dtype (vectorized partial sums: reassoc)."""
-    s = v.dtype.type(0)
-    for j in range(v.shape[0]):
-        s += v[j]
-    return s
-
-
-@njit(cache=True, fastmath=_REASSOC)
 def _sqdev(v, m):
     """sum((v - m) ** 2) in v's dtype (vectorized partial sums)."""
     q = v.dtype.type(0)
     for j in range(v.shape[0]):
         d = v[j] - m
         q += d * d
-    return q
-
-
-@njit(cache=True, fastmath=_REASSOC)
-def _dot(u, v):
-    """sum(u * v) in the dtype (vectorized partial sums)."""
-    q = u.dtype.type(0)
-    for j in range(u.shape[0]):
-        q += u[j] * v[j]
     return q
 
 
@@ -160,7 +143,7 @@ def channels_forward_body(x, w, b, eps, y, xhat, mean, var, c0, c1):
     for c in range(c0, c1):
         s = 0.0
         for n in range(nb):
-            s += _sum(x[n, c])
+            s += rsum(x[n, c])
         mc = t(s / cnt)
         mean[c] = mc
         q = 0.0
@@ -202,8 +185,8 @@ def channels_backward_body(g, xhat, rstd, w, gx, gw, gb, c0, c1):
         a = 0.0
         d = 0.0
         for n in range(nb):
-            a += _sum(g[n, c])
-            d += _dot(g[n, c], xhat[n, c])
+            a += rsum(g[n, c])
+            d += rdot(g[n, c], xhat[n, c])
         gb[c] = a
         gw[c] = d
         k = rstd[c] * w[c] if has_w else rstd[c]

@@ -32,6 +32,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from .numba_common import rsum
 from .numba_kernels import _split
 
 
@@ -75,15 +76,6 @@ def colsum_body(x, out, c0, c1):
 _CHUNK = 1024  # elements of a row summed in the dtype before the float64 sum of the chunks
 
 
-@njit(cache=True, fastmath={"reassoc"})
-def _chunk_sum(seg):
-    """sum(seg) in its dtype, vectorized (partial sums: reassoc only here)."""
-    s = seg.dtype.type(0)
-    for j in range(seg.shape[0]):
-        s += seg[j]
-    return s
-
-
 @njit(cache=True)
 def rowsum_body(x, out, r0, r1):
     """out[r] = x[r].sum() for rows [r0, r1): chunks of _CHUNK in the dtype, then float64."""
@@ -92,7 +84,7 @@ def rowsum_body(x, out, r0, r1):
         row = x[r]
         s = 0.0
         for j0 in range(0, n, _CHUNK):
-            s += _chunk_sum(row[j0:min(j0 + _CHUNK, n)])
+            s += rsum(row[j0:min(j0 + _CHUNK, n)])
         out[r] = s
 
 

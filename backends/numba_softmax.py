@@ -24,11 +24,10 @@ import numpy as np
 from numba import njit, prange
 
 from . import numba_math as M
-from .numba_common import _fits
+from .numba_common import _fits, rdot, rsum
 from .numba_kernels import _split
 
 _INT64 = np.dtype(np.int64)
-_REASSOC = {"reassoc"}  # sums may be reordered (vectorized); NaN and inf keep their meaning
 
 
 # -- the passes over one row ----------------------------------------------------------------------
@@ -67,24 +66,6 @@ def _rowmax(xr):
     return m4 if m4 > m0 else m0
 
 
-@njit(cache=True, fastmath=_REASSOC)
-def _rowsum(a):
-    """The sum of a row, reassociated (partial sums in the dtype, vectorized)."""
-    s = a.dtype.type(0)
-    for j in range(a.shape[0]):
-        s += a[j]
-    return s
-
-
-@njit(cache=True, fastmath=_REASSOC)
-def _rowdot(a, b):
-    """sum(a * b) over a row, reassociated."""
-    s = a.dtype.type(0)
-    for j in range(a.shape[0]):
-        s += a[j] * b[j]
-    return s
-
-
 @njit(cache=True)
 def _exp_shifted(xr, m, out):
     """out = exp(xr - m) (vectorized for float32)."""
@@ -120,7 +101,7 @@ def softmax_rows_body(x, out, log, r0, r1):
         xr, o = x[r], out[r]
         m = _rowmax(xr)
         _exp_shifted(xr, m, o)
-        s = _rowsum(o)
+        s = rsum(o)
         if log:
             lse = M.log(s)
             for j in range(xr.shape[0]):
@@ -194,9 +175,9 @@ def softmax_backward_body(g, y, out, log, r0, r1):
     for r in range(r0, r1):
         gr, yr, o = g[r], y[r], out[r]
         if log:
-            _log_softmax_backward_row(gr, yr, _rowsum(gr), o)
+            _log_softmax_backward_row(gr, yr, rsum(gr), o)
         else:
-            s = _rowdot(gr, yr)
+            s = rdot(gr, yr)
             for j in range(n):
                 o[j] = yr[j] * (gr[j] - s)
 
@@ -229,7 +210,7 @@ def logsumexp_rows_body(x, out, r0, r1):
             c1 = min(n, c0 + _CHUNK)
             part = scratch[:c1 - c0]
             _exp_shifted(xr[c0:c1], m, part)
-            s += _rowsum(part)
+            s += rsum(part)
         out[r] = M.log(s) + m
 
 
