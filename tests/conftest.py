@@ -51,6 +51,17 @@ def device(backend):
     return backend.device
 
 
+@pytest.fixture(params=["serial", "parallel"])
+def nb(request, monkeypatch):
+    """The numba backend with its kernels forced onto one thread or onto the pool."""
+    reason = tl.backends.unavailable_reason("numba")
+    if reason:
+        pytest.skip(reason)
+    B = tl.backends.get("numba")
+    monkeypatch.setattr(B, "PARALLEL_MIN", 1 << 62 if request.param == "serial" else 1)
+    return B
+
+
 @pytest.fixture
 def rng(request):
     return np.random.default_rng(_seed(request))

@@ -421,18 +421,6 @@ def test_module_constructor_errors(backend):
 
 
 # -- the convolution's columns: im2col/col2im with padding and the batch inside ------------------
-@pytest.fixture(params=["serial", "pooled"])
-def numba_backend(request, monkeypatch):
-    """The numba backend with its kernels on one thread or on the pool."""
-    from tensorlite import backends
-    reason = backends.unavailable_reason("numba")
-    if reason:
-        pytest.skip(reason)
-    B = backends.get("numba")
-    monkeypatch.setattr(B, "PARALLEL_MIN", 1 << 62 if request.param == "serial" else 1)
-    return B
-
-
 # (N, C, H, W), kernel, stride, dilation, padding (top, bottom, left, right)
 COLUMNS = [((2, 3, 7, 6), (3, 2), (1, 1), (1, 1), (0, 0, 0, 0)),
            ((2, 3, 7, 6), (3, 3), (2, 2), (1, 1), (1, 1, 1, 1)),
@@ -443,7 +431,7 @@ COLUMNS = [((2, 3, 7, 6), (3, 2), (1, 1), (1, 1), (0, 0, 0, 0)),
 
 @pytest.mark.parametrize("dtype", [F32, F64], ids=["float32", "float64"])
 @pytest.mark.parametrize("shape, kernel, stride, dilation, padding", COLUMNS)
-def test_numba_columns_equal_the_reference(numba_backend, dtype, shape, kernel, stride, dilation,
+def test_numba_columns_equal_the_reference(nb, dtype, shape, kernel, stride, dilation,
                                            padding):
     """Both layouts, padding inside: bitwise the reference's (col2im adds in its order)."""
     from tensorlite import backends
@@ -458,11 +446,11 @@ def test_numba_columns_equal_the_reference(numba_backend, dtype, shape, kernel, 
         args = (kernel, stride, dilation, out, padding, inner)
         cols = ref.im2col(x, *args)
         assert cols.shape == ((c, *kernel, n, *out) if inner else (n, c, *kernel, *out))
-        np.testing.assert_array_equal(numba_backend.im2col(x, *args), cols)
+        np.testing.assert_array_equal(nb.im2col(x, *args), cols)
         g = rng.standard_normal(cols.shape).astype(dtype)
         back = ref.col2im(g, shape, stride, dilation, padding, inner)
         assert back.shape == shape and back.dtype == dtype
-        np.testing.assert_array_equal(numba_backend.col2im(g, shape, stride, dilation, padding,
+        np.testing.assert_array_equal(nb.col2im(g, shape, stride, dilation, padding,
                                                            inner), back)
     # the adjoint: <im2col(x), g> == <x, col2im(g)>
     x64, g64 = x.astype(np.float64), rng.standard_normal(cols.shape)

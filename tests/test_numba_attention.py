@@ -8,17 +8,12 @@ import tensorlite as tl
 from tensorlite import backends
 
 
-@pytest.fixture(params=["serial", "parallel"])
-def nb(request, monkeypatch):
-    """The numba backend with its kernels forced onto one thread or onto the pool, and its
-    size threshold off (so small arrays reach the kernels)."""
-    reason = backends.unavailable_reason("numba")
-    if reason:
-        pytest.skip(reason)
-    B = backends.get("numba")
-    monkeypatch.setattr(B, "PARALLEL_MIN", 1 << 62 if request.param == "serial" else 1)
-    monkeypatch.setattr(B, "ATTENTION_MIN", 0)
-    return B
+@pytest.fixture
+def nb(nb, monkeypatch):
+    """conftest's nb (one thread or the pool) with the size threshold off (so small arrays
+    reach the kernels)."""
+    monkeypatch.setattr(nb, "ATTENTION_MIN", 0)
+    return nb
 
 
 def _qkv(rng, dtype, N, H, L, S, E, Ev, strided):

@@ -25,17 +25,6 @@ ACTS = ["relu", "tanh", "sigmoid", "gelu", "gelu_tanh"]
 SHAPES = [(1, 7), (7, 1), (5, 33), (3, 0), (0, 4)]
 
 
-@pytest.fixture(params=["serial", "parallel"])
-def nb(request, monkeypatch):
-    """The numba backend with its kernels forced onto one thread or onto the pool."""
-    reason = backends.unavailable_reason("numba")
-    if reason:
-        pytest.skip(reason)
-    B = backends.get("numba")
-    monkeypatch.setattr(B, "PARALLEL_MIN", 1 << 62 if request.param == "serial" else 1)
-    return B
-
-
 @pytest.fixture
 def pooled():
     """The numba backend's buffer pool is on (it counts references: only where they are known)."""

@@ -11,17 +11,6 @@ import tensorlite as tl
 from tensorlite import backends
 
 
-@pytest.fixture(params=["serial", "parallel"])
-def nb(request, monkeypatch):
-    """The numba backend with its kernels forced onto one thread or onto the pool."""
-    reason = backends.unavailable_reason("numba")
-    if reason:
-        pytest.skip(reason)
-    B = backends.get("numba")
-    monkeypatch.setattr(B, "PARALLEL_MIN", 1 << 62 if request.param == "serial" else 1)
-    return B
-
-
 def _reference():
     return backends.get("numpy")
 

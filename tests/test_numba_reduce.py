@@ -44,17 +44,6 @@ def test_pow_special_exponent_gradient(backend):
 
 
 # -- layer_norm: normalize and normalize_backward over the trailing axes ------------------------
-@pytest.fixture(params=["serial", "parallel"])
-def nb(request, monkeypatch):
-    """The numba backend with its kernels forced onto one thread or onto the pool."""
-    reason = backends.unavailable_reason("numba")
-    if reason:
-        pytest.skip(reason)
-    B = backends.get("numba")
-    monkeypatch.setattr(B, "PARALLEL_MIN", 1 << 62 if request.param == "serial" else 1)
-    return B
-
-
 def _reference():
     return backends.get("numpy")
 

@@ -29,17 +29,6 @@ SPECIAL = np.array([[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0],
                     [1000.0, -1000.0, 0.0, 80.0, -80.0, 100.0, 0.0, 0.0, 1e-30]])
 
 
-@pytest.fixture(params=["serial", "pooled"])
-def nb(request, monkeypatch):
-    """The numba backend, its kernels on one thread or on the pool."""
-    reason = backends.unavailable_reason("numba")
-    if reason:
-        pytest.skip(reason)
-    B = backends.get("numba")
-    monkeypatch.setattr(B, "PARALLEL_MIN", 1 << 62 if request.param == "serial" else 1)
-    return B
-
-
 @pytest.fixture
 def ref():
     return backends.get("numpy")
