@@ -22,8 +22,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import numba_math as M
-from .numba_common import _FLOATS, rdot, rsum
-from .numba_kernels import _split
+from .numba_common import _FLOATS, _split, rdot, rsum
 
 
 @njit(cache=True)

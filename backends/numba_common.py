@@ -30,7 +30,6 @@ def _floats(*arrays):
     return dt in _FLOATS
 
 
-
 def _empty(dtype):
     return np.empty(0, dtype)
 
@@ -52,6 +51,12 @@ def _threads():
                 del os.environ["OMP_WAIT_POLICY"]
         _pool_started.append(True)
     return numba.get_num_threads()
+
+
+@njit(cache=True, inline="always")
+def _split(n, parts, i):
+    """Where part ``i`` of ``n`` items split into ``parts`` nearly equal parts begins."""
+    return n * i // parts
 
 
 # -- sums the row kernels share: reassociated (vectorized partial sums in the array's dtype) in

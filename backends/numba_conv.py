@@ -10,10 +10,7 @@ window element [i, j] of output position [y, x] is image[y*sh + i*dh, x*sw + j*d
 import numpy as np
 from numba import njit, prange
 
-
-@njit(cache=True, inline="always")
-def _split(n, parts, i):
-    return n * i // parts
+from .numba_common import _split
 
 
 # Small planes make short rows (a 4x4 output row is 4 elements), so the loops below work on

@@ -6,7 +6,7 @@ import functools
 
 import numpy as np
 
-from . import numba_kernels as K
+from . import numba_reduce as R
 from .numba_codegen import Elementwise
 from .numba_common import _FLOATS, _fits, _floats, _threads
 from .scalar_ops import ACTIVATIONS, kernel_program
@@ -154,7 +154,7 @@ class NumbaElementwise:
         # of whole columns per thread
         if activation is None:
             colsum = np.empty(g.shape[1], g.dtype)
-            self._run(g.size, K.colsum_par, K.colsum_body, (g, colsum), g.shape[1])
+            self._run(g.size, R.colsum_par, R.colsum_body, (g, colsum), g.shape[1])
             return g, colsum
         return self._ew(_kernel("grad", activation, colsum=True), g, s, rows=g.shape[0])
 

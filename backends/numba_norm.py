@@ -18,8 +18,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .numba_common import rdot, rsum
-from .numba_kernels import _split
+from .numba_common import _split, rdot, rsum
 
 _REASSOC = {"reassoc"}  # sums may be reordered (vectorized); NaN and inf keep their meaning
 

@@ -23,8 +23,7 @@ import numpy as np
 from numba import carray, njit, prange, types
 from numba.extending import intrinsic
 
-from .numba_common import _FLOATS, _empty, _fits
-from .numba_kernels import _split
+from .numba_common import _FLOATS, _empty, _fits, _split
 
 
 # -- views of a group's tensors from their addresses ------------------------------------------------

@@ -32,8 +32,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .numba_common import rsum
-from .numba_kernels import _split
+from .numba_common import _split, rsum
 
 
 @njit(cache=True, error_model="numpy")  # a NaN result ties with nothing: 0 / 0 gives NaN

@@ -24,8 +24,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import numba_math as M
-from .numba_common import _fits, rdot, rsum
-from .numba_kernels import _split
+from .numba_common import _fits, _split, rdot, rsum
 
 _INT64 = np.dtype(np.int64)
 
