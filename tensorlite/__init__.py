@@ -61,5 +61,6 @@ from .size import Size  # noqa: E402
 set_backend(os.environ.get("TENSORLITE_BACKEND", "numpy"))
 
 from . import data, nn, optim  # noqa: E402  (after the core: they are built on it)
+from .compiler import compile  # noqa: E402,A001  (torch.compile's name)
 
 __version__ = "0.1.0"

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Union, overload
 
 import numpy as np
 
-from . import dtypes
+from . import _capture_hooks, dtypes
 from .backends import for_device
 from .size import Size, _shape
 
@@ -212,6 +212,8 @@ class Tensor(dtypes.FloatCasts):
         if self.device != "cpu":
             raise TypeError(f"numpy: the tensor is on '{self.device}'; copy it to the host first "
                             "with tensor.cpu()")
+        if _capture_hooks.active:
+            _capture_hooks.host_read("numpy()")
         return self._data
 
     def __array__(self, dtype: DTypeLike | None = None, copy: _bool | None = None) -> np.ndarray:

@@ -5,6 +5,7 @@ from collections.abc import Callable, Iterable, Sequence
 from sys import getrefcount
 from typing import Any, Union
 
+from .. import _capture_hooks
 from ..backends import active, for_device
 from ..tensor import PostAccumulateGradHook, Tensor, describe, wrap
 from .grad_mode import enable_grad, flags, no_grad
@@ -190,6 +191,8 @@ def _add(a: Any, b: Any, create_graph: bool) -> Any:
 
 
 def _accumulate_into_leaf(leaf: Tensor, g: Tensor, create_graph: bool) -> None:
+    if _capture_hooks.active:  # (tensorlite.compile: the leaf's .grad is about to change)
+        _capture_hooks.leaf(leaf)
     if create_graph:
         leaf._grad = g if leaf._grad is None else leaf._grad + g
     elif leaf.grad is None:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, SupportsIndex
 
 from .. import dtypes
+from .._capture_hooks import host
 from ..autograd.grad_mode import no_grad
 from ..tensor import Tensor, _init
 from . import hooks as _hooks
@@ -480,6 +481,7 @@ class Module(dtypes.FloatCasts):
             p.requires_grad_(requires_grad)
         return self
 
+    @host
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset every parameter's ``.grad``: to None (the default), or to zeros in place."""
         for p in self.parameters():

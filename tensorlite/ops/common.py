@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Union, overload
 
-from .. import dtypes
+from .. import _capture_hooks, dtypes
 from ..autograd.grad_mode import state
 from ..autograd.graph import record
 from ..backends import active, for_device
@@ -26,6 +26,15 @@ def backend_of(t: Tensor, op: str) -> Any:
         raise TypeError(f"{op}: expected a Tensor, got {type(t).__name__}") from None
     except KeyError:
         return for_device(t.device)
+
+
+def host_check(B: Any, flags: Any) -> tuple[bool, ...]:
+    """The bools of the device array ``flags``, read on the host for a check that raises when
+    one is set.  Under tensorlite.compile the read is recorded as a check: a replay reads the
+    flags again and stops if they differ from the captured ones."""
+    if _capture_hooks.active:
+        return _capture_hooks.active[-1].checked_read(B, flags)
+    return tuple(bool(f) for f in B.to_host(flags))
 
 
 def number(op: str, value: object) -> Number:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from functools import partial, wraps
 from typing import Any, Literal, SupportsFloat
 
+from .._capture_hooks import host
 from .optimizer import Optimizer
 
 __all__ = ["LRScheduler", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR",
@@ -37,6 +38,8 @@ class LRScheduler:
         """A subclass's ``get_lr`` warns, as torch's, when called outside ``step()`` (it is the
         recursive step from the current lrs, not the current lr: that is get_last_lr())."""
         super().__init_subclass__(**kwargs)
+        if "step" in cls.__dict__:  # host work to tensorlite.compile (see _capture_hooks)
+            cls.step = host(cls.__dict__["step"])  # type: ignore[method-assign]
         get_lr = cls.__dict__.get("get_lr")
         if get_lr is None or getattr(get_lr, "_warns_outside_step", False):
             return
@@ -92,6 +95,7 @@ class LRScheduler:
     def get_lr(self) -> list[float]:
         raise NotImplementedError
 
+    @host
     def step(self, epoch: int | None = None) -> None:
         if self._step_count == 1 and not getattr(self.optimizer, "_opt_called", False):
             warnings.warn("Detected call of `lr_scheduler.step()` before `optimizer.step()`. "

@@ -19,6 +19,7 @@ from typing import Any, Union
 import numpy as np
 
 from .. import dtypes
+from .._capture_hooks import host
 from ..autograd.grad_mode import enable_grad, no_grad
 from ..creation import tensor, zeros, zeros_like
 from ..ops.common import backend_of
@@ -78,6 +79,14 @@ class Optimizer:
 
     # state entries kept as 0-d float32 host tensors whatever the parameter (torch's step)
     _scalar_state: frozenset[str] = frozenset({"step"})
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A subclass's own ``step`` and ``zero_grad`` are host work to tensorlite.compile,
+        as the base's: a captured training step calls them again on each replay."""
+        super().__init_subclass__(**kwargs)
+        for name in ("step", "zero_grad"):
+            if name in cls.__dict__:
+                setattr(cls, name, host(cls.__dict__[name]))
     # sparse COO gradients: refused (None, as most of torch's optimizers), "dense" (taken as
     # their dense equivalent: SGD, Adagrad, whose sparse updates equal the dense ones) or
     # "keep" (the optimizer reads them itself: SparseAdam)
@@ -165,6 +174,7 @@ class Optimizer:
             raise ValueError("some parameters appear in more than one parameter group")
         self.param_groups.append(param_group)
 
+    @host
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset every parameter's gradient: to None (default), or to zeros in place."""
         for group in self.param_groups:
@@ -179,6 +189,7 @@ class Optimizer:
                     with no_grad():
                         g.zero_()
 
+    @host
     @no_grad()
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update the parameters once; ``closure`` re-evaluates the model and returns the loss.

@@ -15,7 +15,7 @@ import warnings
 from ... import dtypes
 from ...autograd.grad_mode import no_grad, state
 from ...autograd.graph import record
-from ...ops.common import backend_of
+from ...ops.common import backend_of, host_check
 from ...ops.pointwise import where
 from ...tensor import Tensor, describe, wrap
 from collections.abc import Callable, Sequence
@@ -387,7 +387,7 @@ def _binary_args(op: str, input: Tensor, target: Tensor, weight: Tensor | None, 
         B = backend_of(input, op)
         flags = [B.any(B.logical_not(B.logical_and(B.ge(a, 0), B.le(a, 1))))  # NaN is outside
                  for a in (input._data, target._data)]
-        bad_input, bad_target = (bool(f) for f in B.to_host(B.stack(flags)))
+        bad_input, bad_target = host_check(B, B.stack(flags))
         if bad_input:
             raise RuntimeError(f"{op}: all elements of input should be between 0 and 1 (input "
                                f"{describe(input)}); apply sigmoid first, or use "

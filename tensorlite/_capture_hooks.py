@@ -1,0 +1,44 @@
+"""What the rest of tensorlite tells a capture in progress (tensorlite.compile; see
+compiler/capture.py), kept import-free
+so the core can call it: each check is one test of a list that is empty outside a capture.
+
+- ``host``: a method that changes Python state a plan cannot express as array work (an
+  optimizer's or scheduler's ``step``, ``zero_grad``): a capture records the call itself and
+  runs it again on every replay.
+- ``leaf``: the engine is about to accumulate a gradient into a leaf's ``.grad``.
+- ``host_read``: the value of a tensor is being read on the host (``.numpy()``); the call cannot
+  be captured.
+"""
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+active: list[Any] = []  # the capture in progress (at most one), see capture.Capture
+
+
+def host(method: F) -> F:
+    """Mark ``method`` as host work: under a capture the call is recorded, not its arrays."""
+    if getattr(method, "_host_marked", False):
+        return method
+
+    @functools.wraps(method)
+    def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if active:
+            return active[-1].host_call(method, self, args, kwargs)
+        return method(self, *args, **kwargs)
+    call._host_marked = True  # type: ignore[attr-defined]
+    return call  # type: ignore[return-value]
+
+
+def leaf(t: Any) -> None:
+    if active:
+        active[-1].watch(t)
+
+
+def host_read(what: str) -> None:
+    if active:
+        active[-1].refuse(f"{what} reads a tensor's value on the host")

@@ -1,0 +1,187 @@
+"""``tensorlite.compile``: capture a function (a whole training step) once, replay it after.
+
+The first call with a new signature runs the function eagerly under a capture (capture.py),
+which writes down every backend primitive it calls; the trace becomes a plan (plan.py), which
+is optimized (fuse.py: elementwise chains into generated kernels, buffers planned by liveness)
+and replayed by later calls with the same signature without running the function's Python.
+
+Signature: the structure of the arguments, each tensor's shape, dtype, device and
+requires_grad, every other argument's value, grad mode, the active backends; a plan also
+checks, before it runs, that the modules it reaches are in the same train/eval mode and that
+each leaf's ``.grad`` is None where it was None when captured (else it is captured again, up
+to ``cache_size`` plans).  A call that cannot be captured (a value read on the host) runs
+eagerly, with one warning naming the op and the line, and so does every later call with that
+signature.
+"""
+from __future__ import annotations
+
+import functools
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+from .. import backends
+from ..autograd.grad_mode import state as _grad_state
+from ..tensor import Tensor
+from .capture import Capture, Uncapturable
+from .plan import Diverged, Plan
+
+__all__ = ["compile", "CompiledFunction"]
+
+_EAGER = "eager"  # a signature whose call could not be captured
+
+
+class CompiledFunction:
+    """``fn`` compiled (see the module docstring); calling it captures or replays.
+
+    ``fusion``: merge chains of elementwise calls into generated kernels (backends that
+    generate kernels: numba, cupy); ``memory``: plan the buffers of those kernels once;
+    ``cuda_graph``: on the cupy backend, replay as one CUDA graph.  Each can be switched off
+    to compare (the results agree to float rounding)."""
+
+    def __init__(self, fn: Callable[..., Any], *, fusion: bool = True, memory: bool = True,
+                 cuda_graph: bool = True, cache_size: int = 8) -> None:
+        self.fn = fn
+        self.options = {"fusion": fusion, "memory": memory, "cuda_graph": cuda_graph}
+        self.cache_size = cache_size
+        self._plans: dict[Any, list[Any]] = {}
+        self._warned: set[str] = set()
+        self.captures = 0  # how many times a call was captured (a test reads it)
+        functools.update_wrapper(self, fn)
+
+    def __repr__(self) -> str:
+        return f"<tensorlite.compile of {getattr(self.fn, '__qualname__', self.fn)!r}>"
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:  # a decorated method
+        return self if obj is None else functools.partial(self, obj)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        tensors: list[Tensor] = []
+        key = (_signature((args, kwargs), tensors), _grad_state.grad_enabled,
+               _grad_state.inference, tuple(map(id, backends.active.values())))
+        entries = self._plans.get(key)
+        if entries is not None:
+            for plan in entries:
+                if plan is _EAGER:
+                    return self.fn(*args, **kwargs)
+                if plan.guard() and plan.precheck(tensors):
+                    try:
+                        return plan(tensors)
+                    except Diverged as e:
+                        raise RuntimeError(
+                            f"tensorlite.compile: a check on values ({e}) went the other way "
+                            "than when the step was captured, after the replay had begun; "
+                            "compile only the part of the step after it") from None
+            if sum(len(e) for e in self._plans.values()) >= self.cache_size:
+                self._warn("cache", f"tensorlite.compile: {self!r} has {self.cache_size} plans "
+                           "(cache_size); this call and later new signatures run eagerly")
+                return self.fn(*args, **kwargs)
+        return self._capture(key, args, kwargs, tensors)
+
+    def _capture(self, key: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
+                 tensors: list[Tensor]) -> Any:
+        self.captures += 1
+        capture = Capture(_roots(self.fn, args, kwargs), tensors)
+        with capture:
+            result = self.fn(*args, **kwargs)
+            if capture.failure is None:
+                try:
+                    capture.output(result)
+                except Uncapturable as e:
+                    capture.failure = str(e)
+        entries = self._plans.setdefault(key, [])
+        if capture.failure is not None:
+            entries.append(_EAGER)
+            self._warn(capture.failure, f"tensorlite.compile: cannot capture {self!r}: "
+                       f"{capture.failure}; calls with this signature run eagerly")
+            return result
+        entries.append(build(capture.trace, self.options))
+        return result
+
+    def _warn(self, what: str, message: str) -> None:
+        if what not in self._warned:
+            self._warned.add(what)
+            warnings.warn(message, RuntimeWarning, stacklevel=4)
+
+    def plans(self) -> list[Any]:
+        """Every plan made so far (for inspection: ``plan.source``, ``plan.memory``)."""
+        return [p for e in self._plans.values() for p in e if p is not _EAGER]
+
+
+def build(trace: Any, options: dict[str, bool]) -> Plan:
+    """The trace as an optimized, guarded plan."""
+    from .fuse import optimize
+    plan = Plan(optimize(trace, options))
+    if options.get("cuda_graph") and any(v.device == "cuda" for v in trace.values):
+        from .cuda_graph import graphed
+        plan = graphed(plan)
+    modes = [(m, m.training) for m in trace.modules]
+    grads = trace.entry_grads
+
+    def guard() -> bool:
+        for m, training in modes:
+            if m.training is not training:
+                return False
+        for t, none in grads:
+            if (t._grad is None) is not none:
+                return False
+        return True
+    plan.guard = guard  # type: ignore[attr-defined]
+    return plan
+
+
+def _signature(obj: Any, tensors: list[Tensor]) -> Any:
+    """A hashable description of a call's arguments; their tensors appended to ``tensors``."""
+    if isinstance(obj, Tensor):
+        tensors.append(obj)
+        return ("T", obj.shape, obj.dtype, obj.device, obj.requires_grad)
+    if type(obj) in (tuple, list):
+        return (type(obj).__name__, *(_signature(o, tensors) for o in obj))
+    if type(obj) is dict:
+        return ("dict", *((k, _signature(v, tensors)) for k, v in obj.items()))
+    try:
+        hash(obj)
+    except TypeError:
+        return ("id", id(obj))
+    return (type(obj).__name__, obj)
+
+
+def _roots(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any]:
+    """What ``fn`` can reach: its arguments, bound object, closure and the globals it names."""
+    roots = [*args, *kwargs.values()]
+    while isinstance(fn, functools.partial):
+        roots += [*fn.args, *fn.keywords.values()]
+        fn = fn.func
+    roots.append(getattr(fn, "__self__", None))
+    fn = getattr(fn, "__func__", fn)
+    code = getattr(fn, "__code__", None)
+    for cell in getattr(fn, "__closure__", None) or ():
+        try:
+            roots.append(cell.cell_contents)
+        except ValueError:
+            pass
+    if code is not None:
+        g = getattr(fn, "__globals__", {})
+        roots += [g[n] for n in code.co_names if n in g]
+    return [r for r in roots if r is not None]
+
+
+def compile(model: Any = None, *, fullgraph: bool = False, dynamic: Any = None,
+            backend: Any = None, mode: Any = None, options: dict[str, Any] | None = None,
+            disable: bool = False, fusion: bool = True, memory: bool = True,
+            cuda_graph: bool = True, cache_size: int = 8) -> Any:
+    """Compile a function (or a Module's forward) as ``torch.compile``: ``compile(fn)``,
+    ``@compile``, ``@compile(fusion=False)``, ``model = compile(model)``.  torch's ``fullgraph``,
+    ``dynamic``, ``backend``, ``mode`` and ``options`` are accepted and ignored; ``disable``
+    returns the function itself.  See CompiledFunction for ``fusion``, ``memory`` and
+    ``cuda_graph``."""
+    def wrap(target: Any) -> Any:
+        if disable:
+            return target
+        opts = dict(fusion=fusion, memory=memory, cuda_graph=cuda_graph, cache_size=cache_size)
+        from ..nn.module import Module
+        if isinstance(target, Module):
+            from .module import compile_module
+            return compile_module(target, opts)
+        return CompiledFunction(target, **opts)
+    return wrap if model is None else wrap(model)

@@ -1,0 +1,196 @@
+"""A plan: a captured trace (capture.py) turned into one Python function that replays it.
+
+The replay is generated source, one line per recorded call (``v7 = f3(v2, v5, axis=1)``), so a
+replay pays a function call per primitive and nothing else: no Tensor objects, no tape, no
+dispatch.  Each value is a local variable deleted after its last use (the memory eager execution
+frees by reference counting is freed at the same points).  Host calls (an optimizer's step)
+run as they are; gradients are assigned to the leaves where the capture saw them change.
+Comparisons made with values read on the host (bounds checks) are checked again: those on the
+call's arguments before anything is written (a different outcome runs the call eagerly), the
+others where they were made (a different outcome raises).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..tensor import wrap
+from .capture import Branch, Call, Check, Host, Read, Ref, SetGrad, Trace, _Output
+
+
+class Diverged(Exception):
+    """A replay's check found a branch the capture did not take."""
+
+
+class Plan:
+    """``plan(args)`` replays the trace for the argument tensors ``args`` (their ``_data``
+    read in the captured order) and returns the captured function's kind of result."""
+
+    def __init__(self, trace: Trace) -> None:
+        self.trace = trace
+        self.source, self._globals = generate(trace)
+        code = compile(self.source, "<tensorlite.compile plan>", "exec")
+        namespace = dict(self._globals)
+        exec(code, namespace)
+        self.run = namespace["replay"]
+        self.precheck = namespace["precheck"]
+
+    def __call__(self, args: list[Any]) -> Any:
+        return self.run(args)
+
+    @property
+    def calls(self) -> int:
+        return sum(isinstance(i, Call) for i in self.trace.program)
+
+
+def generate(trace: Trace) -> tuple[str, dict[str, Any]]:
+    """(source of ``replay(T)`` and ``precheck(T)``, the globals they read)."""
+    consts: dict[int, str] = {}
+    names: dict[str, Any] = {"_wrap": wrap, "_Diverged": Diverged}
+
+    def const(obj: Any, prefix: str = "c") -> str:
+        key = id(obj)
+        if key not in consts:
+            consts[key] = f"{prefix}{len(consts)}"
+            names[consts[key]] = obj
+        return consts[key]
+
+    def expr(obj: Any) -> str:
+        if isinstance(obj, Ref):
+            return f"v{obj.vid}"
+        if type(obj) is tuple:
+            return "(" + "".join(expr(o) + ", " for o in obj) + ")"
+        if type(obj) is list:
+            return "[" + ", ".join(expr(o) for o in obj) + "]"
+        if type(obj) is dict:
+            return "{" + ", ".join(f"{k!r}: {expr(v)}" for k, v in obj.items()) + "}"
+        if obj is None or type(obj) in (bool, int, str) or (
+                type(obj) is float and obj == obj and abs(obj) != float("inf")):
+            return repr(obj)
+        return const(obj)
+
+    def target(out: Any) -> str | None:
+        if isinstance(out, Ref):
+            return f"v{out.vid}"
+        if type(out) in (tuple, list) and all(o is None or isinstance(o, Ref) for o in out):
+            if not any(isinstance(o, Ref) for o in out):
+                return None
+            return "(" + "".join(("_" if o is None else f"v{o.vid}") + ", " for o in out) + ")"
+        return None if out is None else "_r"
+
+    def unpack(out: Any, at: str) -> list[str]:
+        if isinstance(out, Ref):
+            return [f"v{out.vid} = {at}"]
+        if type(out) in (tuple, list):
+            return [line for i, o in enumerate(out) for line in unpack(o, f"{at}[{i}]")]
+        return []
+
+    program = trace.program
+    last = _last_uses(trace)
+    lines, pre = [], []
+    for pos, item in enumerate(program):
+        if isinstance(item, Read):
+            vid = item.vid  # type: ignore[attr-defined]
+            if item.kind == "arg":
+                lines.append(f"v{vid} = T[{item.where}]._data")
+            elif item.kind == "data":
+                lines.append(f"v{vid} = {const(item.where, 't')}._data")
+            elif item.kind == "grad":
+                lines.append(f"v{vid} = {const(item.where, 't')}._grad._data")
+            else:
+                lines.append(f"v{vid} = {const(item.where)}")
+        elif isinstance(item, Call):
+            call = f"{const(item.fn, 'f')}(" + "".join(expr(a) + ", " for a in item.args) + \
+                "".join(f"{k}={expr(v)}, " for k, v in item.kwargs.items()) + ")"
+            tgt = target(item.out)
+            if tgt == "_r":
+                lines += [f"_r = {call}"] + unpack(item.out, "_r")
+            else:
+                lines.append(f"{tgt} = {call}" if tgt else call)
+        elif isinstance(item, Host):
+            lines.append(f"{const(item.fn, 'h')}({const(item.self, 'o')}, *{expr(item.args)}, "
+                         f"**{expr(item.kwargs)})")
+        elif isinstance(item, SetGrad):
+            t = const(item.tensor, "t")
+            lines.append(f"{t}._grad = None" if item.vid is None else
+                         f"{t}._grad = _wrap(v{item.vid}, {t}.device)")
+        elif isinstance(item, Branch):
+            check = (f"{const(_value_range(trace, item.vid), 'f')}(v{item.vid})[{item.which}]"
+                     f".{item.op}({item.other!r}) is not {item.outcome}")
+            read = _read_of(trace, item.vid)
+            if read is not None and read.kind == "arg":  # checked before anything is written
+                pre.append(f"if {check.replace(f'v{item.vid}', f'T[{read.where}]._data')}: "
+                           "return False")
+            lines.append(f"if {check}: raise _Diverged({item.where!r})")
+        elif isinstance(item, Check):
+            check = (f"tuple(bool(f) for f in {const(item.to_host, 'f')}(v{item.vid})) != "
+                     f"{item.flags!r}")
+            lines.append(f"if {check}: raise _Diverged({item.where!r})")
+        dead = [v for v in last.pop(pos, ())]
+        if dead:
+            lines.append("del " + ", ".join(f"v{v}" for v in dead))
+    lines.append(f"return {_outputs(trace.outputs)}")
+    source = ("def precheck(T):\n" + "".join(f"    {line}\n" for line in pre) +
+              "    return True\n\n"
+              "def replay(T):\n" + "".join(f"    {line}\n" for line in lines))
+    return source, names
+
+
+def _outputs(out: Any) -> str:
+    if isinstance(out, _Output):
+        return f"_wrap(v{out.vid}, {str(out.device)!r})"
+    if type(out) is tuple:
+        return "(" + "".join(_outputs(o) + ", " for o in out) + ")"
+    if type(out) is list:
+        return "[" + ", ".join(_outputs(o) for o in out) + "]"
+    if type(out) is dict:
+        return "{" + ", ".join(f"{k!r}: {_outputs(v)}" for k, v in out.items()) + "}"
+    return repr(out)
+
+
+def refs(obj: Any) -> list[int]:
+    """The value numbers in an argument or result template."""
+    if isinstance(obj, Ref):
+        return [obj.vid]
+    if isinstance(obj, _Output):
+        return [obj.vid]
+    if type(obj) in (tuple, list):
+        return [v for o in obj for v in refs(o)]
+    if type(obj) is dict:
+        return [v for o in obj.values() for v in refs(o)]
+    return []
+
+
+def uses(item: Any) -> list[int]:
+    """The values an item of the program mentions (reads, writes or defines)."""
+    if isinstance(item, Call):
+        return refs(item.args) + refs(item.kwargs) + refs(item.out)
+    if isinstance(item, SetGrad):
+        return [] if item.vid is None else [item.vid]
+    if isinstance(item, (Branch, Check)):
+        return [item.vid]
+    if isinstance(item, Read):
+        return [item.vid]  # type: ignore[attr-defined]
+    return []
+
+
+def _last_uses(trace: Trace) -> dict[int, list[int]]:
+    """position -> the values whose last mention is there (outputs live to the end)."""
+    last: dict[int, int] = {}
+    for pos, item in enumerate(trace.program):
+        for v in uses(item):
+            last[v] = pos
+    for v in refs(trace.outputs):
+        last.pop(v, None)
+    at: dict[int, list[int]] = {}
+    for v, pos in last.items():
+        at.setdefault(pos, []).append(v)
+    return at
+
+
+def _read_of(trace: Trace, vid: int) -> Read | None:
+    return trace.values[vid].read
+
+
+def _value_range(trace: Trace, vid: int) -> Any:
+    from ..backends import for_device
+    return for_device(trace.values[vid].device).value_range
