@@ -262,6 +262,13 @@ class Elementwise:
         """The complex conjugate (a copy); a real array copied."""
         return self.xp.conj(x) if x.dtype.kind == "c" else self.copy(x)
 
+    def elementwise_kernel(self, program):
+        """A kernel running the scalar program ``program`` (a scalar_ops.Scalar) elementwise in
+        one pass: ``k(*operands, out=[array or None per result], shape=, dtype=)`` returns the
+        results (``None`` entries made), or None when the backend generates no kernels (the
+        reference: tensorlite.compile then leaves the ops it would fuse as they are)."""
+        return None
+
 
 def _shift_operands(xp, a, b):
     """A shift's operands as arrays: ``a`` in the result's dtype (a Python int wrapped into it),

@@ -77,6 +77,21 @@ class Scalar:
         return _rename(Scalar(self.stmts, self.outs), stmts, **bind)
 
 
+def sequence(steps, outputs, inputs):
+    """One straight-line program from ``steps``, each ``(name, prog, args)``: the local
+    ``name`` bound to ``prog``'s (first) result with its inputs read from ``args`` (names, or
+    numbers inlined); ``prog``'s own locals renamed apart.  Results: the names ``outputs``.
+    (tensorlite.compile fuses a chain of recorded ops into one kernel with it.)"""
+    stmts = []
+    for k, (name, prog, args) in enumerate(steps):
+        sub = {v: ast.Name(f"_{k}_{v}") for v in prog.locals}
+        sub.update({i: ast.Name(a) if isinstance(a, str) else ast.Constant(a)
+                    for i, a in zip(prog.inputs, args)})
+        stmts += [_Substitute(sub).visit(_copy(s)) for s in prog.stmts]
+        stmts.append(_assign(name, _Substitute(sub).visit(_copy(prog.outs[0]))))
+    return Scalar(stmts, tuple(ast.Name(o) for o in outputs), inputs=inputs)
+
+
 def _assign(name, value):
     return ast.Assign([ast.Name(name, ast.Store())], value, lineno=0)
 

@@ -117,6 +117,7 @@ class Value:
     device: str
     read: Read | None = None       # None: made by the plan
     base: int | None = None        # the value whose memory this one views (None: its own)
+    contiguous: bool = True        # C-contiguous
 
 
 @dataclass
@@ -127,6 +128,7 @@ class Trace:
     outputs: Any = None     # the function's result, tensors as Refs
     entry_grads: list[tuple[Tensor, bool]] = field(default_factory=list)  # (leaf, grad is None)
     modules: list[Any] = field(default_factory=list)   # whose train/eval mode is guarded
+    stats: dict[str, Any] = field(default_factory=dict)  # what the passes report
 
 
 def user_line() -> str:
@@ -246,7 +248,7 @@ class Capture:
         vid = len(self.trace.values)
         self.trace.values.append(Value(tuple(arr.shape), arr.dtype, int(arr.nbytes),
                                        "cpu" if type(arr).__module__ == "numpy" else "cuda",
-                                       read))
+                                       read, None, bool(arr.flags.c_contiguous)))
         key = id(arr)
         self._ids[key] = vid
         try:  # forget the id when the array dies: ids are reused, and counting references
