@@ -572,6 +572,110 @@ def test_compiled_module_fallback_warning_points_at_the_caller():
     assert os.path.abspath(got[0].filename) == os.path.abspath(__file__)
 
 
+@pytest.mark.xfail(strict=True, reason="cache_size is checked only when a signature already has "
+                   "plans (CompiledFunction.__call__): each new signature is captured, without "
+                   "bound and without the warning")
+def test_cache_size_bounds_the_plans():
+    f = tl.compile(lambda x: x * 2 + 1, cache_size=2)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        for n in (1, 2, 1, 2):
+            np.testing.assert_array_equal(arr(f(tl.ones(n))), np.full(n, 3.0))
+        assert f.captures == 2 and len(f.plans()) == 2 and not runtime_warnings(record)
+        for n in (3, 4, 3):
+            np.testing.assert_array_equal(arr(f(tl.ones(n))), np.full(n, 3.0))
+    got = runtime_warnings(record)
+    assert len(f.plans()) <= 2, f"cache_size=2 but {len(f.plans())} plans"
+    assert len(got) == 1 and "cache_size" in str(got[0].message)
+
+
+# Python state that the function reads, changed between calls: eager sees the change; a
+# replay must too (torch.compile guards these and recompiles) or at least not replay stale work.
+_SCALE = 2.0
+_OFFSET = None
+
+
+def _scaled(x):
+    return x * _SCALE + _OFFSET
+
+
+def _python_state_case(case):
+    """(fn, change): ``fn`` reads some Python state; ``change()`` changes it."""
+    global _SCALE, _OFFSET
+    _SCALE, _OFFSET = 2.0, tl.ones(3)
+    if case == "global number":
+        return _scaled, lambda: globals().update(_SCALE=5.0)
+    if case == "global tensor rebound":
+        return _scaled, lambda: globals().update(_OFFSET=tl.zeros(3))
+    if case == "closure number":
+        k = 1.0
+
+        def fn(x):
+            return x * k + 1
+
+        def change():
+            nonlocal k
+            k = 3.0
+        return fn, change
+    model = nn.Sequential(nn.Linear(3, 3), nn.Dropout(0.5))
+    if case == "parameter rebound":
+        def change():
+            model[0].weight = nn.Parameter(tl.zeros(3, 3))
+    elif case == "module attribute":
+        def change():
+            model[1].p = 0.0
+    return (lambda x: model(x).detach()), change
+
+
+@pytest.mark.xfail(strict=True, reason="the guards cover the arguments, grad mode, backends, "
+                   "module modes and leaf .grad None-ness, not the Python values the function "
+                   "reads (globals, closure cells, module attributes): a stale replay")
+@pytest.mark.parametrize("case", ["global number", "global tensor rebound", "closure number",
+                                  "parameter rebound", "module attribute"])
+def test_python_state_changed_between_calls(case):
+    try:
+        fn, change = _python_state_case(case)
+        compiled = tl.compile(fn)
+        x = tl.ones(3)
+        for _ in range(2):
+            tl.manual_seed(1)
+            want = arr(fn(x))
+            tl.manual_seed(1)
+            np.testing.assert_array_equal(arr(compiled(x)), want)
+        change()
+        tl.manual_seed(1)
+        want = arr(fn(x))
+        tl.manual_seed(1)
+        np.testing.assert_allclose(arr(compiled(x)), want, rtol=1e-6, err_msg=case)
+    finally:
+        globals().update(_SCALE=2.0, _OFFSET=None)
+
+
+@pytest.mark.xfail(strict=True, reason="a parameter's requires_grad is not guarded: after "
+                   "requires_grad_(False) the replay still computes its gradient and the "
+                   "optimizer still moves it")
+def test_freezing_a_parameter_between_calls():
+    a, b = twins(lambda: nn.Sequential(nn.Linear(4, 4), nn.Tanh(), nn.Linear(4, 2)))
+    oa, ob = (tl.optim.SGD(m.parameters(), lr=0.1) for m in (a, b))
+
+    def step(model, opt, x):
+        loss = model(x).pow(2).mean()
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+        return loss
+    compiled = tl.compile(step)
+    rng = np.random.default_rng(18)
+    for i in range(4):
+        if i == 2:  # fine-tuning: freeze the first layer
+            for m in (a, b):
+                m[0].weight.requires_grad_(False)
+        x = floats(rng, 3, 4)
+        want = step(a, oa, x).item()
+        assert compiled(b, ob, x).item() == pytest.approx(want, rel=RTOL, abs=ATOL)
+    assert_states_close(a, b)
+
+
 # -- 10. bounds checks in the step are checked again on each replay -----------------------------
 def test_out_of_range_token_in_a_later_call_raises(backend):
     a, b = twins(lambda: nn.Sequential(nn.Embedding(10, 6), nn.Flatten(), nn.Linear(18, 4)))
