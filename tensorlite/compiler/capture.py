@@ -57,8 +57,8 @@ class Ref:
 @dataclass(eq=False)
 class Read:
     """Where a value from outside the plan is found on each replay: ``kind`` "arg" (the
-    ``where``-th tensor of the call's arguments), "data" or "grad" (of tensor ``where``), or
-    "const" (``where`` is the array itself)."""
+    ``where``-th tensor of the call's arguments), "slot" (the ``where``-th array given to the
+    replay), "data" or "grad" (of tensor ``where``), or "const" (``where`` is the array)."""
     kind: str
     where: Any
 
@@ -259,6 +259,10 @@ class Capture:
             self.trace.program.append(read)
             read.vid = vid  # type: ignore[attr-defined]
         return vid
+
+    def slot(self, arr: Any, k: int) -> int:
+        """Take ``arr`` as the ``k``-th array handed to the replay."""
+        return self._value(arr, Read("slot", k))
 
     def _forget(self, key: int) -> None:
         self._ids.pop(key, None)

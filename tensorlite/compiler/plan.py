@@ -92,6 +92,8 @@ def generate(trace: Trace) -> tuple[str, dict[str, Any]]:
             vid = item.vid  # type: ignore[attr-defined]
             if item.kind == "arg":
                 lines.append(f"v{vid} = T[{item.where}]._data")
+            elif item.kind == "slot":
+                lines.append(f"v{vid} = T[{item.where}]")
             elif item.kind == "data":
                 lines.append(f"v{vid} = {const(item.where, 't')}._data")
             elif item.kind == "grad":
@@ -136,6 +138,8 @@ def generate(trace: Trace) -> tuple[str, dict[str, Any]]:
 
 
 def _outputs(out: Any) -> str:
+    if isinstance(out, Ref):  # an array as it is (the halves of a compiled module's step)
+        return f"v{out.vid}"
     if isinstance(out, _Output):
         return f"_wrap(v{out.vid}, {str(out.device)!r})"
     if type(out) is tuple:
