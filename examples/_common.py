@@ -39,6 +39,9 @@ def parse_args(description, argv=None, *, epochs, lr, weight_decay, patience, ba
                         "added to the loss; favors sparse weights [%(default)s]")
     p.add_argument("--patience", type=int, default=patience,
                    help="early stopping: epochs without a lower validation loss [%(default)s]")
+    p.add_argument("--compile", action="store_true",
+                   help="wrap the training step (forward, loss, backward, AdamW step) in "
+                        "tensorlite.compile: captured on its first calls, replayed after")
     args = p.parse_args(argv)
     if args.epochs < 1 or args.batch_size < 1 or args.patience < 0:
         p.error("--epochs and --batch-size must be >= 1, --patience >= 0")
@@ -102,7 +105,8 @@ def evaluate(model, X, y):
 
 def fit(model, train, val, args, desc):
     """Train with AdamW + cosine annealing, stopping early on the validation loss and restoring
-    the best epoch's weights.  Returns the per-epoch history and the best epoch."""
+    the best epoch's weights (``args.compile``: the step compiled with tensorlite.compile).
+    Returns the per-epoch history, the best epoch and the step function."""
     (Xtr, ytr), (Xva, yva) = train, val
     loader = tl.data.DataLoader(tl.data.TensorDataset(Xtr, ytr), batch_size=args.batch_size,
                                 shuffle=True, generator=tl.data.Generator().manual_seed(args.seed))
@@ -112,16 +116,26 @@ def fit(model, train, val, args, desc):
                                      restore_best=True)
     hist = {k: [] for k in ("train_loss", "train_acc", "val_loss", "val_acc", "lr")}
     bar = tqdm(range(args.epochs), desc=desc, unit="epoch", disable=args.quiet, leave=False)
+
+    def train_step(xb, yb):
+        """One step on a batch: its mean loss and logits (tensors, read on the host by the
+        caller: a compiled step must not read values itself)."""
+        logits = model(xb)
+        loss = F.cross_entropy(logits, yb)
+        reg = penalty(model, args.l1, args.l2)
+        opt.zero_grad()
+        (loss if reg is None else loss + reg).backward()
+        opt.step()
+        return loss.detach(), logits.detach()
+
+    # compiled: the first calls per batch shape capture the step, later ones replay it (the
+    # learning rate the scheduler sets each epoch is read by each replay)
+    step = tl.compile(train_step) if args.compile else train_step
     for _ in bar:
         model.train()
         loss_sum = correct = 0.0
         for xb, yb in loader:
-            logits = model(xb)
-            loss = F.cross_entropy(logits, yb)
-            reg = penalty(model, args.l1, args.l2)
-            opt.zero_grad()
-            (loss if reg is None else loss + reg).backward()
-            opt.step()
+            loss, logits = step(xb, yb)
             loss_sum += loss.item() * len(yb)
             correct += (logits.argmax(dim=1) == yb).sum().item()
         hist["lr"].append(opt.param_groups[0]["lr"])
@@ -137,7 +151,7 @@ def fit(model, train, val, args, desc):
             break
     bar.close()
     stopper.restore(model)
-    return hist, stopper.best_epoch
+    return hist, stopper.best_epoch, step
 
 
 # -- outputs ---------------------------------------------------------------------------------------
@@ -184,7 +198,7 @@ def run(name, build_model, args, image=False):
     train, val, test = load_splits(args.seed, image=image)
     tl.manual_seed(args.seed)
     model = build_model()
-    hist, best_epoch = fit(model, train, val, args, desc=f"{name} [{backend}]")
+    hist, best_epoch, step = fit(model, train, val, args, desc=f"{name} [{backend}]")
     test_loss, test_acc, logits = evaluate(model, *test)
 
     os.makedirs(args.out, exist_ok=True)
@@ -203,8 +217,13 @@ def run(name, build_model, args, image=False):
               f"{hist['val_acc'][best_epoch]:.3f}; test loss {test_loss:.4f}")
         print(f"checkpoint: {ckpt} (reloaded into a fresh model: identical test predictions)")
         print(f"plot: {plot}")
+        if args.compile:
+            print(f"compiled step: {step.captures} captures, {len(step.plans())} plans "
+                  "(one per batch size, and one where the gradients were still unset)")
     print(f"test accuracy: {test_acc:.3f} (backend {backend}, {epochs} epochs, {seconds:.1f} s)")
     return {"test_accuracy": test_acc, "test_loss": test_loss, "history": hist,
             "best_epoch": best_epoch, "epochs": epochs, "seconds": seconds, "backend": backend,
             "checkpoint": ckpt, "plot": plot, "model": model, "reloaded": reloaded,
-            "test_logits": logits, "test": test}
+            "test_logits": logits, "test": test,
+            "compiled": ({"captures": step.captures, "plans": len(step.plans())}
+                         if args.compile else None)}

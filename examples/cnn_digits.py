@@ -1,11 +1,12 @@
 """Train a small CNN on scikit-learn's bundled 8x8 handwritten digits with tensorlite.
 
-    python examples/cnn_digits.py [--epochs 40] [--seed 0] [--out runs] [--quiet]
+    python examples/cnn_digits.py [--epochs 40] [--seed 0] [--out runs] [--quiet] [--compile]
 
 The same pipeline as train_digits.py (standardized inputs, seeded splits, AdamW + cosine
 annealing, early stopping with the best weights restored, checkpoint round trip, plot), with the
 digits as 1x8x8 images: conv 1->16 3x3 pad 1, ReLU, max-pool 2 (4x4), conv 16->32 3x3 pad 1,
 ReLU, max-pool 2 (2x2), dropout, linear 128->10.  The backend comes from TENSORLITE_BACKEND.
+``--compile`` runs the training step under ``tensorlite.compile`` (see train_digits.py).
 """
 import os
 import sys

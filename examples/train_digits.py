@@ -1,6 +1,7 @@
 """Train an MLP on scikit-learn's bundled 8x8 handwritten digits with tensorlite.
 
     python examples/train_digits.py [--epochs 60] [--seed 0] [--out runs] [--quiet] [--l1 1e-5]
+    python examples/train_digits.py --compile    # the training step under tensorlite.compile
     mpiexec -n 2 python examples/train_digits.py --distributed   # data parallel (or:
     python -m tensorlite.distributed.run --nproc 2 examples/train_digits.py --distributed)
 
@@ -8,7 +9,9 @@
 ``--l1`` add explicit penalties to the loss instead or as well) with cosine annealing, early
 stopping on the validation loss with the best weights restored, a checkpoint written with
 tensorlite.save and reloaded into a fresh model (identical test predictions), and a loss/accuracy
-plot in ``--out``.  The backend comes from TENSORLITE_BACKEND (numpy by default).
+plot in ``--out``.  The backend comes from TENSORLITE_BACKEND (numpy by default).  ``--compile``
+wraps the training step (forward, loss, backward, AdamW step) in ``tensorlite.compile``: its
+first calls per batch size capture it, later ones replay the captured plan.
 
 ``--distributed`` trains the same model data-parallel over the MPI ranks: DistributedDataParallel,
 a DistributedSampler per rank, ``--batch-size`` the global batch (split over the ranks); rank 0
@@ -39,6 +42,8 @@ def main(argv=None):
     args = parse_args(__doc__.splitlines()[0], argv, epochs=60, lr=3e-3, weight_decay=1e-3,
                       patience=10, batch_size=64)
     if distributed:
+        if args.compile:
+            raise SystemExit("--compile is for the single-process run, not with --distributed")
         return run_distributed(args)
     return run("digits_mlp", build_model, args)
 
