@@ -289,10 +289,24 @@ def _subset(all_workers, names):
     return sub
 
 
-@pytest.mark.parametrize("case", list(CASES))
+STEPS = [case for case in CASES if case != "chain"]
+
+
+@pytest.mark.parametrize("case", STEPS)
 def test_compiled_step_interleaved(benchmark, impl, case, workers):
-    """The case compiled and eager on the numba backend, PyTorch eager (and for the MLP its
-    matmuls alone), one process each, taking turns; checked against eager first."""
+    """The training step compiled and eager on the numba backend, PyTorch eager (and for the
+    MLP its matmuls alone), one process each, taking turns; checked against eager first."""
+    _interleaved(benchmark, impl, case, workers)
+
+
+def test_compiled_chain_interleaved(benchmark, impl, workers):
+    """test_overhead.py's 200-op chain (forward + backward, no optimizer) compiled and eager
+    on the numba backend and PyTorch eager, taking turns: the per-op figures (``per_op_us``:
+    the median / 201 ops).  Not a training step: apart from the steps' summary line."""
+    _interleaved(benchmark, impl, "chain", workers)
+
+
+def _interleaved(benchmark, impl, case, workers):
     if impl != "tensorlite-numba":
         pytest.skip("an interleaved comparison of tensorlite.compile on the numba backend: runs "
                     "once, as the tensorlite-numba row")
