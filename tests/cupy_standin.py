@@ -7,6 +7,7 @@ differ from glibc's by an ulp or two: the forward checks have tolerances; the ar
 kernels, activation gradients and optimizer steps, must match the reference bit for bit on the
 host).
 """
+import contextlib
 import ctypes
 import functools
 import hashlib
@@ -44,7 +45,35 @@ class DevArray(np.ndarray):
 
     def __setitem__(self, key, value):
         _no_host("setitem", value)
-        self.view(np.ndarray)[_host_view(key)] = _host_view(value)
+        _run_or_record(lambda: np.ndarray.__setitem__(self.view(np.ndarray), _host_view(key),
+                                                      _host_view(value)),
+                       _leaves((self, key, value)))
+
+    def __getitem__(self, key):
+        if _capture_ops() is None:
+            return super().__getitem__(key)
+        return _run_or_record(lambda: _to_dev(self.view(np.ndarray)[_host_view(key)]),
+                              _leaves((self, key)))
+
+
+def _captured_method(name):
+    """The ndarray method ``name``, recorded (see _run_or_record) while a stream captures: the
+    methods that do device work without passing through __array_ufunc__/__array_function__."""
+    method = getattr(np.ndarray, name)
+
+    def call(self, *args, **kwargs):
+        if _capture_ops() is None:
+            return method(self, *args, **kwargs)
+        return _run_or_record(lambda: _to_dev(method(self.view(np.ndarray), *_host_view(args),
+                                                     **_host_view(kwargs))),
+                              _leaves((self, args, kwargs)))
+    call.__name__ = name
+    return call
+
+
+for _name in ("copy", "astype", "fill", "ravel", "flatten", "argmax", "argmin", "take", "repeat",
+              "cumsum", "cumprod", "sort", "argsort", "dot", "put", "round", "conj"):
+    setattr(DevArray, _name, _captured_method(_name))
 
 
 def _map(fn, obj):
@@ -79,11 +108,186 @@ def _no_host(what, obj):
 
 def _device_call(what, fn, args, kwargs):
     _no_host(what, (args, kwargs))
-    out = fn(*_host_view(args), **_host_view(kwargs))
+    out = _run_or_record(lambda: _to_dev(fn(*_host_view(args), **_host_view(kwargs))),
+                         _leaves((args, kwargs)))
     if kwargs.get("out") is not None:
         given = kwargs["out"]
         return given[0] if isinstance(given, tuple) and len(given) == 1 else given
-    return _to_dev(out)
+    return out
+
+
+# -- streams and CUDA graphs -----------------------------------------------------------------------
+# CuPy's API (cupy.cuda.Stream.begin_capture/end_capture -> cupy.cuda.graph.Graph.launch): while
+# the current stream captures, device work is recorded, not run; launching the graph runs it again
+# on the same arrays (fixed addresses).  Here each call that does device work is run at once (for
+# its result's shape), its writes into existing arrays are undone and the arrays it makes are
+# filled with NaN (memory nobody wrote yet), and it is recorded; a launch runs the recorded calls
+# in order, writing what they make into those same arrays.  As in CuPy: cuBLAS calls raise
+# NotImplementedError while capturing, device<->host copies raise, a capture on the null stream
+# raises, and work on the null stream while another stream captures raises.
+GRAPH_STATS = {"captures": 0, "launches": 0}  # graphs made by end_capture, graph launches
+
+
+class HostEvent:
+    done = True
+
+    def record(self, stream=None):
+        return self
+
+    def synchronize(self):
+        pass
+
+
+class HostGraph:
+    def __init__(self, ops):
+        self._ops = ops
+
+    def launch(self, stream=None):
+        if _CAPTURING:
+            raise RuntimeError("cudaErrorStreamCaptureUnsupported: a graph launch while a stream "
+                               "captures (the host stand-in does not nest graphs)")
+        GRAPH_STATS["launches"] += 1
+        for op in self._ops:
+            op()
+
+
+class HostStream:
+    def __init__(self, null=False, non_blocking=False, ptr=0):
+        self.null, self.non_blocking = null, non_blocking
+        self.ptr = 0 if null else id(self)
+        self._ops, self._outer = None, []
+
+    def __enter__(self):
+        self._outer.append(_CURRENT[0])
+        _CURRENT[0] = self
+        return self
+
+    def __exit__(self, *exc):
+        _CURRENT[0] = self._outer.pop()
+
+    def use(self):
+        _CURRENT[0] = self
+        return self
+
+    @property
+    def done(self):
+        return self._ops is None
+
+    def synchronize(self):
+        if self._ops is not None:
+            raise RuntimeError("cudaErrorStreamCaptureUnsupported: synchronize while capturing")
+
+    def record(self, event=None):
+        return event if event is not None else HostEvent()
+
+    def wait_event(self, event):
+        pass
+
+    def is_capturing(self):
+        return self._ops is not None
+
+    def begin_capture(self, mode=None):
+        if self.null:
+            raise RuntimeError("cudaErrorStreamCaptureUnsupported: cannot capture the null stream")
+        if self._ops is not None:
+            raise RuntimeError("cudaErrorIllegalState: the stream is already capturing")
+        self._ops = []
+        _CAPTURING.append(self)
+
+    def end_capture(self):
+        if self._ops is None:
+            raise RuntimeError("cudaErrorIllegalState: the stream is not capturing")
+        ops, self._ops = self._ops, None
+        _CAPTURING.remove(self)
+        GRAPH_STATS["captures"] += 1
+        return HostGraph(ops)
+
+
+class HostMemoryPool:
+    """cupy.cuda.MemoryPool: the stand-in's arrays are NumPy's, so it holds nothing."""
+
+    def malloc(self, size):
+        raise NotImplementedError("the host stand-in allocates with NumPy")
+
+    def free_all_blocks(self, stream=None):
+        pass
+
+    def used_bytes(self):
+        return 0
+
+    def total_bytes(self):
+        return 0
+
+
+@contextlib.contextmanager
+def _using_allocator(allocator=None):
+    yield
+
+
+_NULL_STREAM = HostStream(null=True)
+_CURRENT = [_NULL_STREAM]
+_CAPTURING = []
+
+
+def _capture_ops():
+    """The list the current stream records into while it captures, else None."""
+    current = _CURRENT[0]
+    if current._ops is not None:
+        return current._ops
+    if _CAPTURING and current.null:
+        raise RuntimeError("cudaErrorStreamCaptureImplicit: work on the null stream while a stream "
+                           "captures")
+    return None
+
+
+def _no_capture(what):
+    if _capture_ops() is not None:
+        raise RuntimeError(f"cudaErrorStreamCaptureUnsupported: {what} while the stream captures")
+
+
+def _leaves(obj):
+    """The device arrays in an argument structure."""
+    if isinstance(obj, DevArray):
+        return [obj]
+    if isinstance(obj, (list, tuple)):
+        return [a for o in obj for a in _leaves(o)]
+    if isinstance(obj, dict):
+        return [a for o in obj.values() for a in _leaves(o)]
+    return []
+
+
+def _poison(arr):
+    host = arr.view(np.ndarray)
+    if host.dtype.kind in "fc":
+        host[...] = np.nan
+    elif host.dtype.kind in "iu":
+        host[...] = 0
+
+
+def _run_or_record(run, inputs):
+    """``run()`` (device work on the arrays ``inputs``); while the current stream captures, it is
+    recorded instead (see above) and its result has the right shape but no values yet."""
+    ops = _capture_ops()
+    if ops is None:
+        return run()
+    before = [a.view(np.ndarray).copy() for a in inputs]
+    with np.errstate(all="ignore"):
+        out = run()
+    for a, b in zip(inputs, before):  # what it wrote is not written yet
+        if a.view(np.ndarray).tobytes() != b.tobytes():
+            a.view(np.ndarray)[...] = b
+    made = _leaves(out)
+    fresh = [i for i, r in enumerate(made)
+             if not any(np.may_share_memory(r, a) for a in inputs)]
+    for i in fresh:
+        _poison(made[i])
+
+    def replay():
+        again = _leaves(run())
+        for i in fresh:
+            made[i].view(np.ndarray)[...] = again[i].view(np.ndarray)
+    ops.append(replay)
+    return out
 
 
 def _device_function(what, fn):
@@ -108,7 +312,9 @@ def _to_device(fn):
     """cupy.asarray / array: device input as is, host input copied over."""
     def call(obj, *args, **kwargs):
         if isinstance(obj, DevArray):
-            return _to_dev(fn(obj.view(np.ndarray), *args, **kwargs))
+            return _run_or_record(lambda: _to_dev(fn(obj.view(np.ndarray), *args, **kwargs)),
+                                  [obj])
+        _no_capture("a host-to-device copy")
         return _to_dev(np.array(fn(obj, *args, **kwargs), copy=True))
     return call
 
@@ -131,7 +337,10 @@ class _HostRNG:
 class _HostCupy(types.ModuleType):
     """``cupy``: NumPy's functions on DevArrays, the kernel classes compiled for the host."""
     ndarray = DevArray
-    cuda = types.SimpleNamespace(runtime=types.SimpleNamespace(getDeviceCount=lambda: 1))
+    cuda = types.SimpleNamespace(
+        runtime=types.SimpleNamespace(getDeviceCount=lambda: 1), Stream=HostStream,
+        Event=HostEvent, get_current_stream=lambda: _CURRENT[0], MemoryPool=HostMemoryPool,
+        using_allocator=_using_allocator, graph=types.SimpleNamespace(Graph=HostGraph))
     random = types.SimpleNamespace(default_rng=_HostRNG)
     asarray = staticmethod(_to_device(np.asarray))
     array = staticmethod(_to_device(np.array))
@@ -142,6 +351,7 @@ class _HostCupy(types.ModuleType):
 
     @staticmethod
     def asnumpy(x):
+        _no_capture("a device-to-host copy")
         return np.array(x.view(np.ndarray) if isinstance(x, DevArray) else x, copy=True)
 
     def __init__(self, kernel_dir):
@@ -165,7 +375,8 @@ _SCATTER_OK = tuple(np.dtype(t) for t in (np.float16, np.float32, np.float64, np
 def _host_scatter_add(a, slices, value):
     if a.dtype not in _SCATTER_OK:  # CUDA's atomicAdd, as cupyx.scatter_add
         raise TypeError(f"scatter_add does not support {a.dtype}")
-    np.add.at(a.view(np.ndarray), _host_view(slices), _host_view(value))
+    _run_or_record(lambda: np.add.at(a.view(np.ndarray), _host_view(slices), _host_view(value)),
+                   _leaves((a, slices, value)))
 
 
 # -- building kernel source text for the host ------------------------------------------------------
@@ -242,6 +453,9 @@ class HostElementwiseKernel:
         return self._fns[mask][ctype]
 
     def __call__(self, *args):
+        return _run_or_record(lambda: self._call(*args), _leaves(args))
+
+    def _call(self, *args):
         n_in, n_out = len(self.ins), len(self.outs)
         if len(args) not in (n_in, n_in + n_out):
             raise TypeError(f"{self.name}: {len(args)} arguments, expected {n_in} or "
@@ -354,6 +568,9 @@ class HostRawKernel:
         return " ".join(words)
 
     def __call__(self, grid, block, args, shared_mem=0):
+        return _run_or_record(lambda: self._launch(grid, block, args), _leaves(tuple(args)))
+
+    def _launch(self, grid, block, args):
         grid, block = tuple(grid) + (1, 1), tuple(block) + (1, 1)
         if not (1 <= block[0] <= 1024 and block[1] == block[2] == 1):
             raise ValueError(f"{self.name}: block {block[:3]} (1-D blocks of at most 1024)")
@@ -397,6 +614,9 @@ def _host_matrix(ptr, rows, cols, ld, dtype):
 def _host_gemm(dtype, handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc):
     """cuBLAS's gemm on host memory: C = alpha op(A) op(B) + beta C, column-major; alpha and
     beta read through host pointers (cuBLAS's default pointer mode)."""
+    if _capture_ops() is not None:  # as CuPy's cublas.setStream
+        raise NotImplementedError("calling cuBLAS API during stream capture is currently "
+                                  "unsupported")
     assert transa in (0, 1) and transb in (0, 1)
     a = _host_matrix(A, *((k, m) if transa else (m, k)), lda, dtype)
     b = _host_matrix(B, *((n, k) if transb else (k, n)), ldb, dtype)
@@ -422,8 +642,13 @@ def host_cupy(monkeypatch, request, tmp_path_factory):
     if _CXX is None:
         pytest.skip("g++ is not installed: the host stand-in builds the kernels' source with it")
     cache = getattr(request.config, "cache", None)  # absent under -p no:cacheprovider
-    kernel_dir = (Path(cache.mkdir("cupy-host-kernels")) if cache is not None
-                  else tmp_path_factory.mktemp("cupy-host-kernels"))
+    if cache is not None:
+        kernel_dir = Path(cache.mkdir("cupy-host-kernels"))
+    else:  # one folder for the session: each kernel is built once, not once per test
+        kernel_dir = tmp_path_factory.getbasetemp() / "cupy-host-kernels"
+        kernel_dir.mkdir(exist_ok=True)
+    _CURRENT[0] = _NULL_STREAM
+    _CAPTURING.clear()
     monkeypatch.setitem(sys.modules, "cupy", _HostCupy(kernel_dir))
     cupyx = types.ModuleType("cupyx")
     cupyx.scatter_add = _host_scatter_add
