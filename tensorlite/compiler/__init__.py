@@ -23,7 +23,7 @@ from typing import Any
 from .. import backends
 from ..autograd.grad_mode import state as _grad_state
 from ..tensor import Tensor
-from .capture import Capture, Uncapturable
+from .capture import Capture, Uncapturable, user_stacklevel
 from .plan import Diverged, Plan
 
 __all__ = ["compile", "CompiledFunction"]
@@ -72,15 +72,16 @@ class CompiledFunction:
                             f"tensorlite.compile: a check on values ({e}) went the other way "
                             "than when the step was captured, after the replay had begun; "
                             "compile only the part of the step after it") from None
-            if sum(len(e) for e in self._plans.values()) >= self.cache_size:
-                self._warn("cache", f"tensorlite.compile: {self!r} has {self.cache_size} plans "
-                           "(cache_size); this call and later new signatures run eagerly")
-                return self.fn(*args, **kwargs)
+        if self.captures >= self.cache_size:
+            self._warn("cache", f"tensorlite.compile: {self!r} has {self.cache_size} plans "
+                       "(cache_size); calls that match none of them run eagerly")
+            return self.fn(*args, **kwargs)
         return self._capture(key, args, kwargs, tensors)
 
     def _capture(self, key: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
                  tensors: list[Tensor]) -> Any:
         self.captures += 1
+        state = _python_state(self.fn)
         capture = Capture(_roots(self.fn, args, kwargs), tensors)
         with capture:
             result = self.fn(*args, **kwargs)
@@ -95,32 +96,45 @@ class CompiledFunction:
             self._warn(capture.failure, f"tensorlite.compile: cannot capture {self!r}: "
                        f"{capture.failure}; calls with this signature run eagerly")
             return result
-        entries.append(build(capture.trace, self.options))
+        entries.append(build(capture.trace, self.options, state))
         return result
 
     def _warn(self, what: str, message: str) -> None:
         if what not in self._warned:
             self._warned.add(what)
-            warnings.warn(message, RuntimeWarning, stacklevel=4)
+            warnings.warn(message, RuntimeWarning, stacklevel=user_stacklevel())
 
     def plans(self) -> list[Any]:
         """Every plan made so far (for inspection: ``plan.source``, ``plan.memory``)."""
         return [p for e in self._plans.values() for p in e if p is not _EAGER]
 
 
-def build(trace: Any, options: dict[str, bool]) -> Plan:
-    """The trace as an optimized, guarded plan."""
+def build(trace: Any, options: dict[str, bool], state: Any = ()) -> Plan:
+    """The trace as an optimized, guarded plan; ``state``: (container, key, value, by
+    identity) of Python values the function reads (``_python_state``), checked too."""
     from .fuse import optimize
     plan = Plan(optimize(trace, options))
     if options.get("cuda_graph") and any(v.device == "cuda" for v in trace.values):
         from .cuda_graph import graphed
         plan = graphed(plan)
-    modes = [(m, m.training) for m in trace.modules]
+    checks = list(state)
+    for m in trace.modules:  # each module's numbers and flags, parameters and buffers
+        d = m.__dict__
+        checks += [(d, k, v, False) for k, v in d.items() if type(v) in _SCALARS]
+        for table in ("_parameters", "_buffers", "_modules"):
+            if isinstance(d.get(table), dict):
+                checks += [(d[table], k, v, True) for k, v in d[table].items()]
+    flags = [(p, p.requires_grad) for m in trace.modules
+             for p in m.__dict__.get("_parameters", {}).values() if p is not None]
     grads = trace.entry_grads
 
     def guard() -> bool:
-        for m, training in modes:
-            if m.training is not training:
+        for d, k, v, same in checks:
+            now = d.get(k, _MISSING) if type(d) is not _Cell else d.get()
+            if (now is not v) if same else (type(now) is not type(v) or now != v):
+                return False
+        for p, flag in flags:
+            if p.requires_grad is not flag:
                 return False
         for t, none in grads:
             if (t._grad is None) is not none:
@@ -128,6 +142,47 @@ def build(trace: Any, options: dict[str, bool]) -> Plan:
         return True
     plan.guard = guard  # type: ignore[attr-defined]
     return plan
+
+
+_SCALARS = (int, float, bool, str, type(None))
+_MISSING = object()
+
+
+class _Cell:
+    """A closure cell seen as a one-entry container (``get``)."""
+    __slots__ = ("cell",)
+
+    def __init__(self, cell: Any) -> None:
+        self.cell = cell
+
+    def get(self, *_: Any) -> Any:
+        try:
+            return self.cell.cell_contents
+        except ValueError:
+            return _MISSING
+
+
+def _python_state(fn: Any) -> list[tuple[Any, Any, Any, bool]]:
+    """The Python values ``fn`` reads that a replay would not see change: the globals it names
+    and its closure's cells, numbers and strings by value, tensors, modules and optimizers by
+    identity (a rebound name must capture again)."""
+    from ..nn.module import Module
+    from ..optim.optimizer import Optimizer
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    fn = getattr(fn, "__func__", fn)
+    code, out = getattr(fn, "__code__", None), []
+    if code is None:
+        return out
+    g = getattr(fn, "__globals__", {})
+    cells = [(_Cell(c), None) for c in getattr(fn, "__closure__", None) or ()]
+    for d, k in [(g, n) for n in code.co_names if n in g] + cells:
+        v = d.get(k)
+        if type(v) in _SCALARS:
+            out.append((d, k, v, False))
+        elif isinstance(v, (Tensor, Module, Optimizer)):
+            out.append((d, k, v, True))
+    return out
 
 
 def _signature(obj: Any, tensors: list[Tensor]) -> Any:

@@ -110,6 +110,17 @@ class Check:
 
 
 @dataclass(eq=False)
+class Probe:
+    """A call whose result holds numbers the function read on the host (counts of ignored or
+    out-of-range targets): a replay calls it again and goes on only if they are the same."""
+    fn: Any
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    result: Any
+    where: str
+
+
+@dataclass(eq=False)
 class Value:
     shape: tuple[int, ...]
     dtype: Any
@@ -123,7 +134,7 @@ class Value:
 @dataclass
 class Trace:
     """What a capture wrote down: the program and its values."""
-    program: list[Any] = field(default_factory=list)   # Read, Call, Host, SetGrad, Branch, Check
+    program: list[Any] = field(default_factory=list)   # Read Call Host SetGrad Branch Check Probe
     values: list[Value] = field(default_factory=list)
     outputs: Any = None     # the function's result, tensors as Refs
     entry_grads: list[tuple[Tensor, bool]] = field(default_factory=list)  # (leaf, grad is None)
@@ -333,8 +344,14 @@ class Capture:
             return result
         if name == "value_range":
             return self._range(targs[0].vid, result)
+        if _numbers(result):
+            if type(result) in (tuple, list) and any(_is_array(r) for r in result):
+                self.refuse(f"{name} returns numbers read from the values")
+            else:
+                self.trace.program.append(Probe(fn, targs, tkwargs, result, user_line()))
+            return result
         if not (result is None or _is_array(result) or type(result) in (tuple, list)):
-            self.refuse(f"{name} returns a number read from the values")
+            self.refuse(f"{name} returns {type(result).__name__}")
             return result
         writes = (targs[0].vid,) if name in INPLACE and targs and isinstance(targs[0], Ref) \
             else ()
@@ -386,6 +403,9 @@ class Capture:
         self.trace.outputs = self._outputs(result)
 
     def _outputs(self, obj: Any) -> Any:
+        if isinstance(obj, Tensor) and obj.requires_grad and obj.grad_fn is None:
+            read = self._index.get(id(obj._data))  # a leaf returned as it is: the same
+            return _Leaf(obj, read.where if read is not None and read.kind == "arg" else None)
         if isinstance(obj, Tensor):
             node = obj.grad_fn
             if node is not None and node.backward is not None:
@@ -412,6 +432,12 @@ class _Output:
     dtype: Any
 
 
+@dataclass(eq=False)
+class _Leaf:
+    tensor: Tensor
+    arg: int | None   # the argument it is (else the tensor itself, a parameter)
+
+
 class _Traced(int):
     """A number read from values (``value_range``) that records the comparisons made with it."""
 
@@ -436,6 +462,22 @@ class _Traced(int):
     def __eq__(self, other: Any) -> bool: return self._compare("__eq__", other)
     def __ne__(self, other: Any) -> bool: return self._compare("__ne__", other)
     __hash__ = int.__hash__
+
+
+def _numbers(obj: Any) -> bool:
+    """Whether ``obj`` is a Python number, or a tuple or list holding one."""
+    if type(obj) in (tuple, list):
+        return any(type(o) in (int, float, bool) for o in obj)
+    return type(obj) in (int, float, bool)
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` of warnings.warn, called from the caller of this function, that
+    points at the innermost frame outside tensorlite."""
+    frame, level = sys._getframe(2), 2
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _is_array(obj: Any) -> bool:

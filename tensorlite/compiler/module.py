@@ -21,7 +21,7 @@ from ..autograd.function import Function
 from ..autograd.grad_mode import state as _grad_state
 from ..nn.module import Module
 from ..tensor import Tensor, wrap
-from .capture import Capture, Read, Ref, Trace, Uncapturable
+from .capture import Capture, Read, Ref, Trace, Uncapturable, user_stacklevel
 from .plan import uses
 
 _EAGER = "eager"
@@ -64,7 +64,7 @@ class OptimizedModule(Module):
         if not isinstance(step, _Step):
             warnings.warn(f"tensorlite.compile: cannot capture {type(model).__name__}'s forward "
                           f"and backward: {step}; calls with this signature run eagerly",
-                          RuntimeWarning, stacklevel=3)
+                          RuntimeWarning, stacklevel=user_stacklevel())
         return result
 
     def __getattr__(self, name: str) -> Any:

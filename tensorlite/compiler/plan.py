@@ -14,7 +14,10 @@ from __future__ import annotations
 from typing import Any
 
 from ..tensor import wrap
-from .capture import Branch, Call, Check, Host, Read, Ref, SetGrad, Trace, _Output
+from ..backends.contract import CONTRACT
+from .capture import Branch, Call, Check, Host, Probe, Read, Ref, SetGrad, Trace, _Leaf, _Output
+
+_IMPURE = frozenset(CONTRACT["Random"]) | {"fused", "dropout_mask"}  # (draw, or may write)
 
 
 class Diverged(Exception):
@@ -84,60 +87,113 @@ def generate(trace: Trace) -> tuple[str, dict[str, Any]]:
             return [line for i, o in enumerate(out) for line in unpack(o, f"{at}[{i}]")]
         return []
 
+    def call(fn: Any, args: Any, kwargs: dict[str, Any]) -> str:
+        return f"{const(fn, 'f')}(" + "".join(expr(a) + ", " for a in args) + \
+            "".join(f"{k}={expr(v)}, " for k, v in kwargs.items()) + ")"
+
+    def emit(item: Any) -> tuple[list[str], str | None]:
+        """(the item's lines, the condition under which a check fails, or None)."""
+        if isinstance(item, Read):
+            vid, where = item.vid, item.where  # type: ignore[attr-defined]
+            return [{"arg": f"v{vid} = T[{where}]._data", "slot": f"v{vid} = T[{where}]",
+                     "data": f"v{vid} = {const(where, 't')}._data",
+                     "grad": f"v{vid} = {const(where, 't')}._grad._data",
+                     "const": f"v{vid} = {const(where)}"}[item.kind]], None
+        if isinstance(item, Call):
+            tgt, text = target(item.out), call(item.fn, item.args, item.kwargs)
+            if tgt == "_r":
+                return [f"_r = {text}"] + unpack(item.out, "_r"), None
+            return [f"{tgt} = {text}" if tgt else text], None
+        if isinstance(item, Host):
+            return [f"{const(item.fn, 'h')}({const(item.self, 'o')}, *{expr(item.args)}, "
+                    f"**{expr(item.kwargs)})"], None
+        if isinstance(item, SetGrad):
+            t = const(item.tensor, "t")
+            return [f"{t}._grad = None" if item.vid is None else
+                    f"{t}._grad = _wrap(v{item.vid}, {t}.device)"], None
+        if isinstance(item, Branch):
+            return [], (f"{const(_value_range(trace, item.vid), 'f')}(v{item.vid})"
+                        f"[{item.which}].{item.op}({item.other!r}) is not {item.outcome}")
+        if isinstance(item, Check):
+            return [], (f"tuple(bool(f) for f in {const(item.to_host, 'f')}(v{item.vid})) != "
+                        f"{item.flags!r}")
+        if isinstance(item, Probe):
+            return [], f"{call(item.fn, item.args, item.kwargs)} != {expr(item.result)}"
+        return [], None
+
     program = trace.program
     last = _last_uses(trace)
-    lines, pre = [], []
+    defined: dict[int, int] = {}   # value -> the position of the item that first defines it
     for pos, item in enumerate(program):
-        if isinstance(item, Read):
-            vid = item.vid  # type: ignore[attr-defined]
-            if item.kind == "arg":
-                lines.append(f"v{vid} = T[{item.where}]._data")
-            elif item.kind == "slot":
-                lines.append(f"v{vid} = T[{item.where}]")
-            elif item.kind == "data":
-                lines.append(f"v{vid} = {const(item.where, 't')}._data")
-            elif item.kind == "grad":
-                lines.append(f"v{vid} = {const(item.where, 't')}._grad._data")
-            else:
-                lines.append(f"v{vid} = {const(item.where)}")
-        elif isinstance(item, Call):
-            call = f"{const(item.fn, 'f')}(" + "".join(expr(a) + ", " for a in item.args) + \
-                "".join(f"{k}={expr(v)}, " for k, v in item.kwargs.items()) + ")"
-            tgt = target(item.out)
-            if tgt == "_r":
-                lines += [f"_r = {call}"] + unpack(item.out, "_r")
-            else:
-                lines.append(f"{tgt} = {call}" if tgt else call)
-        elif isinstance(item, Host):
-            lines.append(f"{const(item.fn, 'h')}({const(item.self, 'o')}, *{expr(item.args)}, "
-                         f"**{expr(item.kwargs)})")
-        elif isinstance(item, SetGrad):
-            t = const(item.tensor, "t")
-            lines.append(f"{t}._grad = None" if item.vid is None else
-                         f"{t}._grad = _wrap(v{item.vid}, {t}.device)")
-        elif isinstance(item, Branch):
-            check = (f"{const(_value_range(trace, item.vid), 'f')}(v{item.vid})[{item.which}]"
-                     f".{item.op}({item.other!r}) is not {item.outcome}")
-            read = _read_of(trace, item.vid)
-            if read is not None and read.kind == "arg":  # checked before anything is written
-                pre.append(f"if {check.replace(f'v{item.vid}', f'T[{read.where}]._data')}: "
-                           "return False")
-            lines.append(f"if {check}: raise _Diverged({item.where!r})")
-        elif isinstance(item, Check):
-            check = (f"tuple(bool(f) for f in {const(item.to_host, 'f')}(v{item.vid})) != "
-                     f"{item.flags!r}")
-            lines.append(f"if {check}: raise _Diverged({item.where!r})")
-        dead = [v for v in last.pop(pos, ())]
+        for v in (refs(item.out) if isinstance(item, Call) else
+                  [item.vid] if isinstance(item, Read) else []):  # type: ignore[attr-defined]
+            defined.setdefault(v, pos)
+    lines: list[str] = []
+    pre_positions: set[int] = set()
+    pre_checks: list[tuple[int, str]] = []
+    for pos, item in enumerate(program):
+        body, failed = emit(item)
+        lines += body
+        if failed is not None:
+            needed = _ancestors(program, defined, uses(item))
+            if needed is not None:  # computable from the inputs alone: checked first
+                pre_positions |= needed
+                pre_checks.append((pos, failed))
+            lines.append(f"if {failed}: raise _Diverged({item.where!r})")
+        dead = last.pop(pos, ())
         if dead:
             lines.append("del " + ", ".join(f"v{v}" for v in dead))
+    for leaf in refs_of_leaves(trace.outputs):
+        names[f"_leaf_{id(leaf)}"] = leaf
     lines.append(f"return {_outputs(trace.outputs)}")
+    pre: list[str] = []
+    checks = iter(pre_checks)
+    check = next(checks, None)
+    for pos in range(len(program)):
+        if pos in pre_positions:
+            pre += emit(program[pos])[0]
+        while check is not None and check[0] == pos:
+            pre.append(f"if {check[1]}: return False")
+            check = next(checks, None)
     source = ("def precheck(T):\n" + "".join(f"    {line}\n" for line in pre) +
               "    return True\n\n"
               "def replay(T):\n" + "".join(f"    {line}\n" for line in lines))
     return source, names
 
 
+def _ancestors(program: list[Any], defined: dict[int, int], vids: list[int]) -> set[int] | None:
+    """The positions of the items that compute ``vids`` from the plan's inputs, or None when
+    one of them writes, draws random numbers or follows a host call (not computable first)."""
+    needed: set[int] = set()
+    todo = list(vids)
+    while todo:
+        pos = defined.get(todo.pop())
+        if pos is None or pos in needed:
+            continue
+        item = program[pos]
+        if isinstance(item, Call):
+            if item.writes or item.name in _IMPURE or any(
+                    isinstance(i, Host) for i in program[:pos]):
+                return None
+            todo += refs(item.args) + refs(item.kwargs)
+        needed.add(pos)
+    return needed
+
+
+def refs_of_leaves(out: Any) -> list[Any]:
+    """The tensors returned as they are (leaves that are not arguments)."""
+    if isinstance(out, _Leaf):
+        return [out.tensor] if out.arg is None else []
+    if type(out) in (tuple, list):
+        return [t for o in out for t in refs_of_leaves(o)]
+    if type(out) is dict:
+        return [t for o in out.values() for t in refs_of_leaves(o)]
+    return []
+
+
 def _outputs(out: Any) -> str:
+    if isinstance(out, _Leaf):
+        return f"T[{out.arg}]" if out.arg is not None else f"_leaf_{id(out.tensor)}"
     if isinstance(out, Ref):  # an array as it is (the halves of a compiled module's step)
         return f"v{out.vid}"
     if isinstance(out, _Output):
@@ -172,6 +228,8 @@ def uses(item: Any) -> list[int]:
         return [] if item.vid is None else [item.vid]
     if isinstance(item, (Branch, Check)):
         return [item.vid]
+    if isinstance(item, Probe):
+        return refs(item.args) + refs(item.kwargs)
     if isinstance(item, Read):
         return [item.vid]  # type: ignore[attr-defined]
     return []
@@ -189,10 +247,6 @@ def _last_uses(trace: Trace) -> dict[int, list[int]]:
     for v, pos in last.items():
         at.setdefault(pos, []).append(v)
     return at
-
-
-def _read_of(trace: Trace, vid: int) -> Read | None:
-    return trace.values[vid].read
 
 
 def _value_range(trace: Trace, vid: int) -> Any:
