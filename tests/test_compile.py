@@ -625,6 +625,27 @@ def test_compiled_module_trains_as_eager(backend):
     assert_states_close(a, b)
 
 
+def test_compiled_module_input_gradients_and_double_backward():
+    a, b = twins(lambda: nn.Sequential(nn.Linear(3, 5), nn.Tanh(), nn.Linear(5, 2)))
+    compiled = tl.compile(b)
+    rng = np.random.default_rng(21)
+    for _ in range(3):
+        x = floats(rng, 4, 3)
+        xa, xb = x.clone().requires_grad_(), x.clone().requires_grad_()
+        # a gradient penalty: the input gradient, differentiated again
+        ga, = tl.autograd.grad(a(xa).pow(2).sum(), xa, create_graph=True)
+        gb, = tl.autograd.grad(compiled(xb).pow(2).sum(), xb, create_graph=True)
+        np.testing.assert_allclose(arr(gb), arr(ga), rtol=1e-5, atol=1e-6)
+        for m in (a, b):
+            m.zero_grad()
+        ga.pow(2).sum().backward()
+        gb.pow(2).sum().backward()
+        for (name, p), (_, q) in zip(a.named_parameters(), b.named_parameters()):
+            np.testing.assert_allclose(arr(q.grad), arr(p.grad), rtol=1e-5, atol=1e-6,
+                                       err_msg=name)
+        assert abs(arr(a[0].weight.grad)).sum() > 0
+
+
 class _ReadsOnTheHost(nn.Module):
     def __init__(self):
         super().__init__()
@@ -636,11 +657,7 @@ class _ReadsOnTheHost(nn.Module):
         return y
 
 
-@pytest.mark.parametrize("grad", [
-    True, pytest.param(False, marks=pytest.mark.xfail(strict=True, reason=(
-        "under no_grad the warning of tl.compile(model) points at tensorlite/compiler/module.py:"
-        " CompiledFunction._warn's stacklevel=4 counts a direct call; OptimizedModule.forward "
-        "and Module.__call__ add frames")))])
+@pytest.mark.parametrize("grad", [True, False])
 def test_compiled_module_host_read_falls_back_with_one_warning(grad):
     a, b = twins(_ReadsOnTheHost)
     compiled = tl.compile(b)
@@ -663,9 +680,6 @@ def test_compiled_module_host_read_falls_back_with_one_warning(grad):
     assert os.path.abspath(got[0].filename) == os.path.abspath(__file__)
 
 
-@pytest.mark.xfail(strict=True, reason="a leaf returned as is (an argument, a parameter) is "
-                   "the tensor itself on the capturing call but a new tensor without "
-                   "requires_grad on replays")
 def test_returning_a_leaf_that_requires_grad():
     m = nn.Linear(2, 2)
     f = tl.compile(lambda x: (x, m.weight))
@@ -676,9 +690,6 @@ def test_returning_a_leaf_that_requires_grad():
         assert got_x is x and got_w is m.weight
 
 
-@pytest.mark.xfail(strict=True, reason="cache_size is checked only when a signature already has "
-                   "plans (CompiledFunction.__call__): each new signature is captured, without "
-                   "bound and without the warning")
 def test_cache_size_bounds_the_plans():
     f = tl.compile(lambda x: x * 2 + 1, cache_size=2)
     with warnings.catch_warnings(record=True) as record:
@@ -731,9 +742,6 @@ def _python_state_case(case):
     return (lambda x: model(x).detach()), change
 
 
-@pytest.mark.xfail(strict=True, reason="the guards cover the arguments, grad mode, backends, "
-                   "module modes and leaf .grad None-ness, not the Python values the function "
-                   "reads (globals, closure cells, module attributes): a stale replay")
 @pytest.mark.parametrize("case", ["global number", "global tensor rebound", "closure number",
                                   "parameter rebound", "module attribute"])
 def test_python_state_changed_between_calls(case):
@@ -755,9 +763,6 @@ def test_python_state_changed_between_calls(case):
         globals().update(_SCALE=2.0, _OFFSET=None)
 
 
-@pytest.mark.xfail(strict=True, reason="a parameter's requires_grad is not guarded: after "
-                   "requires_grad_(False) the replay still computes its gradient and the "
-                   "optimizer still moves it")
 def test_freezing_a_parameter_between_calls():
     a, b = twins(lambda: nn.Sequential(nn.Linear(4, 4), nn.Tanh(), nn.Linear(4, 2)))
     oa, ob = (tl.optim.SGD(m.parameters(), lr=0.1) for m in (a, b))
@@ -814,7 +819,9 @@ def test_out_of_range_token_in_a_later_call_raises(backend):
     assert_states_close(a, b)
 
 
-def test_out_of_range_computed_index_raises_mid_replay():
+def test_out_of_range_computed_index_raises():
+    """A check on a value computed from the inputs alone runs before anything is written: the
+    call goes to eager and raises eager's error; one on a random draw diverges mid-replay."""
     emb = nn.Embedding(10, 3)
 
     @tl.compile
@@ -825,18 +832,31 @@ def test_out_of_range_computed_index_raises_mid_replay():
                                   arr(emb.weight)[[4, 5]])
     np.testing.assert_array_equal(arr(lookup(tl.tensor([0, 2]), tl.tensor(7))),
                                   arr(emb.weight)[[7, 9]])
-    with pytest.raises(RuntimeError, match="went the other way"):
+    with pytest.raises(IndexError) as eager:
+        emb(tl.tensor([1, 2]) + tl.tensor(8))
+    with pytest.raises(IndexError) as compiled:
         lookup(tl.tensor([1, 2]), tl.tensor(8))
-    assert lookup.captures == 1
+    assert str(compiled.value) == str(eager.value) and "out of range" in str(eager.value)
+    captures = lookup.captures
+    np.testing.assert_array_equal(arr(lookup(tl.tensor([2, 0]), tl.tensor(1))),
+                                  arr(emb.weight)[[3, 1]])
+    assert lookup.captures == captures
+
+    @tl.compile
+    def random_rows(scale):
+        with tl.no_grad():
+            return emb((tl.rand(2) * scale).long())
+    for s in (5.0, 9.0):
+        tl.manual_seed(1)
+        want = arr(emb((tl.rand(2) * tl.tensor(s)).long()))
+        tl.manual_seed(1)
+        np.testing.assert_array_equal(arr(random_rows(tl.tensor(s))), want)
+    with pytest.raises(RuntimeError, match="went the other way"):
+        random_rows(tl.tensor(1000.0))
+    assert random_rows.captures == 1
 
 
-def _ce_backends():
-    bug = pytest.mark.xfail(strict=True, reason="cross_entropy's target check (class_target_stats"
-                            " returns host ints) is not recorded: a numpy replay wraps target -1")
-    return ["numba", pytest.param("numpy", marks=bug)]
-
-
-@pytest.mark.parametrize("name", _ce_backends())
+@pytest.mark.parametrize("name", ["numpy", "numba"])
 def test_out_of_range_class_target_in_a_later_call_raises(name):
     reason = tl.backends.unavailable_reason(name)
     if reason:
@@ -854,9 +874,6 @@ def test_out_of_range_class_target_in_a_later_call_raises(name):
                 ce(x, t)
 
 
-@pytest.mark.xfail(strict=True, reason="the count of ignored targets (class_target_stats, a host "
-                   "int) is baked into the plan: a replay with another count divides by the "
-                   "captured one")
 @pytest.mark.parametrize("targets", [([0, 1, 2, -100], [0, 1, 2, 1]),
                                      ([0, 1, 2, 1], [0, -100, 2, -100])])
 def test_ignore_index_count_changing_between_calls(targets):
