@@ -43,7 +43,8 @@ from . import numba_math
 from .scalar_ops import Scalar, _rename
 
 _MATH_NAMES = ", ".join(sorted(numba_math.__all__))
-_MATH_HASH = hashlib.sha256(open(numba_math.__file__, "rb").read()).hexdigest()[:12]
+with open(numba_math.__file__, "rb") as _f:
+    _MATH_HASH = hashlib.sha256(_f.read()).hexdigest()[:12]
 _lock = threading.Lock()
 _modules: dict = {}  # source hash -> module
 
