@@ -20,7 +20,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from .. import backends
+from .. import _capture_hooks, backends
 from ..autograd.grad_mode import state as _grad_state
 from ..tensor import Tensor
 from .capture import Capture, Uncapturable, user_stacklevel
@@ -56,6 +56,8 @@ class CompiledFunction:
         return self if obj is None else functools.partial(self, obj)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if _capture_hooks.active:  # inside another capture: run as written, so it records
+            return self.fn(*args, **kwargs)
         tensors: list[Tensor] = []
         key = (_signature((args, kwargs), tensors), _grad_state.grad_enabled,
                _grad_state.inference, tuple(map(id, backends.active.values())))

@@ -18,7 +18,8 @@ Its calls go through three stages:
 What stays outside the graphs, run as a plain replay would run it, between segment launches:
 - host calls (``capture.Host``: an optimizer's step, zero_grad, a scheduler's step): they read
   Python numbers (learning rate, bias corrections, step counts) on each step;
-- bounds checks and flag reads (``Branch``, ``Check``): host reads of device values;
+- bounds checks, flag reads and numbers read back (``Branch``, ``Check``, ``Probe``): host
+  reads of device values;
 - random draws (the ``Random`` primitives): the generator's state must advance on each replay,
   and CuPy's generators in a captured graph would replay the same draws (cuRAND itself does not
   support stream capture, cupy/cupy#6290);
@@ -50,7 +51,7 @@ from typing import Any
 
 from ..backends.primitives import Random
 from ..tensor import wrap
-from .capture import Branch, Call, Check, Host, Read, Ref, SetGrad, _Output
+from .capture import Branch, Call, Check, Host, Probe, Read, Ref, SetGrad, _Leaf, _Output
 from .plan import Diverged, refs, uses
 
 __all__ = ["graphed", "GraphedPlan", "MAX_CAPTURES", "RANDOM"]
@@ -389,6 +390,10 @@ class GraphedPlan:
         elif isinstance(item, Check):
             if tuple(bool(f) for f in item.to_host(env[item.vid])) != item.flags:
                 raise Diverged(item.where)
+        elif isinstance(item, Probe):
+            if item.fn(*_resolve(item.args, env), **_resolve(item.kwargs, env)) != \
+                    _resolve(item.result, env):
+                raise Diverged(item.where)
 
     def _copy_back(self, env: dict[int, Any], T: list[Any]) -> None:
         for vid, read in self._written_args:
@@ -404,6 +409,8 @@ class GraphedPlan:
             return _fetch(read, T) if read is not None and read.kind in _ARGS else env[vid]
 
         def build(out: Any) -> Any:
+            if isinstance(out, _Leaf):  # a leaf returned as itself
+                return T[out.arg] if out.arg is not None else out.tensor
             if isinstance(out, Ref):  # an array as it is
                 return array(out.vid)
             if isinstance(out, _Output):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from .. import backends
+from .. import _capture_hooks, backends
 from ..autograd.function import Function
 from ..autograd.grad_mode import state as _grad_state
 from ..nn.module import Module
@@ -41,6 +41,8 @@ class OptimizedModule(Module):
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         from . import _signature
         model = self._orig_mod
+        if _capture_hooks.active:  # inside a compiled step's capture: recorded by it
+            return model(*args, **kwargs)
         if not _grad_state.grad_enabled:
             return self._compiled(*args, **kwargs)
         tensors: list[Tensor] = []
