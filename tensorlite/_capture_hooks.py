@@ -18,11 +18,12 @@ from typing import Any, TypeVar
 F = TypeVar("F", bound=Callable[..., Any])
 
 active: list[Any] = []  # the capture in progress (at most one), see capture.Capture
+_marked: set[Any] = set()  # the wrappers host() made (functools.wraps copies attributes)
 
 
 def host(method: F) -> F:
     """Mark ``method`` as host work: under a capture the call is recorded, not its arrays."""
-    if getattr(method, "_host_marked", False):
+    if method in _marked:
         return method
 
     @functools.wraps(method)
@@ -30,7 +31,7 @@ def host(method: F) -> F:
         if active:
             return active[-1].host_call(method, self, args, kwargs)
         return method(self, *args, **kwargs)
-    call._host_marked = True  # type: ignore[attr-defined]
+    _marked.add(call)
     return call  # type: ignore[return-value]
 
 

@@ -369,7 +369,7 @@ class Optimizer:
             return out
 
         hooked_step.hooked = True  # type: ignore[attr-defined]
-        cls.step = hooked_step  # type: ignore[method-assign]
+        cls.step = host(hooked_step)  # type: ignore[method-assign]  # (hooks replayed too)
 
     # -- checkpoints -------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
