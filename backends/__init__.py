@@ -122,6 +122,13 @@ def set_default_device(device):
 
 
 def manual_seed(seed):
+    from .._capture_hooks import active as capturing
+    if capturing:  # inside tensorlite.compile's capture: re-seeded on every replay too
+        return capturing[-1].host_call(_reseed, None, (seed,), {})
+    _reseed(None, seed)
+
+
+def _reseed(_, seed):
     _seed[0] = seed
     for backend in _built.values():
         backend.seed(seed)
