@@ -8,6 +8,7 @@ so the core can call it: each check is one test of a list that is empty outside 
 - ``leaf``: the engine is about to accumulate a gradient into a leaf's ``.grad``.
 - ``host_read``: the value of a tensor is being read on the host (``.numpy()``); the call cannot
   be captured.
+- ``outside``: arrays are being worked on outside the backend (distributed collectives).
 """
 from __future__ import annotations
 
@@ -43,3 +44,9 @@ def leaf(t: Any) -> None:
 def host_read(what: str) -> None:
     if active:
         active[-1].refuse(f"{what} reads a tensor's value on the host")
+
+
+def outside(what: str) -> None:
+    """Work on arrays that does not go through a backend (a collective over MPI or NCCL)."""
+    if active:
+        active[-1].refuse(f"{what} works on arrays outside the backend (not replayable)")

@@ -33,7 +33,7 @@ from enum import IntEnum
 from types import TracebackType
 from typing import Any
 
-from .. import dtypes
+from .. import _capture_hooks, dtypes
 from ..autograd.grad_mode import no_grad
 from ..tensor import Tensor, wrap
 
@@ -120,6 +120,8 @@ class Work:
 
     def __init__(self, transport: Any, finish: Sequence[Callable[[], None]] = (),
                  result: Sequence[Tensor] = (), what: str = "") -> None:
+        if _capture_hooks.active:  # (tensorlite.compile cannot replay a collective)
+            _capture_hooks.outside(what or "a collective")
         self._transport = transport
         self._finish = list(finish)
         self._result = list(result)
