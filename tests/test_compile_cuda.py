@@ -103,6 +103,38 @@ def test_random_draws_stay_outside_the_graphs(host_cuda):
     assert "dropout_mask" in names, names  # it draws through the backend's rand
 
 
+def test_compiled_module_as_cuda_graphs_equals_eager(host_cuda):
+    """tl.compile(model): a forward under no_grad (one plan) and a forward whose backward the
+    autograd engine runs (two plans, the saved arrays handed from one to the other)."""
+    runs = []
+    for compiled in (False, True):
+        rng = np.random.default_rng(2)
+        model = tl.nn.Sequential(tl.nn.Linear(4, 6), tl.nn.GELU(), tl.nn.LayerNorm(6),
+                                 tl.nn.Linear(6, 2)).to(tl.float64).to("cuda")
+        with tl.no_grad():
+            for p in model.parameters():
+                p.copy_(tl.tensor(rng.standard_normal(p.shape), device="cuda"))
+        m = tl.compile(model) if compiled else model
+        opt = tl.optim.Adam(model.parameters(), lr=1e-2)
+        xs = [tl.tensor(rng.standard_normal((3, 4)), device="cuda") for _ in range(STEPS)]
+        with tl.no_grad():
+            results = [m(x) for x in xs]
+        for x in xs:
+            opt.zero_grad()
+            loss = (m(x) ** 2).sum()
+            loss.backward()
+            opt.step()
+            results.append(loss)
+        runs.append(([_np(r) for r in results], [_np(p) for p in model.parameters()], m))
+    for a, b in zip(runs[1][0] + runs[1][1], runs[0][0] + runs[0][1]):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    m = runs[1][2]
+    (inference,) = m._compiled.plans()
+    ((step,),) = m._steps.values()
+    for plan in (inference, step.forward, step.backward):
+        assert isinstance(plan, GraphedPlan) and plan.stage == "launch" and plan.launches > 0
+
+
 def test_without_capture_support_the_plan_replays_plainly(host_cuda, monkeypatch):
     monkeypatch.delattr(cupy_standin.HostStream, "begin_capture")
     eager = _train(None)

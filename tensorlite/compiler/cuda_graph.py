@@ -25,7 +25,7 @@ What stays outside the graphs, run as a plain replay would run it, between segme
   support stream capture, cupy/cupy#6290);
 - any call CuPy refuses to capture, found by the probe: every cuBLAS call (CuPy raises
   NotImplementedError for cuBLAS during a capture, so matmul and linear run between segments),
-  device-to-host reads, host-to-device copies.
+  device-to-host reads, host-to-device copies (``cupy.asarray`` of host data in a primitive).
 The output of such a call that a later graph reads is copied into the buffer that graph was
 captured with.
 
@@ -205,11 +205,26 @@ class GraphedPlan:
 
     def _capturable(self, item: Call, env: dict[int, Any]) -> bool:
         """Whether CuPy captures ``item`` (which has just run): captured into a throwaway graph,
-        which does not run it."""
-        cuda, stream = self._cupy.cuda, self._stream
+        which does not run it.  A call that copies host data to the device (``cupy.asarray`` of
+        a host number or array) is not: CuPy would capture a copy from a staging buffer that
+        holds other data by the time the graph is launched."""
+        cupy = self._cupy
+        cuda, stream = cupy.cuda, self._stream
         pool = cuda.MemoryPool()
+        uploads: list[str] = []
+
+        def watch(name: str, fn: Any) -> Any:
+            def call(obj: Any, *args: Any, **kwargs: Any) -> Any:
+                if not isinstance(obj, cupy.ndarray):
+                    uploads.append(name)
+                return fn(obj, *args, **kwargs)
+            return call
+        names = [n for n in ("asarray", "array", "ascontiguousarray") if hasattr(cupy, n)]
+        own = {n: vars(cupy)[n] for n in names if n in vars(cupy)}
         ok = True
         try:
+            for n in names:
+                setattr(cupy, n, watch(n, getattr(cupy, n)))
             with cuda.using_allocator(pool.malloc):
                 stream.begin_capture()
                 try:
@@ -220,8 +235,14 @@ class GraphedPlan:
                     stream.end_capture()
         except Exception:
             ok = False
+        finally:
+            for n in names:
+                if n in own:
+                    setattr(cupy, n, own[n])
+                else:
+                    delattr(cupy, n)
         pool.free_all_blocks()
-        return ok
+        return ok and not uploads
 
     def _split(self) -> None:
         """The program as steps: ("seg", segment) or ("item", item run as in a plain replay)."""
