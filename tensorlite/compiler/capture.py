@@ -39,7 +39,7 @@ HOST_READS = {"to_host": "reading a tensor's value on the host (.item(), bool(),
               "nonzero": "nonzero (its result's shape depends on the values)",
               "unique": "unique (its result's shape depends on the values)",
               "bincount": "bincount (its result's shape depends on the values)"}
-INPLACE = frozenset(CONTRACT["InPlace"])  # the first argument is written
+INPLACE = frozenset(CONTRACT["InPlace"]) | {"setitem"}  # the first argument is written
 _PRIMITIVES = frozenset(PRIMITIVES)
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .. import dtypes
+from .. import _capture_hooks, dtypes
 from ..autograd.graph import record
 from ..backends.base import is_basic_index
 from ..tensor import Tensor, describe, wrap
@@ -111,10 +111,23 @@ def setitem(input: Tensor, index: Any, value: Tensor | Number) -> None:
         return
     check_inplace("setitem", input)
     try:
-        input._data[idx] = value._data if isinstance(value, Tensor) else value
+        _write(input._data, idx, value._data if isinstance(value, Tensor) else value)
     except ValueError:
-        input._data[idx] = _fit(B, input._data, idx, value)._data
+        _write(input._data, idx, _fit(B, input._data, idx, value)._data)
     input._version[0] += 1
+
+
+def _write(data: Any, idx: Any, value: Any) -> None:
+    """``data[idx] = value``, recorded as a call under tensorlite.compile's capture (it writes
+    an array without a backend primitive)."""
+    if _capture_hooks.active:
+        _capture_hooks.active[-1].call("setitem", _store, (data, idx, value), {})
+    else:
+        data[idx] = value
+
+
+def _store(data: Any, idx: Any, value: Any) -> None:
+    data[idx] = value
 
 
 def put(input: Tensor, idx: tuple[Any, ...], value: Tensor | Number) -> Tensor:

@@ -202,10 +202,10 @@ def _arg(name: str, input: Tensor, dim: int | None, keepdim: bool) -> Tensor:
     B = backend_of(input, name)
     _check_nonempty(name, input, dim is None, dims(name, dim, input.ndim))
     if dim is None:
-        out = getattr(B, name)(input._data.reshape(-1))
+        out = getattr(B, name)(B.reshape(input._data, (-1,)))
         return wrap(B.reshape(out, (1,) * input.ndim) if keepdim else out, input.device)
     (axis,) = dims(name, dim, input.ndim) or (0,)  # a 0-d input is searched as one element
-    data = input._data if input.ndim else input._data.reshape(1)
+    data = input._data if input.ndim else B.reshape(input._data, (1,))
     out = getattr(B, name)(data, axis, keepdims=keepdim and input.ndim > 0)
     return wrap(B.reshape(out, input.shape) if not input.ndim else out.astype(dtypes.int64),
                 input.device)
