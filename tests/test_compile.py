@@ -470,6 +470,34 @@ def test_fusion_and_memory_options_agree_with_eager_on_numba(fusion, memory):
         assert_states_close(a, b)
 
 
+@pytest.mark.parametrize("memory", [True, False])
+def test_non_contiguous_arguments_replay_right(backend, memory):
+    """Strides are not part of the signature: a plan captured with contiguous arguments replays
+    transposed and strided views of the same shapes (generated kernels must not assume the
+    captured layout)."""
+    f = tl.compile(chain, memory=memory)
+    rng = np.random.default_rng(22)
+    x, bias, scale = floats(rng, 8, 16), floats(rng, 1, 16), floats(rng, 16) * 0.1
+    f(x, bias, scale)
+    for x, bias in [(floats(rng, 16, 8).t(), bias), (x, floats(rng, 16, 1).t()),
+                    (floats(rng, 8, 32)[:, ::2], bias), (x, bias)]:
+        for g, w in zip(f(x, bias, scale), chain(x, bias, scale)):
+            np.testing.assert_allclose(arr(g), arr(w), rtol=1e-5, atol=1e-6)
+    assert f.captures == 1
+
+
+@pytest.mark.xfail(strict=True, reason="aliasing between arguments is not guarded: captured "
+                   "with f(x, x), both arguments are read from the first one on every replay")
+def test_aliased_arguments_at_capture_then_distinct():
+    def f(a, b):
+        return a * 2 + b
+    compiled = tl.compile(f)
+    x = tl.ones(3)
+    np.testing.assert_array_equal(arr(compiled(x, x)), arr(f(x, x)))
+    p, q = tl.ones(3), tl.zeros(3)
+    np.testing.assert_array_equal(arr(compiled(p, q)), arr(f(p, q)))
+
+
 def views_and_results(x, w):
     h = (x * 2.0 + 1.0).tanh()
     g = (h * w).exp()
