@@ -388,6 +388,51 @@ def test_zero_grad_in_place_at_the_start_of_the_step(backend):
         np.testing.assert_allclose(arr(q.grad), arr(p.grad), rtol=RTOL, atol=ATOL)
 
 
+@pytest.mark.parametrize("variant", ["rebind", "in place", "clip value", "noise", "groups"])
+def test_gradients_changed_between_backward_and_step(variant):
+    """Work on .grad between backward and the optimizer step (rebinding it, scaling it in place,
+    clipping, noise from the generator) and parameter groups with their own options."""
+    a, b = twins(lambda: nn.Sequential(nn.Linear(3, 5), nn.Tanh(), nn.Linear(5, 2)))
+
+    def optimizer(m):
+        if variant == "groups":
+            return tl.optim.SGD([{"params": m[0].parameters(), "lr": 0.5},
+                                 {"params": m[2].parameters()}], lr=0.05, momentum=0.9,
+                                weight_decay=0.01)
+        return tl.optim.SGD(m.parameters(), lr=0.1)
+    oa, ob = optimizer(a), optimizer(b)
+
+    def step(model, opt, x):
+        loss = model(x).pow(2).mean()
+        loss.backward()
+        if variant == "rebind":
+            for p in model.parameters():
+                p.grad = p.grad * 0.5
+        elif variant == "in place":
+            with tl.no_grad():
+                for p in model.parameters():
+                    p.grad.mul_(0.5)
+        elif variant == "clip value":
+            nn.utils.clip_grad_value_(model.parameters(), 0.01)
+        elif variant == "noise":
+            for p in model.parameters():
+                p.grad.add_(tl.randn_like(p.grad) * 0.01)
+        opt.step()
+        opt.zero_grad()
+        return loss
+    compiled = tl.compile(step)
+    rng = np.random.default_rng(23)
+    start = snapshot(a)
+    for i in range(5):
+        x = floats(rng, 4, 3)
+        tl.manual_seed(i)
+        want = step(a, oa, x).item()
+        tl.manual_seed(i)
+        assert compiled(b, ob, x).item() == pytest.approx(want, rel=RTOL, abs=ATOL), i
+    assert compiled.captures == 1 and states_differ(start, a)
+    assert_states_close(a, b)
+
+
 # -- 7. learning rate schedules between and inside replays --------------------------------------
 @pytest.mark.parametrize("where", ["outside", "inside", "assigned"])
 def test_learning_rate_changes_are_honoured(where):
