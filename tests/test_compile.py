@@ -980,6 +980,32 @@ def test_out_of_range_class_target_in_a_later_call_raises(name):
                 ce(x, t)
 
 
+def test_ignored_targets_varying_in_a_training_step(backend):
+    """A language-model step whose batches ignore 0, 1 or 2 targets (padding): the mean divides
+    by each batch's own count."""
+    a, b = twins(lambda: nn.Sequential(nn.Embedding(12, 4), nn.Linear(4, 12)))
+    oa, ob = (tl.optim.Adam(m.parameters(), lr=1e-2) for m in (a, b))
+
+    def step(model, opt, x, y):
+        logits = model(x)
+        loss = F.cross_entropy(logits.view(-1, 12), y.view(-1), ignore_index=-1)
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+        return loss
+    compiled = tl.compile(step)
+    rng = np.random.default_rng(24)
+    for i in range(7):
+        ix = rng.integers(0, 12, (3, 5))
+        target = ix[:, 1:].copy()
+        target[0, :i % 3] = -1
+        x, y = tl.tensor(ix[:, :-1]), tl.tensor(target)
+        want = step(a, oa, x, y).item()
+        assert compiled(b, ob, x, y).item() == pytest.approx(want, rel=RTOL, abs=ATOL), i
+    assert compiled.captures <= 3
+    assert_states_close(a, b)
+
+
 @pytest.mark.parametrize("targets", [([0, 1, 2, -100], [0, 1, 2, 1]),
                                      ([0, 1, 2, 1], [0, -100, 2, -100])])
 def test_ignore_index_count_changing_between_calls(targets):
