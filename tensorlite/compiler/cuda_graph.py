@@ -70,9 +70,26 @@ def graphed(plan: Any) -> Any:
         return plan
     if not hasattr(stream_type, "begin_capture"):
         return plan
-    if not any(isinstance(i, Call) for i in plan.trace.program):
+    program = plan.trace.program
+    if not any(isinstance(i, Call) for i in program):
+        return plan
+    # items or results this module does not know how to replay (added to plan.py since): plain
+    if not all(isinstance(i, _ITEMS) for i in program) or not _known(plan.trace.outputs):
         return plan
     return GraphedPlan(plan, cupy)
+
+
+_ITEMS = (Read, Call, Host, SetGrad, Branch, Check, Probe)  # what GraphedPlan._item runs
+
+
+def _known(out: Any) -> bool:
+    if isinstance(out, (_Output, _Leaf, Ref)) or out is None or type(out) in (str, bool):
+        return True
+    if type(out) in (tuple, list):
+        return all(_known(o) for o in out)
+    if type(out) is dict:
+        return all(_known(o) for o in out.values())
+    return False
 
 
 class _Segment:
@@ -183,7 +200,8 @@ class GraphedPlan:
             # a call that draws random numbers (through a Random primitive of the backend, as
             # dropout_mask does) stays outside the graphs, and is not captured again
             owner = getattr(item.fn, "__self__", backend)
-            patched = [n for n in RANDOM if callable(getattr(owner, n, None))]
+            patched = [n for n in RANDOM if callable(getattr(owner, n, None)) and
+                       n not in getattr(owner, "__dict__", {n: None})]
             del drew[:]
             try:
                 for n in patched:
