@@ -218,6 +218,39 @@ def test_nanogpt_adamw_matches_eager(backend):
     assert_states_close(a, b)
 
 
+class _Recurrent(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.LSTM(3, 5, batch_first=True)
+        self.norm = nn.LayerNorm(5)
+        self.head = nn.Linear(5, 2)
+
+    def forward(self, x):
+        out, _ = self.rnn(x)
+        return self.head(self.norm(out[:, -1]))
+
+
+def test_lstm_rmsprop_with_clipping_matches_eager():  # (numpy: numba's cold compiles ~12 s)
+    a, b = twins(_Recurrent)
+    oa, ob = (tl.optim.RMSprop(m.parameters(), lr=1e-2) for m in (a, b))
+
+    def step(model, opt, x, y):
+        loss = F.mse_loss(model(x), y)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 0.5)
+        opt.step()
+        opt.zero_grad()
+        return loss
+    compiled = tl.compile(step)
+    rng = np.random.default_rng(25)
+    for i in range(5):
+        x, y = floats(rng, 4, 6, 3), floats(rng, 4, 2)
+        want = step(a, oa, x, y).item()
+        assert compiled(b, ob, x, y).item() == pytest.approx(want, rel=RTOL, abs=ATOL), i
+    assert compiled.captures == 1
+    assert_states_close(a, b)
+
+
 # -- 4. retracing on a new batch size -----------------------------------------------------------
 def test_new_batch_size_retraces_and_same_size_replays():
     a, b = twins(lambda: nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3)))
