@@ -122,7 +122,7 @@ def set_default_device(device):
 
 
 def manual_seed(seed):
-    from .._capture_hooks import active as capturing
+    from tensorlite._capture_hooks import active as capturing
     if capturing:  # inside tensorlite.compile's capture: re-seeded on every replay too
         return capturing[-1].host_call(_reseed, None, (seed,), {})
     _reseed(None, seed)

@@ -25,7 +25,7 @@ def _kernel(kind, name, colsum=False):
     return Elementwise(kernel_program(kind, name), colsum)
 
 
-_GENERATED = {}  # a program's source -> its Elementwise (compiled once, whatever plan fuses it)
+_GENERATED: dict = {}  # a program's source -> its Elementwise (compiled once, whatever plan fuses it)
 
 
 class NumbaElementwise:

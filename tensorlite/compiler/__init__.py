@@ -173,7 +173,8 @@ def _python_state(fn: Any) -> list[tuple[Any, Any, Any, bool]]:
     while isinstance(fn, functools.partial):
         fn = fn.func
     fn = getattr(fn, "__func__", fn)
-    code, out = getattr(fn, "__code__", None), []
+    code = getattr(fn, "__code__", None)
+    out: list[tuple[Any, Any, Any, bool]] = []
     if code is None:
         return out
     g = getattr(fn, "__globals__", {})
@@ -235,7 +236,8 @@ def compile(model: Any = None, *, fullgraph: bool = False, dynamic: Any = None,
     def wrap(target: Any) -> Any:
         if disable:
             return target
-        opts = dict(fusion=fusion, memory=memory, cuda_graph=cuda_graph, cache_size=cache_size)
+        opts: dict[str, Any] = dict(fusion=fusion, memory=memory, cuda_graph=cuda_graph,
+                                    cache_size=cache_size)
         from ..nn.module import Module
         if isinstance(target, Module):
             from .module import compile_module

@@ -22,11 +22,13 @@ What the recorder cannot see is handled at the boundary:
 """
 from __future__ import annotations
 
+import functools
 import gc
 import os
 import sys
 import weakref
 from dataclasses import dataclass, field
+from types import FrameType
 from typing import Any
 
 from .. import _capture_hooks, backends
@@ -144,7 +146,7 @@ class Trace:
 
 def user_line() -> str:
     """file:line of the innermost frame outside tensorlite (where the user's code is)."""
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None:
         path = os.path.abspath(frame.f_code.co_filename)
         if not path.startswith(_PACKAGE):
@@ -203,11 +205,11 @@ class Capture:
         elif isinstance(obj, Module):
             for m in obj.modules():
                 self._modules.setdefault(id(m), m)
-            for t in obj.parameters():
-                self._tensor(t)
-                self.watch(t)
-            for t in obj.buffers():
-                self._tensor(t)
+            for p in obj.parameters():
+                self._tensor(p)
+                self.watch(p)
+            for b in obj.buffers():
+                self._tensor(b)
         elif isinstance(obj, Optimizer):
             for group in obj.param_groups:
                 for p in group["params"]:
@@ -263,7 +265,7 @@ class Capture:
         key = id(arr)
         self._ids[key] = vid
         try:  # forget the id when the array dies: ids are reused, and counting references
-            self._refs[key] = weakref.ref(arr, lambda _, key=key: self._forget(key))
+            self._refs[key] = weakref.ref(arr, functools.partial(self._forgotten, key))
         except TypeError:  # (no weak references to this array type: keep it alive instead)
             self._refs[key] = arr
         if read is not None:
@@ -274,6 +276,9 @@ class Capture:
     def slot(self, arr: Any, k: int) -> int:
         """Take ``arr`` as the ``k``-th array handed to the replay."""
         return self._value(arr, Read("slot", k))
+
+    def _forgotten(self, key: int, _: Any) -> None:
+        self._forget(key)
 
     def _forget(self, key: int) -> None:
         self._ids.pop(key, None)
@@ -353,8 +358,8 @@ class Capture:
         if not (result is None or _is_array(result) or type(result) in (tuple, list)):
             self.refuse(f"{name} returns {type(result).__name__}")
             return result
-        writes = (targs[0].vid,) if name in INPLACE and targs and isinstance(targs[0], Ref) \
-            else ()
+        writes: tuple[int, ...] = (targs[0].vid,) if name in INPLACE and targs and \
+            isinstance(targs[0], Ref) else ()
         if "out" in tkwargs and isinstance(tkwargs["out"], Ref):
             writes += (tkwargs["out"].vid,)
         self.trace.program.append(Call(name, fn, targs, tkwargs, self._result(result), writes))
@@ -368,7 +373,7 @@ class Capture:
                                             user_line()))
         return result
 
-    def _range(self, vid: int, result: tuple[int, int]) -> tuple[Any, Any]:
+    def _range(self, vid: int, result: tuple[int, int]) -> tuple[Any, ...]:
         line = user_line()
         return tuple(_Traced(v, self, vid, i, line) for i, v in enumerate(result))
 
@@ -440,6 +445,10 @@ class _Leaf:
 
 class _Traced(int):
     """A number read from values (``value_range``) that records the comparisons made with it."""
+    _capture: Capture
+    _vid: int
+    _which: int
+    _line: str
 
     def __new__(cls, value: int, capture: Capture, vid: int, which: int, line: str) -> _Traced:
         self = super().__new__(cls, value)
@@ -474,7 +483,8 @@ def _numbers(obj: Any) -> bool:
 def user_stacklevel() -> int:
     """The ``stacklevel`` of warnings.warn, called from the caller of this function, that
     points at the innermost frame outside tensorlite."""
-    frame, level = sys._getframe(2), 2
+    frame: FrameType | None = sys._getframe(2)
+    level = 2
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE):
         frame, level = frame.f_back, level + 1
     return level

@@ -106,7 +106,9 @@ def fuse(trace: Trace) -> Trace:
     """The trace with each run of two or more fusible calls replaced by one kernel call."""
     kernels: dict[Any, Any] = {}
     last = _last_mentions(trace)
-    program, run, key = [], [], None   # run: the open group's items (Reads and Calls)
+    program: list[Any] = []
+    run: list[Any] = []   # the open group's items (Reads and Calls)
+    key: Any = None
 
     def close() -> None:
         members = [i for i in run if isinstance(i, Call)]
@@ -194,9 +196,9 @@ def _fused(trace: Trace, members: list[Call], key: Any, end: int, last: dict[int
         kernel(*(backend.zeros(s, dtype=np.dtype(dtype)) for s in key[2]),
                out=[None] * len(outs), shape=shape, dtype=np.dtype(dtype))
         kernels[key] = kernel
-    out = [Ref(v) if v in written and v not in made else None for v in outs]
+    targets = [Ref(v) if v in written and v not in made else None for v in outs]
     return Call("fused", kernel, tuple(Ref(v) for v in inputs),
-                {"out": out, "shape": shape, "dtype": np.dtype(dtype)},
+                {"out": targets, "shape": shape, "dtype": np.dtype(dtype)},
                 tuple(Ref(v) for v in outs),
                 tuple(v for v in outs if v in written and v not in made))
 
@@ -218,7 +220,7 @@ def _escaping(trace: Trace) -> set[int]:
     """Values that outlive the step (a .grad, a result), with the values they view."""
     out = set(refs(trace.outputs))
     out.update(i.vid for i in trace.program if isinstance(i, SetGrad) and i.vid is not None)
-    out.update(trace.values[v].base for v in list(out) if trace.values[v].base is not None)
+    out.update(b for b in (trace.values[v].base for v in list(out)) if b is not None)
     return out
 
 
