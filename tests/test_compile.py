@@ -679,6 +679,19 @@ def test_decorator_forms():
     assert f.captures == g.captures == h.captures == 1
 
 
+def test_nested_compiled_functions():
+    """A compiled function called inside another's capture (fresh, or already captured) is
+    part of the outer plan: the outer replays compute it too."""
+    fresh = tl.compile(lambda x: x.exp() + 1)
+    seen = tl.compile(lambda x: x * 3)
+    seen(tl.ones(2))
+    outer = tl.compile(lambda x: fresh(x) * 2 + seen(x))
+    for v in (0.0, 1.0, 2.5, -1.0):
+        x = tl.full((2,), v)
+        np.testing.assert_allclose(arr(outer(x)), arr((x.exp() + 1) * 2 + x * 3), rtol=1e-6)
+    assert outer.captures == 1
+
+
 def test_compiled_module_under_no_grad_equals_the_model(backend):
     a, b = twins(lambda: nn.Sequential(nn.Linear(4, 6), nn.BatchNorm1d(6), nn.GELU(),
                                        nn.Linear(6, 2)))
