@@ -679,6 +679,21 @@ def test_decorator_forms():
     assert f.captures == g.captures == h.captures == 1
 
 
+def test_an_error_during_capture_propagates_and_leaves_nothing_behind():
+    from tensorlite import _capture_hooks
+    c = tl.compile(lambda x, w: x @ w)
+    with pytest.raises(RuntimeError, match="cannot be multiplied"):
+        c(tl.ones(2, 3), tl.ones(4, 2))
+    assert _capture_hooks.active == [] and c.plans() == []
+    assert all(type(b).__name__ != "Recorder" for b in tl.backends.active.values())
+    for k in (1.0, 2.0):
+        np.testing.assert_array_equal(arr(c(tl.ones(2, 3) * k, tl.ones(3, 2))),
+                                      np.full((2, 2), 3 * k))
+    assert len(c.plans()) == 1
+    with pytest.raises(RuntimeError, match="cannot be multiplied"):
+        c(tl.ones(2, 3), tl.ones(4, 2))
+
+
 def test_nested_compiled_functions():
     """A compiled function called inside another's capture (fresh, or already captured) is
     part of the outer plan: the outer replays compute it too."""
