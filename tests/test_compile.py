@@ -599,6 +599,13 @@ def test_results_of_earlier_calls_are_not_overwritten(backend, memory):
     for got, exp in zip(kept, want):
         for g, e in zip(got, exp):
             np.testing.assert_allclose(arr(g), e, rtol=1e-5, atol=1e-6)
+    for _ in range(3):  # the caller overwrites what it got: later calls are unaffected
+        x = floats(rng, 3, 6)
+        got = f(x, w)
+        for g, e in zip(got, views_and_results(x, w)):
+            np.testing.assert_allclose(arr(g), arr(e), rtol=1e-5, atol=1e-6)
+        for g in got:
+            g.fill_(7.0)
 
 
 # -- 9. bad and edge input; the decorator forms; compiled modules --------------------------------
