@@ -40,12 +40,57 @@ MAX_RUN = 32
 
 def optimize(trace: Trace, options: dict[str, bool]) -> Trace:
     trace.stats["eager_peak_bytes"] = trace.stats["peak_bytes"] = peak_bytes(trace)
+    trace = fold_constants(trace)
     if options.get("fusion", True):
         trace = fuse(trace)
         trace.stats["peak_bytes"] = peak_bytes(trace)
     if options.get("memory", True):
         trace = plan_memory(trace)
     return trace
+
+
+# -- constants ------------------------------------------------------------------------------------
+def fold_constants(trace: Trace) -> Trace:
+    """Calls of constants alone (``arange`` of positions, the ``ones`` a backward starts from,
+    their reshapes) done once, now: their results become constants of the plan, unless they
+    are written later, leave the step or draw random numbers."""
+    from .plan import _IMPURE
+    written = {v for item in trace.program if isinstance(item, Call) for v in item.writes}
+    escaping = _escaping(trace)
+    known: dict[int, Any] = {}   # value -> its array, for values that are constants
+    program: list[Any] = []
+    for item in trace.program:
+        if isinstance(item, Read) and item.kind == "const":
+            known[item.vid] = item.where  # type: ignore[attr-defined]
+        if isinstance(item, Call) and not item.writes and item.name not in _IMPURE and \
+                all(v in known for v in refs(item.args) + refs(item.kwargs)) and \
+                isinstance(item.out, Ref) and item.out.vid not in written and \
+                item.out.vid not in escaping and not _aliases(trace, item.out.vid, written):
+            result = item.fn(*_bind(item.args, known), **_bind(item.kwargs, known))
+            read = Read("const", result)
+            read.vid = item.out.vid  # type: ignore[attr-defined]
+            known[item.out.vid] = result
+            program.append(read)
+            continue
+        program.append(item)
+    return replace(trace, program=program)
+
+
+def _aliases(trace: Trace, vid: int, written: set[int]) -> bool:
+    """Whether ``vid`` views a value that is written, or is viewed by one."""
+    base = trace.values[vid].base
+    return (base is not None and base in written) or any(
+        trace.values[w].base == vid for w in written)
+
+
+def _bind(obj: Any, known: dict[int, Any]) -> Any:
+    if isinstance(obj, Ref):
+        return known[obj.vid]
+    if type(obj) in (tuple, list):
+        return type(obj)(_bind(o, known) for o in obj)
+    if type(obj) is dict:
+        return {k: _bind(v, known) for k, v in obj.items()}
+    return obj
 
 
 # -- fusion ---------------------------------------------------------------------------------------
