@@ -16,6 +16,7 @@ signature.
 from __future__ import annotations
 
 import functools
+import types
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -60,7 +61,8 @@ class CompiledFunction:
             return self.fn(*args, **kwargs)
         tensors: list[Tensor] = []
         key = (_signature((args, kwargs), tensors), _grad_state.grad_enabled,
-               _grad_state.inference, tuple(map(id, backends.active.values())))
+               _grad_state.inference, tuple(map(id, backends.active.values())),
+               _aliasing(tensors))
         entries = self._plans.get(key)
         if entries is not None:
             for plan in entries:
@@ -185,6 +187,12 @@ def _python_state(fn: Any) -> list[tuple[Any, Any, Any, bool]]:
             out.append((d, k, v, False))
         elif isinstance(v, (Tensor, Module, Optimizer)):
             out.append((d, k, v, True))
+        else:  # a config the function reads numbers from: a dict, a namespace, a dataclass
+            inner = v if type(v) is dict else getattr(v, "__dict__", None) if not isinstance(
+                v, (type, types.ModuleType, types.FunctionType, functools.partial)) else None
+            if type(inner) is dict and len(inner) <= 256:
+                out += [(inner, ik, iv, False) for ik, iv in inner.items()
+                        if type(iv) in _SCALARS]
     return out
 
 
@@ -202,6 +210,12 @@ def _signature(obj: Any, tensors: list[Tensor]) -> Any:
     except TypeError:
         return ("id", id(obj))
     return (type(obj).__name__, obj)
+
+
+def _aliasing(tensors: list[Tensor]) -> tuple[int, ...]:
+    """Which argument tensors share an array (f(x, x) is captured apart from f(x, y))."""
+    first: dict[int, int] = {}
+    return tuple(first.setdefault(id(t._data), i) for i, t in enumerate(tensors))
 
 
 def _roots(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any]:
