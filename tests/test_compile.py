@@ -593,16 +593,47 @@ def test_non_contiguous_arguments_replay_right(backend, memory):
     assert f.captures == 1
 
 
-@pytest.mark.xfail(strict=True, reason="aliasing between arguments is not guarded: captured "
-                   "with f(x, x), both arguments are read from the first one on every replay")
-def test_aliased_arguments_at_capture_then_distinct():
+def test_aliased_arguments_at_capture_then_distinct_and_back():
     def f(a, b):
         return a * 2 + b
-    compiled = tl.compile(f)
-    x = tl.ones(3)
-    np.testing.assert_array_equal(arr(compiled(x, x)), arr(f(x, x)))
-    p, q = tl.ones(3), tl.zeros(3)
-    np.testing.assert_array_equal(arr(compiled(p, q)), arr(f(p, q)))
+
+    def g(a, b):  # writes its first argument, then reads its second
+        a.add_(1)
+        return b * 2
+    for fn in (f, g):
+        compiled = tl.compile(fn)
+        for aliased in (True, False, True, False):
+            x, y = tl.ones(3), tl.zeros(3)
+            x2, y2 = tl.ones(3), tl.zeros(3)
+            got = compiled(x, x) if aliased else compiled(x, y)
+            want = fn(x2, x2) if aliased else fn(x2, y2)
+            np.testing.assert_array_equal(arr(got), arr(want), err_msg=f"{fn.__name__}")
+            np.testing.assert_array_equal(arr(x), arr(x2))
+        assert compiled.captures == 2
+
+
+def test_constants_made_in_the_step(backend):
+    """Tensors the step makes from nothing (zeros, ones): those that leave are fresh on every
+    call, an accumulator written in place starts from its constant each time."""
+    def f(x):
+        z, o = tl.zeros(3), tl.ones(3) * 2
+        return x + o, z, o.reshape(3, 1)
+
+    def g(x):
+        acc = tl.zeros(3)
+        acc += x
+        acc.add_(1)
+        return acc * 1
+    cf, cg = tl.compile(f), tl.compile(g)
+    for i in range(4):
+        x = tl.ones(3) * i
+        got = cf(x)
+        for a, b in zip(got, f(x)):
+            np.testing.assert_array_equal(arr(a), arr(b))
+        for t in got:
+            t.fill_(9.0)  # the caller's to keep or change
+        np.testing.assert_array_equal(arr(cg(x)), arr(g(x)))
+    assert cf.captures == cg.captures == 1
 
 
 def views_and_results(x, w):
@@ -937,15 +968,9 @@ def _python_state_case(case):
     return (lambda x: model(x).detach()), change
 
 
-_UNGUARDED = pytest.mark.xfail(strict=True, reason="the guards cover numbers in globals and "
-                               "closure cells by value, not numbers inside a dict or an object "
-                               "the function reads (a config): a stale replay")
-
-
 @pytest.mark.parametrize("case", ["global number", "global tensor rebound", "closure number",
                                   "parameter rebound", "module attribute",
-                                  pytest.param("global dict item", marks=_UNGUARDED),
-                                  pytest.param("global object attribute", marks=_UNGUARDED)])
+                                  "global dict item", "global object attribute"])
 def test_python_state_changed_between_calls(case):
     try:
         fn, change = _python_state_case(case)
