@@ -24,9 +24,10 @@ same initial weights and batch, numba backend) for a few steps, and each compile
 (the chain: loss and gradients) and the parameters after them must equal eager's within the
 case's tolerance (float rounding: fusion may reorder a sum); a compile that fell back to eager
 (its RuntimeWarning) fails the case.  The first calls of a fresh compiled step (capture and plan
-building, with the kernels already compiled by the eager run) are timed there, into
+building, with the eager kernels already compiled by the eager run) are timed there, into
 ``extra_info["first_calls"]``: the first call captures; the second captures again when the
-step's leaves had no ``.grad`` on entry to the first (a guard), then every call replays.
+step's leaves had no ``.grad`` on entry to the first (a guard), then every call replays (the
+first replay of a plan can take longer: ``first_replay_s``).
 
 Run as ``python benchmarks/test_compile.py --worker ROW``, this file is a row's worker.
 """
@@ -248,9 +249,13 @@ def _check_and_first_calls(case):
     return {"call_s": [round(t, 6) for t in times], "captures_after_call": captures,
             "first_call_s": round(times[0], 6),
             "capture_calls_s": round(sum(times[:captures[-1]]), 6),
+            # (the first replay can be slower than later ones: generated kernels, first touch)
+            "first_replay_s": round(times[captures[-1]], 6),
             "eager_step_s": round(float(np.median(eager_times[1:])), 6),
             "plans": len(compiled.plans()), "primitive_calls": plan.calls,
-            "plan_source_lines": plan.source.count("\n")}
+            "plan_source_lines": plan.source.count("\n"),
+            "stats": {k: v for k, v in getattr(plan.trace, "stats", {}).items()
+                      if isinstance(v, (int, float, str))}}
 
 
 def _compiler_commit():
