@@ -840,6 +840,27 @@ def test_compiled_module_trains_as_eager(backend):
     assert_states_close(a, b)
 
 
+def test_compiled_module_called_twice_in_one_graph(backend):
+    """Two calls before one backward (a siamese loss): each call's saved values are its own,
+    whatever buffers the plans reuse."""
+    a, b = twins(lambda: nn.Sequential(nn.Linear(4, 6), nn.Tanh(), nn.Linear(6, 6), nn.GELU(),
+                                       nn.Linear(6, 3)))
+    compiled = tl.compile(b)
+    rng = np.random.default_rng(27)
+    for _ in range(3):
+        x1, x2 = floats(rng, 5, 4), floats(rng, 5, 4)
+        want = (a(x1) - a(x2)).pow(2).sum()
+        got = (compiled(x1) - compiled(x2)).pow(2).sum()
+        want.backward()
+        got.backward()
+        assert got.item() == pytest.approx(want.item(), rel=1e-5, abs=1e-6)
+        for (name, p), (_, q) in zip(a.named_parameters(), b.named_parameters()):
+            np.testing.assert_allclose(arr(q.grad), arr(p.grad), rtol=1e-5, atol=1e-6,
+                                       err_msg=name)
+        for m in (a, b):
+            m.zero_grad()
+
+
 def test_compiled_module_input_gradients_and_double_backward():
     a, b = twins(lambda: nn.Sequential(nn.Linear(3, 5), nn.Tanh(), nn.Linear(5, 2)))
     compiled = tl.compile(b)
