@@ -641,6 +641,32 @@ def test_constants_made_in_the_step(backend):
     assert cf.captures == cg.captures == 1
 
 
+def test_in_place_chains_on_views_of_an_argument(backend):
+    """In-place runs on a column and on a transpose of an argument (non-contiguous targets a
+    fused kernel must write where they live, or leave alone)."""
+    def column(x, y):
+        v = x[:, 1]
+        v.mul_(2.0)
+        v.add_(y)
+        v.sub_(0.5)
+        return x * 1
+
+    def transposed(x, y):
+        v = x.t()
+        v.mul_(2.0)
+        v.add_(y)
+        return x * 1
+    for fn, y_of in ((column, lambda i: tl.tensor(float(i + 1))),
+                     (transposed, lambda i: tl.ones(3, 4) * (i + 1))):
+        compiled = tl.compile(fn)
+        for i in range(3):
+            x1, x2 = (tl.tensor(np.arange(12, dtype=np.float32).reshape(4, 3)) for _ in "ab")
+            want, got = fn(x1, y_of(i)), compiled(x2, y_of(i))
+            np.testing.assert_array_equal(arr(got), arr(want), err_msg=fn.__name__)
+            np.testing.assert_array_equal(arr(x2), arr(x1), err_msg=fn.__name__)
+        assert compiled.captures == 1
+
+
 def views_and_results(x, w):
     h = (x * 2.0 + 1.0).tanh()
     g = (h * w).exp()
