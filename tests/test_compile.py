@@ -221,14 +221,28 @@ def test_replays_advance_the_generators_as_eager(backend):
 
 
 # -- 3. a small GPT (the nanoGPT port), AdamW ---------------------------------------------------
-def test_nanogpt_adamw_matches_eager(backend):
-    # loaded from its file under its own name (no sys.path entry, no "model" in sys.modules)
+def nanogpt():
+    """examples/ports/nanogpt/model.py, loaded from its file under its own name (no sys.path
+    entry, no "model" left in sys.modules)."""
     spec = importlib.util.spec_from_file_location("_nanogpt_model_for_compile",
                                                   os.path.join(NANOGPT, "model.py"))
     gpt = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(gpt)
+    return gpt
+
+
+def test_nanogpt_adamw_matches_eager(backend):
+    run_nanogpt(dropout=0.0, bias=True)
+
+
+def test_nanogpt_with_dropout_and_no_bias_matches_eager():  # (numpy: numba's cold compiles)
+    run_nanogpt(dropout=0.1, bias=False)
+
+
+def run_nanogpt(dropout, bias):
+    gpt = nanogpt()
     cfg = gpt.GPTConfig(n_layer=1, n_head=2, n_embd=16, block_size=8, vocab_size=32,
-                        dropout=0.0, bias=True)
+                        dropout=dropout, bias=bias)
     a, b = twins(lambda: gpt.GPT(cfg))
     start = snapshot(a)
     oa, ob = (tl.optim.AdamW(m.parameters(), lr=1e-2, weight_decay=0.1) for m in (a, b))
@@ -245,7 +259,9 @@ def test_nanogpt_adamw_matches_eager(backend):
     for i in range(10):
         ix = rng.integers(0, 32, (4, 9))
         x, y = tl.tensor(ix[:, :-1]), tl.tensor(ix[:, 1:])
+        tl.manual_seed(i)  # (the same dropout masks)
         want = step(a, oa, x, y).item()
+        tl.manual_seed(i)
         assert compiled(b, ob, x, y).item() == pytest.approx(want, rel=RTOL, abs=ATOL), i
     assert compiled.captures == 1
     assert states_differ(start, a)
