@@ -734,6 +734,27 @@ def test_returning_an_object_falls_back_with_a_warning():
     assert f.captures == 1
 
 
+def test_a_function_returning_a_live_graph_falls_back_with_a_warning():
+    """A compiled function (not a module) that returns a tensor still on the tape: one warning,
+    eager calls, gradients as eager's."""
+    a, b = twins(lambda: nn.Linear(3, 2))
+    f = tl.compile(lambda x: b(x).tanh())
+    rng = np.random.default_rng(28)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        for _ in range(3):
+            x = floats(rng, 2, 3)
+            out = f(x)
+            assert out.grad_fn is not None
+            out.sum().backward()
+            a(x).tanh().sum().backward()
+    got = runtime_warnings(record)
+    assert len(got) == 1 and "autograd graph is still alive" in str(got[0].message)
+    assert os.path.abspath(got[0].filename) == os.path.abspath(__file__)
+    for p, q in zip(a.parameters(), b.parameters()):
+        np.testing.assert_allclose(arr(q.grad), arr(p.grad), rtol=1e-6, atol=1e-7)
+
+
 def test_strings_none_and_containers_in_the_result_replay():
     @tl.compile
     def f(x):
