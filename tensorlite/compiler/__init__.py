@@ -21,7 +21,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from .. import _capture_hooks, backends
+from .. import _capture_hooks, backends, dtypes
 from ..autograd.grad_mode import state as _grad_state
 from ..tensor import Tensor
 from .capture import Capture, Uncapturable, user_stacklevel
@@ -62,7 +62,7 @@ class CompiledFunction:
         tensors: list[Tensor] = []
         key = (_signature((args, kwargs), tensors), _grad_state.grad_enabled,
                _grad_state.inference, tuple(map(id, backends.active.values())),
-               _aliasing(tensors))
+               _aliasing(tensors), dtypes.get_default_dtype())
         entries = self._plans.get(key)
         if entries is not None:
             for plan in entries:
@@ -121,15 +121,22 @@ def build(trace: Any, options: dict[str, bool], state: Any = ()) -> Plan:
     if options.get("cuda_graph") and any(v.device == "cuda" for v in trace.values):
         from .cuda_graph import graphed
         plan = graphed(plan)
+    from ..nn import hooks as nn_hooks
+    from ..nn.module import _HOOK_TABLES
     checks = list(state)
-    for m in trace.modules:  # each module's numbers and flags, parameters and buffers
+    tables = [getattr(nn_hooks, n) for n in dir(nn_hooks) if n.startswith("_global_")
+              and n.endswith("hooks") and isinstance(getattr(nn_hooks, n), dict)]
+    for m in trace.modules:  # each module's numbers and flags, parameters, buffers, hooks
         d = m.__dict__
         checks += [(d, k, v, False) for k, v in d.items() if type(v) in _SCALARS]
         for table in ("_parameters", "_buffers", "_modules"):
             if isinstance(d.get(table), dict):
                 checks += [(d[table], k, v, True) for k, v in d[table].items()]
-    flags = [(p, p.requires_grad) for m in trace.modules
-             for p in m.__dict__.get("_parameters", {}).values() if p is not None]
+        tables += [d[t] for t in _HOOK_TABLES if isinstance(d.get(t), dict)]
+    hooks = [(t, tuple(t)) for t in tables]
+    params = [p for m in trace.modules
+              for p in m.__dict__.get("_parameters", {}).values() if p is not None]
+    flags = [(p, p.requires_grad, p._data.dtype, len(p._hooks or ())) for p in params]
     grads = trace.entry_grads
 
     def guard() -> bool:
@@ -137,8 +144,12 @@ def build(trace: Any, options: dict[str, bool], state: Any = ()) -> Plan:
             now = d.get(k, _MISSING) if type(d) is not _Cell else d.get()
             if (now is not v) if same else (type(now) is not type(v) or now != v):
                 return False
-        for p, flag in flags:
-            if p.requires_grad is not flag:
+        for table, keys in hooks:
+            if len(table) != len(keys) or (keys and tuple(table) != keys):
+                return False
+        for p, flag, dtype, n in flags:
+            if p.requires_grad is not flag or p._data.dtype != dtype or \
+                    len(p._hooks or ()) != n:
                 return False
         for t, none in grads:
             if (t._grad is None) is not none:

@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
+import numpy as np
+
 from .. import _capture_hooks, backends
 from ..backends.contract import CONTRACT, PRIMITIVES
 from ..tensor import Tensor
@@ -344,7 +346,7 @@ class Capture:
         except Uncapturable as e:
             self.refuse(str(e))
             return fn(*args, **kwargs)
-        result = fn(*args, **kwargs)
+        result = _own(fn(*args, **kwargs))
         if name == "private":   # (a question about memory, not values: nothing to replay)
             return result
         if name == "value_range":
@@ -471,6 +473,16 @@ class _Traced(int):
     def __eq__(self, other: Any) -> bool: return self._compare("__eq__", other)
     def __ne__(self, other: Any) -> bool: return self._compare("__ne__", other)
     __hash__ = int.__hash__
+
+
+def _own(result: Any) -> Any:
+    """``result`` with each NumPy scalar made a 0-d array: values are told apart by identity,
+    and NumPy's ``True_``/``False_`` (and small scalars) are shared objects."""
+    if isinstance(result, np.generic):
+        return np.array(result)
+    if type(result) in (tuple, list) and any(isinstance(r, np.generic) for r in result):
+        return type(result)(np.array(r) if isinstance(r, np.generic) else r for r in result)
+    return result
 
 
 def _numbers(obj: Any) -> bool:
