@@ -1095,18 +1095,20 @@ def test_parameters_converted_in_place_between_calls():
         assert str(got.value) == str(eager.value)
 
 
+def _sgd_step(model, opt, x):
+    loss = model(x).pow(2).mean()
+    loss.backward()
+    opt.step()
+    opt.zero_grad()
+    return loss
+
+
 @pytest.mark.parametrize("hook", ["forward", "forward pre", "gradient", "forward removed"])
 def test_hooks_registered_between_calls(hook):
     a, b = twins(lambda: nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2)))
     oa, ob = (tl.optim.SGD(m.parameters(), lr=0.1) for m in (a, b))
 
-    def step(model, opt, x):
-        loss = model(x).pow(2).mean()
-        loss.backward()
-        opt.step()
-        opt.zero_grad()
-        return loss
-    compiled = tl.compile(step)
+    compiled = tl.compile(_sgd_step)
     rng = np.random.default_rng(26)
     handles = [m[0].register_forward_hook(lambda mod, inp, out: out * 0.5) for m in (a, b)
                if hook == "forward removed"]
@@ -1124,7 +1126,7 @@ def test_hooks_registered_between_calls(hook):
                 else:
                     m[0].weight.register_hook(lambda g: g * 0)
         x = floats(rng, 4, 3)
-        want = step(a, oa, x).item()
+        want = _sgd_step(a, oa, x).item()
         assert compiled(b, ob, x).item() == pytest.approx(want, rel=RTOL, abs=ATOL), i
         np.testing.assert_allclose(arr(b[0].weight), arr(a[0].weight), rtol=RTOL, atol=ATOL)
 
@@ -1150,20 +1152,14 @@ def test_freezing_a_parameter_between_calls():
     a, b = twins(lambda: nn.Sequential(nn.Linear(4, 4), nn.Tanh(), nn.Linear(4, 2)))
     oa, ob = (tl.optim.SGD(m.parameters(), lr=0.1) for m in (a, b))
 
-    def step(model, opt, x):
-        loss = model(x).pow(2).mean()
-        loss.backward()
-        opt.step()
-        opt.zero_grad()
-        return loss
-    compiled = tl.compile(step)
+    compiled = tl.compile(_sgd_step)
     rng = np.random.default_rng(18)
     for i in range(4):
         if i == 2:  # fine-tuning: freeze the first layer
             for m in (a, b):
                 m[0].weight.requires_grad_(False)
         x = floats(rng, 3, 4)
-        want = step(a, oa, x).item()
+        want = _sgd_step(a, oa, x).item()
         assert compiled(b, ob, x).item() == pytest.approx(want, rel=RTOL, abs=ATOL)
     assert_states_close(a, b)
 

@@ -310,13 +310,7 @@ class Capture:
         return None
 
     def _template(self, obj: Any) -> Any:
-        if _is_array(obj):
-            return Ref(self.ref(obj))
-        if type(obj) in (tuple, list):
-            return type(obj)(self._template(o) for o in obj)
-        if type(obj) is dict:
-            return {k: self._template(v) for k, v in obj.items()}
-        return obj
+        return tree_map(lambda a: Ref(self.ref(a)) if _is_array(a) else a, obj)
 
     def _result(self, obj: Any) -> Any:
         if _is_array(obj):
@@ -473,6 +467,15 @@ class _Traced(int):
     def __eq__(self, other: Any) -> bool: return self._compare("__eq__", other)
     def __ne__(self, other: Any) -> bool: return self._compare("__ne__", other)
     __hash__ = int.__hash__
+
+
+def tree_map(fn: Any, obj: Any) -> Any:
+    """``obj`` (nested tuples, lists and dicts) with ``fn`` applied to each other element."""
+    if type(obj) in (tuple, list):
+        return type(obj)(tree_map(fn, o) for o in obj)
+    if type(obj) is dict:
+        return {k: tree_map(fn, v) for k, v in obj.items()}
+    return fn(obj)
 
 
 def _own(result: Any) -> Any:

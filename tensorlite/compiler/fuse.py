@@ -24,7 +24,7 @@ import numpy as np
 
 from .. import backends
 from ..backends.scalar_ops import OPS, activation_grad, sequence
-from .capture import Call, Read, Ref, SetGrad, Trace
+from .capture import Call, Read, Ref, SetGrad, Trace, tree_map
 from .plan import refs, uses
 
 _UNARY = ("neg", "exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "erf")
@@ -84,13 +84,7 @@ def _aliases(trace: Trace, vid: int, written: set[int]) -> bool:
 
 
 def _bind(obj: Any, known: dict[int, Any]) -> Any:
-    if isinstance(obj, Ref):
-        return known[obj.vid]
-    if type(obj) in (tuple, list):
-        return type(obj)(_bind(o, known) for o in obj)
-    if type(obj) is dict:
-        return {k: _bind(v, known) for k, v in obj.items()}
-    return obj
+    return tree_map(lambda o: known[o.vid] if isinstance(o, Ref) else o, obj)
 
 
 # -- fusion ---------------------------------------------------------------------------------------

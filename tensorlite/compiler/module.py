@@ -21,7 +21,7 @@ from ..autograd.function import Function
 from ..autograd.grad_mode import state as _grad_state
 from ..nn.module import Module
 from ..tensor import Tensor, wrap
-from .capture import Capture, Read, Ref, Trace, Uncapturable, user_stacklevel
+from .capture import Capture, Read, Ref, Trace, Uncapturable, tree_map, user_stacklevel
 from .plan import uses
 
 _EAGER = "eager"
@@ -82,24 +82,16 @@ def compile_module(model: Module, options: dict[str, Any]) -> OptimizedModule:
 
 def _flatten(obj: Any, out: list[Tensor]) -> Any:
     """``obj`` with each tensor replaced by its index in ``out`` (appended)."""
-    if isinstance(obj, Tensor):
-        out.append(obj)
-        return _Slot(len(out) - 1)
-    if type(obj) in (tuple, list):
-        return type(obj)(_flatten(o, out) for o in obj)
-    if type(obj) is dict:
-        return {k: _flatten(v, out) for k, v in obj.items()}
-    return obj
+    def slot(o: Any) -> Any:
+        if isinstance(o, Tensor):
+            out.append(o)
+            return _Slot(len(out) - 1)
+        return o
+    return tree_map(slot, obj)
 
 
 def _unflatten(template: Any, tensors: list[Tensor]) -> Any:
-    if isinstance(template, _Slot):
-        return tensors[template.k]
-    if type(template) in (tuple, list):
-        return type(template)(_unflatten(o, tensors) for o in template)
-    if type(template) is dict:
-        return {k: _unflatten(v, tensors) for k, v in template.items()}
-    return template
+    return tree_map(lambda o: tensors[o.k] if isinstance(o, _Slot) else o, template)
 
 
 class _Slot:
