@@ -16,6 +16,7 @@ signature.
 from __future__ import annotations
 
 import functools
+import operator
 import types
 import warnings
 from collections.abc import Callable
@@ -45,7 +46,8 @@ class CompiledFunction:
         self.fn = fn
         self.options = {"fusion": fusion, "memory": memory, "cuda_graph": cuda_graph}
         self.cache_size = cache_size
-        self._plans: dict[Any, list[Any]] = {}
+        self._plans: dict[Any, list[Any]] = {}  # signature -> its plans, the last served first
+        self._made: list[Plan] = []  # every plan, in the order they were captured
         self._warned: set[str] = set()
         self.captures = 0  # how many times a call was captured (a test reads it)
         functools.update_wrapper(self, fn)
@@ -65,10 +67,12 @@ class CompiledFunction:
                _aliasing(tensors), dtypes.get_default_dtype())
         entries = self._plans.get(key)
         if entries is not None:
-            for plan in entries:
+            for i, plan in enumerate(entries):
                 if plan is _EAGER:
                     return self.fn(*args, **kwargs)
                 if plan.guard() and plan.precheck(tensors):
+                    if i:  # the plan that serves is tried first next time
+                        entries.insert(0, entries.pop(i))
                     try:
                         return plan(tensors)
                     except Diverged as e:
@@ -100,7 +104,9 @@ class CompiledFunction:
             self._warn(capture.failure, f"tensorlite.compile: cannot capture {self!r}: "
                        f"{capture.failure}; calls with this signature run eagerly")
             return result
-        entries.append(build(capture.trace, self.options, state))
+        plan = build(capture.trace, self.options, state)
+        entries.append(plan)
+        self._made.append(plan)
         return result
 
     def _warn(self, what: str, message: str) -> None:
@@ -110,7 +116,7 @@ class CompiledFunction:
 
     def plans(self) -> list[Any]:
         """Every plan made so far (for inspection: ``plan.source``, ``plan.memory``)."""
-        return [p for e in self._plans.values() for p in e if p is not _EAGER]
+        return list(self._made)
 
 
 def build(trace: Any, options: dict[str, bool], state: Any = ()) -> Plan:
@@ -133,28 +139,43 @@ def build(trace: Any, options: dict[str, bool], state: Any = ()) -> Plan:
             if isinstance(d.get(table), dict):
                 checks += [(d[table], k, v, True) for k, v in d[table].items()]
         tables += [d[t] for t in _HOOK_TABLES if isinstance(d.get(t), dict)]
-    hooks = [(t, tuple(t)) for t in tables]
+    # grouped by container, each group compared at C speed: keys, then types and values (a
+    # number compared only with a number: a tensor's == would read it), or identities
+    groups: dict[int, tuple[Any, list[Any], list[Any], bool]] = {}
+    for d, k, v, same in checks:
+        group = groups.setdefault(id(d) * 2 + same, (d, [], [], same))
+        group[1].append(k)
+        group[2].append(v)
+    by_value = [(d, tuple(keys), tuple(map(type, vals)), tuple(vals))
+                for d, keys, vals, same in groups.values() if not same]
+    by_identity = [(d, tuple(keys), tuple(vals)) for d, keys, vals, same in groups.values()
+                   if same]
+    lens = tuple(map(len, tables))
+    keyed = [(t, tuple(t)) for t in tables if t]
     params = [p for m in trace.modules
               for p in m.__dict__.get("_parameters", {}).values() if p is not None]
-    flags = [(p, p.requires_grad, p._data.dtype, len(p._hooks or ())) for p in params]
-    grads = trace.entry_grads
+    flags = [(p.requires_grad, p._data.dtype, len(p._hooks or ())) for p in params]
+    grads = [t for t, _ in trace.entry_grads]
+    nones = [none for _, none in trace.entry_grads]
+
+    def get(d: Any, keys: tuple[Any, ...]) -> tuple[Any, ...]:
+        if type(d) is _Cell:
+            return (d.get(),)
+        return tuple(map(d.get, keys))
 
     def guard() -> bool:
-        for d, k, v, same in checks:
-            now = d.get(k, _MISSING) if type(d) is not _Cell else d.get()
-            if (now is not v) if same else (type(now) is not type(v) or now != v):
+        for d, keys, kinds, vals in by_value:
+            now = get(d, keys)
+            if tuple(map(type, now)) != kinds or now != vals:
                 return False
-        for table, keys in hooks:
-            if len(table) != len(keys) or (keys and tuple(table) != keys):
+        for d, keys, vals in by_identity:
+            if not all(map(operator.is_, get(d, keys), vals)):
                 return False
-        for p, flag, dtype, n in flags:
-            if p.requires_grad is not flag or p._data.dtype != dtype or \
-                    len(p._hooks or ()) != n:
-                return False
-        for t, none in grads:
-            if (t._grad is None) is not none:
-                return False
-        return True
+        if tuple(map(len, tables)) != lens or any(tuple(t) != k for t, k in keyed):
+            return False
+        if [(p.requires_grad, p._data.dtype, len(p._hooks or ())) for p in params] != flags:
+            return False
+        return [t._grad is None for t in grads] == nones
     plan.guard = guard  # type: ignore[attr-defined]
     return plan
 
