@@ -6,6 +6,8 @@ so the core can call it: each check is one test of a list that is empty outside 
   optimizer's or scheduler's ``step``, ``zero_grad``): a capture records the call itself and
   runs it again on every replay.
 - ``leaf``: the engine is about to accumulate a gradient into a leaf's ``.grad``.
+- ``created``: a tensor was made (an array it holds that no recorded call made came from
+  outside the backend: the capture refuses it rather than replay it as a constant).
 - ``host_read``: the value of a tensor is being read on the host (``.numpy()``); the call cannot
   be captured.
 - ``outside``: arrays are being worked on outside the backend (distributed collectives).
@@ -39,6 +41,10 @@ def host(method: F) -> F:
 def leaf(t: Any) -> None:
     if active:
         active[-1].watch(t)
+
+
+def created(t: Any) -> None:
+    active[-1].created.add(id(t))
 
 
 def host_read(what: str) -> None:

@@ -485,6 +485,8 @@ def _init(t: Tensor, data: Any, device: DeviceLike, requires_grad: bool = False,
     t._grad = t.grad_fn = t._hooks = None
     t._version = [0] if version is None else version
     t._base = t._seen = None
+    if _capture_hooks.active:  # (tensorlite.compile tells the tensors made during a capture)
+        _capture_hooks.created(t)
 
 
 def make_view(t: Tensor, of: Tensor) -> None:

@@ -102,3 +102,28 @@ def test_a_collective_inside_the_capture_falls_back(monkeypatch):
         compiled(tl.ones(2))
     messages = [str(w.message) for w in record if issubclass(w.category, RuntimeWarning)]
     assert len(messages) == 1 and "all_reduce" in messages[0] and "eagerly" in messages[0]
+
+
+def test_an_array_made_outside_the_backend_falls_back_instead_of_becoming_a_constant():
+    from tensorlite.tensor import wrap
+
+    def f(x):  # an op that (wrongly) computes on its array directly: the capture cannot see it
+        return wrap(x._data * 2, x.device) + 1
+    compiled = tl.compile(f)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        for v in (1.0, 2.0, 3.0):
+            np.testing.assert_array_equal(compiled(tl.full((3,), v)).numpy(), np.full(3, 2 * v + 1))
+    messages = [str(w.message) for w in record if issubclass(w.category, RuntimeWarning)]
+    assert len(messages) == 1 and "outside the backend" in messages[0]
+
+
+def test_argmax_accuracy_is_computed_on_every_replay():
+    def accuracy(x, y):
+        return (x.argmax(dim=1) == y).sum()
+    compiled, y = tl.compile(accuracy), tl.tensor([0, 1, 2, 0])
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        x = tl.tensor(rng.standard_normal((4, 3)).astype(np.float32))
+        assert compiled(x, y).item() == accuracy(x, y).item()
+    assert compiled.captures == 1

@@ -189,6 +189,8 @@ class Capture:
         self._paused = 0
         self._watched: dict[int, tuple[Tensor, Any]] = {}   # id(leaf) -> (leaf, its .grad then)
         self._index: dict[int, Read] = {}
+        self._args = args
+        self.created: set[int] = set()  # ids of the tensors made during the capture
         for i, t in enumerate(args):
             self._index.setdefault(id(t._data), Read("arg", i))
         self._modules: dict[int, Any] = {}
@@ -291,7 +293,10 @@ class Capture:
         vid = self._ids.get(id(arr))
         if vid is not None:
             return vid
-        read = self._index.get(id(arr)) or self._find(arr)
+        read = self._index.get(id(arr))
+        if read is not None and _located(read, self._args) is not arr:
+            read = None  # (an id of an array that died since the index was made)
+        read = read or self._find(arr)
         if read is None:
             if getattr(arr, "base", None) is not None and id(_root(arr)) in self._ids:
                 raise Uncapturable("an array view made outside the backend (tensorlite bug)")
@@ -303,6 +308,9 @@ class Capture:
         the garbage collector's list of referrers: for arrays the discovery missed."""
         for t in gc.get_referrers(arr):
             if isinstance(t, Tensor) and t._data is arr:
+                if id(t) in self.created:
+                    raise Uncapturable("an array made outside the backend (tensorlite bug: "
+                                       "every op must go through backend primitives)")
                 for owner in gc.get_referrers(t):
                     if isinstance(owner, Tensor) and owner._grad is t:
                         return Read("grad", owner)
@@ -396,8 +404,13 @@ class Capture:
         """Record each watched leaf's ``.grad`` that changed since it was last seen."""
         for key, (t, seen) in list(self._watched.items()):
             g = t._grad
-            if g is not seen:
-                self.trace.program.append(SetGrad(t, None if g is None else self.ref(g._data)))
+            if g is not seen and not self._paused:
+                try:
+                    vid = None if g is None else self.ref(g._data)
+                except Uncapturable as e:
+                    self.refuse(str(e))
+                    return
+                self.trace.program.append(SetGrad(t, vid))
                 self._watched[key] = (t, g)
 
     def output(self, result: Any) -> None:
@@ -503,6 +516,18 @@ def user_stacklevel() -> int:
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE):
         frame, level = frame.f_back, level + 1
     return level
+
+
+def _located(read: Read, args: list[Tensor]) -> Any:
+    """The array at ``read``'s place now (None if there is none)."""
+    if read.kind == "arg":
+        return args[read.where]._data
+    if read.kind == "data":
+        return read.where._data
+    if read.kind == "grad":
+        g = read.where._grad
+        return None if g is None else g._data
+    return read.where
 
 
 def _is_array(obj: Any) -> bool:

@@ -207,7 +207,7 @@ def _arg(name: str, input: Tensor, dim: int | None, keepdim: bool) -> Tensor:
     (axis,) = dims(name, dim, input.ndim) or (0,)  # a 0-d input is searched as one element
     data = input._data if input.ndim else B.reshape(input._data, (1,))
     out = getattr(B, name)(data, axis, keepdims=keepdim and input.ndim > 0)
-    return wrap(B.reshape(out, input.shape) if not input.ndim else out.astype(dtypes.int64),
+    return wrap(B.reshape(out, input.shape) if not input.ndim else B.astype(out, dtypes.int64),
                 input.device)
 
 
