@@ -127,3 +127,21 @@ def test_argmax_accuracy_is_computed_on_every_replay():
         x = tl.tensor(rng.standard_normal((4, 3)).astype(np.float32))
         assert compiled(x, y).item() == accuracy(x, y).item()
     assert compiled.captures == 1
+
+
+def test_an_argument_that_requires_grad_gets_its_gradient_on_every_replay():
+    w = tl.tensor([1.0, -2.0, 0.5])
+
+    def step(x):
+        loss = (x * w).tanh().sum()
+        loss.backward()
+        return loss
+    compiled = tl.compile(step)
+    rng = np.random.default_rng(3)
+    for _ in range(4):
+        values = rng.standard_normal(3).astype(np.float32)
+        x, twin = tl.tensor(values, requires_grad=True), tl.tensor(values, requires_grad=True)
+        compiled(x)
+        step(twin)
+        np.testing.assert_array_equal(x.grad.numpy(), twin.grad.numpy())
+    assert compiled.captures == 1  # a fresh argument each call is the same signature

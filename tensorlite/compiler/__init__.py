@@ -232,7 +232,7 @@ def _signature(obj: Any, tensors: list[Tensor]) -> Any:
     """A hashable description of a call's arguments; their tensors appended to ``tensors``."""
     if isinstance(obj, Tensor):
         tensors.append(obj)
-        return ("T", obj.shape, obj.dtype, obj.device, obj.requires_grad)
+        return ("T", obj.shape, obj.dtype, obj.device, obj.requires_grad, obj._grad is None)
     if type(obj) in (tuple, list):
         return (type(obj).__name__, *(_signature(o, tensors) for o in obj))
     if type(obj) is dict:

@@ -87,8 +87,11 @@ class Host:
 
 @dataclass(eq=False)
 class SetGrad:
+    """``tensor._grad`` becomes value ``vid`` (None: None); ``arg``: the tensor is that
+    argument of the call (the replay's argument, not the captured one)."""
     tensor: Tensor
     vid: int | None
+    arg: int | None = None
 
 
 @dataclass(eq=False)
@@ -190,6 +193,7 @@ class Capture:
         self._watched: dict[int, tuple[Tensor, Any]] = {}   # id(leaf) -> (leaf, its .grad then)
         self._index: dict[int, Read] = {}
         self._args = args
+        self._arg_index = {id(t): i for i, t in enumerate(args)}
         self.created: set[int] = set()  # ids of the tensors made during the capture
         for i, t in enumerate(args):
             self._index.setdefault(id(t._data), Read("arg", i))
@@ -235,7 +239,8 @@ class Capture:
         """Follow ``t``'s ``.grad`` (a leaf the engine or an optimizer touches)."""
         if id(t) not in self._watched:
             self._watched[id(t)] = (t, t._grad)
-            self.trace.entry_grads.append((t, t._grad is None))
+            if id(t) not in self._arg_index:  # (an argument's is part of the signature)
+                self.trace.entry_grads.append((t, t._grad is None))
             self._tensor(t)
 
     # -- the context ----------------------------------------------------------------------------
@@ -410,7 +415,7 @@ class Capture:
                 except Uncapturable as e:
                     self.refuse(str(e))
                     return
-                self.trace.program.append(SetGrad(t, vid))
+                self.trace.program.append(SetGrad(t, vid, self._arg_index.get(id(t))))
                 self._watched[key] = (t, g)
 
     def output(self, result: Any) -> None:

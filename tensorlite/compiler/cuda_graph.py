@@ -418,7 +418,7 @@ class GraphedPlan:
         elif isinstance(item, Host):
             item.fn(item.self, *item.args, **item.kwargs)
         elif isinstance(item, SetGrad):
-            t = item.tensor
+            t = item.tensor if item.arg is None else T[item.arg]
             t._grad = None if item.vid is None else wrap(env[item.vid], t.device)
         elif isinstance(item, Branch):
             from ..backends import for_device

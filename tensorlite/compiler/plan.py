@@ -108,7 +108,7 @@ def generate(trace: Trace) -> tuple[str, dict[str, Any]]:
             return [f"{const(item.fn, 'h')}({const(item.self, 'o')}, *{expr(item.args)}, "
                     f"**{expr(item.kwargs)})"], None
         if isinstance(item, SetGrad):
-            t = const(item.tensor, "t")
+            t = const(item.tensor, "t") if item.arg is None else f"T[{item.arg}]"
             return [f"{t}._grad = None" if item.vid is None else
                     f"{t}._grad = _wrap(v{item.vid}, {t}.device)"], None
         if isinstance(item, Branch):
