@@ -264,3 +264,15 @@ def test_seed_tutorials_report(capsys):
     assert out.count("verdict: correct") == 2
     for name in (st.SEED_000, st.SEED_001, st.SEED_002):
         assert name in out
+
+
+def test_train_digits_compiled_follows_the_eager_run(tmp_path, capsys):
+    """--compile replays the captured training step: the same history, epoch by epoch."""
+    eager = run_example(train_digits, ["--epochs", "3", "--seed", "1"], tmp_path / "e", capsys)
+    compiled = run_example(train_digits, ["--epochs", "3", "--seed", "1", "--compile"],
+                           tmp_path / "c", capsys)
+    assert compiled["compiled"]["captures"] >= 1 and eager["compiled"] is None
+    for key in ("train_loss", "val_loss", "val_acc"):
+        np.testing.assert_allclose(compiled["history"][key], eager["history"][key], rtol=1e-5,
+                                   atol=1e-6, err_msg=key)
+    assert compiled["test_accuracy"] == eager["test_accuracy"]
