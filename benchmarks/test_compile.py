@@ -49,7 +49,7 @@ from conftest import Impl, record_interleaved, sizes, skip_reason
 from interleave import Workers, alternate, serve
 from test_numba_targets import _cnn_step as _digits_cnn_step
 from test_numba_targets import _digits
-from test_overhead import CHAIN_OPS, _chain
+from test_overhead import CHAIN_OPS, framework_chain
 from test_overhead import _data as _chain_data
 from test_training import _uniform, framework_step, mlp
 
@@ -154,15 +154,8 @@ def _gpt(impl, size):
 
 def _chain_case(impl, size):
     """test_overhead.py's chain: forward + backward, returns the loss and both gradients."""
-    x, w, b = _chain_data(size["size"])
-    xs, ws, bs = impl.array(x), impl.array(w, True), impl.array(b, True)
-
-    def step():
-        ws.grad = bs.grad = None
-        loss = _chain(xs, ws, bs)
-        loss.backward()
-        return loss, ws.grad, bs.grad
-    return step, lambda: [ws, bs]
+    step, leaves = framework_chain(impl, *_chain_data(size["size"]))
+    return step, lambda: leaves
 
 
 BUILD = {"mlp": _mlp, "cnn": _cnn, "cnn_digits": _cnn_digits, "gpt": _gpt, "chain": _chain_case}

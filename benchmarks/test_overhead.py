@@ -36,6 +36,19 @@ def hand_chain(xp, x, w, b):
     return loss, gw, gb
 
 
+def framework_chain(impl, x, w, b):
+    """(step, leaves): the chain's forward + backward on ``impl`` (tensorlite or torch), the
+    step returning the loss and the gradients of w and b."""
+    xs, ws, bs = impl.array(x), impl.array(w, True), impl.array(b, True)
+
+    def step():
+        ws.grad = bs.grad = None
+        loss = _chain(xs, ws, bs)
+        loss.backward()
+        return loss, ws.grad, bs.grad
+    return step, [ws, bs]
+
+
 def _data(size):
     rng = np.random.default_rng(size)
     return (rng.uniform(-1, 1, size).astype(np.float32),
@@ -54,13 +67,7 @@ def test_per_op_overhead(benchmark, impl, size):
         def step():
             return hand_chain(impl.xp, xs, ws, bs)
     else:
-        xs, ws, bs = impl.array(x), impl.array(w, True), impl.array(b, True)
-
-        def step():
-            ws.grad = bs.grad = None
-            loss = _chain(xs, ws, bs)
-            loss.backward()
-            return loss, ws.grad, bs.grad
+        step, _ = framework_chain(impl, x, w, b)
 
     def check(out):
         for got, want, what in zip(out, expected, ("loss", "grad w", "grad b")):
