@@ -5,13 +5,16 @@ which writes down every backend primitive it calls; the trace becomes a plan (pl
 is optimized (fuse.py: elementwise chains into generated kernels, buffers planned by liveness)
 and replayed by later calls with the same signature without running the function's Python.
 
-Signature: the structure of the arguments, each tensor's shape, dtype, device and
-requires_grad, every other argument's value, grad mode, the active backends; a plan also
-checks, before it runs, that the modules it reaches are in the same train/eval mode and that
-each leaf's ``.grad`` is None where it was None when captured (else it is captured again, up
-to ``cache_size`` plans).  A call that cannot be captured (a value read on the host) runs
-eagerly, with one warning naming the op and the line, and so does every later call with that
-signature.
+Signature: the structure of the arguments, each tensor's shape, dtype, device,
+requires_grad and whether its ``.grad`` is None, which share an array, every other argument's
+value, grad mode, the default dtype, the active backends.  A plan also checks, before it runs
+(``guard``), the Python state it was captured under: the values the function reads from its
+globals and closure, the reached modules' flags, parameters, buffers and hooks, each leaf's
+``.grad`` being None or not (docs/architecture.md lists it all); and re-evaluates the checks
+on values it can compute from the inputs (``precheck``: bounds, target counts).  Anything else
+captures again, up to ``cache_size`` plans.  A call that cannot be captured (a value read on
+the host) runs eagerly, with one warning naming the op and the line, and so does every later
+call with that signature.
 """
 from __future__ import annotations
 
@@ -37,9 +40,9 @@ class CompiledFunction:
     """``fn`` compiled (see the module docstring); calling it captures or replays.
 
     ``fusion``: merge chains of elementwise calls into generated kernels (backends that
-    generate kernels: numba, cupy); ``memory``: plan the buffers of those kernels once;
-    ``cuda_graph``: on the cupy backend, replay as one CUDA graph.  Each can be switched off
-    to compare (the results agree to float rounding)."""
+    generate kernels: numba, cupy); ``memory``: give the plan's own intermediates buffers
+    allocated once; ``cuda_graph``: on the cupy backend, replay as CUDA graphs between host
+    calls.  Each can be switched off to compare (the results agree to float rounding)."""
 
     def __init__(self, fn: Callable[..., Any], *, fusion: bool = True, memory: bool = True,
                  cuda_graph: bool = True, cache_size: int = 8) -> None:
@@ -115,7 +118,8 @@ class CompiledFunction:
             warnings.warn(message, RuntimeWarning, stacklevel=user_stacklevel())
 
     def plans(self) -> list[Any]:
-        """Every plan made so far (for inspection: ``plan.source``, ``plan.memory``)."""
+        """Every plan made so far, in capture order (to inspect: ``plan.source``, ``plan.calls``,
+        ``plan.trace.stats``: peak bytes planned against eager's)."""
         return list(self._made)
 
 
