@@ -145,3 +145,21 @@ def test_an_argument_that_requires_grad_gets_its_gradient_on_every_replay():
         step(twin)
         np.testing.assert_array_equal(x.grad.numpy(), twin.grad.numpy())
     assert compiled.captures == 1  # a fresh argument each call is the same signature
+
+
+def test_a_mode_switch_inside_the_step_is_replayed():
+    model = tl.nn.Sequential(tl.nn.Linear(3, 3), tl.nn.Dropout(0.5))
+
+    @tl.compile
+    def evaluate(x):
+        model.eval()  # the step leaves the model in eval mode, as eager would
+        with tl.no_grad():
+            return model(x)
+    x = tl.ones(2, 3)
+    for _ in range(3):
+        model.train()
+        out = evaluate(x)
+        assert not model.training and not model[1].training
+        with tl.no_grad():
+            np.testing.assert_array_equal(out.numpy(), model(x).numpy())
+    assert evaluate.captures == 1  # the guard compares entry with entry: train() each time

@@ -138,7 +138,9 @@ def build(trace: Any, options: dict[str, bool], state: Any = ()) -> Plan:
               and n.endswith("hooks") and isinstance(getattr(nn_hooks, n), dict)]
     for m in trace.modules:  # each module's numbers and flags, parameters, buffers, hooks
         d = m.__dict__
-        checks += [(d, k, v, False) for k, v in d.items() if type(v) in _SCALARS]
+        entry = trace.entry_scalars.get(id(m))
+        checks += [(d, k, v, False) for k, v in (entry if entry is not None else d).items()
+                   if type(v) in _SCALARS]
         for table in ("_parameters", "_buffers", "_modules"):
             if isinstance(d.get(table), dict):
                 checks += [(d[table], k, v, True) for k, v in d[table].items()]

@@ -45,6 +45,7 @@ HOST_READS = {"to_host": "reading a tensor's value on the host (.item(), bool(),
               "bincount": "bincount (its result's shape depends on the values)"}
 INPLACE = frozenset(CONTRACT["InPlace"]) | {"setitem"}  # the first argument is written
 _PRIMITIVES = frozenset(PRIMITIVES)
+_SCALARS = (int, float, bool, str, type(None))
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -147,6 +148,9 @@ class Trace:
     entry_grads: list[tuple[Tensor, bool]] = field(default_factory=list)  # (leaf, grad is None)
     modules: list[Any] = field(default_factory=list)   # whose train/eval mode is guarded
     stats: dict[str, Any] = field(default_factory=dict)  # what the passes report
+    # id(module) -> its numbers and flags when the capture began (the guard compares a call's
+    # entry with the capture's entry: a step may switch modes itself)
+    entry_scalars: dict[int, dict[str, Any]] = field(default_factory=dict)
 
 
 def user_line() -> str:
@@ -201,6 +205,9 @@ class Capture:
         for root in roots:
             self._discover(root, depth=2)
         self.trace.modules = list(self._modules.values())
+        self.trace.entry_scalars = {
+            id(m): {k: v for k, v in m.__dict__.items() if type(v) in _SCALARS}
+            for m in self.trace.modules}
 
     # -- finding what the function can reach ---------------------------------------------------
     def _discover(self, obj: Any, depth: int) -> None:

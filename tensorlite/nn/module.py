@@ -466,6 +466,7 @@ class Module(dtypes.FloatCasts):
                                      child_prefix, missing, unexpected, errors, loads)
 
     # -- modes, gradients, devices --------------------------------------------------------------
+    @host  # (a compiled step that switches modes switches them on every replay too)
     def train(self, mode: bool = True) -> Self:
         if not isinstance(mode, bool):
             raise ValueError("training mode is expected to be boolean")
