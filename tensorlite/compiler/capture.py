@@ -44,6 +44,7 @@ HOST_READS = {"to_host": "reading a tensor's value on the host (.item(), bool(),
               "unique": "unique (its result's shape depends on the values)",
               "bincount": "bincount (its result's shape depends on the values)"}
 INPLACE = frozenset(CONTRACT["InPlace"]) | {"setitem"}  # the first argument is written
+RANDOM: frozenset[str] = frozenset(CONTRACT["Random"]) | {"dropout_mask"}  # they draw
 _PRIMITIVES = frozenset(PRIMITIVES)
 _SCALARS = (int, float, bool, str, type(None))
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

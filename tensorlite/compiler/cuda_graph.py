@@ -49,15 +49,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..backends.primitives import Random
 from ..tensor import wrap
-from .capture import Branch, Call, Check, Host, Probe, Read, Ref, SetGrad, _Leaf, _Output
+from .capture import RANDOM, Branch, Call, Check, Host, Probe, Read, Ref, SetGrad, _Leaf, _Output
 from .plan import Diverged, refs, uses
 
 __all__ = ["graphed", "GraphedPlan", "MAX_CAPTURES", "RANDOM"]
 
 MAX_CAPTURES = 3  # captures (and failed captures) before a plan stays a plain replay
-RANDOM = frozenset(n for n in vars(Random) if not n.startswith("_"))
 _ARGS = ("arg", "slot")  # reads of what the caller hands over: copied into the graphs' buffers
 
 

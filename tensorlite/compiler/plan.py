@@ -14,10 +14,10 @@ from __future__ import annotations
 from typing import Any
 
 from ..tensor import wrap
-from ..backends.contract import CONTRACT
-from .capture import Branch, Call, Check, Host, Probe, Read, Ref, SetGrad, Trace, _Leaf, _Output
+from .capture import (RANDOM, Branch, Call, Check, Host, Probe, Read, Ref, SetGrad, Trace,
+                      _Leaf, _Output)
 
-_IMPURE = frozenset(CONTRACT["Random"]) | {"fused", "dropout_mask"}  # (draw, or may write)
+_IMPURE = RANDOM | {"fused"}  # calls that draw, or (a fused kernel) may write
 
 
 class Diverged(Exception):
