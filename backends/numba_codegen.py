@@ -35,9 +35,11 @@ import os
 import sys
 import tempfile
 import threading
+import warnings
 from math import prod
 
 import numpy as np
+from numba.core.errors import NumbaIRAssumptionWarning
 
 from . import numba_math
 from .scalar_ops import Scalar, _rename
@@ -252,6 +254,10 @@ class Elementwise:
             plan = self._plan(operands, rows, key)
             if plan is None:
                 return None
+            with warnings.catch_warnings():  # the first call compiles: a long chain of
+                warnings.simplefilter("ignore", NumbaIRAssumptionWarning)  # inlined math
+                return self(*operands, dtype=dtype, out=out, threads=threads, new=new,
+                            rows=rows)  # warns pedantically (numba's ssa check)
         shape, m, n, scalar, first, body, par = plan
         if scalar is None:  # every operand an array of the grid: no scalar to pick out
             args = [a.ravel() for a in operands]

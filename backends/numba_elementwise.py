@@ -3,10 +3,8 @@ fused linear layer's two halves, run by kernels generated from their scalar desc
 (scalar_ops.py, through numba_codegen.py).  A mixin of NumbaBackend (it uses ``self._new``,
 ``self._run`` and ``PARALLEL_MIN``)."""
 import functools
-import warnings
 
 import numpy as np
-from numba.core.errors import NumbaIRAssumptionWarning
 
 from . import numba_reduce as R
 from .numba_codegen import Elementwise
@@ -41,34 +39,19 @@ class NumbaElementwise:
 
     def elementwise_kernel(self, program):
         """The generated kernel of ``program`` (tensorlite.compile's fused chains): on the pool
-        for a large result, results made from the workspace.  A plan calls it with operands
-        of fixed shapes, so the grid is worked out on the first call only."""
+        for a large result, results made from the workspace."""
         kernel = _GENERATED.get(program.source())
         if kernel is None:
             kernel = _GENERATED[program.source()] = Elementwise(program)
-        grid = []
 
         def run(*operands, out, shape, dtype):
-            if not grid:
-                key = tuple(a.shape for a in operands)
-                plan = kernel._plan(operands, None, key)
-                if plan is None:
-                    raise ValueError(f"fused kernel: no grid for operands {key}")
-                grid.append(plan)
-                with warnings.catch_warnings():  # compiling a long chain of inlined math
-                    warnings.simplefilter("ignore", NumbaIRAssumptionWarning)  # (pedantic)
-                    return run(*operands, out=out, shape=shape, dtype=dtype)
-            _, m, n, scalar, _, body, par = grid[0]
             out = [self._new(shape, dtype) if o is None else o for o in out]
-            args = [a.ravel() for a in operands] if scalar is None else \
-                [a.reshape(-1)[0] if s else a.ravel() for a, s in zip(operands, scalar)]
-            args += [o.reshape(-1) for o in out]
-            if m * n:
-                if m * n >= self.PARALLEL_MIN and _threads() > 1:
-                    par(*args, m, n, _threads())
-                else:
-                    body(*args, n, 0, m, 0, n)
-            return tuple(out)
+            threads = _threads() if out and out[0].size >= self.PARALLEL_MIN else 1
+            result = kernel(*operands, out=out, threads=threads)
+            if result is None:
+                raise ValueError(f"fused kernel: no grid for operands "
+                                 f"{[a.shape for a in operands]}")
+            return result
         return run
 
     def _unary(self, name, x, *params):
