@@ -163,3 +163,11 @@ def test_a_mode_switch_inside_the_step_is_replayed():
         with tl.no_grad():
             np.testing.assert_array_equal(out.numpy(), model(x).numpy())
     assert evaluate.captures == 1  # the guard compares entry with entry: train() each time
+
+
+def test_compiling_something_not_callable_is_refused_at_once():
+    import pytest
+    with pytest.raises(RuntimeError, match="tensorlite.compile: expected a function or a Module"):
+        tl.compile(5)
+    with pytest.raises(RuntimeError, match="got Tensor"):
+        tl.compile(fullgraph=True)(tl.ones(2))

@@ -286,6 +286,9 @@ def compile(model: Any = None, *, fullgraph: bool = False, dynamic: Any = None,
     returns the function itself.  See CompiledFunction for ``fusion``, ``memory`` and
     ``cuda_graph``."""
     def wrap(target: Any) -> Any:
+        if not callable(target):
+            raise RuntimeError(f"tensorlite.compile: expected a function or a Module to "
+                               f"compile, got {type(target).__name__}")
         if disable:
             return target
         opts: dict[str, Any] = dict(fusion=fusion, memory=memory, cuda_graph=cuda_graph,
